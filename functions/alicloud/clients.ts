@@ -1,0 +1,91 @@
+/**
+ * Where and as whom Alibaba Cloud calls go. Endpoints come only from fixed host templates filled
+ * with a pattern-checked region, or from the override variables of CONTRACT.md section 4 — never
+ * from event content. Credentials come from the FC context (STS) or the standard environment
+ * variables, never from config, and are never logged.
+ */
+import { ConfigError } from '#core/errors';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
+
+export type AlicloudService = 'SLS' | 'CS' | 'ECS' | 'OSS_TABLES' | 'FC' | 'KMS';
+
+const HOSTS: Record<AlicloudService, (region: string, account?: string) => string> = {
+  SLS: (region) => `${region}.log.aliyuncs.com`,
+  CS: (region) => `cs.${region}.aliyuncs.com`,
+  ECS: (region) => `ecs.${region}.aliyuncs.com`,
+  OSS_TABLES: (region) => `${region}.oss-tables.aliyuncs.com`,
+  FC: (region, account) => `${account}.${region}.fc.aliyuncs.com`,
+  KMS: (region) => `kms.${region}.aliyuncs.com`,
+};
+
+export interface Endpoint {
+  protocol: 'http' | 'https';
+  /** host[:port] */
+  host: string;
+  /** True when it came from an override variable (emulator, VPC endpoint). */
+  overridden: boolean;
+}
+
+/**
+ * The endpoint of `service` in `region`. `ALIBABA_CLOUD_ENDPOINT_<SERVICE>` (a URL) wins; the
+ * region is checked against the region pattern before any host is built from it.
+ */
+export function endpointFor(
+  service: AlicloudService,
+  region: string,
+  env: Record<string, string | undefined> = process.env,
+  account?: string,
+): Endpoint {
+  const override = env[`ALIBABA_CLOUD_ENDPOINT_${service}`];
+  if (override !== undefined && override !== '') {
+    let url: URL;
+    try {
+      url = new URL(override);
+    } catch {
+      throw new ConfigError([`ALIBABA_CLOUD_ENDPOINT_${service}: not a URL (${JSON.stringify(override)})`]);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError([`ALIBABA_CLOUD_ENDPOINT_${service}: scheme must be http or https`]);
+    return { protocol: url.protocol === 'http:' ? 'http' : 'https', host: url.host, overridden: true };
+  }
+  if (!ALICLOUD_REGION.test(region))
+    throw new ConfigError([`region: ${JSON.stringify(region)} is not a region id`]);
+  if (service === 'FC' && (account === undefined || !ALICLOUD_ACCOUNT.test(account)))
+    throw new ConfigError(['account: the Function Compute endpoint needs the account id']);
+  return { protocol: 'https', host: HOSTS[service](region, account), overridden: false };
+}
+
+export interface AlicloudCredentials {
+  accessKeyId: string;
+  accessKeySecret: string;
+  securityToken?: string;
+}
+
+/** FC passes STS credentials in the invocation context. */
+export interface FcContextCredentials {
+  accessKeyId?: string;
+  accessKeySecret?: string;
+  securityToken?: string;
+}
+
+/** From the FC context when present, else the standard environment variables. */
+export function credentialsFrom(
+  context?: { credentials?: FcContextCredentials },
+  env: Record<string, string | undefined> = process.env,
+): AlicloudCredentials {
+  const c = context?.credentials;
+  if (c?.accessKeyId && c.accessKeySecret)
+    return {
+      accessKeyId: c.accessKeyId,
+      accessKeySecret: c.accessKeySecret,
+      ...(c.securityToken ? { securityToken: c.securityToken } : {}),
+    };
+  const id = env.ALIBABA_CLOUD_ACCESS_KEY_ID;
+  const secret = env.ALIBABA_CLOUD_ACCESS_KEY_SECRET;
+  if (!id || !secret)
+    throw new ConfigError([
+      'credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or run in Function Compute with a role',
+    ]);
+  const token = env.ALIBABA_CLOUD_SECURITY_TOKEN;
+  return { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) };
+}

@@ -1,0 +1,180 @@
+/**
+ * The config document (CONTRACT.md section 3), validated strictly at start-up: an unknown or
+ * misspelt key is an error that names it, so a typo never silently switches a function off. The
+ * CLI reads `--config FILE` or `$ATREST_CONFIG`; a deployed function reads `$ATREST_CONFIG_JSON`.
+ * A function whose section is absent is switched off (its events end `ignored`).
+ */
+import { z } from 'zod/mini';
+import { ConfigError } from './errors.ts';
+import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
+
+const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
+
+/** Regular expressions matched against the resource name; each must compile. */
+const patterns = z.array(
+  z.string().check(
+    z.minLength(1),
+    z.maxLength(512),
+    z.refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression'),
+  ),
+);
+
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const awsKeyArn = z.string().check(z.regex(KMS_KEY_ARN));
+const aliKeyId = nonEmpty();
+
+const awsRegionMap = <T extends z.ZodMiniType>(value: T) =>
+  z.record(z.string().check(z.regex(AWS_REGION)), value);
+const aliRegionMap = <T extends z.ZodMiniType>(value: T) =>
+  z.record(z.string().check(z.regex(ALICLOUD_REGION)), value);
+
+export const LogGroupKmsConfig = z.strictObject({
+  /** The key for every region without a `byRegion` entry. Must be a symmetric key ARN (AssociateKmsKey takes ARNs only). */
+  kmsKeyArn: awsKeyArn,
+  /** Per-region key ARNs; a key is regional, so multi-region deployments need one per region. */
+  byRegion: z.optional(awsRegionMap(awsKeyArn)),
+  /** Log group names matching any of these regular expressions are left alone. */
+  exclude: z.optional(patterns),
+});
+
+export const ENCRYPT_TYPES = [
+  'default',
+  'm4',
+  'sm4_ecb',
+  'sm4_cbc',
+  'sm4_gcm',
+  'aes_ecb',
+  'aes_cbc',
+  'aes_cfb',
+  'aes_ofb',
+  'aes_gcm',
+] as const;
+
+export const UserCmkInfo = z.strictObject({
+  keyId: nonEmpty(),
+  roleArn: z.string().check(z.regex(/^acs:ram::\d+:role\/[A-Za-z0-9._-]+$/)),
+  regionId: z.string().check(z.regex(ALICLOUD_REGION)),
+});
+
+export const LogstoreEncryptionConfig = z.strictObject({
+  /** SLS encryption algorithm; `default` is AES-256. Immutable once set on a logstore. */
+  encryptType: z.enum(ENCRYPT_TYPES),
+  /** Bring-your-own-key; absent means the SLS service key. Immutable once set. */
+  userCmkInfo: z.optional(UserCmkInfo),
+  /** Per-region BYOK overrides (a KMS key lives in one region). */
+  byRegion: z.optional(aliRegionMap(UserCmkInfo)),
+  /** `project/logstore` names matching any of these regular expressions are left alone. */
+  exclude: z.optional(patterns),
+});
+
+export const ClusterKmsConfig = z.strictObject({
+  kmsKeyId: aliKeyId,
+  byRegion: z.optional(aliRegionMap(aliKeyId)),
+  /** Cluster ids or names matching any of these regular expressions are left alone. */
+  exclude: z.optional(patterns),
+  /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
+  deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
+});
+
+export const TableBucketEncryptionConfig = z.strictObject({
+  /** `AES256` (OSS-managed keys). `KMS` needs `kmsKeyArn`; the public API page says only AES256 is supported today. */
+  sseAlgorithm: z.enum(['AES256', 'KMS']),
+  kmsKeyArn: z.optional(nonEmpty()),
+  exclude: z.optional(patterns),
+});
+
+export const DiskDefaultKmsConfig = z.strictObject({
+  kmsKeyId: aliKeyId,
+  byRegion: z.optional(aliRegionMap(aliKeyId)),
+  /** Regions the timer checks. Default: the regions named in `byRegion`. */
+  regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
+  /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
+  enableIfDisabled: z.optional(z.boolean()),
+});
+
+export const IdempotencyConfig = z.strictObject({
+  /** How long a completed record turns later deliveries into `duplicate`. Default 3600 s. */
+  ttlSeconds: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(7 * 86_400))),
+});
+
+export const RetryConfig = z.strictObject({
+  maxAttempts: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(50))),
+  baseMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(60_000))),
+  capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
+});
+
+export const Config = z.strictObject({
+  aws: z.optional(
+    z.strictObject({
+      logGroupKms: z.optional(LogGroupKmsConfig),
+    }),
+  ),
+  alicloud: z.optional(
+    z.strictObject({
+      logstoreEncryption: z.optional(LogstoreEncryptionConfig),
+      clusterKms: z.optional(ClusterKmsConfig),
+      tableBucketEncryption: z.optional(TableBucketEncryptionConfig),
+      diskDefaultKms: z.optional(DiskDefaultKmsConfig),
+    }),
+  ),
+  idempotency: z.optional(IdempotencyConfig),
+  retry: z.optional(RetryConfig),
+});
+
+export type Config = z.infer<typeof Config>;
+export type LogGroupKmsConfig = z.infer<typeof LogGroupKmsConfig>;
+export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
+export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;
+export type TableBucketEncryptionConfig = z.infer<typeof TableBucketEncryptionConfig>;
+export type DiskDefaultKmsConfig = z.infer<typeof DiskDefaultKmsConfig>;
+
+/** Validates a parsed JSON value; throws ConfigError naming every bad field. */
+export function parseConfig(value: unknown): Config {
+  const result = Config.safeParse(value);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, 'config'));
+  const extra = semanticIssues(result.data);
+  if (extra.length > 0) throw new ConfigError(extra);
+  return result.data;
+}
+
+/** Cross-field rules a schema cannot say on its own. */
+function semanticIssues(config: Config): string[] {
+  const issues: string[] = [];
+  const tb = config.alicloud?.tableBucketEncryption;
+  if (tb?.sseAlgorithm === 'KMS' && tb.kmsKeyArn === undefined)
+    issues.push('config.alicloud.tableBucketEncryption.kmsKeyArn: required when sseAlgorithm is "KMS"');
+  if (tb?.sseAlgorithm === 'AES256' && tb.kmsKeyArn !== undefined)
+    issues.push('config.alicloud.tableBucketEncryption.kmsKeyArn: only allowed when sseAlgorithm is "KMS"');
+  return issues;
+}
+
+/** Parses JSON text; a syntax error is a ConfigError too, with the source named. */
+export function parseConfigJson(text: string, source: string): Config {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`${source}: not valid JSON (${(error as Error).message})`], { cause: error });
+  }
+  return parseConfig(value);
+}
+
+/** A deployed function's config: `$ATREST_CONFIG_JSON`, required. */
+export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
+  const text = env.ATREST_CONFIG_JSON;
+  if (text === undefined || text.trim() === '')
+    throw new ConfigError(['ATREST_CONFIG_JSON: not set (the deployment must pass the config)']);
+  return parseConfigJson(text, 'ATREST_CONFIG_JSON');
+}
+
+/** True when `name` matches one of the exclude patterns; returns the pattern for the reason line. */
+export function excludedBy(name: string, exclude: readonly string[] | undefined): string | undefined {
+  return exclude?.find((p) => new RegExp(p).test(name));
+}

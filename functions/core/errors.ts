@@ -1,0 +1,88 @@
+/**
+ * One error hierarchy. Every remediator maps its SDK's errors onto these classes (`classify`), and
+ * the engine decides only by class, never by message. Each carries the service's own code and
+ * request id so an operator can quote them to the cloud provider.
+ */
+
+export interface ServiceErrorContext {
+  /** The service's error code, e.g. `OperationAbortedException`, `Throttling.User`. */
+  code: string;
+  requestId?: string;
+  /** HTTP status, when there was a response. */
+  status?: number;
+}
+
+export abstract class RemediationError extends Error {
+  readonly code: string;
+  readonly requestId?: string;
+  readonly status?: number;
+  /** Whether the engine may try again after a backoff. */
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, context: ServiceErrorContext, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = context.code;
+    if (context.requestId !== undefined) this.requestId = context.requestId;
+    if (context.status !== undefined) this.status = context.status;
+  }
+}
+
+/** Someone else is changing the same resource (OperationAborted, HTTP 409): re-read, then retry. */
+export class ConflictError extends RemediationError {
+  readonly retryable = true;
+}
+
+/** The API's rate limit was hit: retry after backoff. */
+export class ThrottledError extends RemediationError {
+  readonly retryable = true;
+}
+
+/** 5xx, connection reset, timeout: retry after backoff. */
+export class TransientError extends RemediationError {
+  readonly retryable = true;
+}
+
+/** The resource exists but cannot take the change yet (cluster still creating): defer. */
+export class NotReadyError extends RemediationError {
+  readonly retryable = false;
+}
+
+/** The resource no longer exists. */
+export class GoneError extends RemediationError {
+  readonly retryable = false;
+}
+
+/** The request is invalid: missing, disabled or wrong-spec key, bad parameter. Retrying burns quota. */
+export class InvalidError extends RemediationError {
+  readonly retryable = false;
+}
+
+/** Permission denied (IAM/RAM, key policy, RBAC). */
+export class DeniedError extends RemediationError {
+  readonly retryable = false;
+}
+
+/** Anything we could not classify: treated as permanent so it surfaces instead of looping. */
+export class UnexpectedError extends RemediationError {
+  readonly retryable = false;
+}
+
+/** An event or config that fails validation; never reaches a cloud API. */
+export class ValidationError extends Error {
+  readonly issues: readonly string[];
+
+  constructor(message: string, issues: readonly string[], options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}
+
+/** A bad config: start-up stops, naming the field. */
+export class ConfigError extends ValidationError {
+  constructor(issues: readonly string[], options?: ErrorOptions) {
+    super(`invalid config: ${issues.join('; ')}`, issues, options);
+    this.name = 'ConfigError';
+  }
+}

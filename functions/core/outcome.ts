@@ -1,0 +1,58 @@
+/**
+ * The outcome of one remediation, exactly as CONTRACT.md section 2 defines it: one NDJSON line on
+ * the CLI, one structured log line in a deployed function.
+ */
+
+export const FUNCTION_IDS = [
+  'aws.log-group-kms',
+  'alicloud.logstore-encryption',
+  'alicloud.cluster-kms',
+  'alicloud.table-bucket-encryption',
+  'alicloud.disk-default-kms',
+] as const;
+
+export type FunctionId = (typeof FUNCTION_IDS)[number];
+
+export const OUTCOMES = [
+  'applied',
+  'compliant',
+  'excluded',
+  'ignored',
+  'deferred',
+  'gone',
+  'duplicate',
+  'rejected',
+  'failed',
+] as const;
+
+export type OutcomeKind = (typeof OUTCOMES)[number];
+
+export interface OutcomeError {
+  /** The service's own error code (or one of ours: `InvalidEvent`, `EncryptionImmutable`, …). */
+  code: string;
+  message: string;
+  /** The service's request id, when the failure came from a cloud API. */
+  requestId?: string;
+}
+
+export interface Outcome {
+  function: FunctionId;
+  eventId: string;
+  /** ARN (AWS) or the resource's id (Alibaba Cloud); empty when the event was too broken to name one. */
+  resource: string;
+  region: string;
+  account?: string;
+  outcome: OutcomeKind;
+  /** Write calls made (0 when nothing was written). */
+  attempts: number;
+  durationMs: number;
+  dryRun: boolean;
+  /** Why it was excluded, ignored or deferred. */
+  reason?: string;
+  /** Only when outcome is `failed` or `rejected`. */
+  error?: OutcomeError;
+}
+
+/** Outcomes after which the CLI exits 1 and a deployed function reports a failure. */
+export const isFailure = (o: Pick<Outcome, 'outcome'>): boolean =>
+  o.outcome === 'failed' || o.outcome === 'rejected';

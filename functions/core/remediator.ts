@@ -1,0 +1,71 @@
+/**
+ * The Remediator interface: what each function supplies to the engine. Pure decisions (parse,
+ * desire, evaluate, classify) are plain functions with no I/O; `read` and `apply` are the only
+ * cloud calls, and `list` (for `atrest sweep`) the only enumeration.
+ */
+import type { Config } from './config.ts';
+import type { RemediationError } from './errors.ts';
+import type { FunctionId } from './outcome.ts';
+
+/** What an event names: enough to read and write the resource, and to key idempotency. */
+export interface Target {
+  eventId: string;
+  account: string;
+  region: string;
+  /** ARN (AWS) or id (Alibaba Cloud) as printed in the outcome line. */
+  resource: string;
+  /** Extra idempotency input for events that are new work on an old resource (drift). */
+  revision?: string;
+}
+
+/** Where a parse could not produce targets, whatever it could still tell about the event. */
+export interface EventFacts {
+  eventId?: string;
+  resource?: string;
+  region?: string;
+  account?: string;
+}
+
+export type Parsed<T extends Target> =
+  | { kind: 'targets'; targets: T[] }
+  | ({ kind: 'ignored'; reason: string } & EventFacts)
+  | ({ kind: 'rejected'; code: string; reason: string } & EventFacts);
+
+export type Desire<D> =
+  /** `key` is a printable summary of `desired` for idempotency and logs (a key ARN, `AES256`, …). */
+  | { kind: 'desired'; desired: D; key: string }
+  | { kind: 'excluded'; reason: string }
+  /** The function's config section is absent: switched off. */
+  | { kind: 'off' };
+
+export type Observed<S> =
+  | { kind: 'found'; state: S }
+  | { kind: 'gone' }
+  | { kind: 'notReady'; reason: string };
+
+export type Verdict =
+  | { kind: 'compliant' }
+  | { kind: 'write' }
+  | { kind: 'excluded'; reason: string }
+  /** Cannot be fixed by writing (e.g. SLS encryption is immutable once set): `failed`, no write. */
+  | { kind: 'blocked'; code: string; message: string };
+
+export interface Remediator<T extends Target = Target, D = unknown, S = unknown> {
+  readonly id: FunctionId;
+  /** Cheap envelope check used to route an event to its function (CLI replay, shared buses). */
+  owns(event: unknown): boolean;
+  /** Validates the delivered event. Must not throw: a malformed event is `rejected` with the reason. */
+  parse(event: unknown, config: Config): Parsed<T>;
+  /** The encryption the config wants for this target. */
+  desire(target: T, config: Config): Desire<D>;
+  /** One read of the resource's current encryption. Throws a RemediationError (via classify) on API errors. */
+  read(target: T): Promise<Observed<S>>;
+  /** Whether the observed state already satisfies the desire. */
+  evaluate(state: S, desired: D, target: T): Verdict;
+  /** One write of the seed API. Throws on API errors. */
+  apply(target: T, desired: D, state: S): Promise<void>;
+  /** Maps whatever `read`/`apply` threw to the typed hierarchy. */
+  classify(error: unknown): RemediationError;
+  /** Every existing resource of this kind in a region, for `atrest sweep`. */
+  list?(region: string, config: Config): AsyncIterable<T>;
+}
