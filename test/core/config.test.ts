@@ -1,0 +1,116 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { configFromEnv, excludedBy, parseConfig, parseConfigJson } from '../../functions/core/config.ts';
+import { ConfigError } from '../../functions/core/errors.ts';
+
+const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const issuesOf = (value: unknown): string[] => {
+  try {
+    parseConfig(value);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.issues];
+    throw error;
+  }
+  return [];
+};
+
+describe('config', () => {
+  it('accepts the contract example shape', () => {
+    const config = parseConfig({
+      aws: {
+        logGroupKms: {
+          kmsKeyArn: KEY,
+          byRegion: { 'eu-west-1': 'arn:aws:kms:eu-west-1:111122223333:key/abcd' },
+          exclude: ['^/aws/lambda/atrest-'],
+        },
+      },
+      alicloud: {
+        logstoreEncryption: {
+          encryptType: 'default',
+          userCmkInfo: {
+            keyId: 'key-1',
+            roleArn: 'acs:ram::1234567890123456:role/aliyunlogdefaultrole',
+            regionId: 'cn-hangzhou',
+          },
+          exclude: [],
+        },
+        clusterKms: { kmsKeyId: 'key-abc', byRegion: { 'cn-beijing': 'key-def' } },
+        tableBucketEncryption: { sseAlgorithm: 'AES256' },
+        diskDefaultKms: { kmsKeyId: 'key-x', byRegion: {} },
+      },
+    });
+    expect(config.aws?.logGroupKms?.byRegion?.['eu-west-1']).toContain('eu-west-1');
+    expect(config.alicloud?.clusterKms?.kmsKeyId).toBe('key-abc');
+  });
+
+  it('names a misspelt key', () => {
+    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, exlude: [] } } })).toEqual([
+      'config.aws.logGroupKms: unknown key "exlude"',
+    ]);
+  });
+
+  it('names a misspelt section', () => {
+    expect(issuesOf({ alicloud: { clusterKMS: { kmsKeyId: 'k' } } })).toEqual([
+      'config.alicloud: unknown key "clusterKMS"',
+    ]);
+  });
+
+  it('names a wrong type and a bad value', () => {
+    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: 42 } } })).toEqual([
+      'config.aws.logGroupKms.kmsKeyArn: expected string',
+    ]);
+    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: 'alias/foo' } } })[0]).toMatch(
+      /^config\.aws\.logGroupKms\.kmsKeyArn: does not match/,
+    );
+    expect(issuesOf({ alicloud: { logstoreEncryption: { encryptType: 'rot13' } } })[0]).toMatch(
+      /^config\.alicloud\.logstoreEncryption\.encryptType: expected one of "default"/,
+    );
+  });
+
+  it('rejects a region key that is not a region and an exclude pattern that does not compile', () => {
+    expect(
+      issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, byRegion: { 'evil.example.com': KEY } } } })[0],
+    ).toMatch(/byRegion/);
+    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['('] } } })).toEqual([
+      'config.aws.logGroupKms.exclude.0: not a valid regular expression',
+    ]);
+  });
+
+  it('applies cross-field rules', () => {
+    expect(issuesOf({ alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS' } } })).toEqual([
+      'config.alicloud.tableBucketEncryption.kmsKeyArn: required when sseAlgorithm is "KMS"',
+    ]);
+  });
+
+  it('reports JSON syntax errors with the source named', () => {
+    expect(() => parseConfigJson('{"aws":', 'atrest.json')).toThrow(/atrest\.json: not valid JSON/);
+  });
+
+  it('requires ATREST_CONFIG_JSON in a deployed function', () => {
+    expect(() => configFromEnv({})).toThrow(/ATREST_CONFIG_JSON: not set/);
+    expect(configFromEnv({ ATREST_CONFIG_JSON: '{}' })).toEqual({});
+  });
+
+  it('matches exclude patterns and returns the one that matched', () => {
+    expect(excludedBy('/aws/lambda/atrest-x', ['^/tmp', '^/aws/lambda/atrest-'])).toBe(
+      '^/aws/lambda/atrest-',
+    );
+    expect(excludedBy('/app', ['^/tmp'])).toBeUndefined();
+    expect(excludedBy('/app', undefined)).toBeUndefined();
+  });
+
+  it('never throws anything but ConfigError, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        try {
+          parseConfig(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+          expect((error as ConfigError).issues.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
