@@ -33,7 +33,6 @@ export class FakeCloud {
   writeFailures: RemediationError[] = [];
   /** The next N reads after a write still show the old key. */
   lagReads = 0;
-  private stale?: FakeResource;
 }
 
 export const fault = {
