@@ -4,7 +4,7 @@
  * CLI reads `--config FILE` or `$ATREST_CONFIG`; a deployed function reads `$ATREST_CONFIG_JSON`.
  * A function whose section is absent is switched off (its events end `ignored`).
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
 

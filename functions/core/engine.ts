@@ -134,7 +134,8 @@ async function decide<T extends Target, D, S>(r: Remediator<T, D, S>, target: T,
       : { outcome: 'duplicate', reason: `idempotency record ${ran.state}` };
   } catch (error) {
     // The store itself failed (table missing, throttled, no permission): report, never drop.
-    const code = (error as { name?: string }).name ?? 'IdempotencyStoreError';
+    const e = error as { code?: unknown; name?: string };
+    const code = typeof e.code === 'string' ? e.code : (e.name ?? 'IdempotencyStoreError');
     return { outcome: 'failed', error: { code, message: `idempotency store: ${(error as Error).message}` } };
   }
 }

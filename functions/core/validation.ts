@@ -4,7 +4,7 @@
  * the issues ourselves because functions import `zod/mini`, whose own messages are only
  * "Invalid input" (its locales cost bundle size and cold-start time).
  */
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 
 /** AWS region, e.g. `us-east-1`, `us-gov-west-1`, `ap-southeast-5`. */
 export const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;

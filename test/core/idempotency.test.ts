@@ -7,6 +7,7 @@ import {
   type IdempotencyStore,
   idempotencyKey,
   MemoryIdempotencyStore,
+  type Settled,
 } from '../../functions/core/idempotency.ts';
 
 const parts = {
@@ -63,7 +64,7 @@ describe.each([
     const first = store.run(
       'k',
       opts,
-      () => new Promise((r) => (release = () => r({ value: 'a', keep: true }))),
+      () => new Promise<Settled<string>>((r) => (release = () => r({ value: 'a', keep: true }))),
     );
     expect(await store.run('k', opts, async () => ({ value: 'b', keep: true }))).toEqual({
       kind: 'duplicate',
@@ -93,7 +94,7 @@ describe.each([
   it('frees a lock whose holder died once the lock expires', async () => {
     let now = 0;
     const store = make(() => now);
-    void store.run('k', opts, () => new Promise(() => {})); // never settles
+    void store.run('k', opts, () => new Promise<Settled<number>>(() => {})); // never settles
     expect((await store.run('k', opts, async () => ({ value: 1, keep: true }))).kind).toBe('duplicate');
     now += 31_000;
     expect(await store.run('k', opts, async () => ({ value: 2, keep: true }))).toEqual({
