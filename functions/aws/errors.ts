@@ -1,0 +1,73 @@
+/**
+ * Maps AWS SDK v3 errors onto the engine's error classes, by the service's error name, the HTTP
+ * status and `$fault` — never by message. Shared by every AWS function: the codes below are the
+ * generic AWS ones; a service-specific code falls through to UnexpectedError with its name kept.
+ */
+import { unexpected } from '#core/engine';
+import {
+  ConflictError,
+  DeniedError,
+  GoneError,
+  InvalidError,
+  RemediationError,
+  type ServiceErrorContext,
+  ThrottledError,
+  TransientError,
+  UnexpectedError,
+} from '#core/errors';
+
+const CONFLICT = new Set(['OperationAbortedException']);
+const THROTTLED = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'LimitExceededException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+]);
+const TRANSIENT = new Set(['ServiceUnavailableException', 'InternalFailure', 'InternalServerError']);
+const GONE = new Set(['ResourceNotFoundException']);
+const DENIED = new Set(['AccessDeniedException']);
+const INVALID = new Set(['InvalidParameterException', 'ValidationException']);
+/** Node / SDK transport failures: the request may not have reached the service; safe to retry. */
+const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'AbortError']);
+// "socket hang up" is Node's message for ECONNRESET; we read the code, not the message.
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+interface SdkErrorShape {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  $fault?: unknown;
+  $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
+}
+
+/** Classifies whatever an AWS SDK v3 call threw. Already-classified errors pass through. */
+export function classifyAwsError(error: unknown): RemediationError {
+  if (error instanceof RemediationError) return error;
+  if (typeof error !== 'object' || error === null) return unexpected(error);
+  const e = error as SdkErrorShape;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const requestId = typeof e.$metadata?.requestId === 'string' ? e.$metadata.requestId : undefined;
+  const message = typeof e.message === 'string' && e.message !== '' ? e.message : name;
+  const systemCode = typeof e.code === 'string' ? e.code : undefined;
+  const context: ServiceErrorContext = {
+    code: name,
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...(status !== undefined ? { status } : {}),
+  };
+  const options = { cause: error };
+
+  if (CONFLICT.has(name)) return new ConflictError(message, context, options);
+  if (THROTTLED.has(name) || status === 429) return new ThrottledError(message, context, options);
+  if (GONE.has(name)) return new GoneError(message, context, options);
+  if (DENIED.has(name)) return new DeniedError(message, context, options);
+  if (INVALID.has(name)) return new InvalidError(message, context, options);
+  if (TRANSIENT.has(name) || (status !== undefined && status >= 500) || e.$fault === 'server')
+    return new TransientError(message, context, options);
+  if (NETWORK_NAMES.has(name) || (systemCode !== undefined && NETWORK_CODES.has(systemCode)))
+    return new TransientError(message, { ...context, code: systemCode ?? name }, options);
+  // Unknown: keep the service's code and request id so the operator can quote them.
+  if (e.$metadata !== undefined) return new UnexpectedError(message, context, options);
+  return unexpected(error);
+}

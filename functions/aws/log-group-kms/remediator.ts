@@ -1,0 +1,295 @@
+/**
+ * aws.log-group-kms — every new CloudWatch Logs log group encrypted with the configured KMS key.
+ *
+ * Trigger: CloudTrail `CreateLogGroup` (logs.amazonaws.com) delivered by EventBridge, source
+ * `aws.logs`, detail-type "AWS API Call via CloudTrail".
+ * Calls: CloudWatch Logs `AssociateKmsKey` (the write); state read with `DescribeLogGroups`
+ * by exact `logGroupIdentifiers: [name]` — never `logGroupNamePrefix`, which would also match
+ * `/foo-bar` for `/foo`.
+ *
+ * parse / desire / evaluate are pure and exported for tests; read / apply / list do the I/O.
+ */
+import {
+  AssociateKmsKeyCommand,
+  type CloudWatchLogsClient,
+  DescribeLogGroupsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { z } from 'zod/mini';
+import { type Config, excludedBy } from '#core/config';
+import { ConfigError } from '#core/errors';
+import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { AWS_ACCOUNT, AWS_REGION, formatIssues } from '#core/validation';
+import { logsClient } from '../clients.ts';
+import { classifyAwsError } from '../errors.ts';
+
+export const FUNCTION_ID = 'aws.log-group-kms' as const;
+
+/** CloudWatch Logs' own constraint on log group names (CreateLogGroup API reference). */
+export const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]{1,512}$/;
+
+export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
+export const SOURCE = 'aws.logs';
+
+export interface LogGroupTarget extends Target {
+  logGroupName: string;
+  /** The key the creator passed to CreateLogGroup, if any. Informational: state is read anyway. */
+  requestedKmsKeyId?: string;
+}
+
+export interface LogGroupState {
+  /** The associated key ARN; absent when the group uses CloudWatch Logs' own encryption. */
+  kmsKeyId?: string;
+}
+
+/** The key ARN to associate. */
+export type DesiredKey = string;
+
+// Loose objects: CloudTrail and EventBridge add fields over time; we validate only what we read.
+const CloudTrailDetail = z.looseObject({
+  eventSource: z.optional(z.string()),
+  eventName: z.optional(z.string()),
+  eventID: z.optional(z.string()),
+  awsRegion: z.optional(z.string().check(z.regex(AWS_REGION))),
+  recipientAccountId: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
+  errorCode: z.optional(z.nullable(z.string())),
+  errorMessage: z.optional(z.nullable(z.string())),
+  requestParameters: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+});
+
+export const EventBridgeEnvelope = z.looseObject({
+  version: z.optional(z.string()),
+  id: z.string().check(z.minLength(1), z.maxLength(256)),
+  'detail-type': z.string(),
+  source: z.string(),
+  account: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
+  time: z.optional(z.string()),
+  region: z.optional(z.string().check(z.regex(AWS_REGION))),
+  resources: z.optional(z.array(z.unknown())),
+  detail: CloudTrailDetail,
+});
+
+const CreateLogGroupParameters = z.looseObject({
+  logGroupName: z.string().check(z.regex(LOG_GROUP_NAME)),
+  kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+});
+
+/** At most this many validation issues in a rejection reason: enough to fix the event, never a flood. */
+const MAX_ISSUES = 5;
+
+const reasonOf = (issues: Parameters<typeof formatIssues>[0], root: string): string => {
+  const lines = formatIssues(issues, root);
+  const extra = lines.length > MAX_ISSUES ? ` (+${lines.length - MAX_ISSUES} more)` : '';
+  return lines.slice(0, MAX_ISSUES).join('; ') + extra;
+};
+
+/** The ARN partition of a region (aws-cn for China, aws-us-gov for GovCloud, the ISO partitions). */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  if (region.startsWith('eu-isoe-')) return 'aws-iso-e';
+  if (region.startsWith('us-isof-')) return 'aws-iso-f';
+  return 'aws';
+}
+
+/** The log group ARN without the `:*` suffix DescribeLogGroups' `arn` carries. */
+export function logGroupArn(region: string, account: string, name: string): string {
+  return `arn:${partitionOf(region)}:logs:${region}:${account}:log-group:${name}`;
+}
+
+/** Routing: an EventBridge CloudTrail event from CloudWatch Logs. */
+export function ownsEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  const e = event as Record<string, unknown>;
+  return e.source === SOURCE && e['detail-type'] === DETAIL_TYPE;
+}
+
+/** Validates the delivered event into one target, or says why not. Pure; never throws. */
+export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
+  const envelope = EventBridgeEnvelope.safeParse(event);
+  if (!envelope.success) {
+    const id = (event as { id?: unknown } | null)?.id;
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: reasonOf(envelope.error.issues, 'event'),
+      ...(typeof id === 'string' && id.length <= 256 ? { eventId: id } : {}),
+    };
+  }
+  const e = envelope.data;
+  const d = e.detail;
+  const region = d.awsRegion ?? e.region;
+  const account = e.account ?? d.recipientAccountId;
+  const facts = {
+    eventId: e.id,
+    ...(region !== undefined ? { region } : {}),
+    ...(account !== undefined ? { account } : {}),
+  };
+
+  if (e.source !== SOURCE || e['detail-type'] !== DETAIL_TYPE)
+    return { kind: 'ignored', reason: `not a CloudTrail API call from ${SOURCE}`, ...facts };
+  if (d.eventSource !== 'logs.amazonaws.com' || d.eventName !== 'CreateLogGroup')
+    return {
+      kind: 'ignored',
+      reason: `not CreateLogGroup (${String(d.eventSource)} ${String(d.eventName)})`,
+      ...facts,
+    };
+  // A failed CreateLogGroup (e.g. ResourceAlreadyExistsException) created nothing.
+  if (d.errorCode !== undefined && d.errorCode !== null && d.errorCode !== '')
+    return {
+      kind: 'ignored',
+      reason: `CreateLogGroup failed with ${d.errorCode}; nothing was created`,
+      ...facts,
+    };
+
+  const params = CreateLogGroupParameters.safeParse(d.requestParameters);
+  if (!params.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: reasonOf(params.error.issues, 'event.detail.requestParameters'),
+      ...facts,
+    };
+  if (region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'event: no region (detail.awsRegion or region)',
+      ...facts,
+    };
+  if (account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'event: no account (account or detail.recipientAccountId)',
+      ...facts,
+    };
+
+  const name = params.data.logGroupName;
+  const requested = params.data.kmsKeyId;
+  return {
+    kind: 'targets',
+    targets: [
+      {
+        eventId: e.id,
+        account,
+        region,
+        resource: logGroupArn(region, account, name),
+        logGroupName: name,
+        ...(requested !== undefined ? { requestedKmsKeyId: requested } : {}),
+      },
+    ],
+  };
+}
+
+/** The region a key ARN lives in: `arn:<partition>:kms:<region>:<account>:key/<id>`. */
+const regionOfKey = (keyArn: string): string | undefined => keyArn.split(':')[3];
+
+/** The key the config wants for this log group, or why none applies. Pure. */
+export function desireFor(target: LogGroupTarget, config: Config): Desire<DesiredKey> {
+  const section = config.aws?.logGroupKms;
+  if (!section) return { kind: 'off' };
+  const pattern = excludedBy(target.logGroupName, section.exclude);
+  if (pattern !== undefined)
+    return {
+      kind: 'excluded',
+      reason: `name matches aws.logGroupKms.exclude pattern ${JSON.stringify(pattern)}`,
+    };
+  const key = section.byRegion?.[target.region] ?? section.kmsKeyArn;
+  // A KMS key is regional: AssociateKmsKey with another region's key can only fail.
+  if (regionOfKey(key) !== target.region)
+    return {
+      kind: 'excluded',
+      reason: `no key for region ${target.region}; set aws.logGroupKms.byRegion.${target.region}`,
+    };
+  return { kind: 'desired', desired: key, key };
+}
+
+/**
+ * Compliant only with exactly the configured key. A group encrypted with a different key is
+ * rewritten: AssociateKmsKey replaces the association (new data uses the configured key; data
+ * already written stays readable with the old key as long as that key stays usable).
+ */
+export function evaluateState(state: LogGroupState, desired: DesiredKey): Verdict {
+  return state.kmsKeyId === desired ? { kind: 'compliant' } : { kind: 'write' };
+}
+
+/** The account in a DescribeLogGroups `arn` (`arn:aws:logs:<region>:<account>:log-group:<name>:*`). */
+const accountOfArn = (arn: string | undefined): string | undefined => {
+  const account = arn?.split(':')[4];
+  return account !== undefined && AWS_ACCOUNT.test(account) ? account : undefined;
+};
+
+export interface LogGroupKmsOptions {
+  /** The CloudWatch Logs client of a region. Default: `logsClient` (one cached client per region). */
+  client?: (region: string) => CloudWatchLogsClient;
+  /** The account `list()` reports; default: taken from each log group's ARN (no STS call). */
+  accountId?: string;
+  /**
+   * Accepted so every remediator factory takes the same options (the CLI passes it); unused here:
+   * the AWS SDK reads its credentials and `AWS_ENDPOINT_URL_*` from the process environment.
+   */
+  env?: Record<string, string | undefined>;
+}
+
+export function createRemediator(
+  options: LogGroupKmsOptions = {},
+): Remediator<LogGroupTarget, DesiredKey, LogGroupState> {
+  const client = options.client ?? logsClient;
+  return {
+    id: FUNCTION_ID,
+    owns: ownsEvent,
+    // When CreateLogGroup already carried the desired key, the engine still reads once: we trust
+    // the state, not the event (the call may have been made with an alias, or changed since).
+    parse: (event) => parseEvent(event),
+    desire: desireFor,
+
+    async read(target) {
+      const out = await client(target.region).send(
+        new DescribeLogGroupsCommand({ logGroupIdentifiers: [target.logGroupName] }),
+      );
+      const group = out.logGroups?.find((g) => g.logGroupName === target.logGroupName);
+      if (!group) return { kind: 'gone' };
+      return { kind: 'found', state: group.kmsKeyId !== undefined ? { kmsKeyId: group.kmsKeyId } : {} };
+    },
+
+    evaluate: (state, desired) => evaluateState(state, desired),
+
+    async apply(target, desired) {
+      await client(target.region).send(
+        new AssociateKmsKeyCommand({ logGroupName: target.logGroupName, kmsKeyId: desired }),
+      );
+    },
+
+    classify: classifyAwsError,
+
+    async *list(region) {
+      if (!AWS_REGION.test(region))
+        throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
+      let nextToken: string | undefined;
+      do {
+        const page = await client(region).send(
+          new DescribeLogGroupsCommand({ limit: 50, ...(nextToken ? { nextToken } : {}) }),
+        );
+        for (const group of page.logGroups ?? []) {
+          const name = group.logGroupName;
+          if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
+          const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
+          if (account === undefined)
+            throw new ConfigError([
+              `accountId: cannot tell the account of log group ${name}; pass accountId`,
+            ]);
+          yield {
+            eventId: `sweep:${name}`,
+            account,
+            region,
+            resource: logGroupArn(region, account, name),
+            logGroupName: name,
+          };
+        }
+        nextToken = page.nextToken;
+      } while (nextToken);
+    },
+  };
+}
