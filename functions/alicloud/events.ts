@@ -4,7 +4,7 @@
  * and the ActionTrail record under `data`. The envelope is parsed once here; each function then
  * parses its own `requestParameters` / `responseElements`.
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 
 const id = z.string().check(z.minLength(1), z.maxLength(256));

@@ -17,7 +17,7 @@
  * (undeclared loop variables under strict mode): it is imported on first use only.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import {
   ConfigError,
   ConflictError,

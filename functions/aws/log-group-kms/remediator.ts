@@ -14,7 +14,7 @@ import {
   type CloudWatchLogsClient,
   DescribeLogGroupsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
