@@ -1,14 +1,26 @@
 /**
  * The Function Compute 3.0 entry adapter shared by the four Alibaba Cloud functions:
- * Buffer → JSON → CloudEvent → engine → one structured log line per outcome.
- * (Deferral by delayed async self-invocation is added by the cluster-kms work.)
+ * Buffer → JSON → (unwrap a re-queued event) → engine → one structured log line per outcome.
+ *
+ * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
+ * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
+ * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
+ * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
+ * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
+ *
+ * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
+ * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
+ * event with the outcomes in the error message.
  */
-import { configFromEnv } from '#core/config';
-import { remediateEvent } from '#core/engine';
+import * as z from 'zod/mini';
+import { type Config, configFromEnv } from '#core/config';
+import { type EngineDeps, remediateEvent } from '#core/engine';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import type { Outcome } from '#core/outcome';
+import { isFailure, type Outcome } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import { AlicloudApi, errorFacts } from './openapi.ts';
+import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
 export interface FcContext {
@@ -22,34 +34,238 @@ export interface FcContext {
 // biome-ignore lint/suspicious/noExplicitAny: each function brings its own Target/Desired/State types.
 export type AnyRemediator = Remediator<any, any, any>;
 
-export interface FcHandlerOptions {
-  /** Builds the remediator for this invocation's credentials (STS credentials rotate; clients are cheap). */
-  create: (credentials: () => AlicloudCredentials) => AnyRemediator;
-  /** Idempotency store; default: Tablestore when configured, else per-instance memory. */
-  store?: IdempotencyStore;
-  env?: Record<string, string | undefined>;
+/** What a remediator factory may want to know about the invocation (account for timer events). */
+export interface FcInvocation {
+  context: FcContext;
+  env: Record<string, string | undefined>;
 }
 
+export interface FcHandlerOptions {
+  /** Builds the remediator for this invocation's credentials (STS credentials rotate; clients are cheap). */
+  create: (credentials: () => AlicloudCredentials, invocation: FcInvocation) => AnyRemediator;
+  /** Idempotency store; default: Tablestore when configured (`storeFromEnv`), else per-instance memory. */
+  store?: IdempotencyStore;
+  env?: Record<string, string | undefined>;
+  /** How long an event may keep being deferred, from when it was first seen. Default 120 minutes. */
+  deferDeadlineMs?: (config: Config) => number;
+  /** Engine knobs (tests inject `sleep: async () => {}`). */
+  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
+  /** Clock for deadlines and the wrapper's timestamp. Default Date.now. */
+  now?: () => number;
+  /** Jitter source for re-queue delays. Default Math.random. */
+  random?: () => number;
+  /** Where log lines go (one JSON object per line). Default console.log. */
+  log?: (line: string) => void;
+}
+
+/** Thrown after logging so FC's async retry and dead-letter destination see the failure. */
+export class FcRemediationError extends Error {
+  constructor(
+    message: string,
+    readonly outcomes: Outcome[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'FcRemediationError';
+  }
+}
+
+export const DEFAULT_DEFER_DEADLINE_MS = 120 * 60_000;
+/** FC's x-fc-async-delay bounds. */
+const MAX_ASYNC_DELAY_S = 3600;
+const FIRST_DELAY_S = 60;
+const MAX_DELAY_S = 900;
+
 const memory = new MemoryIdempotencyStore();
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The re-queued body: the original event and our bookkeeping, nothing else. */
+const Requeued = z.strictObject({
+  atrest: z.strictObject({
+    deferred: z.strictObject({
+      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
+      firstSeenAt: z.string().check(z.regex(ISO_TIME)),
+    }),
+  }),
+  event: z.unknown(),
+});
+
+export interface Deferral {
+  /** How many times the event has been re-queued so far. */
+  attempt: number;
+  firstSeenAt: string;
+}
+
+/** Splits a delivered body into the original event and, when it was re-queued by us, the deferral state. */
+export function unwrapDeferred(body: unknown): { event: unknown; deferral?: Deferral } {
+  if (typeof body !== 'object' || body === null || !('atrest' in body)) return { event: body };
+  const parsed = Requeued.safeParse(body);
+  if (!parsed.success) return { event: body };
+  return { event: parsed.data.event, deferral: parsed.data.atrest.deferred };
+}
+
+/** The body of a re-queue. */
+export function wrapDeferred(event: unknown, deferral: Deferral): Record<string, unknown> {
+  return { atrest: { deferred: { attempt: deferral.attempt, firstSeenAt: deferral.firstSeenAt } }, event };
+}
+
+/**
+ * Delay before re-queue number `attempt` (1 for the first): 60 · 2^(attempt-1) s capped at 900 s,
+ * jittered down by up to 20 % so a burst of clusters created together does not come back together.
+ */
+export function deferralDelaySeconds(attempt: number, random: number): number {
+  const ceiling = Math.min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** Math.min(Math.max(attempt - 1, 0), 10));
+  return Math.max(1, Math.round(ceiling * (0.8 + 0.2 * random)));
+}
+
+export type DeferralPlan =
+  | { kind: 'requeue'; deferral: Deferral; delaySeconds: number }
+  | { kind: 'expired'; deferral: Deferral; waitedMs: number };
+
+/** Pure: re-queue again (and when), or give up because the deadline has passed. */
+export function planDeferral(
+  previous: Deferral | undefined,
+  deadlineMs: number,
+  nowMs: number,
+  random: number,
+): DeferralPlan {
+  const firstSeenAt = previous?.firstSeenAt ?? new Date(nowMs).toISOString();
+  const firstMs = Date.parse(firstSeenAt);
+  const waitedMs = Number.isFinite(firstMs) ? nowMs - firstMs : 0;
+  const attempt = (previous?.attempt ?? 0) + 1;
+  const deferral = { attempt, firstSeenAt };
+  if (previous !== undefined && waitedMs >= deadlineMs) return { kind: 'expired', deferral, waitedMs };
+  // Never sleep past the deadline: the last check happens right at it.
+  const leftS = Math.ceil((deadlineMs - waitedMs) / 1000);
+  const delaySeconds = Math.min(deferralDelaySeconds(attempt, random), Math.max(1, leftS), MAX_ASYNC_DELAY_S);
+  return { kind: 'requeue', deferral, delaySeconds };
+}
 
 export function createFcHandler(options: FcHandlerOptions) {
   const env = options.env ?? process.env;
   // Parsed once per instance: a bad config fails the first invocation with the field named.
   const config = configFromEnv(env);
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const deadlineMs = options.deferDeadlineMs?.(config) ?? DEFAULT_DEFER_DEADLINE_MS;
+
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
-    const started = Date.now();
+    const started = now();
     const timeoutMs = (context.function?.timeout ?? 60) * 1000;
-    const remediator = options.create(() => credentialsFrom(context, env));
-    const decoded = decode(event);
-    const outcomes = await remediateEvent(remediator, decoded, {
+    const credentials = () => credentialsFrom(context, env);
+    const remediator = options.create(credentials, { context, env });
+    const { event: original, deferral } = unwrapDeferred(decode(event));
+    const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
+    let outcomes = await remediateEvent(remediator, original, {
       config,
-      store: options.store ?? memory,
-      remainingMs: () => timeoutMs - (Date.now() - started),
+      store,
+      remainingMs: () => timeoutMs - (now() - started),
+      ...options.engine,
     });
+
+    let requeueFailure: unknown;
+    const anyFailed = outcomes.some(isFailure);
+    if (outcomes.some((o) => o.outcome === 'deferred')) {
+      const plan = planDeferral(deferral, deadlineMs, now(), random());
+      if (plan.kind === 'expired') {
+        outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
+      } else if (!anyFailed) {
+        // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
+        // and a re-queue on top would start a second chain for the same work.
+        try {
+          await requeue(original, plan, context, env, credentials);
+          log(
+            line('INFO', 'requeued', {
+              function: remediator.id,
+              attempt: plan.deferral.attempt,
+              delaySeconds: plan.delaySeconds,
+              firstSeenAt: plan.deferral.firstSeenAt,
+              requestId: context.requestId,
+            }),
+          );
+        } catch (error) {
+          requeueFailure = error;
+          const facts = errorFacts(error);
+          log(
+            line('ERROR', 'requeue failed', {
+              function: remediator.id,
+              requestId: context.requestId,
+              error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+            }),
+          );
+        }
+      }
+    }
+
     for (const outcome of outcomes)
-      console.log(JSON.stringify({ level: 'INFO', message: 'outcome', ...outcome }));
+      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
+
+    const failed = outcomes.filter(isFailure);
+    if (failed.length > 0 || requeueFailure !== undefined) {
+      const what =
+        failed.length > 0
+          ? `${failed.length} of ${outcomes.length} outcome(s) failed`
+          : 'the deferred event could not be re-queued';
+      throw new FcRemediationError(
+        `atrest ${remediator.id}: ${what}: ${JSON.stringify(failed.length > 0 ? failed : outcomes)}`,
+        outcomes,
+        requeueFailure !== undefined ? { cause: requeueFailure } : undefined,
+      );
+    }
     return outcomes;
   };
+}
+
+function expire(outcome: Outcome, plan: Extract<DeferralPlan, { kind: 'expired' }>): Outcome {
+  const { reason, ...rest } = outcome;
+  const minutes = Math.round(plan.waitedMs / 60_000);
+  return {
+    ...rest,
+    outcome: 'failed',
+    error: {
+      code: 'DeferralDeadlineExceeded',
+      message: `still not ready after ${minutes} min and ${plan.deferral.attempt - 1} re-queue(s): ${reason ?? 'deferred'}`,
+    },
+  };
+}
+
+/** Re-invokes this same function asynchronously with a delay (FC 3.0 InvokeFunction). */
+async function requeue(
+  original: unknown,
+  plan: Extract<DeferralPlan, { kind: 'requeue' }>,
+  context: FcContext,
+  env: Record<string, string | undefined>,
+  credentials: () => AlicloudCredentials,
+): Promise<void> {
+  const name = context.function?.name ?? env.FC_FUNCTION_NAME;
+  const region = context.region ?? env.FC_REGION;
+  const account = context.accountId ?? env.FC_ACCOUNT_ID;
+  if (!name || !region)
+    throw new Error(
+      'cannot re-queue: the function name and region are unknown (FC context or FC_FUNCTION_NAME/FC_REGION)',
+    );
+  const api = new AlicloudApi({ credentials, env, ...(account ? { account } : {}) });
+  const qualifier = context.function?.qualifier;
+  await api.roa('FC', region, {
+    action: 'InvokeFunction',
+    method: 'POST',
+    pathname: `/2023-03-30/functions/${encodeURIComponent(name)}/invocations`,
+    ...(qualifier && qualifier !== 'LATEST' ? { query: { qualifier } } : {}),
+    headers: { 'x-fc-invocation-type': 'Async', 'x-fc-async-delay': String(plan.delaySeconds) },
+    raw: Buffer.from(JSON.stringify(wrapDeferred(original, plan.deferral)), 'utf8'),
+    bodyType: 'none',
+  });
+}
+
+function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
+  if (isFailure(outcome)) return 'ERROR';
+  return outcome.outcome === 'deferred' ? 'WARN' : 'INFO';
+}
+
+function line(level: string, message: string, fields: Record<string, unknown>): string {
+  return JSON.stringify({ level, message, ...fields });
 }
 
 /** FC hands the event as a Buffer; a test or the CLI may pass a string or an object. */

@@ -1,0 +1,331 @@
+/**
+ * alicloud.cluster-kms — every new ACK Pro cluster gets Secret encryption at rest with the
+ * configured KMS key.
+ *
+ * Trigger: ActionTrail `CreateCluster` (type `cs:ActionTrail:ApiCall`) delivered by EventBridge as
+ * a CloudEvent; also the same event re-queued by the FC adapter while the cluster is not ready.
+ * Reads: ACK `DescribeClusterDetail` (`GET /clusters/{id}`): `state`, `cluster_type`,
+ * `cluster_spec`, and the key from `meta_data` (a JSON string) → Capabilities.EncryptionKMSKeyId /
+ * DisableEncryption (there is no top-level field; the Terraform provider reads it the same way).
+ * Writes: ACK `UpdateKMSEncryption` (`PUT /clusters/{id}/kms`). Sweep: `DescribeClustersV1`.
+ *
+ * Resource id: the cluster id (`c` + 32 hex digits).
+ *
+ * Lifecycle decisions:
+ * - `initial`, `waiting`, `updating`*, `upgrading`, `scaling`, `removing`, `draining`, `inactive`,
+ *   `unavailable`, `disconnected` → not ready: `deferred`, re-queued by fc.ts until the deadline.
+ *   (*`updating` is read as found: right after our own write the cluster is `updating` and the
+ *   read-back must be able to confirm the key; with another key it is written, and ACK answers 409.)
+ * - `deleting`, `deleted`, HTTP 404 → `gone`.
+ * - `failed` (creation failed) and `delete_failed` → `failed` without a write (code
+ *   `ClusterStateFailed`): the cluster exists and keeps unencrypted Secrets, yet neither waiting nor
+ *   writing can help, so it must reach a human through the dead letter instead of being re-queued
+ *   for two hours or reported as if it were gone.
+ * - HTTP 409 from UpdateKMSEncryption (a repeat within 5 minutes, or the cluster is busy) →
+ *   NotReadyError → `deferred`, not a failure.
+ * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
+ */
+import type { ClusterKmsConfig, Config } from '#core/config';
+import { excludedBy } from '#core/config';
+import { NotReadyError, type RemediationError } from '#core/errors';
+import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { formatIssues } from '#core/validation';
+import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
+import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+
+export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
+const EVENT_NAME = 'CreateCluster';
+const PAGE_SIZE = 50;
+
+/**
+ * ACK cluster ids are `c` followed by 32 lower-case hex digits (a dash-less UUID), e.g.
+ * `c82e6987e2961451182edacd74faf****` in the API reference. Strict on purpose: the id goes into
+ * a request path.
+ */
+export const CLUSTER_ID = /^c[0-9a-f]{32}$/;
+
+export interface ClusterTarget extends Target {
+  clusterId: string;
+  /** The cluster name when the event or listing names it (exclude patterns match it too). */
+  clusterName?: string;
+}
+
+export interface ClusterDesired {
+  kmsKeyId: string;
+}
+
+export interface ClusterState {
+  lifecycle: string;
+  clusterType: string;
+  clusterSpec?: string;
+  kmsKeyId?: string;
+  disableEncryption: boolean;
+}
+
+export interface ClusterKmsRemediatorOptions {
+  /** Asked before every request (FC's STS credentials rotate). Default: the standard environment variables. */
+  credentials?: () => AlicloudCredentials;
+  /** Endpoint overrides are read here. Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** Account for sweep targets (DescribeClustersV1 does not name it). Default: $FC_ACCOUNT_ID, else ''. */
+  account?: string;
+  /** The signed-call layer; tests may substitute it. Default: createAlicloudApi. */
+  api?: AlicloudApi;
+}
+
+// ------------------------------------------------------------------------------------------------
+// parse (pure)
+// ------------------------------------------------------------------------------------------------
+
+const facts = (event: unknown): EventFacts => {
+  if (typeof event !== 'object' || event === null) return {};
+  const id = (event as { id?: unknown }).id;
+  return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
+};
+
+const asString = (value: unknown): string | undefined =>
+  typeof value === 'string' && value !== '' && value.length <= 256 ? value : undefined;
+
+/** The new cluster's id: responseElements (`cluster_id`, casing varies), else referencedResources. */
+function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
+  return (
+    asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
+    asString(event.data.referencedResources?.['ACS::CS::Cluster']?.[0])
+  );
+}
+
+export function parseEvent(event: unknown): Parsed<ClusterTarget> {
+  const base = facts(event);
+  const result = ActionTrailCloudEvent.safeParse(event);
+  if (!result.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not an ActionTrail CloudEvent: ${formatIssues(result.error.issues, 'event').slice(0, 5).join('; ')}`,
+      ...base,
+    };
+  const e = result.data;
+  const region = regionOf(e);
+  const account = accountOf(e);
+  const known = {
+    eventId: e.id,
+    ...(region !== undefined ? { region } : {}),
+    ...(account !== undefined ? { account } : {}),
+  };
+  if (!e.type.endsWith(':ActionTrail:ApiCall') || e.data.eventName !== EVENT_NAME)
+    return { kind: 'ignored', reason: `not a ${EVENT_NAME} API call (${e.data.eventName})`, ...known };
+  if (e.data.errorCode)
+    return {
+      kind: 'ignored',
+      reason: `${EVENT_NAME} failed (${e.data.errorCode}): nothing was created`,
+      ...known,
+    };
+  if (region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no region (data.acsRegion / aliyunregionid)',
+      ...known,
+    };
+  if (account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
+      ...known,
+    };
+  const clusterId = clusterIdOf(e);
+  if (clusterId === undefined)
+    return {
+      kind: 'rejected',
+      code: 'MissingClusterId',
+      reason: 'no cluster id in responseElements.cluster_id or referencedResources["ACS::CS::Cluster"]',
+      ...known,
+    };
+  if (!CLUSTER_ID.test(clusterId))
+    return {
+      kind: 'rejected',
+      code: 'InvalidClusterId',
+      reason: `not an ACK cluster id: ${JSON.stringify(clusterId.slice(0, 64))}`,
+      ...known,
+    };
+  const clusterName = asString(pick(e.data.requestParameters, 'name', 'Name', 'cluster_name'));
+  return {
+    kind: 'targets',
+    targets: [
+      {
+        eventId: e.id,
+        account,
+        region,
+        resource: clusterId,
+        clusterId,
+        ...(clusterName ? { clusterName } : {}),
+      },
+    ],
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// desire / evaluate (pure)
+// ------------------------------------------------------------------------------------------------
+
+export function desireFor(target: ClusterTarget, config: Config): Desire<ClusterDesired> {
+  const section: ClusterKmsConfig | undefined = config.alicloud?.clusterKms;
+  if (!section) return { kind: 'off' };
+  for (const name of [target.clusterId, target.clusterName]) {
+    if (name === undefined) continue;
+    const pattern = excludedBy(name, section.exclude);
+    if (pattern !== undefined) return { kind: 'excluded', reason: `${name} matches exclude ${pattern}` };
+  }
+  // A KMS key lives in one region: a per-region key wins over the default one.
+  const kmsKeyId = section.byRegion?.[target.region] ?? section.kmsKeyId;
+  return { kind: 'desired', desired: { kmsKeyId }, key: kmsKeyId };
+}
+
+/** ACK Pro: managed cluster with an `ack.pro.*` spec; only these support Secret encryption. */
+export function isAckPro(state: Pick<ClusterState, 'clusterType' | 'clusterSpec'>): boolean {
+  return state.clusterType === 'ManagedKubernetes' && (state.clusterSpec?.startsWith('ack.pro.') ?? false);
+}
+
+const GONE_STATES = new Set(['deleting', 'deleted']);
+const FAILED_STATES = new Set(['failed', 'delete_failed']);
+/** States in which a Pro cluster is read as `found` (everything else is not ready yet). */
+const SETTLED_STATES = new Set(['running', 'updating', ...FAILED_STATES]);
+
+/** Pure: what a DescribeClusterDetail answer means for us. */
+export function observe(state: ClusterState): Observed<ClusterState> {
+  if (GONE_STATES.has(state.lifecycle)) return { kind: 'gone' };
+  // A non-Pro cluster is excluded whatever its state: waiting for it to be ready would be wasted.
+  if (!isAckPro(state) || SETTLED_STATES.has(state.lifecycle)) return { kind: 'found', state };
+  return { kind: 'notReady', reason: `cluster is ${state.lifecycle}` };
+}
+
+export function evaluateState(state: ClusterState, desired: ClusterDesired): Verdict {
+  if (!isAckPro(state))
+    return {
+      kind: 'excluded',
+      reason: `secret encryption needs ACK Pro (cluster is ${state.clusterType}${state.clusterSpec ? `/${state.clusterSpec}` : ''})`,
+    };
+  if (FAILED_STATES.has(state.lifecycle))
+    return {
+      kind: 'blocked',
+      code: 'ClusterStateFailed',
+      message: `cluster is ${state.lifecycle}; its Secrets stay unencrypted until someone repairs or deletes it`,
+    };
+  if (state.kmsKeyId === desired.kmsKeyId && !state.disableEncryption) return { kind: 'compliant' };
+  return { kind: 'write' };
+}
+
+/** Pure: the parts of the DescribeClusterDetail body we use. Unparseable `meta_data` reads as "no key". */
+export function clusterStateFrom(body: unknown): ClusterState {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  let capabilities: Record<string, unknown> = {};
+  if (typeof b.meta_data === 'string' && b.meta_data !== '') {
+    try {
+      const meta = JSON.parse(b.meta_data) as { Capabilities?: unknown };
+      if (typeof meta?.Capabilities === 'object' && meta.Capabilities !== null)
+        capabilities = meta.Capabilities as Record<string, unknown>;
+    } catch {
+      // Malformed metadata: treat the key as unknown, which means "write it" (the write is idempotent).
+    }
+  }
+  const key = capabilities.EncryptionKMSKeyId;
+  const disabled = capabilities.DisableEncryption;
+  return {
+    lifecycle: typeof b.state === 'string' ? b.state : 'unknown',
+    clusterType: typeof b.cluster_type === 'string' ? b.cluster_type : 'unknown',
+    ...(typeof b.cluster_spec === 'string' && b.cluster_spec !== '' ? { clusterSpec: b.cluster_spec } : {}),
+    ...(typeof key === 'string' && key !== '' ? { kmsKeyId: key } : {}),
+    disableEncryption: disabled === true || disabled === 'true',
+  };
+}
+
+/** ACK-specific first, then the generic Alibaba Cloud mapping. */
+export function classifyClusterError(error: unknown): RemediationError {
+  const facts = errorFacts(error);
+  // 409: a KMS update within 5 minutes of the last one, or the cluster is busy. Later, not never.
+  if (facts.status === 409)
+    return new NotReadyError(
+      facts.message,
+      {
+        code: facts.code ?? 'Conflict',
+        status: 409,
+        ...(facts.requestId !== undefined ? { requestId: facts.requestId } : {}),
+      },
+      { cause: error },
+    );
+  return classifyAlicloud(error);
+}
+
+// ------------------------------------------------------------------------------------------------
+// the remediator
+// ------------------------------------------------------------------------------------------------
+
+export function createRemediator(
+  options: ClusterKmsRemediatorOptions = {},
+): Remediator<ClusterTarget, ClusterDesired, ClusterState> {
+  const env = options.env ?? process.env;
+  const credentials = options.credentials ?? (() => credentialsFrom(undefined, env));
+  const account = options.account ?? env.FC_ACCOUNT_ID ?? '';
+  const api = options.api ?? createAlicloudApi({ credentials, env });
+  const path = (clusterId: string) => `/clusters/${encodeURIComponent(clusterId)}`;
+
+  return {
+    id: FUNCTION_ID,
+    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    parse: (event) => parseEvent(event),
+    desire: desireFor,
+
+    async read(target) {
+      const response = await api.roa('CS', target.region, {
+        action: 'DescribeClusterDetail',
+        method: 'GET',
+        pathname: path(target.clusterId),
+      });
+      return observe(clusterStateFrom(response.body));
+    },
+
+    evaluate: (state, desired) => evaluateState(state, desired),
+
+    async apply(target, desired) {
+      await api.roa('CS', target.region, {
+        action: 'UpdateKMSEncryption',
+        method: 'PUT',
+        pathname: `${path(target.clusterId)}/kms`,
+        body: { disable_encryption: false, kms_key_id: desired.kmsKeyId },
+        bodyType: 'none',
+      });
+    },
+
+    classify: classifyClusterError,
+
+    async *list(region) {
+      for (let page = 1; ; page++) {
+        const response = await api.roa('CS', region, {
+          action: 'DescribeClustersV1',
+          method: 'GET',
+          pathname: '/api/v1/clusters',
+          query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
+        });
+        const body = (response.body ?? {}) as { clusters?: unknown; page_info?: { total_count?: unknown } };
+        const clusters = Array.isArray(body.clusters) ? (body.clusters as Record<string, unknown>[]) : [];
+        for (const cluster of clusters) {
+          const clusterId = asString(cluster.cluster_id);
+          if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;
+          const clusterName = asString(cluster.name);
+          yield {
+            eventId: `sweep:${clusterId}`,
+            account,
+            region,
+            resource: clusterId,
+            clusterId,
+            ...(clusterName ? { clusterName } : {}),
+          };
+        }
+        const total = Number(body.page_info?.total_count ?? 0);
+        if (clusters.length === 0 || page * PAGE_SIZE >= total) return;
+      }
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * RAM permissions of alicloud.disk-default-kms. Infra builds the function role's policy from this.
+ *
+ * UNCONFIRMED: the ECS API reference publishes no authorization information for these four
+ * APIs, so the actions are the `ecs:<ApiName>` convention every other ECS API follows, on the
+ * region's ECS resources. The ModifyDiskDefaultKMSKeyId page also says "Only Alibaba Cloud
+ * accounts can call this operation"; if ECS enforces that for RAM roles, no policy helps and the
+ * write ends `failed` with the service's code.
+ *
+ * The first use of a customer-managed key also needs the service-linked role
+ * `AliyunECSDiskEncryptDefaultRole` (ECS's access to KMS): an account set-up step, not this role's.
+ */
+import type { PermissionSet } from '#core/permissions';
+
+const ECS_REGION = 'acs:ecs:{region}:{account}:*';
+
+export const permissions: PermissionSet = {
+  cloud: 'alicloud',
+  statements: [
+    {
+      actions: ['ecs:DescribeDiskEncryptionByDefaultStatus', 'ecs:DescribeDiskDefaultKMSKeyId'],
+      resources: [ECS_REGION],
+      why: 'read whether default disk encryption is on and which key it uses',
+    },
+    {
+      actions: ['ecs:ModifyDiskDefaultKMSKeyId'],
+      resources: [ECS_REGION],
+      why: 'set the default disk encryption key',
+    },
+    {
+      actions: ['ecs:EnableDiskEncryptionByDefault'],
+      resources: [ECS_REGION],
+      why: 'only with enableIfDisabled: turn default disk encryption on first',
+    },
+  ],
+};
