@@ -1,0 +1,288 @@
+/**
+ * alicloud.logstore-encryption — every new SLS logstore gets the configured encryption.
+ *
+ * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Which `source`
+ * and `type` prefix SLS events carry is UNCONFIRMED (research §1), so routing keys only on the
+ * type suffix `:ActionTrail:ApiCall` and `data.eventName`.
+ * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
+ * Sweep: `ListProject` + `ListLogStores`.
+ *
+ * Resource id (the outcome's `resource`): `<project>/<logstore>`, the form ActionTrail uses in
+ * `referencedResources["ACS::SLS::LogStore"]`; the exclude patterns match against it too.
+ *
+ * SLS encryption is immutable once set: only `enable` may change afterwards, never the type or
+ * the key. A logstore already encrypted differently is therefore `failed` with
+ * `EncryptionImmutable` and never written.
+ */
+import type { Config, LogstoreEncryptionConfig } from '#core/config';
+import { excludedBy } from '#core/config';
+import type { RemediationError } from '#core/errors';
+import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { formatIssues } from '#core/validation';
+import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
+import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  classifySlsError,
+  createSlsClient,
+  SLS_LOGSTORE,
+  SLS_PROJECT,
+  type SlsClient,
+  type SlsEncryptConf,
+} from '../sls.ts';
+
+export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
+const EVENT_NAME = 'CreateLogStore';
+const PAGE = 500;
+
+export interface LogstoreTarget extends Target {
+  project: string;
+  logstore: string;
+}
+
+export interface UserCmk {
+  keyId: string;
+  roleArn: string;
+  regionId: string;
+}
+
+export interface LogstoreDesired {
+  encryptType: string;
+  /** Bring-your-own-key; absent means the SLS service key. */
+  userCmkInfo?: UserCmk;
+}
+
+export interface LogstoreState {
+  /** Absent: the logstore has never been given an encryption configuration. */
+  encryptConf?: SlsEncryptConf;
+}
+
+export interface LogstoreRemediatorOptions {
+  /** Asked before every request (FC's STS credentials rotate). Default: the standard environment variables. */
+  credentials?: () => AlicloudCredentials;
+  /** Endpoint overrides are read here. Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** Account for sweep targets when ListProject does not name the owner. */
+  account?: string;
+  /** Builds the SLS client for a region; tests may substitute it. Default: createSlsClient. */
+  client?: (region: string) => SlsClient;
+}
+
+// ------------------------------------------------------------------------------------------------
+// parse
+// ------------------------------------------------------------------------------------------------
+
+const facts = (event: unknown): EventFacts => {
+  if (typeof event !== 'object' || event === null) return {};
+  const id = (event as { id?: unknown }).id;
+  return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
+};
+
+const asName = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : undefined;
+
+/** Project and logstore from requestParameters (casing varies) or referencedResources ("p/ls"). */
+function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: string } {
+  const params = event.data.requestParameters;
+  let project = asName(pick(params, 'ProjectName', 'projectName', 'project', 'Project'));
+  let logstore = asName(
+    pick(params, 'logstoreName', 'LogstoreName', 'logStoreName', 'LogStoreName', 'logstore'),
+  );
+  const referenced = event.data.referencedResources?.['ACS::SLS::LogStore']?.[0];
+  if ((project === undefined || logstore === undefined) && referenced !== undefined) {
+    const [p, l, ...rest] = referenced.split('/');
+    if (rest.length === 0) {
+      project ??= asName(p);
+      logstore ??= asName(l);
+    }
+  }
+  return { ...(project !== undefined ? { project } : {}), ...(logstore !== undefined ? { logstore } : {}) };
+}
+
+export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
+  const base = facts(event);
+  const result = ActionTrailCloudEvent.safeParse(event);
+  if (!result.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not an ActionTrail CloudEvent: ${formatIssues(result.error.issues, 'event').slice(0, 5).join('; ')}`,
+      ...base,
+    };
+  const e = result.data;
+  const region = regionOf(e);
+  const account = accountOf(e);
+  const known = {
+    eventId: e.id,
+    ...(region !== undefined ? { region } : {}),
+    ...(account !== undefined ? { account } : {}),
+  };
+  if (!e.type.endsWith(':ActionTrail:ApiCall') || e.data.eventName !== EVENT_NAME)
+    return { kind: 'ignored', reason: `not a ${EVENT_NAME} API call (${e.data.eventName})`, ...known };
+  if (e.data.errorCode)
+    return {
+      kind: 'ignored',
+      reason: `${EVENT_NAME} failed (${e.data.errorCode}): nothing was created`,
+      ...known,
+    };
+  if (region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no region (data.acsRegion / aliyunregionid)',
+      ...known,
+    };
+  if (account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
+      ...known,
+    };
+  const { project, logstore } = namesOf(e);
+  if (project === undefined || logstore === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no project and logstore name in the event',
+      ...known,
+    };
+  if (!SLS_PROJECT.test(project) || !SLS_LOGSTORE.test(logstore))
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not a valid SLS project/logstore name: ${JSON.stringify(`${project}/${logstore}`.slice(0, 140))}`,
+      ...known,
+    };
+  return {
+    kind: 'targets',
+    targets: [{ eventId: e.id, account, region, resource: `${project}/${logstore}`, project, logstore }],
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// desire / evaluate (pure)
+// ------------------------------------------------------------------------------------------------
+
+export function desireFor(target: LogstoreTarget, config: Config): Desire<LogstoreDesired> {
+  const section: LogstoreEncryptionConfig | undefined = config.alicloud?.logstoreEncryption;
+  if (!section) return { kind: 'off' };
+  const pattern = excludedBy(target.resource, section.exclude);
+  if (pattern !== undefined)
+    return { kind: 'excluded', reason: `${target.resource} matches exclude ${pattern}` };
+  // A KMS key lives in one region: a per-region key wins over the default one.
+  const userCmkInfo = section.byRegion?.[target.region] ?? section.userCmkInfo;
+  const desired: LogstoreDesired = {
+    encryptType: section.encryptType,
+    ...(userCmkInfo ? { userCmkInfo } : {}),
+  };
+  return {
+    kind: 'desired',
+    desired,
+    key: userCmkInfo ? `${section.encryptType}:${userCmkInfo.keyId}` : section.encryptType,
+  };
+}
+
+/**
+ * Same key means the same CMK (and region when both sides name one) or, for the service key, no
+ * CMK on either side. The role ARN is how SLS reaches the key, not the key itself, so it is not compared.
+ */
+function sameKey(conf: SlsEncryptConf, desired: LogstoreDesired): boolean {
+  const have = conf.userCmkInfo?.keyId;
+  const want = desired.userCmkInfo;
+  if (want === undefined) return have === undefined;
+  if (have !== want.keyId) return false;
+  const region = conf.userCmkInfo?.regionId;
+  return region === undefined || region === want.regionId;
+}
+
+export function evaluateState(state: LogstoreState, desired: LogstoreDesired): Verdict {
+  const conf = state.encryptConf;
+  if (conf?.encryptType === undefined) return { kind: 'write' };
+  if (conf.encryptType === desired.encryptType && sameKey(conf, desired))
+    return conf.enable ? { kind: 'compliant' } : { kind: 'write' };
+  const have = `${conf.encryptType}${conf.userCmkInfo?.keyId ? ` with key ${conf.userCmkInfo.keyId}` : ' with the service key'}`;
+  const want = `${desired.encryptType}${desired.userCmkInfo ? ` with key ${desired.userCmkInfo.keyId}` : ' with the service key'}`;
+  return {
+    kind: 'blocked',
+    code: 'EncryptionImmutable',
+    message: `logstore is encrypted ${have}; SLS cannot change encryption type or key once set (wanted ${want})`,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// the remediator
+// ------------------------------------------------------------------------------------------------
+
+export function createRemediator(
+  options: LogstoreRemediatorOptions = {},
+): Remediator<LogstoreTarget, LogstoreDesired, LogstoreState> {
+  const credentials = options.credentials ?? (() => credentialsFrom(undefined, options.env));
+  const clients = new Map<string, SlsClient>();
+  const clientFor = (region: string): SlsClient => {
+    let client = clients.get(region);
+    if (!client) {
+      client =
+        options.client?.(region) ??
+        createSlsClient({ region, credentials, ...(options.env ? { env: options.env } : {}) });
+      clients.set(region, client);
+    }
+    return client;
+  };
+
+  return {
+    id: FUNCTION_ID,
+    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    parse: (event) => parseEvent(event),
+    desire: desireFor,
+    evaluate: (state, desired) => evaluateState(state, desired),
+    classify: (error): RemediationError => classifySlsError(error),
+
+    async read(target): Promise<Observed<LogstoreState>> {
+      const logstore = await clientFor(target.region).getLogStore(target.project, target.logstore);
+      return { kind: 'found', state: logstore.encryptConf ? { encryptConf: logstore.encryptConf } : {} };
+    },
+
+    async apply(target, desired, state) {
+      // evaluate() only asks for a write when there is no configuration, or when it is this very
+      // configuration switched off: re-enabling repeats its own (immutable) type and key.
+      const existing = state.encryptConf?.encryptType !== undefined ? state.encryptConf : undefined;
+      const cmk = existing ? existing.userCmkInfo : desired.userCmkInfo;
+      await clientFor(target.region).updateLogStoreEncryption(target.project, target.logstore, {
+        enable: true,
+        encryptType: existing?.encryptType ?? desired.encryptType,
+        ...(cmk?.keyId && cmk.roleArn && cmk.regionId
+          ? { userCmkInfo: { keyId: cmk.keyId, roleArn: cmk.roleArn, regionId: cmk.regionId } }
+          : {}),
+      });
+    },
+
+    async *list(region) {
+      const client = clientFor(region);
+      for (let offset = 0; ; offset += PAGE) {
+        const { projects, total } = await client.listProjects({ offset, size: PAGE });
+        for (const project of projects) {
+          if (!SLS_PROJECT.test(project.projectName)) continue;
+          if (project.region !== undefined && project.region !== region) continue;
+          const account = project.owner ?? options.account ?? '';
+          for (let at = 0; ; at += PAGE) {
+            const page = await client.listLogStores(project.projectName, { offset: at, size: PAGE });
+            for (const logstore of page.logstores) {
+              if (!SLS_LOGSTORE.test(logstore)) continue;
+              const resource = `${project.projectName}/${logstore}`;
+              yield {
+                eventId: `sweep:${resource}`,
+                account,
+                region,
+                resource,
+                project: project.projectName,
+                logstore,
+              };
+            }
+            if (page.logstores.length === 0 || at + page.logstores.length >= page.total) break;
+          }
+        }
+        if (projects.length === 0 || offset + projects.length >= total) break;
+      }
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * alicloud.table-bucket-encryption — every new OSS Tables table bucket gets the configured
+ * default encryption.
+ *
+ * Trigger: ActionTrail `CreateTableBucket` on EventBridge. Whether OSS Tables calls reach
+ * EventBridge at all is UNCONFIRMED (research §1): `atrest sweep alicloud.table-bucket-encryption`
+ * (ListTableBuckets) is the backstop either way.
+ * Reads: `GetTableBucketEncryption`. Writes: `PutTableBucketEncryption`.
+ *
+ * Resource id: the bucket ARN `acs:osstables:<region>:<account>:bucket/<name>`, built only from
+ * pattern-checked parts. Exclude patterns match the bucket name.
+ *
+ * A Put replaces the bucket's default encryption; tables created before it keep theirs (only new
+ * tables inherit the bucket default), which is why this runs as soon as the bucket exists.
+ */
+import type { Config } from '#core/config';
+import { excludedBy } from '#core/config';
+import type { RemediationError } from '#core/errors';
+import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { formatIssues } from '#core/validation';
+import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
+import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  classifyOssTablesError,
+  createOssTablesClient,
+  type OssTablesClient,
+  parseTableBucketArn,
+  TABLE_BUCKET_NAME,
+  type TableBucketEncryption,
+  tableBucketArn,
+} from '../oss-tables.ts';
+
+export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
+const EVENT_NAME = 'CreateTableBucket';
+
+export interface TableBucketTarget extends Target {
+  /** The bucket ARN (also `resource`). */
+  arn: string;
+  name: string;
+}
+
+export interface TableBucketDesired {
+  sseAlgorithm: 'AES256' | 'KMS';
+  kmsKeyArn?: string;
+}
+
+export type TableBucketState = TableBucketEncryption;
+
+export interface TableBucketRemediatorOptions {
+  /** Asked before every request (FC's STS credentials rotate). Default: the standard environment variables. */
+  credentials?: () => AlicloudCredentials;
+  env?: Record<string, string | undefined>;
+  client?: (region: string) => OssTablesClient;
+}
+
+// ------------------------------------------------------------------------------------------------
+// parse
+// ------------------------------------------------------------------------------------------------
+
+const facts = (event: unknown): EventFacts => {
+  if (typeof event !== 'object' || event === null) return {};
+  const id = (event as { id?: unknown }).id;
+  return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
+};
+
+export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
+  const base = facts(event);
+  const result = ActionTrailCloudEvent.safeParse(event);
+  if (!result.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not an ActionTrail CloudEvent: ${formatIssues(result.error.issues, 'event').slice(0, 5).join('; ')}`,
+      ...base,
+    };
+  const e = result.data;
+  const region = regionOf(e);
+  const account = accountOf(e);
+  const known = {
+    eventId: e.id,
+    ...(region !== undefined ? { region } : {}),
+    ...(account !== undefined ? { account } : {}),
+  };
+  if (!e.type.endsWith(':ActionTrail:ApiCall') || e.data.eventName !== EVENT_NAME)
+    return { kind: 'ignored', reason: `not a ${EVENT_NAME} API call (${e.data.eventName})`, ...known };
+  if (e.data.errorCode)
+    return {
+      kind: 'ignored',
+      reason: `${EVENT_NAME} failed (${e.data.errorCode}): nothing was created`,
+      ...known,
+    };
+  if (region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no region (data.acsRegion / aliyunregionid)',
+      ...known,
+    };
+  if (account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
+      ...known,
+    };
+
+  const named = pick(e.data.requestParameters, 'name', 'Name', 'tableBucketName', 'TableBucketName');
+  const arnValue = pick(e.data.responseElements, 'arn', 'Arn', 'tableBucketARN', 'TableBucketArn');
+  let name = typeof named === 'string' ? named : undefined;
+  if (typeof arnValue === 'string') {
+    const parts = parseTableBucketArn(arnValue);
+    // The ARN must describe the very call the event reports; never trust one that does not.
+    if (
+      !parts ||
+      parts.region !== region ||
+      parts.account !== account ||
+      (name !== undefined && name !== parts.name)
+    )
+      return {
+        kind: 'rejected',
+        code: 'InvalidEvent',
+        reason: 'responseElements.arn does not match the event',
+        ...known,
+      };
+    name = parts.name;
+  }
+  if (name === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no table bucket name or ARN in the event',
+      ...known,
+    };
+  if (!TABLE_BUCKET_NAME.test(name))
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not a valid table bucket name: ${JSON.stringify(name.slice(0, 80))}`,
+      ...known,
+    };
+  const arn = tableBucketArn(region, account, name);
+  return { kind: 'targets', targets: [{ eventId: e.id, account, region, resource: arn, arn, name }] };
+}
+
+// ------------------------------------------------------------------------------------------------
+// desire / evaluate (pure)
+// ------------------------------------------------------------------------------------------------
+
+export function desireFor(target: TableBucketTarget, config: Config): Desire<TableBucketDesired> {
+  const section = config.alicloud?.tableBucketEncryption;
+  if (!section) return { kind: 'off' };
+  const pattern = excludedBy(target.name, section.exclude);
+  if (pattern !== undefined) return { kind: 'excluded', reason: `${target.name} matches exclude ${pattern}` };
+  const desired: TableBucketDesired =
+    section.sseAlgorithm === 'KMS' && section.kmsKeyArn
+      ? { sseAlgorithm: 'KMS', kmsKeyArn: section.kmsKeyArn }
+      : { sseAlgorithm: section.sseAlgorithm };
+  return {
+    kind: 'desired',
+    desired,
+    key: desired.kmsKeyArn ? `KMS:${desired.kmsKeyArn}` : desired.sseAlgorithm,
+  };
+}
+
+/** Compliant when the algorithm matches and, for KMS, the key does too. No config at all is a write. */
+export function evaluateState(state: TableBucketState, desired: TableBucketDesired): Verdict {
+  if (state.sseAlgorithm !== desired.sseAlgorithm) return { kind: 'write' };
+  if (desired.sseAlgorithm === 'KMS' && (state.kmsKeyArn ?? '') !== (desired.kmsKeyArn ?? ''))
+    return { kind: 'write' };
+  return { kind: 'compliant' };
+}
+
+// ------------------------------------------------------------------------------------------------
+// the remediator
+// ------------------------------------------------------------------------------------------------
+
+export function createRemediator(
+  options: TableBucketRemediatorOptions = {},
+): Remediator<TableBucketTarget, TableBucketDesired, TableBucketState> {
+  const credentials = options.credentials ?? (() => credentialsFrom(undefined, options.env));
+  const clients = new Map<string, OssTablesClient>();
+  const clientFor = (region: string): OssTablesClient => {
+    let client = clients.get(region);
+    if (!client) {
+      client =
+        options.client?.(region) ??
+        createOssTablesClient({ region, credentials, ...(options.env ? { env: options.env } : {}) });
+      clients.set(region, client);
+    }
+    return client;
+  };
+
+  return {
+    id: FUNCTION_ID,
+    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    parse: (event) => parseEvent(event),
+    desire: desireFor,
+    evaluate: (state, desired) => evaluateState(state, desired),
+    classify: (error): RemediationError => classifyOssTablesError(error),
+
+    async read(target): Promise<Observed<TableBucketState>> {
+      return { kind: 'found', state: await clientFor(target.region).getTableBucketEncryption(target.arn) };
+    },
+
+    async apply(target, desired) {
+      await clientFor(target.region).putTableBucketEncryption(target.arn, desired);
+    },
+
+    async *list(region) {
+      const client = clientFor(region);
+      let continuationToken: string | undefined;
+      do {
+        const page = await client.listTableBuckets({
+          maxBuckets: 1000,
+          ...(continuationToken ? { continuationToken } : {}),
+        });
+        for (const bucket of page.tableBuckets) {
+          const parts = parseTableBucketArn(bucket.arn);
+          // Only buckets of this region whose ARN is well-formed become targets.
+          if (!parts || parts.region !== region) continue;
+          const arn = tableBucketArn(parts.region, parts.account, parts.name);
+          yield {
+            eventId: `sweep:${arn}`,
+            account: parts.account,
+            region,
+            resource: arn,
+            arn,
+            name: parts.name,
+          };
+        }
+        continuationToken = page.continuationToken;
+      } while (continuationToken);
+    },
+  };
+}
