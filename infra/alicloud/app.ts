@@ -1,0 +1,43 @@
+/**
+ * The Alibaba Cloud ROS CDK app: instantiates the stack and writes the ROS template. Offline.
+ *
+ *   npx tsx infra/alicloud/app.ts        (config from $ATREST_CONFIG; template into $CDK_OUTDIR)
+ *   npm run synth                        (infra/synth.ts: both clouds into cdk.out/)
+ *
+ * The function code is not part of the template (an inline zip is far over the template size
+ * limit): bundle with infra/bundle.ts, zip each function folder, upload to the `CodeBucket`
+ * parameter's bucket.
+ */
+import { pathToFileURL } from 'node:url';
+import * as ros from '@alicloud/ros-cdk-core';
+import { parseConfig } from '#core/config';
+import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
+import { loadAllPermissions } from '../permissions.ts';
+import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
+
+export interface AlicloudAppOptions {
+  /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
+  outdir?: string;
+  /** Context values: `config` (file), `namePrefix`. */
+  context?: Record<string, string>;
+}
+
+export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promise<ros.App> {
+  const app = new ros.App({
+    ...(options.outdir !== undefined ? { outdir: options.outdir } : {}),
+    ...(options.context !== undefined ? { context: options.context } : {}),
+  });
+  const context = (key: string) => app.node.tryGetContext(key) as unknown;
+  const namePrefix = stringFrom(context, 'namePrefix');
+  // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
+  const config = parseConfig(readConfigFile(configPathFrom(context)));
+  new AtrestAlicloudStack(app, 'Atrest', {
+    config,
+    permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
+    ...(namePrefix !== undefined ? { namePrefix } : {}),
+  });
+  return app;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  (await createAlicloudApp()).synth();

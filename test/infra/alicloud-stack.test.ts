@@ -1,0 +1,303 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected values are ROS Fn::Sub strings.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ros from '@alicloud/ros-cdk-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config.ts';
+import { ConfigError } from '../../functions/core/errors.ts';
+import type { PermissionSet } from '../../functions/core/permissions.ts';
+import {
+  ALICLOUD_FUNCTION_IDS,
+  ALICLOUD_TRIGGERS,
+  type AlicloudFunctionId,
+  AtrestAlicloudStack,
+  SWEEP_PAYLOAD,
+} from '../../infra/alicloud/atrest-stack.ts';
+import { type FunctionId, REPO_ROOT } from '../../infra/functions.ts';
+import { loadAllPermissions } from '../../infra/permissions.ts';
+
+// Synthesised template JSON, navigated freely by the assertions (a wrong path fails the assertion).
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Json = any;
+type Resource = { Type: string; Properties: Record<string, Json> };
+interface RosTemplate {
+  Description: string;
+  Metadata: Record<string, Json>;
+  Parameters: Record<string, { Type: string; Default?: string; AllowedPattern?: string }>;
+  Resources: Record<string, Resource>;
+}
+interface Statement {
+  Effect: string;
+  Action: string[];
+  Resource: unknown[];
+}
+
+const CONFIG = JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'example-config.json'), 'utf8'));
+const LOGICAL: Record<AlicloudFunctionId, string> = {
+  'alicloud.logstore-encryption': 'LogstoreEncryption',
+  'alicloud.cluster-kms': 'ClusterKms',
+  'alicloud.table-bucket-encryption': 'TableBucketEncryption',
+  'alicloud.disk-default-kms': 'DiskDefaultKms',
+};
+const sub = (text: string) => ({ 'Fn::Sub': text });
+const DLQ_ARN = sub('acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/atrest-dlq/messages');
+/** What the platform wiring adds to each role after its permissions.ts statements. */
+const PLATFORM_STATEMENTS: Statement[] = [
+  {
+    Effect: 'Allow',
+    Action: ['ots:GetRow', 'ots:PutRow', 'ots:UpdateRow', 'ots:DeleteRow'],
+    Resource: [
+      sub(
+        'acs:ots:${ALIYUN::Region}:${ALIYUN::AccountId}:instance/${OtsInstanceName}/table/atrest_idempotency',
+      ),
+    ],
+  },
+  { Effect: 'Allow', Action: ['mns:SendMessage'], Resource: [DLQ_ARN] },
+  {
+    Effect: 'Allow',
+    Action: ['log:PostLogStoreLogs'],
+    Resource: [
+      sub(
+        'acs:log:${ALIYUN::Region}:${ALIYUN::AccountId}:project/atrest-${ALIYUN::AccountId}-${ALIYUN::Region}/logstore/functions',
+      ),
+    ],
+  },
+];
+
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function synth(
+  permissions: ReadonlyMap<FunctionId, PermissionSet>,
+  props: { config?: unknown; namePrefix?: string } = {},
+) {
+  const outdir = mkdtempSync(join(tmpdir(), 'atrest-ros-'));
+  outdirs.push(outdir);
+  const app = new ros.App({ outdir });
+  new AtrestAlicloudStack(app, 'Atrest', { config: CONFIG, permissions, ...props });
+  const template = app.synth().getStackByName('Atrest').template as RosTemplate;
+  return { template, outdir };
+}
+
+const ofType = (template: RosTemplate, type: string) =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+/** Expected RAM form of a permissions.ts resource: placeholders become ROS pseudo parameters. */
+const ramResource = (pattern: string) => {
+  const filled = pattern
+    .replaceAll('{account}', '${ALIYUN::AccountId}')
+    .replaceAll('{region}', '${ALIYUN::Region}')
+    .replaceAll('{partition}', 'acs');
+  return filled.includes('${') ? sub(filled) : filled;
+};
+
+describe('AtrestAlicloudStack', () => {
+  let permissions: Map<FunctionId, PermissionSet>;
+  let template: RosTemplate;
+  let outdir: string;
+
+  beforeAll(async () => {
+    permissions = await loadAllPermissions(ALICLOUD_FUNCTION_IDS, parseConfig(CONFIG));
+    ({ template, outdir } = synth(permissions));
+  });
+
+  it('writes a ROS template offline', () => {
+    const written = JSON.parse(readFileSync(join(outdir, 'Atrest.template.json'), 'utf8'));
+
+    expect(written.ROSTemplateFormatVersion).toBe('2015-09-01');
+    expect(Object.keys(written.Resources)).toEqual(Object.keys(template.Resources));
+  });
+
+  it('deploys one nodejs20 function per Alibaba Cloud function, code from the OSS parameters', () => {
+    const functions = ofType(template, 'ALIYUN::FC3::Function');
+
+    expect(functions.map(([id]) => id).sort()).toEqual(Object.values(LOGICAL).sort());
+    for (const [logical, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs20',
+        Handler: 'index.handler',
+        Code: { OssBucketName: { Ref: 'CodeBucket' }, OssObjectName: { Ref: `${logical}CodeObject` } },
+        Role: { 'Fn::GetAtt': [`${logical}Role`, 'Arn'] },
+        LogConfig: { Project: { 'Fn::GetAtt': ['LogProject', 'Name'] } },
+      });
+      expect(template.Parameters[`${logical}CodeObject`]?.Type).toBe('String');
+    }
+  });
+
+  it('gives every function the config, with key ids from their parameters, and the Tablestore store', () => {
+    const config = template.Parameters.ConfigJson?.Default ?? '';
+    const keys = { LogstoreKmsKeyId: '', ClusterKmsKeyId: '', DiskDefaultKmsKeyId: '' };
+    let deployed = config;
+    for (const name of Object.keys(keys))
+      deployed = deployed.replaceAll(`{{${name}}}`, template.Parameters[name]?.Default ?? '');
+
+    expect(parseConfig(JSON.parse(deployed))).toEqual(parseConfig(CONFIG));
+    for (const [, fn] of ofType(template, 'ALIYUN::FC3::Function'))
+      expect(fn.Properties.EnvironmentVariables).toEqual({
+        ATREST_CONFIG_JSON: {
+          'Fn::Replace': [
+            Object.fromEntries(Object.keys(keys).map((name) => [`{{${name}}}`, { Ref: name }])),
+            { Ref: 'ConfigJson' },
+          ],
+        },
+        ATREST_OTS_ENDPOINT: sub('https://${OtsInstanceName}.${ALIYUN::Region}.ots.aliyuncs.com'),
+        ATREST_OTS_INSTANCE: { 'Fn::GetAtt': ['IdempotencyInstance', 'InstanceName'] },
+        ATREST_OTS_TABLE: { 'Fn::GetAtt': ['IdempotencyTable', 'TableName'] },
+      });
+  });
+
+  it.each(ALICLOUD_FUNCTION_IDS)('%s: an eventbridge trigger on successful ActionTrail calls only', (id) => {
+    const trigger = template.Resources[`${LOGICAL[id]}EventTrigger`];
+    const config = trigger?.Properties.TriggerConfig;
+
+    expect(trigger?.Type).toBe('ALIYUN::FC3::Trigger');
+    expect(trigger?.Properties.TriggerType).toBe('eventbridge');
+    expect(trigger?.Properties.FunctionName).toEqual({ 'Fn::GetAtt': [LOGICAL[id], 'FunctionName'] });
+    expect(config.asyncInvocationType).toBe(true);
+    expect(config.eventSourceConfig).toEqual({ eventSourceType: 'Default' });
+    expect(JSON.parse(config.eventRuleFilterPattern)).toEqual({
+      type: id === 'alicloud.cluster-kms' ? ['cs:ActionTrail:ApiCall'] : [{ suffix: ':ActionTrail:ApiCall' }],
+      data: { eventName: [...ALICLOUD_TRIGGERS[id].eventNames], errorCode: [{ exists: false }] },
+    });
+  });
+
+  it('reacts to the event names of CONTRACT.md section 1', () => {
+    expect(
+      Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, ALICLOUD_TRIGGERS[id].eventNames])),
+    ).toEqual({
+      'alicloud.logstore-encryption': ['CreateLogStore'],
+      'alicloud.cluster-kms': ['CreateCluster'],
+      'alicloud.table-bucket-encryption': ['CreateTableBucket'],
+      'alicloud.disk-default-kms': ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+    });
+  });
+
+  it.each(ALICLOUD_FUNCTION_IDS)('%s: async retries, max event age, failures to the MNS queue', (id) => {
+    const config = template.Resources[`${LOGICAL[id]}AsyncInvokeConfig`];
+
+    expect(config).toEqual({
+      Type: 'ALIYUN::FC3::AsyncInvokeConfig',
+      Properties: {
+        FunctionName: { 'Fn::GetAtt': [LOGICAL[id], 'FunctionName'] },
+        MaxAsyncRetryAttempts: 3,
+        MaxAsyncEventAgeInSeconds: 21_600,
+        DestinationConfig: { OnFailure: { Destination: DLQ_ARN } },
+      },
+    });
+    expect(template.Resources.DeadLetterQueue).toMatchObject({
+      Type: 'ALIYUN::MNS::Queue',
+      Properties: { QueueName: 'atrest-dlq' },
+    });
+  });
+
+  it('runs disk-default-kms on a timer every 6 hours, and nothing else on a timer', () => {
+    const timers = ofType(template, 'ALIYUN::FC3::Trigger').filter(
+      ([, t]) => t.Properties.TriggerType === 'timer',
+    );
+
+    expect(timers.map(([id]) => id)).toEqual(['DiskDefaultKmsTimerTrigger']);
+    expect(timers[0]?.[1].Properties.TriggerConfig).toEqual({
+      cronExpression: '0 0 */6 * * *',
+      enable: true,
+      payload: JSON.stringify(SWEEP_PAYLOAD),
+    });
+  });
+
+  it.each(ALICLOUD_FUNCTION_IDS)(
+    '%s: a role FC assumes, with exactly its permissions.ts and the wiring',
+    (id) => {
+      const role = template.Resources[`${LOGICAL[id]}Role`];
+      const policies = role?.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>;
+      const expected = (permissions.get(id)?.statements ?? []).map((s) => ({
+        Effect: 'Allow',
+        Action: [...s.actions],
+        Resource: s.resources.map(ramResource),
+      }));
+
+      expect(role?.Type).toBe('ALIYUN::RAM::Role');
+      expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['fc.aliyuncs.com'] } },
+      ]);
+      expect(policies).toHaveLength(1);
+      expect(policies[0]?.PolicyDocument.Statement).toEqual([...expected, ...PLATFORM_STATEMENTS]);
+    },
+  );
+
+  it('grants, across all roles, exactly the union of permissions.ts plus the wiring actions', () => {
+    const granted = ofType(template, 'ALIYUN::RAM::Role').flatMap(([, r]) =>
+      (r.Properties.Policies as Array<{ PolicyDocument: { Statement: Statement[] } }>).flatMap((p) =>
+        p.PolicyDocument.Statement.flatMap((s) => s.Action),
+      ),
+    );
+    const declared = [...permissions.values()].flatMap((p) => p.statements.flatMap((s) => s.actions));
+
+    expect(new Set(granted)).toEqual(new Set([...declared, ...PLATFORM_STATEMENTS.flatMap((s) => s.Action)]));
+  });
+
+  it('grants fc:InvokeFunction only to functions whose permissions.ts declare self-invocation', () => {
+    for (const id of ALICLOUD_FUNCTION_IDS) {
+      const declares = permissions.get(id)?.statements.some((s) => s.actions.includes('fc:InvokeFunction'));
+      const statements = template.Resources[`${LOGICAL[id]}Role`]?.Properties.Policies[0].PolicyDocument
+        .Statement as Statement[];
+      expect(statements.some((s) => s.Action.includes('fc:InvokeFunction'))).toBe(declares);
+    }
+  });
+
+  it('lets the logstore function pass the BYOK role its config names', () => {
+    const statements = template.Resources.LogstoreEncryptionRole?.Properties.Policies[0].PolicyDocument
+      .Statement as Statement[];
+
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['ram:PassRole'],
+      Resource: [CONFIG.alicloud.logstoreEncryption.userCmkInfo.roleArn],
+    });
+  });
+
+  it('keeps idempotency records in a Tablestore table keyed by `key`, with a TTL', () => {
+    expect(template.Resources.IdempotencyInstance?.Properties.InstanceName).toEqual({
+      Ref: 'OtsInstanceName',
+    });
+    expect(template.Parameters.OtsInstanceName?.AllowedPattern).toBe(
+      '^[a-zA-Z][-a-zA-Z0-9]{1,14}[a-zA-Z0-9]$',
+    );
+    expect(template.Resources.IdempotencyTable?.Properties).toMatchObject({
+      TableName: 'atrest_idempotency',
+      PrimaryKey: [{ Name: 'key', Type: 'STRING' }],
+      MaxVersions: 1,
+    });
+    // Longer than the longest idempotency TTL the config allows (7 days).
+    expect(template.Resources.IdempotencyTable?.Properties.TimeToLive).toBeGreaterThan(7 * 86_400);
+  });
+
+  it('writes function logs to an encrypted logstore', () => {
+    expect(template.Resources.FunctionLogstore?.Properties).toMatchObject({
+      ProjectName: { 'Fn::GetAtt': ['LogProject', 'Name'] },
+      EncryptConf: { Enable: true, EncryptType: 'default' },
+    });
+  });
+
+  it('names the account prerequisites in the template', () => {
+    const notes = template.Metadata.atrest.Prerequisites as string[];
+
+    expect(template.Description).toMatch(/Prerequisites/);
+    expect(notes.some((n) => n.includes('ALIYUN::ACTIONTRAIL::Trail'))).toBe(true);
+    expect(notes.some((n) => n.includes('AliyunECSDiskEncryptDefaultRole'))).toBe(true);
+  });
+
+  it('fails at synth on a bad config, naming the field', () => {
+    const bad = { alicloud: { clusterKms: { kmsKeyId: 'key-1', byRegion: { 'not a region': 'key-2' } } } };
+
+    expect(() => synth(permissions, { config: bad })).toThrow(ConfigError);
+    expect(() => synth(permissions, { config: bad })).toThrow(/config\.alicloud\.clusterKms\.byRegion/);
+  });
+
+  it('fails at synth when a self-invoke grant names another function than the one deployed', () => {
+    expect(() => synth(permissions, { namePrefix: 'acme' })).toThrow(
+      /alicloud\.cluster-kms: permissions grant fc:InvokeFunction .* deployed as acme-cluster-kms/,
+    );
+  });
+});
