@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { runDemo } from '../../bin/demo.ts';
+
+describe('npm start (the offline demo)', () => {
+  it('remediates all five kinds end to end and verifies every resource', async () => {
+    const lines: string[] = [];
+    const code = await runDemo((line) => lines.push(line));
+    const text = lines.join('\n');
+    expect(code).toBe(0);
+    expect(text).toContain('All 7 resources are encrypted with the configured key.');
+    for (const id of [
+      'aws.log-group-kms',
+      'alicloud.logstore-encryption',
+      'alicloud.table-bucket-encryption',
+      'alicloud.cluster-kms',
+      'alicloud.disk-default-kms',
+    ])
+      expect(text).toMatch(new RegExp(`^${id.replace('.', '\\.')} .* applied$`, 'm'));
+    for (const outcome of ['duplicate', 'compliant', 'ignored', 'rejected', 'deferred'])
+      expect(text).toMatch(new RegExp(` ${outcome}( \\[\\d+\\])?$`, 'm'));
+  });
+});
