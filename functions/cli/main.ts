@@ -1,27 +1,33 @@
 /**
  * `atrest` — the operator CLI (CONTRACT.md section 2). NDJSON outcomes on stdout, one per event or
  * resource; human-readable lines on stderr only. Exit 0 when no line is failed/rejected, 1 otherwise,
- * 2 for a usage or config error (then nothing was written to any cloud).
+ * 2 for a usage or config error (then nothing was written to any cloud). `doctor` prints one check
+ * per line on stdout instead, with the same exit codes.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
 import { isFailure } from '#core/outcome';
 import { loadCliConfig } from './config.ts';
+import { doctor } from './doctor.ts';
+import { replayRemote } from './remote.ts';
 import { replay } from './replay.ts';
-import { sweep } from './sweep.ts';
+import { DEFAULT_RATE, sweep } from './sweep.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
   env: Record<string, string | undefined>;
+  /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
+  errRaw?: (text: string) => void;
 }
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
+  ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
 };
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
@@ -32,6 +38,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       return verb === undefined ? 2 : 0;
     }
     const emit = (outcome: Outcome) => io.out(JSON.stringify(outcome));
+    const started = Date.now();
     let outcomes: Outcome[];
     switch (verb) {
       case 'replay': {
@@ -40,20 +47,46 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           'dry-run': { type: 'boolean' },
           force: { type: 'boolean' },
           remote: { type: 'boolean' },
+          'function-name': { type: 'string' },
+          region: { type: 'string' },
+          account: { type: 'string' },
+          qualifier: { type: 'string' },
+          'fc2-service': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         });
-        if (args.values.help) {
+        const v = args.values;
+        if (v.help) {
           io.err(USAGE);
           return 0;
         }
         if (args.positionals.length === 0)
           throw new UsageError('replay needs at least one event file or folder');
-        if (args.values.remote) throw new UsageError('replay --remote is not available in this version');
-        const config = loadCliConfig(args.values.config, io.env);
+        if (v.remote) {
+          if (v['dry-run'] || v.force)
+            throw new UsageError(
+              '--dry-run and --force run in this process; the deployed function always writes',
+            );
+          outcomes = await replayRemote(args.positionals, {
+            env: io.env,
+            emit,
+            log: io.err,
+            ...(v['function-name'] !== undefined ? { functionName: v['function-name'] } : {}),
+            ...(v.region !== undefined ? { region: v.region } : {}),
+            ...(v.account !== undefined ? { account: v.account } : {}),
+            ...(v.qualifier !== undefined ? { qualifier: v.qualifier } : {}),
+            ...(v['fc2-service'] !== undefined ? { fc2Service: v['fc2-service'] } : {}),
+          });
+          break;
+        }
+        const remoteOnly = (
+          ['function-name', 'region', 'account', 'qualifier', 'fc2-service'] as const
+        ).filter((flag) => v[flag] !== undefined);
+        if (remoteOnly.length > 0) throw new UsageError(`--${remoteOnly.join(', --')} only with --remote`);
+        const config = loadCliConfig(v.config, io.env);
         outcomes = await replay(args.positionals, {
           config,
-          dryRun: args.values['dry-run'] ?? false,
-          force: args.values.force ?? false,
+          dryRun: v['dry-run'] ?? false,
+          force: v.force ?? false,
           env: io.env,
           emit,
           log: io.err,
@@ -66,6 +99,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           region: { type: 'string', multiple: true },
           'dry-run': { type: 'boolean' },
           concurrency: { type: 'string' },
+          rate: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         });
         if (args.values.help) {
@@ -74,26 +108,49 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         }
         const [id, ...extra] = args.positionals;
         if (id === undefined || extra.length > 0) throw new UsageError('sweep takes exactly one function id');
-        const config = loadCliConfig(args.values.config, io.env);
         const concurrency = args.values.concurrency === undefined ? 4 : Number(args.values.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
           throw new UsageError('--concurrency must be a whole number from 1 to 64');
+        const rate = args.values.rate === undefined ? DEFAULT_RATE : Number(args.values.rate);
+        if (!Number.isFinite(rate)) throw new UsageError('--rate must be a number (calls per second)');
+        const config = loadCliConfig(args.values.config, io.env);
         outcomes = await sweep(id, {
           config,
           regions: args.values.region ?? [],
           dryRun: args.values['dry-run'] ?? false,
           concurrency,
+          rate,
           env: io.env,
           emit,
           log: io.err,
+          ...(io.errRaw ? { progressRaw: io.errRaw } : {}),
         });
         break;
+      }
+      case 'doctor': {
+        const args = parse(rest, {
+          config: { type: 'string' },
+          region: { type: 'string', multiple: true },
+          help: { type: 'boolean', short: 'h' },
+        });
+        if (args.values.help) {
+          io.err(USAGE);
+          return 0;
+        }
+        if (args.positionals.length > 0) throw new UsageError('doctor takes no arguments');
+        return await doctor({
+          ...(args.values.config !== undefined ? { configPath: args.values.config } : {}),
+          regions: args.values.region ?? [],
+          env: io.env,
+          out: io.out,
+          err: io.err,
+        });
       }
       default:
         throw new UsageError(`unknown command "${verb}"`);
     }
     const failures = outcomes.filter(isFailure).length;
-    io.err(summary(outcomes));
+    io.err(summary(outcomes, Date.now() - started));
     return failures > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -121,9 +178,11 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(args: st
   }
 }
 
-function summary(outcomes: Outcome[]): string {
+/** `atrest: 500 processed: 120 applied, 330 compliant, 50 excluded; 120 write(s) in 4.2 s` */
+export function summary(outcomes: Outcome[], elapsedMs: number): string {
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o.outcome, (counts.get(o.outcome) ?? 0) + 1);
   const parts = [...counts].map(([k, v]) => `${v} ${k}`);
-  return `atrest: ${outcomes.length} processed${parts.length ? `: ${parts.join(', ')}` : ''}`;
+  const writes = outcomes.reduce((sum, o) => sum + o.attempts, 0);
+  return `atrest: ${outcomes.length} processed${parts.length ? `: ${parts.join(', ')}` : ''}; ${writes} write(s) in ${(elapsedMs / 1000).toFixed(1)} s`;
 }

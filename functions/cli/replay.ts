@@ -24,7 +24,7 @@ export interface ReplayOptions {
 }
 
 /** One event to replay, with the file it came from (to name it in errors). */
-interface Loaded {
+export interface Loaded {
   source: string;
   event?: unknown;
   /** Set when the file could not be read as JSON. */
@@ -45,29 +45,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
   };
   for (const item of paths.flatMap(expand).flatMap(load)) {
     const started = Date.now();
-    if (item.problem !== undefined) {
-      record(
-        unrouted(item.source, 'rejected', started, options.dryRun, {
-          code: 'InvalidEvent',
-          message: item.problem,
-        }),
-      );
-      continue;
-    }
-    const remediator = await registry.route(item.event);
+    const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
     if (!remediator) {
-      const envelope = looksLikeEnvelope(item.event);
-      record(
-        envelope
-          ? {
-              ...unrouted(item.source, 'ignored', started, options.dryRun),
-              reason: 'no atrest function handles this event',
-            }
-          : unrouted(item.source, 'rejected', started, options.dryRun, {
-              code: 'InvalidEvent',
-              message: 'not an EventBridge (AWS) or CloudEvents (Alibaba Cloud) event',
-            }),
-      );
+      record(unroutable(item, started, options.dryRun));
       continue;
     }
     options.log(`atrest: ${item.source} -> ${remediator.id}`);
@@ -82,8 +62,26 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
   return outcomes;
 }
 
+/** The outcome line of an event no function owns: a broken file or non-event is `rejected`, another cloud event `ignored`. */
+export function unroutable(item: Loaded, started: number, dryRun: boolean): Outcome {
+  if (item.problem !== undefined)
+    return unrouted(item.source, 'rejected', started, dryRun, {
+      code: 'InvalidEvent',
+      message: item.problem,
+    });
+  if (looksLikeEnvelope(item.event))
+    return {
+      ...unrouted(item.source, 'ignored', started, dryRun),
+      reason: 'no atrest function handles this event',
+    };
+  return unrouted(item.source, 'rejected', started, dryRun, {
+    code: 'InvalidEvent',
+    message: 'not an EventBridge (AWS) or CloudEvents (Alibaba Cloud) event',
+  });
+}
+
 /** A folder means every *.json in it (sorted, recursively); a file is itself. */
-function expand(path: string): string[] {
+export function expand(path: string): string[] {
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(path);
@@ -101,7 +99,7 @@ function expand(path: string): string[] {
 }
 
 /** One event or a JSON array of events per file. */
-function load(path: string): Loaded[] {
+export function load(path: string): Loaded[] {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
@@ -112,7 +110,7 @@ function load(path: string): Loaded[] {
   return [{ source: path, event: value }];
 }
 
-function looksLikeEnvelope(event: unknown): boolean {
+export function looksLikeEnvelope(event: unknown): boolean {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
   const e = event as Record<string, unknown>;
   return (
@@ -127,7 +125,7 @@ function functionFromPath(source: string): FunctionId | undefined {
   return FUNCTION_IDS.find((id) => normalized.includes(`/${id.replace('.', '/')}/`));
 }
 
-function unrouted(
+export function unrouted(
   source: string,
   outcome: 'ignored' | 'rejected',
   started: number,

@@ -11,10 +11,21 @@ export const USAGE = `usage:
       APIs (credentials and endpoints from the environment). A folder means every *.json in it; a
       file may hold one event or a JSON array of events.
       --dry-run  read state and decide, write nothing      --force  bypass the idempotency record
-  atrest sweep <function-id> [--region R]... [--dry-run] [--concurrency N] [--config FILE]
+  atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]
+                [--qualifier Q] [--fc2-service SERVICE]
+      Invoke the deployed function instead (AWS Lambda Invoke; Function Compute 3.0 InvokeFunction,
+      or @alicloud/fc2 for a function in an FC 2.0 service) and print its outcome lines.
+      Default function name: atrest-<name> (atrest-log-group-kms, …); region and account: the event's.
+  atrest sweep <function-id> [--region R]... [--dry-run] [--concurrency N] [--rate N] [--config FILE]
       List existing resources of that kind and remediate each non-compliant one (backfill).
+      --rate: remediator API calls per second across all regions (default 5), so live events keep
+      their quota. Progress and a summary on stderr.
+  atrest doctor [--config FILE] [--region R]...
+      Preflight: config valid; each configured key exists, is enabled, has the right spec and usage,
+      and (AWS) its key policy lets CloudWatch Logs use it. One line per check on stdout:
+      "ok|FAIL|skip  <check>  <detail>  fix: ...". --region: where default keys are used.
 
   Config: --config FILE, else $ATREST_CONFIG. Output: NDJSON on stdout, logs on stderr.
-  Exit: 0 all good, 1 a failed or rejected line, 2 usage or config error.
+  Exit: 0 all good, 1 a failed or rejected line (doctor: a FAIL), 2 usage or config error.
   Function ids: aws.log-group-kms, alicloud.logstore-encryption, alicloud.cluster-kms,
                 alicloud.table-bucket-encryption, alicloud.disk-default-kms`;

@@ -12,9 +12,7 @@
  * Test extras: seedKey, seedLogGroup, logGroup, and lagReads (eventual consistency: the next n
  * reads of a group show its state from before the last write).
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import {
   type Answer,
   EmulatedService,
@@ -23,12 +21,10 @@ import {
   ServiceFailure,
   type ServiceHandler,
 } from './harness.ts';
+import { DUMMY_CREDENTIALS, verifySigV4 } from './sigv4.ts';
 
-/** The dummy credentials tests and the demo sign with. */
-export const DUMMY_CREDENTIALS = {
-  accessKeyId: 'AKIDEXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-} as const;
+/** The dummy credentials tests and the demo sign with (defined with the SigV4 verifier). */
+export { DUMMY_CREDENTIALS };
 
 const TARGET_PREFIX = 'Logs_20140328.';
 const JSON_11 = 'application/x-amz-json-1.1';
@@ -136,102 +132,10 @@ export class CloudWatchLogsState {
   }
 }
 
-/** node:crypto behind the Hash interface @smithy/signature-v4 expects. */
-class Sha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash =
-      secret === undefined
-        ? createHash('sha256')
-        : createHmac('sha256', typeof secret === 'string' ? secret : toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(typeof data === 'string' ? data : toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-
-const toBuffer = (data: ArrayBuffer | ArrayBufferView): Buffer =>
-  ArrayBuffer.isView(data)
-    ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    : Buffer.from(new Uint8Array(data));
-
-const AUTH =
-  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
-
 const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
   const v = headers[name];
   return Array.isArray(v) ? v.join(',') : v;
 };
-
-/** `20261122T091407Z` → Date. */
-const parseAmzDate = (value: string): Date | undefined => {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s] = m;
-  return new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
-};
-
-/** Recomputes the SigV4 signature with the known secret and compares it to the one sent. */
-async function verifySignature(ctx: RequestContext, secrets: ReadonlyMap<string, string>): Promise<void> {
-  const authorization = header(ctx.req.headers, 'authorization');
-  if (!authorization)
-    throw new ServiceFailure(400, 'MissingAuthenticationTokenException', 'Missing Authentication Token');
-  const m = AUTH.exec(authorization);
-  if (!m) throw new ServiceFailure(400, 'IncompleteSignatureException', 'Authorization header is malformed');
-  const [, accessKeyId = '', , region = '', service = '', signedHeaders = '', signature = ''] = m;
-  const secret = secrets.get(accessKeyId);
-  if (secret === undefined)
-    throw new ServiceFailure(
-      400,
-      'UnrecognizedClientException',
-      'The security token included in the request is invalid.',
-    );
-  const signingDate = parseAmzDate(header(ctx.req.headers, 'x-amz-date') ?? '');
-  if (!signingDate)
-    throw new ServiceFailure(400, 'IncompleteSignatureException', 'X-Amz-Date is missing or malformed');
-
-  const headers: Record<string, string> = {};
-  for (const name of signedHeaders.split(';')) {
-    const value = header(ctx.req.headers, name);
-    if (value === undefined)
-      throw new ServiceFailure(400, 'IncompleteSignatureException', `signed header ${name} is missing`);
-    headers[name] = value;
-  }
-  const sessionToken = header(ctx.req.headers, 'x-amz-security-token');
-  const signer = new SignatureV4({
-    credentials: { accessKeyId, secretAccessKey: secret, ...(sessionToken ? { sessionToken } : {}) },
-    region,
-    service,
-    sha256: Sha256,
-  });
-  const signed = await signer.sign(
-    {
-      method: ctx.req.method ?? 'POST',
-      protocol: 'http:',
-      hostname: headers.host ?? '',
-      path: ctx.url.pathname,
-      query: Object.fromEntries(ctx.url.searchParams),
-      headers,
-      body: ctx.body,
-    },
-    {
-      signingDate,
-      signingRegion: region,
-      signingService: service,
-      signableHeaders: new Set(Object.keys(headers)),
-    },
-  );
-  const expected = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization ?? '')?.[1];
-  if (service !== 'logs' || expected !== signature)
-    throw new ServiceFailure(
-      400,
-      'InvalidSignatureException',
-      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
-    );
-}
 
 const invalid = (message: string) => new ServiceFailure(400, 'InvalidParameterException', message);
 const notFound = () =>
@@ -287,7 +191,7 @@ class CloudWatchLogsHandler implements ServiceHandler {
   async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
     if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
       throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
-    await verifySignature(ctx, this.secrets);
+    await verifySigV4(ctx, this.secrets, 'logs');
     if (!(header(ctx.req.headers, 'content-type') ?? '').startsWith(JSON_11))
       throw new ServiceFailure(400, 'SerializationException', `content-type must be ${JSON_11}`);
     let body: Body;

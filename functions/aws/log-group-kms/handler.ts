@@ -9,19 +9,36 @@
  * `failed` or `deferred` outcome makes the invocation throw, with the outcomes in the message, so
  * Lambda's async retries run again and the on-failure destination (DLQ) receives the reason.
  * `rejected` is only logged: a malformed event stays malformed however often it is retried.
+ *
+ * Scheduled sweep: the rule infra/aws wires sends exactly `{"atrest":{"sweep":true}}`. Then every
+ * log group of this region (`$AWS_REGION`) goes through the same engine and idempotency, paced at
+ * `$ATREST_SWEEP_RATE` CloudWatch Logs calls per second (default 5, so live events keep their
+ * quota), until the invocation has SWEEP_RESERVE_MS left. Each outcome is logged as above, then one
+ * `sweep` summary line; the sweep never throws for a resource (failed ones raise the outcome
+ * alarm through their metric), and returns its outcomes.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { configFromEnv } from '#core/config';
+import * as z from 'zod/mini';
+import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
+import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
+import { sweepRegion, TokenBucket } from '#core/sweep';
+import { AWS_REGION } from '#core/validation';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
-import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
+import {
+  createRemediator,
+  type DesiredKey,
+  FUNCTION_ID,
+  type LogGroupState,
+  type LogGroupTarget,
+} from './remediator.ts';
 
 export interface HandlerDeps {
   /** Environment to read (`ATREST_CONFIG_JSON`, `IDEMPOTENCY_TABLE_NAME`). Default: `process.env`. */
@@ -49,6 +66,28 @@ export class UnsettledOutcomeError extends Error {
 
 const isUnsettled = (o: Outcome): boolean => o.outcome === 'failed' || o.outcome === 'deferred';
 
+/** The scheduled rule's input (infra/aws/lib/atrest-stack.ts SWEEP_EVENT), and nothing else. */
+export const SweepEvent = z.strictObject({ atrest: z.strictObject({ sweep: z.literal(true) }) });
+export const isSweepEvent = (event: unknown): boolean => SweepEvent.safeParse(event).success;
+
+/** When the sweep stops starting resources: those in flight finish and the summary is logged. */
+export const SWEEP_RESERVE_MS = 20_000;
+export const DEFAULT_SWEEP_RATE = 5;
+const MAX_SWEEP_RATE = 100;
+const SWEEP_CONCURRENCY = 4;
+
+/** `$ATREST_SWEEP_RATE`: CloudWatch Logs calls per second the sweep may make. Parsed once, at init. */
+export function sweepRateFrom(env: Record<string, string | undefined>): number {
+  const raw = env.ATREST_SWEEP_RATE;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_SWEEP_RATE;
+  const rate = Number(raw);
+  if (!(rate > 0 && rate <= MAX_SWEEP_RATE))
+    throw new ConfigError([
+      `ATREST_SWEEP_RATE: ${JSON.stringify(raw)} must be a number above 0, at most ${MAX_SWEEP_RATE} (calls per second)`,
+    ]);
+  return rate;
+}
+
 function defaultStore(env: Record<string, string | undefined>): IdempotencyStore {
   const table = env.IDEMPOTENCY_TABLE_NAME;
   return table !== undefined && table !== ''
@@ -70,11 +109,18 @@ export function createHandler(deps: HandlerDeps = {}) {
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
   const remediator = deps.remediator ?? createRemediator();
+  const sweepRate = sweepRateFrom(env);
 
   const run = async (event: unknown, context: Context): Promise<Outcome[]> => {
     // The Powertools lock then expires with this invocation, not an hour later.
     const invocationStore =
       store instanceof PowertoolsIdempotencyStore ? store.withLambdaContext(context) : store;
+    if (isSweepEvent(event))
+      return sweep(
+        { env, config, logger, remediator, engine: deps.engine, rate: sweepRate },
+        invocationStore,
+        context,
+      );
     const outcomes = await remediateEvent(remediator, event, {
       ...deps.engine,
       config,
@@ -91,3 +137,45 @@ export function createHandler(deps: HandlerDeps = {}) {
 }
 
 export const handler = createHandler();
+
+interface SweepDeps {
+  env: Record<string, string | undefined>;
+  config: Config;
+  logger: Logger;
+  remediator: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
+  engine: HandlerDeps['engine'];
+  rate: number;
+}
+
+/** The scheduled sweep of this region; see the header. */
+async function sweep(deps: SweepDeps, store: IdempotencyStore, context: Context): Promise<Outcome[]> {
+  const region = deps.env.AWS_REGION;
+  if (region === undefined || !AWS_REGION.test(region))
+    throw new ConfigError([`AWS_REGION: ${JSON.stringify(region)} is not a region (Lambda sets it)`]);
+  const started = Date.now();
+  const result = await sweepRegion(deps.remediator, region, {
+    config: deps.config,
+    store,
+    concurrency: SWEEP_CONCURRENCY,
+    bucket: new TokenBucket(deps.rate),
+    outOfTime: () => context.getRemainingTimeInMillis() < SWEEP_RESERVE_MS,
+    engine: { ...deps.engine, remainingMs: () => context.getRemainingTimeInMillis() },
+    onOutcome: (outcome) => log(deps.logger, outcome),
+  });
+  const counts: Record<string, number> = {};
+  for (const o of result.outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
+  const summary = {
+    function: FUNCTION_ID,
+    region,
+    listed: result.listed,
+    complete: result.complete,
+    counts,
+    writes: result.outcomes.reduce((sum, o) => sum + o.attempts, 0),
+    durationMs: Date.now() - started,
+  };
+  // Incomplete (time budget or a listing failure) is a warning: the next scheduled run starts over,
+  // and the failed outcome of a listing error has already raised the outcome alarm.
+  if (result.complete) deps.logger.info('sweep', summary);
+  else deps.logger.warn('sweep', summary);
+  return result.outcomes;
+}

@@ -1,0 +1,221 @@
+/**
+ * The sweep: every existing resource a remediator lists, through the same engine and idempotency
+ * as live events (backfill, and the answer to any missed event). Shared by `atrest sweep` and the
+ * scheduled sweep of a deployed function, so both pace themselves the same way.
+ *
+ * A sweep must never starve live remediations of API quota (a CloudWatch Logs or ECS rate limit
+ * is per account and region, shared with the function reacting to new resources). So every
+ * remediator read and write first takes a token from a token bucket (`--rate`, default 5/s), and
+ * at most `concurrency` resources are in flight. Listing pages are not metered (one page covers
+ * 50–1000 resources); a listing that fails with a retryable error (throttled, 5xx) is restarted,
+ * skipping what it already yielded.
+ */
+import type { Config } from './config.ts';
+import { type EngineDeps, remediateTarget, toOutcomeError, unexpected } from './engine.ts';
+import { RemediationError } from './errors.ts';
+import type { IdempotencyStore } from './idempotency.ts';
+import type { Outcome } from './outcome.ts';
+import type { Remediator, Target } from './remediator.ts';
+import { backoffDelay, DEFAULT_RETRY } from './retry.ts';
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface TokenBucketOptions {
+  /** Tokens that may be taken at once after a pause. Default: a tenth of a second's worth, at least 1. */
+  burst?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * At most `perSecond` tokens per second on average, and `burst` at once. Waiters are served in
+ * order, so concurrent resources share the rate fairly.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly burst: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    readonly perSecond: number,
+    options: TokenBucketOptions = {},
+  ) {
+    if (!(perSecond > 0) || !Number.isFinite(perSecond))
+      throw new RangeError(`perSecond must be a positive number, got ${perSecond}`);
+    // A small burst keeps a high rate from sleeping 1 ms per call, while any one second still
+    // sees at most perSecond + burst calls.
+    this.burst = Math.max(1, options.burst ?? Math.floor(perSecond / 10));
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? defaultSleep;
+    this.tokens = 1;
+    this.last = this.now();
+  }
+
+  /** Resolves when a token is available (and taken). */
+  take(): Promise<void> {
+    const turn = this.queue.then(() => this.acquire());
+    this.queue = turn.catch(() => {});
+    return turn;
+  }
+
+  private async acquire(): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+      this.last = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await this.sleep(Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond)));
+    }
+  }
+}
+
+/** The same remediator, with each read and write waiting for a token first (retries and verify reads included). */
+export function metered<T extends Target, D, S>(
+  r: Remediator<T, D, S>,
+  bucket: TokenBucket,
+): Remediator<T, D, S> {
+  const list = r.list;
+  return {
+    id: r.id,
+    owns: (event) => r.owns(event),
+    parse: (event, config) => r.parse(event, config),
+    desire: (target, config) => r.desire(target, config),
+    evaluate: (state, desired, target) => r.evaluate(state, desired, target),
+    classify: (error) => r.classify(error),
+    async read(target) {
+      await bucket.take();
+      return r.read(target);
+    },
+    async apply(target, desired, state) {
+      await bucket.take();
+      return r.apply(target, desired, state);
+    },
+    ...(list ? { list: (region: string, config: Config) => list.call(r, region, config) } : {}),
+  };
+}
+
+export interface SweepOptions {
+  config: Config;
+  store: IdempotencyStore;
+  /** Read and decide, write nothing. */
+  dryRun?: boolean;
+  /** Resources in flight at once. Default 4. */
+  concurrency?: number;
+  /** Paces every read and write. Default: unpaced (tests); callers pass one. */
+  bucket?: TokenBucket;
+  /** Asked before each resource is started: true stops the sweep there (a time budget). */
+  outOfTime?: () => boolean;
+  /** Engine knobs (tests inject `sleep`, `random`; a function passes `remainingMs`). */
+  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads' | 'remainingMs'>;
+  /** Called once per resource as soon as its outcome is known (NDJSON, log lines, progress). */
+  onOutcome?: (outcome: Outcome) => void;
+  /** Called each time the listing yields a new resource. */
+  onListed?: (listed: number) => void;
+  /** Restarts of the listing after a retryable error. Default 3. */
+  listRetries?: number;
+}
+
+export interface SweepResult {
+  region: string;
+  /** Distinct resources the listing yielded. */
+  listed: number;
+  /** One per remediated resource, plus one `failed` line when the listing itself failed. */
+  outcomes: Outcome[];
+  /** False when the time budget or a listing failure stopped the sweep early. */
+  complete: boolean;
+}
+
+/** Sweeps one region: lists, remediates each resource (bounded, paced), never throws for a resource. */
+export async function sweepRegion<T extends Target, D, S>(
+  remediator: Remediator<T, D, S>,
+  region: string,
+  options: SweepOptions,
+): Promise<SweepResult> {
+  const list = remediator.list;
+  if (!list) throw new TypeError(`${remediator.id} cannot list its resources`);
+  const r = options.bucket ? metered(remediator, options.bucket) : remediator;
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const now = options.engine?.now ?? Date.now;
+  const sleep = options.engine?.sleep ?? defaultSleep;
+  const random = options.engine?.random ?? Math.random;
+  const started = now();
+  const outcomes: Outcome[] = [];
+  const seen = new Set<string>();
+  const inFlight = new Set<Promise<void>>();
+  let complete = true;
+
+  const start = (target: T) => {
+    const job = remediateTarget(r, target, {
+      ...options.engine,
+      config: options.config,
+      store: options.store,
+      dryRun: options.dryRun ?? false,
+    }).then((outcome) => {
+      outcomes.push(outcome);
+      options.onOutcome?.(outcome);
+    });
+    inFlight.add(job);
+    void job.finally(() => inFlight.delete(job));
+  };
+
+  const retries = options.listRetries ?? 3;
+  listing: for (let attempt = 0; ; attempt++) {
+    try {
+      for await (const target of list.call(remediator, region, options.config)) {
+        if (seen.has(target.resource)) continue;
+        if (options.outOfTime?.()) {
+          complete = false;
+          break listing;
+        }
+        seen.add(target.resource);
+        options.onListed?.(seen.size);
+        start(target);
+        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      }
+      break;
+    } catch (thrown) {
+      const error = classifyListing(remediator, thrown);
+      if (error.retryable && attempt < retries) {
+        await sleep(backoffDelay(attempt, DEFAULT_RETRY, random()));
+        await options.bucket?.take();
+        continue;
+      }
+      complete = false;
+      const failed: Outcome = {
+        function: remediator.id,
+        eventId: `sweep:${region}`,
+        resource: '',
+        region,
+        outcome: 'failed',
+        attempts: 0,
+        durationMs: now() - started,
+        dryRun: options.dryRun ?? false,
+        error: {
+          ...toOutcomeError(error),
+          message: `listing failed after ${seen.size} resource(s): ${error.message}`,
+        },
+      };
+      await Promise.all(inFlight);
+      outcomes.push(failed);
+      options.onOutcome?.(failed);
+      break;
+    }
+  }
+  await Promise.all(inFlight);
+  return { region, listed: seen.size, outcomes, complete };
+}
+
+function classifyListing<T extends Target, D, S>(r: Remediator<T, D, S>, thrown: unknown): RemediationError {
+  try {
+    const error = r.classify(thrown);
+    return error instanceof RemediationError ? error : unexpected(thrown);
+  } catch {
+    return unexpected(thrown);
+  }
+}

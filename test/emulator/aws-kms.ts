@@ -1,0 +1,221 @@
+/**
+ * AWS KMS, emulated at the wire for `atrest doctor`: AWS JSON 1.1 (`POST /`, `x-amz-target:
+ * TrentService.<Op>`), SigV4 checked for the `kms` signing name, errors as `{"__type","message"}`.
+ *
+ * Operations: DescribeKey and GetKeyPolicy (`PolicyName` `default`, the only name KMS has). Keys
+ * are seeded with their state, spec, usage and policy; a key is found by id or ARN, as KMS does.
+ */
+import {
+  type Answer,
+  EmulatedService,
+  nextRequestId,
+  type RequestContext,
+  ServiceFailure,
+  type ServiceHandler,
+} from './harness.ts';
+import { DUMMY_CREDENTIALS, header, verifySigV4 } from './sigv4.ts';
+
+const TARGET_PREFIX = 'TrentService.';
+const JSON_11 = 'application/x-amz-json-1.1';
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
+
+export interface AwsKmsKey {
+  arn: string;
+  state?: KeyState;
+  /** Default SYMMETRIC_DEFAULT. */
+  keySpec?: string;
+  /** Default ENCRYPT_DECRYPT. */
+  keyUsage?: string;
+  /** The key policy document (object or JSON text). Default: `logsKeyPolicy` for the key's region. */
+  policy?: unknown;
+  keyManager?: 'CUSTOMER' | 'AWS';
+}
+
+interface Stored extends Required<Omit<AwsKmsKey, 'policy'>> {
+  policy: string;
+  id: string;
+  region: string;
+  account: string;
+}
+
+/** The key policy `atrest` deploys: the account root, plus CloudWatch Logs of the key's region. */
+export function logsKeyPolicy(region: string, account: string): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+      {
+        Sid: 'AllowCloudWatchLogs',
+        Effect: 'Allow',
+        Principal: { Service: `logs.${region}.amazonaws.com` },
+        Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        Resource: '*',
+        Condition: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:aws:logs:${region}:${account}:log-group:*` },
+        },
+      },
+    ],
+  };
+}
+
+/** The default policy of a key nobody edited: only the account root (CloudWatch Logs cannot use it). */
+export function rootOnlyKeyPolicy(account: string): Record<string, unknown> {
+  return {
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  };
+}
+
+const KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
+
+export class AwsKmsState {
+  private readonly keys = new Map<string, Stored>();
+
+  seedKey(key: AwsKmsKey): this {
+    const m = KEY_ARN.exec(key.arn);
+    if (!m) throw new Error(`seedKey: not a key ARN: ${key.arn}`);
+    const [, region = '', account = '', id = ''] = m;
+    const policy = key.policy ?? logsKeyPolicy(region, account);
+    this.keys.set(key.arn, {
+      arn: key.arn,
+      id,
+      region,
+      account,
+      state: key.state ?? 'Enabled',
+      keySpec: key.keySpec ?? 'SYMMETRIC_DEFAULT',
+      keyUsage: key.keyUsage ?? 'ENCRYPT_DECRYPT',
+      keyManager: key.keyManager ?? 'CUSTOMER',
+      policy: typeof policy === 'string' ? policy : JSON.stringify(policy),
+    });
+    return this;
+  }
+
+  /** By ARN, or by bare key id. */
+  find(keyId: string): Stored | undefined {
+    return this.keys.get(keyId) ?? [...this.keys.values()].find((k) => k.id === keyId);
+  }
+}
+
+type Body = Record<string, unknown>;
+
+class AwsKmsHandler implements ServiceHandler {
+  readonly throttle = { status: 400, code: 'ThrottlingException' };
+
+  constructor(
+    private readonly state: AwsKmsState,
+    private readonly secrets: ReadonlyMap<string, string>,
+  ) {}
+
+  action(ctx: RequestContext): string {
+    const target = header(ctx.req.headers, 'x-amz-target') ?? '';
+    const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+    if (op !== 'DescribeKey' && op !== 'GetKeyPolicy')
+      throw new ServiceFailure(
+        400,
+        'UnknownOperationException',
+        `unknown operation ${JSON.stringify(target)}`,
+      );
+    return op;
+  }
+
+  isWrite(): boolean {
+    return false;
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return {
+      status,
+      body: JSON.stringify({ __type: code, message }),
+      headers: { 'content-type': JSON_11, 'x-amzn-requestid': requestId },
+    };
+  }
+
+  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
+    if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
+      throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
+    const { region } = await verifySigV4(ctx, this.secrets, 'kms');
+    let body: Body;
+    try {
+      body = JSON.parse(ctx.body.toString('utf8') || '{}') as Body;
+    } catch {
+      throw new ServiceFailure(400, 'SerializationException', 'request body is not JSON');
+    }
+    const keyId = body.KeyId;
+    if (typeof keyId !== 'string' || keyId === '')
+      throw new ServiceFailure(
+        400,
+        'ValidationException',
+        "1 validation error detected: Value null at 'keyId'",
+      );
+    log(keyId);
+    const key = this.state.find(keyId);
+    // A key lives in one region: asking another region's endpoint does not find it.
+    if (!key || key.region !== region)
+      throw new ServiceFailure(400, 'NotFoundException', `Key '${keyId}' does not exist`);
+    const ok = (result: unknown): Answer => ({
+      status: 200,
+      body: JSON.stringify(result),
+      headers: { 'content-type': JSON_11, 'x-amzn-requestid': nextRequestId() },
+    });
+    if (action === 'GetKeyPolicy') {
+      const name = body.PolicyName ?? 'default';
+      if (name !== 'default')
+        throw new ServiceFailure(400, 'NotFoundException', `Policy ${String(name)} not found`);
+      return ok({ Policy: key.policy, PolicyName: 'default' });
+    }
+    const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT';
+    return ok({
+      KeyMetadata: {
+        AWSAccountId: key.account,
+        KeyId: key.id,
+        Arn: key.arn,
+        CreationDate: 1_763_800_000,
+        Enabled: key.state === 'Enabled',
+        Description: 'emulated key',
+        KeyUsage: key.keyUsage,
+        KeyState: key.state,
+        Origin: 'AWS_KMS',
+        KeyManager: key.keyManager,
+        CustomerMasterKeySpec: key.keySpec,
+        KeySpec: key.keySpec,
+        EncryptionAlgorithms: symmetric ? ['SYMMETRIC_DEFAULT'] : ['RSAES_OAEP_SHA_256'],
+        MultiRegion: false,
+      },
+    });
+  }
+}
+
+export interface StartAwsKmsOptions {
+  credentials?: ReadonlyArray<{ accessKeyId: string; secretAccessKey: string }>;
+  port?: number;
+}
+
+/** Starts the emulator; point the SDK at it with `AWS_ENDPOINT_URL_KMS = service.url`. */
+export async function startAwsKms(
+  options: StartAwsKmsOptions = {},
+): Promise<{ service: EmulatedService; state: AwsKmsState }> {
+  const state = new AwsKmsState();
+  const secrets = new Map(
+    (options.credentials ?? [DUMMY_CREDENTIALS]).map((c) => [c.accessKeyId, c.secretAccessKey] as const),
+  );
+  const service = new EmulatedService('kms', new AwsKmsHandler(state, secrets));
+  await service.start(options.port ?? 0);
+  return { service, state };
+}
