@@ -13,13 +13,8 @@
 import type { Config } from '#core/config';
 import { ConfigError, type RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
-import { type AlicloudCredentials, type AlicloudService, credentialsFrom } from '../alicloud/clients.ts';
-import {
-  type AlicloudApi,
-  type ApiResponse,
-  classifyAlicloud,
-  createAlicloudApi,
-} from '../alicloud/openapi.ts';
+import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
+import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import type { Check, DoctorOptions } from './doctor.ts';
 
 export const KMS_API_VERSION = '2016-01-20';
@@ -199,22 +194,9 @@ const NOT_CHECKABLE: Record<Exclude<FunctionId, 'aws.log-group-kms'>, string> = 
     'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun); note its reference says only Alibaba Cloud accounts may call it',
 };
 
-type RpcCall = (
-  service: AlicloudService,
-  region: string,
-  action: string,
-  version: string,
-  query: Record<string, string>,
-) => Promise<ApiResponse<Record<string, unknown>>>;
-
-/**
- * KMS DescribeKey through the shared ACS3 layer. `AlicloudApi.rpc` is typed for ECS only, but it
- * builds its client from `endpointFor(service, …)`, which knows KMS (host and override variable);
- * the cast is the one place that relies on that.
- */
+/** KMS DescribeKey through the shared ACS3 layer (RPC, 2016-01-20). */
 async function describeKey(api: AlicloudApi, region: string, keyId: string): Promise<KeyMetadata> {
-  const rpc = api.rpc.bind(api) as unknown as RpcCall;
-  const response = await rpc('KMS', region, 'DescribeKey', KMS_API_VERSION, { KeyId: keyId });
+  const response = await api.rpc('KMS', region, 'DescribeKey', KMS_API_VERSION, { KeyId: keyId });
   const metadata = response.body.KeyMetadata;
   return typeof metadata === 'object' && metadata !== null ? (metadata as KeyMetadata) : {};
 }

@@ -169,6 +169,7 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
     const variables = Object.values(fn)[0]?.Properties.Environment.Variables;
 
     s.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'atrest-log-group-kms',
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',

@@ -6,9 +6,11 @@
  * DynamoDB table `$IDEMPOTENCY_TABLE_NAME` through Powertools when set, else per-instance memory.
  *
  * Per event: one structured log line per outcome (every Outcome field plus EMF metrics). A
- * `failed` or `deferred` outcome makes the invocation throw, with the outcomes in the message, so
- * Lambda's async retries run again and the on-failure destination (DLQ) receives the reason.
- * `rejected` is only logged: a malformed event stays malformed however often it is retried.
+ * `failed`, `deferred` or `rejected` outcome makes the invocation throw, with the outcomes in the
+ * message, so Lambda's async retries run again and the on-failure destination (DLQ) receives the
+ * event and the reason. Rejected events go there too, as on Function Compute: a retry is only a
+ * parse, and if CloudTrail's shape ever drifts from our schema the events wait in the dead letter
+ * (and its alarm fires) instead of vanishing into a log line.
  *
  * Scheduled sweep: the rule infra/aws wires sends exactly `{"atrest":{"sweep":true}}`. Then every
  * log group of this region (`$AWS_REGION`) goes through the same engine and idempotency, paced at
@@ -26,7 +28,7 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import type { Outcome } from '#core/outcome';
+import { isFailure, type Outcome } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
 import { sweepRegion, TokenBucket } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
@@ -64,7 +66,7 @@ export class UnsettledOutcomeError extends Error {
   }
 }
 
-const isUnsettled = (o: Outcome): boolean => o.outcome === 'failed' || o.outcome === 'deferred';
+const isUnsettled = (o: Outcome): boolean => o.outcome === 'deferred' || isFailure(o);
 
 /** The scheduled rule's input (infra/aws/lib/atrest-stack.ts SWEEP_EVENT), and nothing else. */
 export const SweepEvent = z.strictObject({ atrest: z.strictObject({ sweep: z.literal(true) }) });

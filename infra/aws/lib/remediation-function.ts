@@ -23,6 +23,8 @@ export interface RemediationFunctionProps {
   code: lambda.Code;
   /** Default `index.handler` (what infra/bundle.ts produces). */
   handler?: string;
+  /** Default `atrest-<name>` (`atrest-log-group-kms`), the name `atrest replay --remote` uses. */
+  functionName?: string;
   /** Environment variables. The function reads them once at start-up. */
   environment?: Record<string, string>;
   /** Default 60 s: one remediation is a read, a write and a read-back, plus backoff on conflict. */
@@ -61,6 +63,9 @@ export class RemediationFunction extends lambda.Function {
     });
     logGroup.grantWrite(role);
     super(scope, id, {
+      // A fixed, documented name: `atrest replay --remote` finds the function without a lookup.
+      functionName:
+        props.functionName ?? `atrest-${props.functionId.slice(props.functionId.indexOf('.') + 1)}`,
       description: `atrest ${props.functionId}: encrypts new resources at rest with the configured key`,
       code: props.code,
       handler: props.handler ?? 'index.handler',

@@ -12,6 +12,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '#core/errors';
+import type { Outcome } from '#core/outcome';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CONFIG = JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } });
@@ -134,12 +135,13 @@ describe('handler: outcomes', () => {
     expect(logs).not.toHaveReceivedCommand(AssociateKmsKeyCommand);
   });
 
-  it('logs a rejected event without throwing and without any API call', async () => {
+  it('logs a rejected event, then throws so the dead letter keeps it, without any API call', async () => {
     const run = createHandler({ env: { ATREST_CONFIG_JSON: CONFIG }, engine: fast });
 
-    const outcomes = await run({ 'detail-type': 42 }, context());
+    const error = await run({ 'detail-type': 42 }, context()).catch((e: unknown) => e);
 
-    expect(outcomes[0]?.outcome).toBe('rejected');
+    expect(error).toBeInstanceOf(UnsettledOutcomeError);
+    expect((error as { outcomes: Outcome[] }).outcomes[0]?.outcome).toBe('rejected');
     expect(logs).not.toHaveReceivedAnyCommand();
     expect(lines[0]).toMatchObject({ level: 'WARN', outcome: 'rejected' });
   });
