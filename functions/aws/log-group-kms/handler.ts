@@ -100,8 +100,9 @@ function defaultStore(env: Record<string, string | undefined>): IdempotencyStore
 function log(logger: Logger, outcome: Outcome): void {
   // A plain record: the Logger merges its keys into the line (an interface type has no index signature).
   const line: Record<string, unknown> = { ...outcomeWithMetrics(outcome) };
-  if (outcome.outcome === 'failed') logger.error('outcome', line);
-  else if (outcome.outcome === 'rejected' || outcome.outcome === 'deferred') logger.warn('outcome', line);
+  // Same levels as the Function Compute adapter: ERROR for failed/rejected, WARN for deferred.
+  if (isFailure(outcome)) logger.error('outcome', line);
+  else if (outcome.outcome === 'deferred') logger.warn('outcome', line);
   else logger.info('outcome', line);
 }
 

@@ -143,7 +143,7 @@ describe('handler: outcomes', () => {
     expect(error).toBeInstanceOf(UnsettledOutcomeError);
     expect((error as { outcomes: Outcome[] }).outcomes[0]?.outcome).toBe('rejected');
     expect(logs).not.toHaveReceivedAnyCommand();
-    expect(lines[0]).toMatchObject({ level: 'WARN', outcome: 'rejected' });
+    expect(lines[0]).toMatchObject({ level: 'ERROR', outcome: 'rejected' });
   });
 
   it('throws after logging when the write is denied, carrying the outcome for the DLQ', async () => {
