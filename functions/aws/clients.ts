@@ -11,21 +11,33 @@ import { AWS_REGION } from '#core/validation';
 
 const logsClients = new Map<string, CloudWatchLogsClient>();
 
+export interface LogsClientOptions {
+  /** Abort a request that has not completed after this many ms (a retryable TimeoutError). Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Abort a connection attempt after this many ms. Default 3 000. */
+  connectionTimeoutMs?: number;
+}
+
 /**
  * The CloudWatch Logs client for `region`. `maxAttempts: 1`: the engine owns retries (it re-reads
  * after a conflict and budgets by the invocation's remaining time), and the API-call budget of
  * DESIGN.md must be exact, so the SDK must not retry behind its back.
  */
-export function logsClient(region: string): CloudWatchLogsClient {
-  const cached = logsClients.get(region);
+export function logsClient(region: string, options: LogsClientOptions = {}): CloudWatchLogsClient {
+  const requestTimeout = options.requestTimeoutMs ?? 10_000;
+  const connectionTimeout = options.connectionTimeoutMs ?? 3_000;
+  const key = `${region}|${connectionTimeout}|${requestTimeout}`;
+  const cached = logsClients.get(key);
   if (cached) return cached;
   if (!AWS_REGION.test(region)) throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
   const client = new CloudWatchLogsClient({
     region,
     maxAttempts: 1,
-    // Bounded so a hung connection becomes a retryable TimeoutError, not a Lambda timeout.
-    requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 },
+    // Bounded so a hung connection becomes a retryable TimeoutError, not a Lambda timeout. Since
+    // @smithy/node-http-handler 4.x `requestTimeout` alone only logs a warning and keeps waiting;
+    // `throwOnRequestTimeout` makes it abort the request (test/hardening/fault-matrix.test.ts).
+    requestHandler: { connectionTimeout, requestTimeout, throwOnRequestTimeout: true },
   });
-  logsClients.set(region, client);
+  logsClients.set(key, client);
   return client;
 }

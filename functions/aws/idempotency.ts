@@ -117,7 +117,14 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
   private layer(ttlSeconds: number): DynamoDBPersistenceLayer {
     const existing = this.shared.layers.get(ttlSeconds);
     if (existing) return existing;
-    this.shared.client ??= new DynamoDBClient({});
+    // One try per call, bounded in time. An SDK retry of a conditional PutItem whose answer was lost
+    // finds our own fresh in-progress record and Powertools reports it as held by another run: the
+    // event would end `duplicate` and be dropped. Failing instead lets the platform's retry run it
+    // once the lock (bounded by the invocation) has expired (test/hardening/records.test.ts).
+    this.shared.client ??= new DynamoDBClient({
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+    });
     const layer = new DynamoDBPersistenceLayer({
       tableName: this.shared.tableName,
       awsSdkV3Client: this.shared.client,

@@ -127,7 +127,11 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
   if (!e.type.endsWith(':ActionTrail:ApiCall') || !(EVENT_NAMES as readonly string[]).includes(name))
     return { kind: 'ignored', reason: `not an ${EVENT_NAMES.join(' or ')} API call (${name})`, ...known };
   if (e.data.errorCode)
-    return { kind: 'ignored', reason: `${name} failed (${e.data.errorCode}): nothing changed`, ...known };
+    return {
+      kind: 'ignored',
+      reason: `${name} failed (${e.data.errorCode.slice(0, 128)}): nothing changed`,
+      ...known,
+    };
   if (region === undefined)
     return {
       kind: 'rejected',

@@ -121,7 +121,7 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
   if (e.data.errorCode)
     return {
       kind: 'ignored',
-      reason: `${EVENT_NAME} failed (${e.data.errorCode}): nothing was created`,
+      reason: `${EVENT_NAME} failed (${e.data.errorCode.slice(0, 128)}): nothing was created`,
       ...known,
     };
   if (region === undefined)

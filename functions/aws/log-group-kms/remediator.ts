@@ -73,6 +73,9 @@ const CreateLogGroupParameters = z.looseObject({
   kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });
 
+/** Event content quoted in a reason is cut here: a hostile event must not flood logs and NDJSON lines. */
+const quote = (value: unknown): string => String(value).slice(0, 128);
+
 /** At most this many validation issues in a rejection reason: enough to fix the event, never a flood. */
 const MAX_ISSUES = 5;
 
@@ -132,14 +135,14 @@ export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
   if (d.eventSource !== 'logs.amazonaws.com' || d.eventName !== 'CreateLogGroup')
     return {
       kind: 'ignored',
-      reason: `not CreateLogGroup (${String(d.eventSource)} ${String(d.eventName)})`,
+      reason: `not CreateLogGroup (${quote(d.eventSource)} ${quote(d.eventName)})`,
       ...facts,
     };
   // A failed CreateLogGroup (e.g. ResourceAlreadyExistsException) created nothing.
   if (d.errorCode !== undefined && d.errorCode !== null && d.errorCode !== '')
     return {
       kind: 'ignored',
-      reason: `CreateLogGroup failed with ${d.errorCode}; nothing was created`,
+      reason: `CreateLogGroup failed with ${quote(d.errorCode)}; nothing was created`,
       ...facts,
     };
 

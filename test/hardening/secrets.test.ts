@@ -1,0 +1,392 @@
+/**
+ * Secret hygiene: every function runs through its platform entry (Lambda handler with Powertools
+ * Logger at DEBUG; Function Compute adapter with STS credentials in the context and the Tablestore
+ * store) and through `atrest replay`, with known dummy secrets, over success, service failures,
+ * transport failures, rejected signatures and a re-queue. The secret keys and security tokens must
+ * appear in no log line, no NDJSON line, no outcome and no thrown error — inspected deeply, the
+ * way a runtime prints an uncaught error with its cause chain.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { format, inspect } from 'node:util';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Config } from '#core/config';
+import { MemoryIdempotencyStore } from '#core/idempotency';
+import type { Outcome } from '#core/outcome';
+import { handlerOptions as clusterOptions } from '../../functions/alicloud/cluster-kms/handler.ts';
+import { handlerOptions as diskOptions } from '../../functions/alicloud/disk-default-kms/handler.ts';
+import { createFcHandler, type FcContext, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
+import { handlerOptions as logstoreOptions } from '../../functions/alicloud/logstore-encryption/handler.ts';
+import { handlerOptions as tableBucketOptions } from '../../functions/alicloud/table-bucket-encryption/handler.ts';
+import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
+import { main } from '../../functions/cli/main.ts';
+import { type AckEmulator, startAck } from '../emulator/ack.ts';
+import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';
+import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
+import { type FcEmulator, startFc } from '../emulator/fc.ts';
+import type { EmulatedService } from '../emulator/harness.ts';
+import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
+import { type SlsEmulator, startSls } from '../emulator/sls.ts';
+import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
+import { ACK_KEY, AWS_KEY, clusterId, ECS_KEY } from './drivers.ts';
+
+// Known dummy secrets: distinctive, so any leak (whole or in part) is found by substring.
+const AWS = {
+  accessKeyId: 'AKIAHARDENING0000001',
+  secretAccessKey: 'hardening-aws-S3CR3T-7f3a9c0e-do-not-log',
+  sessionToken: 'hardening-aws-T0KEN-41d2b8aa-do-not-log',
+};
+const ALI = {
+  accessKeyId: 'LTAIhardening0000001',
+  accessKeySecret: 'hardening-ali-S3CR3T-0b8e77f1-do-not-log',
+  securityToken: 'hardening-ali-STS-T0KEN-93c1d2e4-do-not-log',
+};
+const WRONG_SECRET = 'hardening-WRONG-S3CR3T-5a5a5a5a-do-not-log';
+const SECRETS = [AWS.secretAccessKey, AWS.sessionToken, ALI.accessKeySecret, ALI.securityToken, WRONG_SECRET];
+/** The distinctive middle of each secret: a truncated or re-encoded leak still contains it. */
+const FRAGMENTS = SECRETS.map((s) => s.split('-').find((part) => /\d/.test(part) && part.length >= 8) ?? s);
+
+const ACCOUNT = '1234567890123456';
+const FC_FUNCTION = 'atrest-cluster-kms';
+
+/** Everything any part of the system wrote or threw. */
+const texts: string[] = [];
+const seen = (value: unknown) => {
+  texts.push(typeof value === 'string' ? value : inspect(value, { depth: 20, showHidden: true }));
+};
+/** An error as a runtime prints it: message, stack, every own property, the whole cause chain. */
+const thrown = (error: unknown) => {
+  seen(error);
+  seen(String(error));
+  seen(JSON.stringify(error, Object.getOwnPropertyNames(error ?? {})));
+};
+
+const sample = (path: string) =>
+  JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+
+let logs: { service: EmulatedService; state: CloudWatchLogsState };
+let sls: SlsEmulator;
+let ack: AckEmulator;
+let oss: OssTablesEmulator;
+let ecs: EcsEmulator;
+let fcEmu: FcEmulator;
+let ots: RunningTablestore;
+let dir: string;
+
+beforeAll(async () => {
+  const ali = [ALI];
+  logs = await startCloudWatchLogs({
+    credentials: [{ accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey }],
+  });
+  logs.state.seedKey(AWS_KEY);
+  sls = await startSls({ credentials: ali });
+  ack = await startAck({ credentials: ali, conflictWindowMs: 0 });
+  oss = await startOssTables({ credentials: ali });
+  ecs = await startEcs({ credentials: ali });
+  fcEmu = await startFc({ credentials: ali, functions: [FC_FUNCTION] });
+  ots = await startTablestore({ credentials: ALI });
+  dir = mkdtempSync(join(tmpdir(), 'atrest-secrets-'));
+
+  vi.stubEnv('AWS_ACCESS_KEY_ID', AWS.accessKeyId);
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS.secretAccessKey);
+  vi.stubEnv('AWS_SESSION_TOKEN', AWS.sessionToken);
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  vi.stubEnv('AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', logs.service.url);
+
+  // Capture every line: console (vitest's) and the raw streams (Powertools Logger writes there).
+  for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const)
+    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => seen(format(...args)));
+  for (const stream of [process.stdout, process.stderr])
+    vi.spyOn(stream, 'write').mockImplementation((chunk: unknown) => {
+      seen(String(chunk));
+      return true;
+    });
+});
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+  await Promise.all([
+    logs.service.stop(),
+    sls.stop(),
+    ack.stop(),
+    oss.stop(),
+    ecs.stop(),
+    fcEmu.stop(),
+    ots.stop(),
+  ]);
+});
+
+describe('aws.log-group-kms: the Lambda handler', () => {
+  const config: Config = { aws: { logGroupKms: { kmsKeyArn: AWS_KEY } }, retry: { maxAttempts: 2 } };
+  const context = {
+    functionName: 'atrest-log-group-kms',
+    awsRequestId: 'req-secrets',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:atrest-log-group-kms',
+    memoryLimitInMB: '256',
+    getRemainingTimeInMillis: () => 60_000,
+  } as unknown as Context;
+  const event = (name: string) => {
+    const e = sample('aws/log-group-kms/create-log-group.json') as { detail: { requestParameters: object } };
+    e.detail.requestParameters = { logGroupName: name };
+    return e;
+  };
+  const invoke = async (name: string, remediator?: ReturnType<typeof createLogGroupKms>) => {
+    vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
+    const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
+    const handler = createHandler({
+      env: { ATREST_CONFIG_JSON: JSON.stringify(config) },
+      logger: new Logger({ serviceName: 'atrest', logLevel: 'DEBUG' }),
+      store: new MemoryIdempotencyStore(),
+      engine: { sleep: async () => {} },
+      ...(remediator ? { remediator } : {}),
+    });
+    try {
+      seen(await handler(event(name), context));
+    } catch (error) {
+      thrown(error);
+    }
+  };
+
+  it('success, denial, reset connection and a rejected signature leak no secret', async () => {
+    logs.state.seedLogGroup('/secrets/ok').seedLogGroup('/secrets/denied').seedLogGroup('/secrets/reset');
+    logs.state.seedLogGroup('/secrets/wrong');
+    logs.service.failNext('AssociateKmsKey', { status: 400, code: 'AccessDeniedException', times: 1 });
+    const before = texts.length;
+
+    await invoke('/secrets/denied');
+    logs.service.failNext('DescribeLogGroups', {
+      status: 0,
+      code: 'ECONNRESET',
+      transport: 'reset',
+      times: 1,
+    });
+    await invoke('/secrets/reset');
+    await invoke('/secrets/ok');
+    const wrong = new CloudWatchLogsClient({
+      region: 'us-east-1',
+      maxAttempts: 1,
+      credentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: WRONG_SECRET },
+    });
+    await invoke('/secrets/wrong', createLogGroupKms({ client: () => wrong }));
+
+    const lines = texts.slice(before).join('\n');
+    expect(lines).toContain('"outcome":"applied"');
+    expect(lines).toContain('AccessDeniedException');
+    expect(lines).toMatch(/InvalidSignatureException|SignatureDoesNotMatch/);
+    expect(logs.state.logGroup('/secrets/ok')?.kmsKeyId).toBe(AWS_KEY);
+  });
+});
+
+interface AliCase {
+  id: string;
+  options: (overrides: Partial<FcHandlerOptions>) => FcHandlerOptions;
+  config: Config;
+  event: () => Record<string, unknown>;
+  service: () => EmulatedService;
+  seed: () => void;
+  writeAction: string;
+}
+
+const ALI_CASES: AliCase[] = [
+  {
+    id: 'alicloud.logstore-encryption',
+    options: logstoreOptions,
+    config: { alicloud: { logstoreEncryption: { encryptType: 'default' } } },
+    event: () => sample('alicloud/logstore-encryption/create-logstore.json'),
+    service: () => sls.service,
+    seed: () => void sls.state.seedLogstore('app-logs-prod', 'access-log'),
+    writeAction: 'UpdateLogStoreEncryption',
+  },
+  {
+    id: 'alicloud.cluster-kms',
+    options: clusterOptions,
+    config: { alicloud: { clusterKms: { kmsKeyId: ACK_KEY } } },
+    event: () => {
+      const e = sample('alicloud/cluster-kms/create-cluster.json') as {
+        data: { responseElements: Record<string, unknown> };
+      };
+      e.data.responseElements.cluster_id = clusterId(7);
+      return e as unknown as Record<string, unknown>;
+    },
+    service: () => ack.service,
+    seed: () => void ack.clusters.seed({ clusterId: clusterId(7) }),
+    writeAction: 'UpdateKMSEncryption',
+  },
+  {
+    id: 'alicloud.table-bucket-encryption',
+    options: tableBucketOptions,
+    config: { alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256' } } },
+    event: () => sample('alicloud/table-bucket-encryption/create-table-bucket.json'),
+    service: () => oss.service,
+    seed: () => void oss.state.seedBucket('analytics-tables'),
+    writeAction: 'PutTableBucketEncryption',
+  },
+  {
+    id: 'alicloud.disk-default-kms',
+    options: diskOptions,
+    config: { alicloud: { diskDefaultKms: { kmsKeyId: ECS_KEY } } },
+    event: () => sample('alicloud/disk-default-kms/enable-disk-encryption-by-default.json'),
+    service: () => ecs.service,
+    seed: () => {
+      ecs.state.seedRegion('cn-hangzhou', {
+        encrypted: true,
+        kmsKeyId: ecs.state.serviceKeyId('cn-hangzhou'),
+      });
+      ecs.state.seedKey('cn-hangzhou', ECS_KEY);
+    },
+    writeAction: 'ModifyDiskDefaultKMSKeyId',
+  },
+];
+
+const aliEnv = (config: Config): Record<string, string> => ({
+  ALIBABA_CLOUD_ENDPOINT_SLS: sls.url,
+  ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
+  ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
+  ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+  ALIBABA_CLOUD_ENDPOINT_FC: fcEmu.url,
+  ATREST_OTS_ENDPOINT: ots.endpoint,
+  ATREST_OTS_INSTANCE: ots.instanceName,
+  ATREST_OTS_TABLE: ots.tableName,
+  ATREST_CONFIG_JSON: JSON.stringify({ ...config, retry: { maxAttempts: 2 } }),
+});
+
+const fcContext = (secret = ALI.accessKeySecret): FcContext => ({
+  requestId: 'fc-req-secrets',
+  credentials: { accessKeyId: ALI.accessKeyId, accessKeySecret: secret, securityToken: ALI.securityToken },
+  function: { name: FC_FUNCTION, timeout: 60 },
+  region: 'cn-hangzhou',
+  accountId: ACCOUNT,
+});
+
+describe.each(ALI_CASES.map((c) => [c.id, c] as const))('%s: the Function Compute adapter', (_id, c) => {
+  const run = async (context: FcContext, overrides: Partial<FcHandlerOptions> = {}) => {
+    const handler = createFcHandler(
+      c.options({ env: aliEnv(c.config), engine: { sleep: async () => {} }, log: seen, ...overrides }),
+    );
+    try {
+      seen(await handler(Buffer.from(JSON.stringify(c.event())), context));
+    } catch (error) {
+      thrown(error);
+    }
+  };
+
+  it('success, denial, reset, rejected signatures (service and store) leak no secret', async () => {
+    ots.rows().clear();
+    c.seed();
+    const service = c.service();
+    service.failNext(c.writeAction, { status: 403, code: 'Forbidden.RAM', times: 1 });
+    const before = texts.length;
+
+    await run(fcContext());
+    service.failNext(c.writeAction, { status: 0, code: 'ECONNRESET', transport: 'reset', times: 1 });
+    await run(fcContext());
+    // A wrong secret: first the Tablestore store refuses it, then (memory store) the service does.
+    await run(fcContext(WRONG_SECRET));
+    await run(fcContext(WRONG_SECRET), { store: new MemoryIdempotencyStore() });
+
+    const lines = texts.slice(before).join('\n');
+    expect(lines).toContain('"outcome":"applied"');
+    expect(lines).toContain('Forbidden.RAM');
+    expect(lines).toContain('idempotency store');
+    expect(lines).toMatch(/Signature|OTSAuthFailed/);
+  });
+});
+
+describe('alicloud.cluster-kms: a re-queue through Function Compute', () => {
+  it('signs InvokeFunction with the STS credentials and logs none of them', async () => {
+    ack.clusters.seed({ clusterId: clusterId(8), state: 'initial' });
+    const event = sample('alicloud/cluster-kms/create-cluster.json') as {
+      data: { responseElements: Record<string, unknown> };
+    };
+    event.data.responseElements.cluster_id = clusterId(8);
+    const handler = createFcHandler(
+      clusterOptions({
+        env: aliEnv({ alicloud: { clusterKms: { kmsKeyId: ACK_KEY } } }),
+        store: new MemoryIdempotencyStore(),
+        log: seen,
+      }),
+    );
+
+    const outcomes: Outcome[] = await handler(Buffer.from(JSON.stringify(event)), fcContext());
+    seen(outcomes);
+
+    expect(outcomes[0]?.outcome).toBe('deferred');
+    expect(fcEmu.state.drain()).toHaveLength(1);
+  });
+});
+
+describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
+  it('every function, success and failure, leaks no secret', async () => {
+    const config: Config = {
+      aws: { logGroupKms: { kmsKeyArn: AWS_KEY } },
+      alicloud: {
+        logstoreEncryption: { encryptType: 'default' },
+        clusterKms: { kmsKeyId: ACK_KEY },
+        tableBucketEncryption: { sseAlgorithm: 'AES256' },
+        diskDefaultKms: { kmsKeyId: ECS_KEY },
+      },
+      retry: { maxAttempts: 2 },
+    };
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const events = [sample('aws/log-group-kms/create-log-group.json'), ...ALI_CASES.map((c) => c.event())];
+    const eventsFile = join(dir, 'events.json');
+    writeFileSync(eventsFile, JSON.stringify(events));
+    logs.state.seedLogGroup('/app/orders/api');
+    for (const c of ALI_CASES) c.seed();
+    sls.service.failNext('UpdateLogStoreEncryption', { status: 401, code: 'Unauthorized', times: 9 });
+    const out: string[] = [];
+    const err: string[] = [];
+
+    const code = await main(['replay', eventsFile, '--config', configFile], {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: {
+        ...process.env,
+        ALIBABA_CLOUD_ACCESS_KEY_ID: ALI.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALI.accessKeySecret,
+        ALIBABA_CLOUD_SECURITY_TOKEN: ALI.securityToken,
+        ALIBABA_CLOUD_ENDPOINT_SLS: sls.url,
+        ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
+        ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
+        ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+      },
+    });
+    texts.push(...out, ...err);
+
+    const lines = out.map((l) => JSON.parse(l) as Outcome);
+    expect(code).toBe(1);
+    expect(lines.map((l) => [l.function, l.outcome])).toEqual([
+      ['aws.log-group-kms', 'applied'],
+      ['alicloud.logstore-encryption', 'failed'],
+      ['alicloud.cluster-kms', expect.stringMatching(/^(applied|compliant)$/)],
+      ['alicloud.table-bucket-encryption', expect.stringMatching(/^(applied|compliant)$/)],
+      ['alicloud.disk-default-kms', expect.stringMatching(/^(applied|compliant)$/)],
+    ]);
+  });
+});
+
+describe('the verdict', () => {
+  it('no secret key or security token appears anywhere', () => {
+    // Something was captured from every part: outcome lines, errors, CLI output.
+    expect(texts.length).toBeGreaterThan(20);
+    const leaksIn = (all: string[]) =>
+      all.flatMap((text, i) =>
+        FRAGMENTS.filter((fragment) => text.includes(fragment)).map(
+          (f) => `#${i} contains ${f}: ${text.slice(0, 300)}`,
+        ),
+      );
+    const leaks = leaksIn(texts);
+    // The detector itself finds a planted leak, whole or cut.
+    expect(leaksIn([`x ${ALI.accessKeySecret.slice(5, -3)} y`, AWS.sessionToken])).toHaveLength(2);
+    expect(leaks).toEqual([]);
+  });
+});
