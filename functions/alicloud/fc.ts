@@ -17,9 +17,9 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isFailure, type Outcome } from '#core/outcome';
+import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
-import { AlicloudApi, errorFacts } from './openapi.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -48,6 +48,8 @@ export interface FcHandlerOptions {
   env?: Record<string, string | undefined>;
   /** How long an event may keep being deferred, from when it was first seen. Default 120 minutes. */
   deferDeadlineMs?: (config: Config) => number;
+  /** Paces this instance's reads and writes after a throttle. Default: one AdaptiveRateLimiter per handler. */
+  limiter?: RateLimiter;
   /** Engine knobs (tests inject `sleep: async () => {}`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
   /** Clock for deadlines and the wrapper's timestamp. Default Date.now. */
@@ -150,12 +152,14 @@ export function createFcHandler(options: FcHandlerOptions) {
   const random = options.random ?? Math.random;
   const log = options.log ?? ((line: string) => console.log(line));
   const deadlineMs = options.deferDeadlineMs?.(config) ?? DEFAULT_DEFER_DEADLINE_MS;
+  // One per instance, kept across invocations: a burst of creations is paced, not retried into failure.
+  const limiter = options.limiter ?? new AdaptiveRateLimiter();
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
     const timeoutMs = (context.function?.timeout ?? 60) * 1000;
     const credentials = () => credentialsFrom(context, env);
-    const remediator = options.create(credentials, { context, env });
+    const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
     const { event: original, deferral } = unwrapDeferred(decode(event));
     const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
     let outcomes = await remediateEvent(remediator, original, {
@@ -187,6 +191,7 @@ export function createFcHandler(options: FcHandlerOptions) {
           );
         } catch (error) {
           requeueFailure = error;
+          const { errorFacts } = await import('./openapi.ts');
           const facts = errorFacts(error);
           log(
             line('ERROR', 'requeue failed', {
@@ -246,6 +251,9 @@ async function requeue(
     throw new Error(
       'cannot re-queue: the function name and region are unknown (FC context or FC_FUNCTION_NAME/FC_REGION)',
     );
+  // Loaded on first use: only a deferral needs it, and @alicloud/openapi-client is ~20 ms of
+  // import for the functions that otherwise call no OpenAPI (SLS, OSS Tables).
+  const { AlicloudApi } = await import('./openapi.ts');
   const api = new AlicloudApi({ credentials, env, ...(account ? { account } : {}) });
   const qualifier = context.function?.qualifier;
   await api.roa('FC', region, {

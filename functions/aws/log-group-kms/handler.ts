@@ -29,6 +29,7 @@ import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isFailure, type Outcome } from '#core/outcome';
+import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { sweepRegion, TokenBucket } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   store?: IdempotencyStore;
   /** Default: `createRemediator()` with the real CloudWatch Logs clients. */
   remediator?: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
+  /** Paces this instance's reads and writes after a throttle. Default: one AdaptiveRateLimiter per instance. */
+  limiter?: RateLimiter;
   /** Engine knobs for tests (`sleep`, `random`, `now`, `verifyReads`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
 }
@@ -111,7 +114,11 @@ export function createHandler(deps: HandlerDeps = {}) {
   const config = configFromEnv(env);
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
-  const remediator = deps.remediator ?? createRemediator();
+  // Kept for the life of the instance: a burst of creations is paced, not retried into failure.
+  const remediator = withRateLimit(
+    deps.remediator ?? createRemediator(),
+    deps.limiter ?? new AdaptiveRateLimiter(),
+  );
   const sweepRate = sweepRateFrom(env);
 
   const run = async (event: unknown, context: Context): Promise<Outcome[]> => {

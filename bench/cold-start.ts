@@ -1,0 +1,296 @@
+/**
+ * Cold start, per function: the minified bundle exactly as deployed (infra/bundle.ts, the one
+ * bundler) against a floor bundle built with the same esbuild options from bench/floors/*.ts —
+ * only the SDK client(s) and commands the function calls. Both are imported in fresh Node
+ * processes, interleaved round by round so machine drift hits both alike; the figure is the
+ * median import time measured inside the child (`performance.now()` around `import()` /
+ * `require()`), with the whole-process wall time and a bare `node -e 0` as context.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { buildOptionsFor, bundleEntry, bundleFunction, SLOPPY_PACKAGES } from '../infra/bundle.ts';
+import { type Cloud, type FunctionId, functionEntry, functionSpec, REPO_ROOT } from '../infra/functions.ts';
+import { atMost, type Row } from './report.ts';
+import { median } from './stats.ts';
+
+/** Target from DESIGN.md "Budgets": our code may add at most 10 % to the floor's import time. */
+export const IMPORT_RATIO_TARGET = 1.1;
+
+export type FloorName = 'aws-cloudwatch-logs' | 'alicloud-openapi' | 'node-builtins';
+
+export const FLOORS: Record<FloorName, { cloud: Cloud; what: string }> = {
+  'aws-cloudwatch-logs': {
+    cloud: 'aws',
+    what: 'CloudWatchLogsClient + DescribeLogGroupsCommand + AssociateKmsKeyCommand',
+  },
+  'alicloud-openapi': { cloud: 'alicloud', what: '@alicloud/openapi-client (callApi) only' },
+  'node-builtins': {
+    cloud: 'alicloud',
+    what: 'node:http + node:https + node:crypto only (our own SLS / OSS Tables clients: no SDK)',
+  },
+};
+
+/** Which floor each function is measured against. */
+export const FLOOR_OF: Record<FunctionId, FloorName> = {
+  'aws.log-group-kms': 'aws-cloudwatch-logs',
+  'alicloud.logstore-encryption': 'node-builtins',
+  'alicloud.cluster-kms': 'alicloud-openapi',
+  'alicloud.table-bucket-encryption': 'node-builtins',
+  'alicloud.disk-default-kms': 'alicloud-openapi',
+};
+
+export const floorEntry = (name: FloorName): string => join(REPO_ROOT, 'bench', 'floors', `${name}.ts`);
+
+/** Minified bytes one package (or one of our files) contributes to a bundle. */
+export interface Contribution {
+  input: string;
+  bytes: number;
+}
+
+export interface MeasuredBundle {
+  name: string;
+  file: string;
+  /** The file loaded at cold start. */
+  bytes: number;
+  /** Everything deployed: the file plus lazily loaded side bundles (e.g. `tablestore`). */
+  deployBytes: number;
+  importMs: number[];
+  processMs: number[];
+  /** By package (node_modules) or by source file (ours), largest first. */
+  inputs: Contribution[];
+}
+
+export interface ColdStartResult {
+  id: FunctionId;
+  floor: FloorName;
+  handler: MeasuredBundle;
+  floorBundle: MeasuredBundle;
+  /** What the handler bundle carries beyond its floor, largest first (bytes over the floor's). */
+  extra: Contribution[];
+}
+
+export interface ColdStartReport {
+  runs: number;
+  /** Bare `node -e 0` wall times: the process start every figure above sits on. */
+  bareNodeMs: number[];
+  functions: ColdStartResult[];
+}
+
+export interface ColdStartOptions {
+  /** Fresh-process imports per bundle (>= 15 for the real run). */
+  runs: number;
+  /** Where bundles are written. */
+  outdir: string;
+  ids: readonly FunctionId[];
+}
+
+/** The environment a deployed function starts with (config set, SDK warning off); nothing else leaks in. */
+function childEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_REGION: 'us-east-1',
+    ATREST_CONFIG_JSON: readFileSync(join(REPO_ROOT, 'infra', 'example-config.json'), 'utf8'),
+    // As the CDK stack deploys aws.log-group-kms: idempotency in DynamoDB through Powertools.
+    IDEMPOTENCY_TABLE_NAME: 'atrest-idempotency',
+  };
+}
+
+interface Target {
+  name: string;
+  file: string;
+  esm: boolean;
+  importMs: number[];
+  processMs: number[];
+}
+
+/** One fresh process: returns [in-process import ms, whole-process wall ms]. */
+function importOnce(target: Pick<Target, 'file' | 'esm'>, env: Record<string, string>, cwd: string) {
+  const load = target.esm
+    ? `await import(${JSON.stringify(pathToFileURL(target.file).href)})`
+    : `require(${JSON.stringify(target.file)})`;
+  const script = `const t0 = performance.now(); ${load}; process.stdout.write(String(performance.now() - t0));`;
+  const args = target.esm ? ['--input-type=module', '-e', script] : ['-e', script];
+  const started = process.hrtime.bigint();
+  const out = execFileSync(process.execPath, args, { cwd, env, encoding: 'utf8' });
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  const importMs = Number(out);
+  if (!Number.isFinite(importMs)) throw new Error(`import of ${target.file} printed ${JSON.stringify(out)}`);
+  return [importMs, wall] as const;
+}
+
+function bareNodeOnce(env: Record<string, string>, cwd: string): number {
+  const started = process.hrtime.bigint();
+  execFileSync(process.execPath, ['-e', '0'], { cwd, env });
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/** `…/node_modules/@scope/pkg/dist/x.js` → `@scope/pkg`; our own files stay as paths. */
+export function packageOf(input: string): string {
+  const at = input.lastIndexOf('node_modules/');
+  if (at < 0) return input;
+  const [first = '', second = ''] = input.slice(at + 'node_modules/'.length).split('/');
+  return first.startsWith('@') ? `${first}/${second}` : first;
+}
+
+/** Minified bytes per package, from an esbuild metafile of the same build options. */
+export async function contributions(entry: string, cloud: Cloud): Promise<Contribution[]> {
+  const outfile = join(tmpdir(), 'atrest-bench-metafile', cloud === 'aws' ? 'index.mjs' : 'index.js');
+  const result = await build({
+    ...buildOptionsFor(cloud),
+    entryPoints: [entry],
+    outfile,
+    external: [...SLOPPY_PACKAGES],
+    metafile: true,
+    write: false,
+  });
+  const byPackage = new Map<string, number>();
+  for (const [name, output] of Object.entries(result.metafile.outputs)) {
+    if (!/\.(m?js)$/.test(name)) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const key = packageOf(relative(REPO_ROOT, join(REPO_ROOT, input)));
+      byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage]
+    .map(([input, bytes]) => ({ input, bytes }))
+    .filter((c) => c.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes);
+}
+
+/** Handler bytes beyond the floor's, per package, largest first. */
+export function extraOver(handler: readonly Contribution[], floor: readonly Contribution[]): Contribution[] {
+  const base = new Map(floor.map((c) => [c.input, c.bytes]));
+  return handler
+    .map((c) => ({ input: c.input, bytes: c.bytes - (base.get(c.input) ?? 0) }))
+    .filter((c) => c.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes);
+}
+
+export async function measureColdStart(options: ColdStartOptions): Promise<ColdStartReport> {
+  const floors = [...new Set(options.ids.map((id) => FLOOR_OF[id]))];
+  const targets = new Map<string, Target & { bytes: number; deployBytes: number; inputs: Contribution[] }>();
+
+  for (const name of floors) {
+    const { cloud } = FLOORS[name];
+    const built = await bundleEntry(floorEntry(name), cloud, join(options.outdir, 'floors', name));
+    targets.set(name, {
+      name,
+      file: built.file,
+      esm: cloud === 'aws',
+      bytes: statSync(built.file).size,
+      deployBytes: built.bytes,
+      inputs: await contributions(floorEntry(name), cloud),
+      importMs: [],
+      processMs: [],
+    });
+  }
+  for (const id of options.ids) {
+    const { cloud } = functionSpec(id);
+    const built = await bundleFunction(id, { outdir: join(options.outdir, 'functions') });
+    if (built.warnings.length > 0) throw new Error(`bundling ${id}: ${built.warnings.join('; ')}`);
+    targets.set(id, {
+      name: id,
+      file: built.file,
+      esm: cloud === 'aws',
+      bytes: statSync(built.file).size,
+      deployBytes: built.bytes,
+      inputs: await contributions(functionEntry(id), cloud),
+      importMs: [],
+      processMs: [],
+    });
+  }
+
+  const env = childEnv();
+  // Outside the repo: no package.json "type" of ours applies, as on the platform.
+  const cwd = join(tmpdir(), 'atrest-bench-cwd');
+  mkdirSync(cwd, { recursive: true });
+  const bareNodeMs: number[] = [];
+  const all = [...targets.values()];
+  // One warm-up round (page cache, CPU frequency), not counted.
+  for (const t of all) importOnce(t, env, cwd);
+  for (let run = 0; run < options.runs; run++) {
+    bareNodeMs.push(bareNodeOnce(env, cwd));
+    // Rotate the order each round so no bundle always runs right after the same neighbour.
+    for (let i = 0; i < all.length; i++) {
+      const t = all[(i + run) % all.length];
+      if (!t) continue;
+      const [importMs, processMs] = importOnce(t, env, cwd);
+      t.importMs.push(importMs);
+      t.processMs.push(processMs);
+    }
+  }
+
+  const measured = (name: string): MeasuredBundle => {
+    const t = targets.get(name);
+    if (!t) throw new Error(`no bundle ${name}`);
+    const { esm: _esm, ...rest } = t;
+    return rest;
+  };
+  return {
+    runs: options.runs,
+    bareNodeMs,
+    functions: options.ids.map((id) => {
+      const handler = measured(id);
+      const floorBundle = measured(FLOOR_OF[id]);
+      return {
+        id,
+        floor: FLOOR_OF[id],
+        handler,
+        floorBundle,
+        extra: extraOver(handler.inputs, floorBundle.inputs),
+      };
+    }),
+  };
+}
+
+/** Table rows: size (context), import time (target), whole process (context). */
+export function coldStartRows(report: ColdStartReport): Row[] {
+  const rows: Row[] = [
+    {
+      section: 'cold-start',
+      subject: 'node -e 0',
+      metric: 'process wall (context)',
+      value: median(report.bareNodeMs),
+      unit: 'ms',
+    },
+  ];
+  for (const f of report.functions) {
+    rows.push(
+      {
+        section: 'cold-start',
+        subject: f.id,
+        metric: `bundle bytes (floor: ${f.floor})`,
+        value: f.handler.bytes,
+        unit: 'B',
+        floor: f.floorBundle.bytes,
+        ratio: f.handler.bytes / f.floorBundle.bytes,
+      },
+      atMost(
+        {
+          section: 'cold-start',
+          subject: f.id,
+          metric: `import, median of ${report.runs}`,
+          value: median(f.handler.importMs),
+          unit: 'ms',
+          floor: median(f.floorBundle.importMs),
+        },
+        IMPORT_RATIO_TARGET,
+      ),
+      {
+        section: 'cold-start',
+        subject: f.id,
+        metric: 'whole process (context)',
+        value: median(f.handler.processMs),
+        unit: 'ms',
+        floor: median(f.floorBundle.processMs),
+        ratio: median(f.handler.processMs) / median(f.floorBundle.processMs),
+      },
+    );
+  }
+  return rows;
+}
