@@ -303,8 +303,10 @@ export function classifyAlicloud(error: unknown): RemediationError {
   const network = networkCode(error);
   if (network !== undefined && status === undefined)
     return new TransientError(message, { code: network }, options);
+  // A concurrent change is a conflict whatever status carries it (ECS answers some with 400/403).
+  if (status === 409 || (code !== undefined && /Conflict|Concurrent|OperationAborted/i.test(code)))
+    return new ConflictError(message, context('Conflict'), options);
   if (status === 401 || status === 403) return new DeniedError(message, context('Forbidden'), options);
-  if (status === 409) return new ConflictError(message, context('Conflict'), options);
   if (status !== undefined && status >= 400 && status < 500)
     return new InvalidError(message, context('InvalidRequest'), options);
   const e = error as { name?: unknown } | null;

@@ -40,6 +40,8 @@ describe('classifyAlicloud', () => {
     [400, 'MissingKMSKeyId', InvalidError],
     [403, 'SomethingElse', DeniedError],
     [409, 'OperationConflict', ConflictError],
+    [400, 'OperationConflict', ConflictError],
+    [403, 'IncorrectStatus.ConcurrentUpdate', ConflictError],
   ])('HTTP %i %s → %o', (status, code, kind) => {
     const classified = classifyAlicloud(apiError(status, code));
 
