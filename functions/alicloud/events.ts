@@ -5,7 +5,8 @@
  * parses its own `requestParameters` / `responseElements`.
  */
 import * as z from 'zod/mini';
-import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
+import type { EventFacts } from '#core/remediator';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, formatIssues } from '#core/validation';
 
 const id = z.string().check(z.minLength(1), z.maxLength(256));
 
@@ -81,4 +82,90 @@ export function pick(record: Record<string, unknown> | null | undefined, ...name
     if (hit !== undefined) return record[hit];
   }
   return undefined;
+}
+
+/** A successful ActionTrail API call, with the facts every function needs, or why it is not one. */
+export type TrailCall =
+  | {
+      kind: 'call';
+      event: ActionTrailCloudEvent;
+      region: string;
+      account: string;
+      /** The API call's own id (ActionTrail `eventId`): the same for every delivery of one call. */
+      callId: string;
+      /** What outcome lines may already say about the event. */
+      known: EventFacts;
+    }
+  | ({ kind: 'ignored'; reason: string } & EventFacts)
+  | ({ kind: 'rejected'; code: string; reason: string } & EventFacts);
+
+export interface TrailCallOptions {
+  /** Where the region may also come from (e.g. ECS calls carry `RegionId`). */
+  fallbackRegion?: (event: ActionTrailCloudEvent) => string | undefined;
+  /** Facts derived once region and account are known (e.g. the resource id). */
+  facts?: (region: string, account: string) => EventFacts;
+  /** Names the caller in the rejection reason. Default "an ActionTrail CloudEvent". */
+  expected?: string;
+}
+
+const MAX_QUOTED = 128;
+
+/**
+ * The envelope checks every ActionTrail-driven function makes, in one order: a valid CloudEvent,
+ * an API call named in `eventNames`, not failed, with a region and an account. Pure; never throws.
+ */
+export function parseTrailCall(
+  event: unknown,
+  eventNames: readonly string[],
+  options: TrailCallOptions = {},
+): TrailCall {
+  const id = typeof event === 'object' && event !== null ? (event as { id?: unknown }).id : undefined;
+  const base: EventFacts = typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
+  const parsed = ActionTrailCloudEvent.safeParse(event);
+  if (!parsed.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: `not ${options.expected ?? 'an ActionTrail CloudEvent'}: ${formatIssues(parsed.error.issues, 'event').slice(0, 5).join('; ')}`,
+      ...base,
+    };
+  const e = parsed.data;
+  const region = regionOf(e) ?? options.fallbackRegion?.(e);
+  const account = accountOf(e);
+  const known: EventFacts = {
+    eventId: e.id,
+    ...(region !== undefined ? { region } : {}),
+    ...(account !== undefined ? { account } : {}),
+    ...(region !== undefined && account !== undefined ? options.facts?.(region, account) : {}),
+  };
+  const name = e.data.eventName;
+  if (!e.type.endsWith(':ActionTrail:ApiCall') || !eventNames.includes(name))
+    return {
+      kind: 'ignored',
+      reason: `not a ${eventNames.join(' or ')} API call (${name.slice(0, MAX_QUOTED)})`,
+      ...known,
+    };
+  // A failed call created or changed nothing.
+  if (e.data.errorCode)
+    return {
+      kind: 'ignored',
+      reason: `${name} failed (${e.data.errorCode.slice(0, MAX_QUOTED)}): nothing was created or changed`,
+      ...known,
+    };
+  if (region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no region (data.acsRegion / aliyunregionid)',
+      ...known,
+    };
+  if (account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
+      ...known,
+    };
+  const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId.slice(0, 256) : e.id;
+  return { kind: 'call', event: e, region, account, callId, known };
 }

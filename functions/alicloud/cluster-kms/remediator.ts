@@ -29,9 +29,8 @@ import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
@@ -78,7 +77,7 @@ export interface ClusterKmsRemediatorOptions {
 // parse (pure)
 // ------------------------------------------------------------------------------------------------
 
-const facts = (event: unknown): EventFacts => {
+const _facts = (event: unknown): EventFacts => {
   if (typeof event !== 'object' || event === null) return {};
   const id = (event as { id?: unknown }).id;
   return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
@@ -96,45 +95,9 @@ function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
 }
 
 export function parseEvent(event: unknown): Parsed<ClusterTarget> {
-  const base = facts(event);
-  const result = ActionTrailCloudEvent.safeParse(event);
-  if (!result.success)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: `not an ActionTrail CloudEvent: ${formatIssues(result.error.issues, 'event').slice(0, 5).join('; ')}`,
-      ...base,
-    };
-  const e = result.data;
-  const region = regionOf(e);
-  const account = accountOf(e);
-  const known = {
-    eventId: e.id,
-    ...(region !== undefined ? { region } : {}),
-    ...(account !== undefined ? { account } : {}),
-  };
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || e.data.eventName !== EVENT_NAME)
-    return { kind: 'ignored', reason: `not a ${EVENT_NAME} API call (${e.data.eventName})`, ...known };
-  if (e.data.errorCode)
-    return {
-      kind: 'ignored',
-      reason: `${EVENT_NAME} failed (${e.data.errorCode.slice(0, 128)}): nothing was created`,
-      ...known,
-    };
-  if (region === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'no region (data.acsRegion / aliyunregionid)',
-      ...known,
-    };
-  if (account === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
-      ...known,
-    };
+  const call = parseTrailCall(event, [EVENT_NAME]);
+  if (call.kind !== 'call') return call;
+  const { event: e, region, account, known } = call;
   const clusterId = clusterIdOf(e);
   if (clusterId === undefined)
     return {
@@ -159,6 +122,8 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
         account,
         region,
         resource: clusterId,
+        // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+        revision: call.callId,
         clusterId,
         ...(clusterName ? { clusterName } : {}),
       },

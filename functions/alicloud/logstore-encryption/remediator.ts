@@ -18,9 +18,8 @@ import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
   classifySlsError,
   createSlsClient,
@@ -71,7 +70,7 @@ export interface LogstoreRemediatorOptions {
 // parse
 // ------------------------------------------------------------------------------------------------
 
-const facts = (event: unknown): EventFacts => {
+const _facts = (event: unknown): EventFacts => {
   if (typeof event !== 'object' || event === null) return {};
   const id = (event as { id?: unknown }).id;
   return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
@@ -99,45 +98,9 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
 }
 
 export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
-  const base = facts(event);
-  const result = ActionTrailCloudEvent.safeParse(event);
-  if (!result.success)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: `not an ActionTrail CloudEvent: ${formatIssues(result.error.issues, 'event').slice(0, 5).join('; ')}`,
-      ...base,
-    };
-  const e = result.data;
-  const region = regionOf(e);
-  const account = accountOf(e);
-  const known = {
-    eventId: e.id,
-    ...(region !== undefined ? { region } : {}),
-    ...(account !== undefined ? { account } : {}),
-  };
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || e.data.eventName !== EVENT_NAME)
-    return { kind: 'ignored', reason: `not a ${EVENT_NAME} API call (${e.data.eventName})`, ...known };
-  if (e.data.errorCode)
-    return {
-      kind: 'ignored',
-      reason: `${EVENT_NAME} failed (${e.data.errorCode.slice(0, 128)}): nothing was created`,
-      ...known,
-    };
-  if (region === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'no region (data.acsRegion / aliyunregionid)',
-      ...known,
-    };
-  if (account === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'no account (userIdentity.accountId / aliyunaccountid)',
-      ...known,
-    };
+  const call = parseTrailCall(event, [EVENT_NAME]);
+  if (call.kind !== 'call') return call;
+  const { event: e, region, account, known } = call;
   const { project, logstore } = namesOf(e);
   if (project === undefined || logstore === undefined)
     return {
@@ -155,7 +118,18 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
     };
   return {
     kind: 'targets',
-    targets: [{ eventId: e.id, account, region, resource: `${project}/${logstore}`, project, logstore }],
+    targets: [
+      // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+      {
+        eventId: e.id,
+        account,
+        region,
+        resource: `${project}/${logstore}`,
+        project,
+        logstore,
+        revision: call.callId,
+      },
+    ],
   };
 }
 

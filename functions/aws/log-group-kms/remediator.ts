@@ -180,6 +180,9 @@ export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
         region,
         resource: logGroupArn(region, account, name),
         logGroupName: name,
+        // The CloudTrail id of the creating call: every delivery (and replay) of this creation is
+        // one piece of work, but a group deleted and re-created under the same name is new work.
+        ...(d.eventID !== undefined && d.eventID !== '' ? { revision: d.eventID.slice(0, 256) } : {}),
         ...(requested !== undefined ? { requestedKmsKeyId: requested } : {}),
       },
     ],

@@ -45,6 +45,8 @@ describe('parseEvent', () => {
           account: '1234567890123456',
           region: 'cn-hangzhou',
           resource: ID,
+          // the ActionTrail call id: every delivery of this creation is the same work
+          revision: '3C6E1F0A-8B2D-5E4F-9A7C-1D2E3F4A5B6C',
           clusterId: ID,
           clusterName: 'prod-payments',
         },

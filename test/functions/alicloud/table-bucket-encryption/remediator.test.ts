@@ -44,6 +44,8 @@ describe('parse', () => {
           account: '1234567890123456',
           region: 'cn-hangzhou',
           resource: ARN,
+          // the ActionTrail call id: every delivery of this creation is the same work
+          revision: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
           arn: ARN,
           name: 'analytics-tables',
         },

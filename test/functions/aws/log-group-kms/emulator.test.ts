@@ -366,6 +366,26 @@ describe('idempotency in memory', () => {
     ]);
     expect(calls('AssociateKmsKey')).toBe(1);
   });
+
+  it('a group deleted and re-created under the same name is new work, not a duplicate', async () => {
+    state.seedLogGroup('/e2e/recreated');
+    const store = new MemoryIdempotencyStore();
+    expect((await run(eventFor('/e2e/recreated'), { store })).outcome).toBe('applied');
+
+    // A stack redeploy: the group is deleted and created again (a new CloudTrail call, a new eventID).
+    state.delete('/e2e/recreated');
+    state.seedLogGroup('/e2e/recreated');
+    const again = await run(
+      eventFor('/e2e/recreated', (e) => {
+        e.detail.eventID = 'a-new-cloudtrail-call-id';
+      }),
+      { store },
+    );
+
+    expect(again.outcome).toBe('applied');
+    expect(state.logGroup('/e2e/recreated')?.kmsKeyId).toBe(KEY);
+    expect(calls('AssociateKmsKey')).toBe(2);
+  });
 });
 
 describe('sweep', () => {
