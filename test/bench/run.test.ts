@@ -44,7 +44,7 @@ describe('bench: the whole run on a tiny size', () => {
   it('cold start: both bundles built and imported, with what the handler carries beyond its floor', () => {
     const cold = results.coldStart?.functions ?? [];
     expect(cold.map((f) => [f.id, f.floor])).toEqual([
-      ['aws.log-group-kms', 'aws-cloudwatch-logs'],
+      ['aws.log-group-kms', 'aws-logs-dynamodb'],
       ['alicloud.logstore-encryption', 'node-builtins'],
     ]);
     for (const f of cold) {
