@@ -7,8 +7,7 @@
  * `ALIBABA_CLOUD_ENDPOINT_OSS_TABLES`. The bucket is addressed by its URL-encoded ARN in the path.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { STATUS_CODES } from 'node:http';
 import * as z from 'zod/mini';
 import {
   ConflictError,
@@ -22,6 +21,7 @@ import {
 } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
+import { classifyNetwork, type RawResponse, send, unknownFailure } from './http.ts';
 
 /** Table bucket names (CreateTableBucket): 3–32 chars, lowercase letters, digits, hyphens; no hyphen at either end. */
 export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -217,32 +217,11 @@ const DENIED = new Set([
   'ForbiddenException',
 ]);
 const THROTTLED = new Set(['TooManyRequests', 'TooManyRequestsException', 'SlowDown', 'QpsLimitExceeded']);
-const RETRYABLE_NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'RequestTimeout',
-]);
 
 export function classifyOssTablesError(error: unknown): RemediationError {
   if (error instanceof RemediationError) return error;
-  if (error instanceof OssTablesNetworkError) {
-    const ctx = { code: error.code };
-    return RETRYABLE_NETWORK.has(error.code)
-      ? new TransientError(error.message, ctx, { cause: error })
-      : new UnexpectedError(error.message, ctx, { cause: error });
-  }
-  if (!(error instanceof OssTablesServiceError)) {
-    const e = error as { name?: string; message?: string };
-    return new UnexpectedError(
-      e?.message ?? String(error),
-      { code: e?.name ?? 'UnexpectedError' },
-      { cause: error },
-    );
-  }
+  if (error instanceof OssTablesNetworkError) return classifyNetwork(error);
+  if (!(error instanceof OssTablesServiceError)) return unknownFailure(error);
   const { code, status } = error;
   const ctx = { code, status, ...(error.requestId !== undefined ? { requestId: error.requestId } : {}) };
   const opts = { cause: error };
@@ -356,15 +335,17 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
     );
     const search =
       query.length === 0 ? '' : `?${query.map(([k, v]) => `${ossQuote(k)}=${ossQuote(v)}`).join('&')}`;
-    const response = await send(
-      endpoint.protocol,
-      endpoint.host,
+    const response = await send({
+      protocol: endpoint.protocol,
+      address: endpoint.host,
       method,
-      `/${key}${search}`,
-      signed.headers,
-      payload,
+      path: `/${key}${search}`,
+      headers: signed.headers,
+      ...(payload !== undefined ? { body: payload } : {}),
       timeoutMs,
-    );
+      networkError: (code, message, cause) =>
+        new OssTablesNetworkError(code, `OSS Tables ${message}`, { cause }),
+    });
     if (response.status >= 300) throw toServiceError(action, response);
     return response;
   }
@@ -494,54 +475,4 @@ function toServiceError(action: string, response: RawResponse): OssTablesService
     requestId,
     header('x-oss-ec'),
   );
-}
-
-interface RawResponse {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-function send(
-  protocol: 'http' | 'https',
-  address: string,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body: Buffer | undefined,
-  timeoutMs: number,
-): Promise<RawResponse> {
-  const url = new URL(`${protocol}://${address}`);
-  const request = protocol === 'https' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        protocol: `${protocol}:`,
-        hostname: url.hostname,
-        port: url.port === '' ? undefined : Number(url.port),
-        method,
-        path,
-        headers,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', (error) => reject(networkError(error)));
-      },
-    );
-    req.setTimeout(timeoutMs, () =>
-      req.destroy(new OssTablesNetworkError('RequestTimeout', `no answer within ${timeoutMs} ms`)),
-    );
-    req.on('error', (error) => reject(networkError(error)));
-    req.end(body);
-  });
-}
-
-function networkError(error: Error): OssTablesNetworkError {
-  if (error instanceof OssTablesNetworkError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'NetworkError';
-  return new OssTablesNetworkError(code, `OSS Tables request failed: ${error.message}`, { cause: error });
 }

@@ -10,8 +10,6 @@
  * Host; the LOG v1 string-to-sign does not include Host, so the redirect keeps the signature valid).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import * as z from 'zod/mini';
 import {
   ConflictError,
@@ -24,6 +22,7 @@ import {
   UnexpectedError,
 } from '#core/errors';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
+import { classifyNetwork, send, unknownFailure } from './http.ts';
 
 /** Project names (SLS "Manage a project"): 3–63 chars, lowercase letters, digits, hyphens; alphanumeric ends. */
 export const SLS_PROJECT = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -123,33 +122,12 @@ const THROTTLED = new Set([
   'TooManyRequests',
 ]);
 const TRANSIENT = new Set(['ServerBusy', 'InternalServerError', 'ServiceUnavailable', 'RequestTimeout']);
-const RETRYABLE_NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'RequestTimeout',
-]);
 
 /** Maps anything the SLS client threw onto the core error classes, by code first, then status. */
 export function classifySlsError(error: unknown): RemediationError {
   if (error instanceof RemediationError) return error;
-  if (error instanceof SlsNetworkError) {
-    const ctx = { code: error.code };
-    return RETRYABLE_NETWORK.has(error.code)
-      ? new TransientError(error.message, ctx, { cause: error })
-      : new UnexpectedError(error.message, ctx, { cause: error });
-  }
-  if (!(error instanceof SlsServiceError)) {
-    const e = error as { name?: string; message?: string };
-    return new UnexpectedError(
-      e?.message ?? String(error),
-      { code: e?.name ?? 'UnexpectedError' },
-      { cause: error },
-    );
-  }
+  if (error instanceof SlsNetworkError) return classifyNetwork(error);
+  if (!(error instanceof SlsServiceError)) return unknownFailure(error);
   const { code, status } = error;
   const ctx = { code, status, ...(error.requestId !== undefined ? { requestId: error.requestId } : {}) };
   const opts = { cause: error };
@@ -308,15 +286,18 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
     const route = slsRoute(endpoint, c.project);
     headers.host = route.host;
     const search = c.query ? `?${new URLSearchParams(c.query).toString()}` : '';
-    const response = await send(
-      endpoint.protocol,
-      route.connect,
-      c.method,
-      `${c.path}${search}`,
+    const response = await send({
+      protocol: endpoint.protocol,
+      address: route.connect,
+      method: c.method,
+      path: `${c.path}${search}`,
       headers,
-      body,
+      ...(body !== undefined ? { body } : {}),
       timeoutMs,
-    );
+      // TLS must name the virtual host SLS serves (the project's host), not the bare endpoint.
+      servername: route.host.replace(/:\d+$/, ''),
+      networkError: (code, message, cause) => new SlsNetworkError(code, `SLS ${message}`, { cause }),
+    });
     const requestId = response.headers['x-log-requestid'];
     const rid = typeof requestId === 'string' ? requestId : undefined;
     if (response.status >= 400) throw toServiceError(c.action, response.status, response.body, rid);
@@ -450,58 +431,4 @@ function toServiceError(action: string, status: number, body: Buffer, requestId?
     // Not JSON (a proxy's HTML page): keep the status-derived code.
   }
   return new SlsServiceError(code, message, status, requestId);
-}
-
-interface RawResponse {
-  status: number;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-}
-
-/** One HTTP exchange. `address` is host[:port] of the endpoint; the Host header may differ. */
-function send(
-  protocol: 'http' | 'https',
-  address: string,
-  method: string,
-  path: string,
-  headers: Record<string, string>,
-  body: Buffer | undefined,
-  timeoutMs: number,
-): Promise<RawResponse> {
-  const url = new URL(`${protocol}://${address}`);
-  const hostHeader = headers.host ?? address;
-  const request = protocol === 'https' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        protocol: `${protocol}:`,
-        hostname: url.hostname,
-        port: url.port === '' ? undefined : Number(url.port),
-        method,
-        path,
-        headers,
-        // TLS must name the virtual host SLS serves (the project's host), not the bare endpoint.
-        ...(protocol === 'https' ? { servername: hostHeader.replace(/:\d+$/, '') } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', (error) => reject(networkError(error)));
-      },
-    );
-    req.setTimeout(timeoutMs, () =>
-      req.destroy(new SlsNetworkError('RequestTimeout', `no answer within ${timeoutMs} ms`)),
-    );
-    req.on('error', (error) => reject(networkError(error)));
-    req.end(body);
-  });
-}
-
-function networkError(error: Error): SlsNetworkError {
-  if (error instanceof SlsNetworkError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? 'NetworkError';
-  return new SlsNetworkError(code, `SLS request failed: ${error.message}`, { cause: error });
 }
