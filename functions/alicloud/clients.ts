@@ -89,3 +89,16 @@ export function credentialsFrom(
   const token = env.ALIBABA_CLOUD_SECURITY_TOKEN;
   return { accessKeyId: id, accessKeySecret: secret, ...(token ? { securityToken: token } : {}) };
 }
+
+/** One client per region, made on first use (clients are cheap, but not free on every call). */
+export function perRegion<C>(make: (region: string) => C): (region: string) => C {
+  const clients = new Map<string, C>();
+  return (region) => {
+    let client = clients.get(region);
+    if (client === undefined) {
+      client = make(region);
+      clients.set(region, client);
+    }
+    return client;
+  };
+}

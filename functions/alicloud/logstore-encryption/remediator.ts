@@ -18,7 +18,7 @@ import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
+import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
   classifySlsError,
@@ -191,17 +191,11 @@ export function createRemediator(
   options: LogstoreRemediatorOptions = {},
 ): Remediator<LogstoreTarget, LogstoreDesired, LogstoreState> {
   const credentials = options.credentials ?? (() => credentialsFrom(undefined, options.env));
-  const clients = new Map<string, SlsClient>();
-  const clientFor = (region: string): SlsClient => {
-    let client = clients.get(region);
-    if (!client) {
-      client =
-        options.client?.(region) ??
-        createSlsClient({ region, credentials, ...(options.env ? { env: options.env } : {}) });
-      clients.set(region, client);
-    }
-    return client;
-  };
+  const clientFor = perRegion(
+    (region): SlsClient =>
+      options.client?.(region) ??
+      createSlsClient({ region, credentials, ...(options.env ? { env: options.env } : {}) }),
+  );
 
   return {
     id: FUNCTION_ID,

@@ -17,7 +17,7 @@ import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
+import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
   classifyOssTablesError,
@@ -145,17 +145,11 @@ export function createRemediator(
   options: TableBucketRemediatorOptions = {},
 ): Remediator<TableBucketTarget, TableBucketDesired, TableBucketState> {
   const credentials = options.credentials ?? (() => credentialsFrom(undefined, options.env));
-  const clients = new Map<string, OssTablesClient>();
-  const clientFor = (region: string): OssTablesClient => {
-    let client = clients.get(region);
-    if (!client) {
-      client =
-        options.client?.(region) ??
-        createOssTablesClient({ region, credentials, ...(options.env ? { env: options.env } : {}) });
-      clients.set(region, client);
-    }
-    return client;
-  };
+  const clientFor = perRegion(
+    (region): OssTablesClient =>
+      options.client?.(region) ??
+      createOssTablesClient({ region, credentials, ...(options.env ? { env: options.env } : {}) }),
+  );
 
   return {
     id: FUNCTION_ID,
