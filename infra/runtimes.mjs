@@ -28,7 +28,12 @@ if (!existsSync(bin)) {
 
 const result = spawnSync(
   process.execPath,
-  [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/infra/runtime.test.ts'],
+  [
+    join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+    'run',
+    '--reporter=default',
+    'test/infra/runtime.test.ts',
+  ],
   { cwd: root, stdio: 'inherit', env: { ...process.env, ATREST_NODE22: bin } },
 );
 process.exitCode = result.status ?? 1;
