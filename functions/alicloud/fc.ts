@@ -11,14 +11,28 @@
  * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
  * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
  * event with the outcomes in the error message.
+ *
+ * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
+ * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
+ * remediator lists in this function's own region (FC context `region`, else `$FC_REGION`) through
+ * the same engine and idempotency store, paced at `$ATREST_SWEEP_RATE` API calls per second
+ * (default 5, so live events keep their quota), until the invocation has SWEEP_RESERVE_MS left.
+ * ActionTrail delivery is best effort; this is the backstop. Each outcome is logged as for a live
+ * event, then one `sweep` summary line. The sweep never throws for a resource (failed ones are
+ * logged at ERROR) and never re-queues: it returns its outcomes, and the next run picks up what is
+ * left. A remediator that owns timer events itself (disk-default-kms checks its configured regions
+ * on every tick) gets them as before, whatever their payload; so does any other timer payload.
  */
 import * as z from 'zod/mini';
 import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
+import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isFailure, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
+import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
+import { ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
 import { storeFromEnv } from './tablestore.ts';
 
@@ -52,7 +66,10 @@ export interface FcHandlerOptions {
   limiter?: RateLimiter;
   /** Engine knobs (tests inject `sleep: async () => {}`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
-  /** Clock for deadlines and the wrapper's timestamp. Default Date.now. */
+  /**
+   * Clock for deadlines and the wrapper's timestamp. Default Date.now. When given, a sweep also
+   * paces on it and waits with `engine.sleep`, which must then advance it (a fake clock).
+   */
   now?: () => number;
   /** Jitter source for re-queue delays. Default Math.random. */
   random?: () => number;
@@ -154,14 +171,34 @@ export function createFcHandler(options: FcHandlerOptions) {
   const deadlineMs = options.deferDeadlineMs?.(config) ?? DEFAULT_DEFER_DEADLINE_MS;
   // One per instance, kept across invocations: a burst of creations is paced, not retried into failure.
   const limiter = options.limiter ?? new AdaptiveRateLimiter();
+  // Also parsed once: a bad value fails the first invocation with the variable named.
+  const sweepRate = sweepRateFrom(env);
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
     const timeoutMs = (context.function?.timeout ?? 60) * 1000;
     const credentials = () => credentialsFrom(context, env);
     const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
-    const { event: original, deferral } = unwrapDeferred(decode(event));
+    const decoded = decode(event);
     const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
+    const timer = sweepTimer(decoded);
+    if (timer !== undefined && !remediator.owns(decoded)) {
+      const remainingMs = () => timeoutMs - (now() - started);
+      return sweep({
+        remediator,
+        timer,
+        context,
+        env,
+        config,
+        store,
+        remainingMs,
+        now,
+        log,
+        options,
+        rate: sweepRate,
+      });
+    }
+    const { event: original, deferral } = unwrapDeferred(decoded);
     let outcomes = await remediateEvent(remediator, original, {
       config,
       store,
@@ -221,6 +258,82 @@ export function createFcHandler(options: FcHandlerOptions) {
     }
     return outcomes;
   };
+}
+
+/** The FC timer trigger's event. */
+const TimerEvent = z.looseObject({
+  triggerTime: z.string().check(z.regex(ISO_TIME)),
+  triggerName: z.string().check(z.minLength(1), z.maxLength(128)),
+  payload: z.string().check(z.maxLength(4096)),
+});
+
+type Timer = z.infer<typeof TimerEvent>;
+
+/** The timer event when it asks for a sweep (its payload is exactly the sweep event), else undefined. */
+export function sweepTimer(event: unknown): Timer | undefined {
+  const parsed = TimerEvent.safeParse(event);
+  if (!parsed.success) return undefined;
+  try {
+    return isSweepEvent(JSON.parse(parsed.data.payload)) ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface SweepRun {
+  remediator: AnyRemediator;
+  timer: Timer;
+  context: FcContext;
+  env: Record<string, string | undefined>;
+  config: Config;
+  store: IdempotencyStore;
+  remainingMs: () => number;
+  now: () => number;
+  log: (line: string) => void;
+  options: FcHandlerOptions;
+  rate: number;
+}
+
+/** The scheduled sweep of this function's region; see the header. */
+async function sweep(run: SweepRun): Promise<Outcome[]> {
+  const { remediator, context, log } = run;
+  const region = context.region ?? run.env.FC_REGION;
+  if (region === undefined || !ALICLOUD_REGION.test(region))
+    throw new ConfigError([
+      `FC_REGION: ${JSON.stringify(region)} is not a region (the FC context or FC_REGION names it)`,
+    ]);
+  if (remediator.list === undefined) {
+    const ignored: Outcome = {
+      function: remediator.id,
+      eventId: `timer:${run.timer.triggerName}@${run.timer.triggerTime}`,
+      resource: '',
+      region,
+      outcome: 'ignored',
+      attempts: 0,
+      durationMs: 0,
+      dryRun: false,
+      reason: `${remediator.id} cannot list its resources, so it cannot sweep`,
+    };
+    log(line('INFO', 'outcome', { ...ignored, requestId: context.requestId }));
+    return [ignored];
+  }
+  const { result, summary } = await scheduledSweep(remediator, region, {
+    config: run.config,
+    store: run.store,
+    rate: run.rate,
+    remainingMs: run.remainingMs,
+    ...(run.options.engine ? { engine: run.options.engine } : {}),
+    // Real time unless the test drives a fake clock (engine.sleep alone must not make pacing spin).
+    ...(run.options.now
+      ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
+      : {}),
+    onOutcome: (outcome) =>
+      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
+  });
+  // Incomplete (time budget or a listing failure) is a warning: the next run starts over, and a
+  // failed listing has already been logged at ERROR as a failed outcome.
+  log(line(summary.complete ? 'INFO' : 'WARN', 'sweep', { ...summary, requestId: context.requestId }));
+  return result.outcomes;
 }
 
 function expire(outcome: Outcome, plan: Extract<DeferralPlan, { kind: 'expired' }>): Outcome {

@@ -9,12 +9,16 @@
  * at most `concurrency` resources are in flight. Listing pages are not metered (one page covers
  * 50–1000 resources); a listing that fails with a retryable error (throttled, 5xx) is restarted,
  * skipping what it already yielded.
+ *
+ * The scheduled sweep of a deployed function (Lambda schedule, FC timer) adds the platform-neutral
+ * rest: the event that asks for it, `$ATREST_SWEEP_RATE`, the time reserve, and the summary line.
  */
+import * as z from 'zod/mini';
 import type { Config } from './config.ts';
 import { type EngineDeps, remediateTarget, toOutcomeError, unexpected } from './engine.ts';
-import { RemediationError } from './errors.ts';
+import { ConfigError, RemediationError } from './errors.ts';
 import type { IdempotencyStore } from './idempotency.ts';
-import type { Outcome } from './outcome.ts';
+import type { FunctionId, Outcome } from './outcome.ts';
 import type { Remediator, Target } from './remediator.ts';
 import { backoffDelay, DEFAULT_RETRY } from './retry.ts';
 
@@ -218,4 +222,96 @@ function classifyListing<T extends Target, D, S>(r: Remediator<T, D, S>, thrown:
   } catch {
     return unexpected(thrown);
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the scheduled sweep of a deployed function
+// ------------------------------------------------------------------------------------------------
+
+/** What a schedule sends to ask for a sweep (AWS rule input, FC timer payload), and nothing else. */
+export const SweepEvent = z.strictObject({ atrest: z.strictObject({ sweep: z.literal(true) }) });
+export const isSweepEvent = (event: unknown): boolean => SweepEvent.safeParse(event).success;
+
+/** When a scheduled sweep stops starting resources: those in flight finish and the summary is logged. */
+export const SWEEP_RESERVE_MS = 20_000;
+export const DEFAULT_SWEEP_RATE = 5;
+export const MAX_SWEEP_RATE = 100;
+/** Resources in flight at once in a scheduled sweep. */
+export const SWEEP_CONCURRENCY = 4;
+
+/** `$ATREST_SWEEP_RATE`: API calls per second a scheduled sweep may make. Parsed once, at init. */
+export function sweepRateFrom(env: Record<string, string | undefined>): number {
+  const raw = env.ATREST_SWEEP_RATE;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_SWEEP_RATE;
+  const rate = Number(raw);
+  if (!(rate > 0 && rate <= MAX_SWEEP_RATE))
+    throw new ConfigError([
+      `ATREST_SWEEP_RATE: ${JSON.stringify(raw)} must be a number above 0, at most ${MAX_SWEEP_RATE} (calls per second)`,
+    ]);
+  return rate;
+}
+
+/** The one `sweep` log line after a scheduled sweep (its level: INFO when complete, else WARN). */
+export interface SweepSummary {
+  function: FunctionId;
+  region: string;
+  listed: number;
+  complete: boolean;
+  /** Resources per outcome. */
+  counts: Partial<Record<Outcome['outcome'], number>>;
+  /** Write calls made, all resources together. */
+  writes: number;
+  durationMs: number;
+}
+
+export function sweepSummary(functionId: FunctionId, result: SweepResult, durationMs: number): SweepSummary {
+  const counts: Partial<Record<Outcome['outcome'], number>> = {};
+  for (const o of result.outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
+  return {
+    function: functionId,
+    region: result.region,
+    listed: result.listed,
+    complete: result.complete,
+    counts,
+    writes: result.outcomes.reduce((sum, o) => sum + o.attempts, 0),
+    durationMs,
+  };
+}
+
+export interface ScheduledSweepOptions {
+  config: Config;
+  store: IdempotencyStore;
+  /** Calls per second (`sweepRateFrom`). */
+  rate: number;
+  /** Milliseconds left in this invocation; below SWEEP_RESERVE_MS no new resource is started. */
+  remainingMs: () => number;
+  /** Engine knobs (tests inject `sleep`, `random`). */
+  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
+  /** The pacing's clock and the summary's duration. Default: real time. */
+  clock?: Pick<TokenBucketOptions, 'now' | 'sleep'>;
+  /** Called once per resource as soon as its outcome is known (the function's outcome log line). */
+  onOutcome?: (outcome: Outcome) => void;
+}
+
+/**
+ * One region, paced at `rate`, within the invocation's time budget: what a deployed function runs
+ * on its schedule. Never throws for a resource; the caller logs the summary at its level.
+ */
+export async function scheduledSweep<T extends Target, D, S>(
+  remediator: Remediator<T, D, S>,
+  region: string,
+  options: ScheduledSweepOptions,
+): Promise<{ result: SweepResult; summary: SweepSummary }> {
+  const now = options.clock?.now ?? Date.now;
+  const started = now();
+  const result = await sweepRegion(remediator, region, {
+    config: options.config,
+    store: options.store,
+    concurrency: SWEEP_CONCURRENCY,
+    bucket: new TokenBucket(options.rate, options.clock ?? {}),
+    outOfTime: () => options.remainingMs() < SWEEP_RESERVE_MS,
+    engine: { ...options.engine, remainingMs: options.remainingMs },
+    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+  });
+  return { result, summary: sweepSummary(remediator.id, result, now() - started) };
 }

@@ -2,7 +2,7 @@
  * The four Alibaba Cloud functions as one ROS stack (ROS CDK, synthesised offline):
  *
  *   ActionTrail write event ─▶ EventBridge (default bus) ─▶ FC3 eventbridge trigger ─▶ function
- *   timer (disk-default-kms, every 6 h) ──────────────────────────────────────────────┘   │
+ *   timer: disk-default-kms every 6 h; the others' daily sweep ────────────────────────┘   │
  *     async invoke config: retries, max event age, on failure ─▶ MNS dead-letter queue    │
  *     idempotency ─▶ Tablestore table (`key` STRING, TTL)  ◀───────────────────────────────┤
  *     logs ─▶ SLS project/logstore (encrypted)  ◀──────────────────────────────────────────┘
@@ -26,6 +26,7 @@ import * as ram from '@alicloud/ros-cdk-ram';
 import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
+import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
 import { type FunctionId, functionSpec } from '../functions.ts';
 
 export type AlicloudFunctionId = Extract<FunctionId, `alicloud.${string}`>;
@@ -38,17 +39,30 @@ export interface AlicloudTriggerSpec {
   type?: readonly unknown[];
   /** FC timer (cron, UTC, with seconds) for a periodic check; default none. */
   timer?: string;
+  /**
+   * The timer runs the FC adapter's scheduled sweep (functions/alicloud/fc.ts) of the function's
+   * region, paced by `ATREST_SWEEP_RATE`; default false (disk-default-kms checks its configured
+   * regions itself on every tick).
+   */
+  sweeps?: boolean;
   /** Function timeout in seconds; default 60. */
   timeoutSeconds?: number;
 }
 
 const ANY_ACTIONTRAIL_API_CALL = [{ suffix: ':ActionTrail:ApiCall' }];
 
+/**
+ * ActionTrail delivery is best effort: once a day every resource of the region is swept, 03:00 UTC.
+ * The sweep stops 20 s before the timeout, so 300 s covers ~1400 calls at the default 5/s; what
+ * it does not reach is covered by the next run.
+ */
+const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } as const;
+
 export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
   // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ApiCall type.
-  'alicloud.logstore-encryption': { eventNames: ['CreateLogStore'] },
-  'alicloud.cluster-kms': { eventNames: ['CreateCluster'], type: ['cs:ActionTrail:ApiCall'] },
-  'alicloud.table-bucket-encryption': { eventNames: ['CreateTableBucket'] },
+  'alicloud.logstore-encryption': { eventNames: ['CreateLogStore'], ...DAILY_SWEEP },
+  'alicloud.cluster-kms': { eventNames: ['CreateCluster'], type: ['cs:ActionTrail:ApiCall'], ...DAILY_SWEEP },
+  'alicloud.table-bucket-encryption': { eventNames: ['CreateTableBucket'], ...DAILY_SWEEP },
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   'alicloud.disk-default-kms': {
     eventNames: ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
@@ -59,7 +73,10 @@ export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> 
 
 export const ALICLOUD_FUNCTION_IDS = Object.keys(ALICLOUD_TRIGGERS) as AlicloudFunctionId[];
 
-/** The payload the timer sends; the handler must run its periodic check when it sees it. */
+/**
+ * The payload every timer sends: the FC adapter sweeps the region when it sees it, unless the
+ * remediator handles timer ticks itself (disk-default-kms).
+ */
 export const SWEEP_PAYLOAD = { atrest: { sweep: true } } as const;
 
 /** Key ids that are stack parameters, and where each sits in the config. */
@@ -91,6 +108,8 @@ export interface AtrestAlicloudStackProps extends ros.StackProps {
   functions?: readonly AlicloudFunctionId[];
   /** Prefix of function, role, queue and table names; default `atrest`. */
   namePrefix?: string;
+  /** API calls per second of the daily sweep (`ATREST_SWEEP_RATE`, at most 100); default 5. */
+  sweepRate?: number;
 }
 
 export class AtrestAlicloudStack extends ros.Stack {
@@ -113,6 +132,10 @@ export class AtrestAlicloudStack extends ros.Stack {
       throw new ConfigError([`namePrefix: ${JSON.stringify(prefix)} must match ^[a-z][a-z0-9-]{0,14}$`]);
     const config = parseConfig(props.config);
     const ids = props.functions ?? ALICLOUD_FUNCTION_IDS;
+    // Validated here with the functions' own parser, so a bad rate fails the synth, not every invocation.
+    const sweepRate = String(
+      sweepRateFrom({ ATREST_SWEEP_RATE: String(props.sweepRate ?? DEFAULT_SWEEP_RATE) }),
+    );
 
     const configJson = this.configParameters(config);
     const codeBucket = new ros.RosParameter(this, 'CodeBucket', {
@@ -236,6 +259,7 @@ export class AtrestAlicloudStack extends ros.Stack {
           ATREST_OTS_ENDPOINT: ros.Fn.sub(`https://\${OtsInstanceName}.\${ALIYUN::Region}.ots.aliyuncs.com`),
           ATREST_OTS_INSTANCE: instance.attrInstanceName,
           ATREST_OTS_TABLE: table.attrTableName,
+          ...(trigger.sweeps ? { ATREST_SWEEP_RATE: sweepRate } : {}),
         },
         logConfig: {
           project: logProject.getAtt('Name'),
@@ -276,7 +300,7 @@ export class AtrestAlicloudStack extends ros.Stack {
       if (trigger.timer !== undefined)
         new fc3.Trigger(this, `${logical}TimerTrigger`, {
           functionName: fn.attrFunctionName,
-          triggerName: 'periodic-check',
+          triggerName: trigger.sweeps ? 'sweep' : 'periodic-check',
           triggerType: 'timer',
           triggerConfig: {
             cronExpression: trigger.timer,

@@ -40,6 +40,12 @@ const LOGICAL: Record<AlicloudFunctionId, string> = {
   'alicloud.table-bucket-encryption': 'TableBucketEncryption',
   'alicloud.disk-default-kms': 'DiskDefaultKms',
 };
+/** The functions whose timer runs the FC adapter's scheduled sweep. */
+const SWEEPING: AlicloudFunctionId[] = [
+  'alicloud.logstore-encryption',
+  'alicloud.cluster-kms',
+  'alicloud.table-bucket-encryption',
+];
 const sub = (text: string) => ({ 'Fn::Sub': text });
 const DLQ_ARN = sub('acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/atrest-dlq/messages');
 /** What the platform wiring adds to each role after its permissions.ts statements. */
@@ -72,7 +78,7 @@ afterAll(() => {
 
 function synth(
   permissions: ReadonlyMap<FunctionId, PermissionSet>,
-  props: { config?: unknown; namePrefix?: string } = {},
+  props: { config?: unknown; namePrefix?: string; sweepRate?: number } = {},
 ) {
   const outdir = mkdtempSync(join(tmpdir(), 'atrest-ros-'));
   outdirs.push(outdir);
@@ -135,7 +141,7 @@ describe('AtrestAlicloudStack', () => {
       deployed = deployed.replaceAll(`{{${name}}}`, template.Parameters[name]?.Default ?? '');
 
     expect(parseConfig(JSON.parse(deployed))).toEqual(parseConfig(CONFIG));
-    for (const [, fn] of ofType(template, 'ALIYUN::FC3::Function'))
+    for (const [logical, fn] of ofType(template, 'ALIYUN::FC3::Function'))
       expect(fn.Properties.EnvironmentVariables).toEqual({
         ATREST_CONFIG_JSON: {
           'Fn::Replace': [
@@ -146,6 +152,7 @@ describe('AtrestAlicloudStack', () => {
         ATREST_OTS_ENDPOINT: sub('https://${OtsInstanceName}.${ALIYUN::Region}.ots.aliyuncs.com'),
         ATREST_OTS_INSTANCE: { 'Fn::GetAtt': ['IdempotencyInstance', 'InstanceName'] },
         ATREST_OTS_TABLE: { 'Fn::GetAtt': ['IdempotencyTable', 'TableName'] },
+        ...(logical === 'DiskDefaultKms' ? {} : { ATREST_SWEEP_RATE: '5' }),
       });
   });
 
@@ -193,17 +200,53 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
-  it('runs disk-default-kms on a timer every 6 hours, and nothing else on a timer', () => {
+  it('runs disk-default-kms on a timer every 6 hours, with its own periodic check', () => {
+    const timer = template.Resources.DiskDefaultKmsTimerTrigger;
+
+    expect(timer?.Properties).toEqual({
+      FunctionName: { 'Fn::GetAtt': ['DiskDefaultKms', 'FunctionName'] },
+      TriggerName: 'periodic-check',
+      TriggerType: 'timer',
+      TriggerConfig: {
+        cronExpression: '0 0 */6 * * *',
+        enable: true,
+        payload: JSON.stringify(SWEEP_PAYLOAD),
+      },
+    });
+    expect(template.Resources.DiskDefaultKms?.Properties.Timeout).toBe(300);
+  });
+
+  it('has exactly one timer per function', () => {
     const timers = ofType(template, 'ALIYUN::FC3::Trigger').filter(
       ([, t]) => t.Properties.TriggerType === 'timer',
     );
 
-    expect(timers.map(([id]) => id)).toEqual(['DiskDefaultKmsTimerTrigger']);
-    expect(timers[0]?.[1].Properties.TriggerConfig).toEqual({
-      cronExpression: '0 0 */6 * * *',
-      enable: true,
-      payload: JSON.stringify(SWEEP_PAYLOAD),
-    });
+    expect(timers.map(([id]) => id).sort()).toEqual(
+      ALICLOUD_FUNCTION_IDS.map((id) => `${LOGICAL[id]}TimerTrigger`).sort(),
+    );
+  });
+
+  it.each(SWEEPING)('%s: a daily timer at 03:00 UTC that asks for the sweep, with time for it', (id) => {
+    const timer = template.Resources[`${LOGICAL[id]}TimerTrigger`];
+    const config = timer?.Properties.TriggerConfig;
+
+    expect(timer?.Type).toBe('ALIYUN::FC3::Trigger');
+    expect(timer?.Properties.TriggerType).toBe('timer');
+    expect(timer?.Properties.TriggerName).toBe('sweep');
+    expect(timer?.Properties.FunctionName).toEqual({ 'Fn::GetAtt': [LOGICAL[id], 'FunctionName'] });
+    expect(config.enable).toBe(true);
+    expect(config.cronExpression).toBe('0 0 3 * * *');
+    expect(JSON.parse(config.payload)).toEqual({ atrest: { sweep: true } });
+    expect(template.Resources[LOGICAL[id]]?.Properties.EnvironmentVariables.ATREST_SWEEP_RATE).toBe('5');
+    expect(template.Resources[LOGICAL[id]]?.Properties.Timeout).toBe(300);
+  });
+
+  it('sets the sweep rate from the props, and refuses a bad one at synth, naming the variable', () => {
+    const { template: slow } = synth(permissions, { sweepRate: 0.5 });
+
+    expect(slow.Resources.ClusterKms?.Properties.EnvironmentVariables.ATREST_SWEEP_RATE).toBe('0.5');
+    expect(() => synth(permissions, { sweepRate: 500 })).toThrow(ConfigError);
+    expect(() => synth(permissions, { sweepRate: 500 })).toThrow(/ATREST_SWEEP_RATE/);
   });
 
   it.each(ALICLOUD_FUNCTION_IDS)(

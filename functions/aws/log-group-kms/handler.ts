@@ -23,7 +23,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod/mini';
 import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
@@ -31,17 +30,11 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency
 import { isFailure, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
-import { sweepRegion, TokenBucket } from '#core/sweep';
+import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
-import {
-  createRemediator,
-  type DesiredKey,
-  FUNCTION_ID,
-  type LogGroupState,
-  type LogGroupTarget,
-} from './remediator.ts';
+import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
 
 export interface HandlerDeps {
   /** Environment to read (`ATREST_CONFIG_JSON`, `IDEMPOTENCY_TABLE_NAME`). Default: `process.env`. */
@@ -71,27 +64,14 @@ export class UnsettledOutcomeError extends Error {
 
 const isUnsettled = (o: Outcome): boolean => o.outcome === 'deferred' || isFailure(o);
 
-/** The scheduled rule's input (infra/aws/lib/atrest-stack.ts SWEEP_EVENT), and nothing else. */
-export const SweepEvent = z.strictObject({ atrest: z.strictObject({ sweep: z.literal(true) }) });
-export const isSweepEvent = (event: unknown): boolean => SweepEvent.safeParse(event).success;
-
-/** When the sweep stops starting resources: those in flight finish and the summary is logged. */
-export const SWEEP_RESERVE_MS = 20_000;
-export const DEFAULT_SWEEP_RATE = 5;
-const MAX_SWEEP_RATE = 100;
-const SWEEP_CONCURRENCY = 4;
-
-/** `$ATREST_SWEEP_RATE`: CloudWatch Logs calls per second the sweep may make. Parsed once, at init. */
-export function sweepRateFrom(env: Record<string, string | undefined>): number {
-  const raw = env.ATREST_SWEEP_RATE;
-  if (raw === undefined || raw.trim() === '') return DEFAULT_SWEEP_RATE;
-  const rate = Number(raw);
-  if (!(rate > 0 && rate <= MAX_SWEEP_RATE))
-    throw new ConfigError([
-      `ATREST_SWEEP_RATE: ${JSON.stringify(raw)} must be a number above 0, at most ${MAX_SWEEP_RATE} (calls per second)`,
-    ]);
-  return rate;
-}
+// Shared with the Function Compute timer sweep; re-exported because this module always offered them.
+export {
+  DEFAULT_SWEEP_RATE,
+  isSweepEvent,
+  SWEEP_RESERVE_MS,
+  SweepEvent,
+  sweepRateFrom,
+} from '#core/sweep';
 
 function defaultStore(env: Record<string, string | undefined>): IdempotencyStore {
   const table = env.IDEMPOTENCY_TABLE_NAME;
@@ -162,30 +142,17 @@ async function sweep(deps: SweepDeps, store: IdempotencyStore, context: Context)
   const region = deps.env.AWS_REGION;
   if (region === undefined || !AWS_REGION.test(region))
     throw new ConfigError([`AWS_REGION: ${JSON.stringify(region)} is not a region (Lambda sets it)`]);
-  const started = Date.now();
-  const result = await sweepRegion(deps.remediator, region, {
+  const { result, summary } = await scheduledSweep(deps.remediator, region, {
     config: deps.config,
     store,
-    concurrency: SWEEP_CONCURRENCY,
-    bucket: new TokenBucket(deps.rate),
-    outOfTime: () => context.getRemainingTimeInMillis() < SWEEP_RESERVE_MS,
-    engine: { ...deps.engine, remainingMs: () => context.getRemainingTimeInMillis() },
+    rate: deps.rate,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    ...(deps.engine ? { engine: deps.engine } : {}),
     onOutcome: (outcome) => log(deps.logger, outcome),
   });
-  const counts: Record<string, number> = {};
-  for (const o of result.outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
-  const summary = {
-    function: FUNCTION_ID,
-    region,
-    listed: result.listed,
-    complete: result.complete,
-    counts,
-    writes: result.outcomes.reduce((sum, o) => sum + o.attempts, 0),
-    durationMs: Date.now() - started,
-  };
   // Incomplete (time budget or a listing failure) is a warning: the next scheduled run starts over,
   // and the failed outcome of a listing error has already raised the outcome alarm.
-  if (result.complete) deps.logger.info('sweep', summary);
-  else deps.logger.warn('sweep', summary);
+  if (result.complete) deps.logger.info('sweep', { ...summary });
+  else deps.logger.warn('sweep', { ...summary });
   return result.outcomes;
 }
