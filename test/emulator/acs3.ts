@@ -214,3 +214,9 @@ export function fcError(status: number, code: string, message: string, requestId
 }
 
 export { json as jsonAnswer };
+
+/** The action of an ACS3-signed RPC request (the `x-acs-action` header). */
+export function acs3Action({ req }: RequestContext): string {
+  const action = req.headers['x-acs-action'];
+  return typeof action === 'string' && action !== '' ? action : 'Unknown';
+}

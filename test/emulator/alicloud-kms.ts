@@ -6,7 +6,7 @@
  * region a test needs. A key is found by id or by its ARN; an unknown key is 404
  * `Forbidden.KeyNotFound`, as documented.
  */
-import { type Acs3Credential, Acs3Verifier, jsonAnswer, rpcError } from './acs3.ts';
+import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
 import {
   type Answer,
   EmulatedService,
@@ -68,9 +68,8 @@ class AlicloudKmsHandler implements ServiceHandler {
     this.verifier = new Acs3Verifier(credentials);
   }
 
-  action({ req }: RequestContext): string {
-    const action = req.headers['x-acs-action'];
-    return typeof action === 'string' && action !== '' ? action : 'Unknown';
+  action(ctx: RequestContext): string {
+    return acs3Action(ctx);
   }
 
   isWrite(): boolean {

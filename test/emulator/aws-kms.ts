@@ -13,7 +13,7 @@ import {
   ServiceFailure,
   type ServiceHandler,
 } from './harness.ts';
-import { DUMMY_CREDENTIALS, header, verifySigV4 } from './sigv4.ts';
+import { header, secretsOf, verifySigV4 } from './sigv4.ts';
 
 const TARGET_PREFIX = 'TrentService.';
 const JSON_11 = 'application/x-amz-json-1.1';
@@ -212,9 +212,7 @@ export async function startAwsKms(
   options: StartAwsKmsOptions = {},
 ): Promise<{ service: EmulatedService; state: AwsKmsState }> {
   const state = new AwsKmsState();
-  const secrets = new Map(
-    (options.credentials ?? [DUMMY_CREDENTIALS]).map((c) => [c.accessKeyId, c.secretAccessKey] as const),
-  );
+  const secrets = secretsOf(options.credentials);
   const service = new EmulatedService('kms', new AwsKmsHandler(state, secrets));
   await service.start(options.port ?? 0);
   return { service, state };

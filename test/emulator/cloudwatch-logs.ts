@@ -21,7 +21,7 @@ import {
   ServiceFailure,
   type ServiceHandler,
 } from './harness.ts';
-import { DUMMY_CREDENTIALS, verifySigV4 } from './sigv4.ts';
+import { DUMMY_CREDENTIALS, secretsOf, verifySigV4 } from './sigv4.ts';
 
 /** The dummy credentials tests and the demo sign with (defined with the SigV4 verifier). */
 export { DUMMY_CREDENTIALS };
@@ -360,9 +360,7 @@ export async function startCloudWatchLogs(
   options: StartCloudWatchLogsOptions = {},
 ): Promise<{ service: EmulatedService; state: CloudWatchLogsState }> {
   const state = new CloudWatchLogsState(options.region ?? 'us-east-1', options.account ?? '111122223333');
-  const secrets = new Map(
-    (options.credentials ?? [DUMMY_CREDENTIALS]).map((c) => [c.accessKeyId, c.secretAccessKey] as const),
-  );
+  const secrets = secretsOf(options.credentials);
   const service = new EmulatedService('logs', new CloudWatchLogsHandler(state, secrets));
   await service.start(options.port ?? 0);
   return { service, state };

@@ -9,7 +9,7 @@
  * Modify while default encryption is off answers `InvalidDefaultEncryption.NotFound` (documented
  * code; its HTTP status, 403 here, is not).
  */
-import { type Acs3Credential, Acs3Verifier, jsonAnswer, rpcError } from './acs3.ts';
+import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
 import {
   type Answer,
   EmulatedService,
@@ -80,9 +80,8 @@ class EcsHandler implements ServiceHandler {
     this.verifier = new Acs3Verifier(credentials);
   }
 
-  action({ req }: RequestContext): string {
-    const action = req.headers['x-acs-action'];
-    return typeof action === 'string' && action !== '' ? action : 'Unknown';
+  action(ctx: RequestContext): string {
+    return acs3Action(ctx);
   }
 
   isWrite(action: string): boolean {

@@ -18,7 +18,7 @@ import {
   ServiceFailure,
   type ServiceHandler,
 } from './harness.ts';
-import { DUMMY_CREDENTIALS, header, verifySigV4 } from './sigv4.ts';
+import { header, secretsOf, verifySigV4 } from './sigv4.ts';
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown> | unknown;
 
@@ -198,9 +198,7 @@ export async function startLambda(
   options: StartLambdaOptions = {},
 ): Promise<{ service: EmulatedService; state: LambdaState }> {
   const state = new LambdaState(options.region ?? 'us-east-1', options.account ?? '111122223333');
-  const secrets = new Map(
-    (options.credentials ?? [DUMMY_CREDENTIALS]).map((c) => [c.accessKeyId, c.secretAccessKey] as const),
-  );
+  const secrets = secretsOf(options.credentials);
   const service = new EmulatedService('lambda', new LambdaHandlerImpl(state, secrets));
   await service.start(options.port ?? 0);
   return { service, state };

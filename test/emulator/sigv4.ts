@@ -127,3 +127,8 @@ export async function verifySigV4(
     );
   return { accessKeyId, region };
 }
+
+/** Access key id → secret, the form verifySigV4 looks secrets up in; default: the dummy pair. */
+export const secretsOf = (
+  credentials: ReadonlyArray<{ accessKeyId: string; secretAccessKey: string }> = [DUMMY_CREDENTIALS],
+): Map<string, string> => new Map(credentials.map((c) => [c.accessKeyId, c.secretAccessKey] as const));
