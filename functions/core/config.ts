@@ -26,6 +26,20 @@ const patterns = z.array(
   ),
 );
 
+/**
+ * Tamper restore (every function): `enforce` "always" (default) also restores the configured
+ * encryption when someone removes or weakens it; "create" acts on creations only. A resource is
+ * restored at most `maxRestoresPerHour` times per clock hour (default 3); past that its tamper
+ * events end `failed` with `EnforcementLoop`, so two automations fighting over it cannot drain the
+ * API quota.
+ */
+export const ENFORCE_MODES = ['always', 'create'] as const;
+export const DEFAULT_MAX_RESTORES_PER_HOUR = 3;
+const enforcement = {
+  enforce: z.optional(z.enum(ENFORCE_MODES)),
+  maxRestoresPerHour: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+};
+
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const awsKeyArn = z.string().check(z.regex(KMS_KEY_ARN));
 const aliKeyId = nonEmpty();
@@ -42,6 +56,7 @@ export const LogGroupKmsConfig = z.strictObject({
   byRegion: z.optional(awsRegionMap(awsKeyArn)),
   /** Log group names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
 });
 
 export const ENCRYPT_TYPES = [
@@ -72,6 +87,7 @@ export const LogstoreEncryptionConfig = z.strictObject({
   byRegion: z.optional(aliRegionMap(UserCmkInfo)),
   /** `project/logstore` names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
 });
 
 export const ClusterKmsConfig = z.strictObject({
@@ -81,6 +97,7 @@ export const ClusterKmsConfig = z.strictObject({
   exclude: z.optional(patterns),
   /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
   deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
+  ...enforcement,
 });
 
 export const TableBucketEncryptionConfig = z.strictObject({
@@ -88,6 +105,7 @@ export const TableBucketEncryptionConfig = z.strictObject({
   sseAlgorithm: z.enum(['AES256', 'KMS']),
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
+  ...enforcement,
 });
 
 export const DiskDefaultKmsConfig = z.strictObject({
@@ -97,6 +115,7 @@ export const DiskDefaultKmsConfig = z.strictObject({
   regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
   /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
   enableIfDisabled: z.optional(z.boolean()),
+  ...enforcement,
 });
 
 export const IdempotencyConfig = z.strictObject({

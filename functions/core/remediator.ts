@@ -16,6 +16,19 @@ export interface Target {
   resource: string;
   /** Extra idempotency input for events that are new work on an old resource (drift). */
   revision?: string;
+  /**
+   * Set when the event removed or weakened the encryption (a tamper event, CONTRACT section 6):
+   * a write for it is a restore, counted against the resource's hourly cap before it is made.
+   */
+  tamper?: Tamper;
+}
+
+/** What a tamper target carries into the engine: the event, and the cap of its function's config. */
+export interface Tamper {
+  /** The API call that removed or weakened the encryption (e.g. `DisassociateKmsKey`). */
+  event: string;
+  /** Restores allowed per resource and clock hour (config `maxRestoresPerHour`, default 3). */
+  maxRestoresPerHour: number;
 }
 
 /** Where a parse could not produce targets, whatever it could still tell about the event. */

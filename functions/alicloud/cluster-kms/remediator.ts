@@ -4,6 +4,10 @@
  *
  * Trigger: ActionTrail `CreateCluster` (type `cs:ActionTrail:ApiCall`) delivered by EventBridge as
  * a CloudEvent; also the same event re-queued by the FC adapter while the cluster is not ready.
+ * Tamper event (`enforce: "always"`, the default): `UpdateKMSEncryption` with
+ * `disable_encryption: true` or another key restores the configured key, at most
+ * `maxRestoresPerHour` times an hour; one that sets the configured key (atrest's own write) ends
+ * `ignored` without a read.
  * Reads: ACK `DescribeClusterDetail` (`GET /clusters/{id}`): `state`, `cluster_type`,
  * `cluster_spec`, and the key from `meta_data` (a JSON string) → Capabilities.EncryptionKMSKeyId /
  * DisableEncryption (there is no top-level field; the Terraform provider reads it the same way).
@@ -29,12 +33,18 @@ import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
-const EVENT_NAME = 'CreateCluster';
+/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
+export const EVENT_NAMES = {
+  creation: ['CreateCluster'],
+  tamper: ['UpdateKMSEncryption'],
+} as const;
+const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 const PAGE_SIZE = 50;
 
 /**
@@ -52,10 +62,17 @@ export interface ClusterTarget extends Target {
 
 export interface ClusterDesired {
   kmsKeyId: string;
+  /**
+   * The exclude patterns, for clusters whose name the event did not carry (a tamper event names
+   * only the id): the read's name is checked too, so an excluded cluster is never written.
+   */
+  exclude?: readonly string[];
 }
 
 export interface ClusterState {
   lifecycle: string;
+  /** The cluster's name (DescribeClusterDetail `name`). */
+  name?: string;
   clusterType: string;
   clusterSpec?: string;
   kmsKeyId?: string;
@@ -86,16 +103,36 @@ const _facts = (event: unknown): EventFacts => {
 const asString = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' && value.length <= 256 ? value : undefined;
 
-/** The new cluster's id: responseElements (`cluster_id`, casing varies), else referencedResources. */
+/**
+ * The cluster's id: responseElements (`cluster_id`, casing varies) for a creation; the request's
+ * path parameter for UpdateKMSEncryption; else referencedResources (ActionTrail's documented type
+ * is `ACS::ACK::Cluster`, earlier samples show `ACS::CS::Cluster`).
+ */
 function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
   return (
     asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
-    asString(event.data.referencedResources?.['ACS::CS::Cluster']?.[0])
+    (event.data.eventName === 'CreateCluster'
+      ? undefined
+      : asString(pick(event.data.requestParameters, 'ClusterId', 'cluster_id'))) ??
+    asString(event.data.referencedResources?.['ACS::CS::Cluster']?.[0]) ??
+    asString(event.data.referencedResources?.['ACS::ACK::Cluster']?.[0])
   );
 }
 
-export function parseEvent(event: unknown): Parsed<ClusterTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+/** What an UpdateKMSEncryption call asked for (body fields; ActionTrail's casing varies). */
+function kmsRequestOf(event: ActionTrailCloudEvent): { disable?: boolean; kmsKeyId?: string } {
+  const params = event.data.requestParameters;
+  const disable = pick(params, 'disable_encryption', 'DisableEncryption');
+  const key = asString(pick(params, 'kms_key_id', 'KmsKeyId', 'KMSKeyId'));
+  return {
+    ...(disable === true || disable === 'true' ? { disable: true } : {}),
+    ...(disable === false || disable === 'false' ? { disable: false } : {}),
+    ...(key !== undefined ? { kmsKeyId: key } : {}),
+  };
+}
+
+export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarget> {
+  const call = parseTrailCall(event, ALL_EVENT_NAMES);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const clusterId = clusterIdOf(e);
@@ -113,6 +150,7 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
       reason: `not an ACK cluster id: ${JSON.stringify(clusterId.slice(0, 64))}`,
       ...known,
     };
+  if (e.data.eventName === 'UpdateKMSEncryption') return parseTamper(e, clusterId, call, config);
   const clusterName = asString(pick(e.data.requestParameters, 'name', 'Name', 'cluster_name'));
   return {
     kind: 'targets',
@@ -131,6 +169,36 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
   };
 }
 
+/** UpdateKMSEncryption: a tamper unless it sets exactly the configured key with encryption on. */
+function parseTamper(
+  e: ActionTrailCloudEvent,
+  clusterId: string,
+  call: Extract<ReturnType<typeof parseTrailCall>, { kind: 'call' }>,
+  config: Config | undefined,
+): Parsed<ClusterTarget> {
+  const name = e.data.eventName;
+  const known = { ...call.known, resource: clusterId };
+  const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms');
+  if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+  const target: ClusterTarget = {
+    eventId: e.id,
+    account: call.account,
+    region: call.region,
+    resource: clusterId,
+    // Interim until idempotency keys on observedAt: each tamper call is its own work.
+    revision: `${name}@${call.callId}`,
+    clusterId,
+    tamper: gate.tamper,
+  };
+  const asked = kmsRequestOf(e);
+  if (config !== undefined && asked.disable !== true && asked.kmsKeyId !== undefined) {
+    const desire = desireFor(target, config);
+    if (desire.kind === 'desired' && desire.desired.kmsKeyId === asked.kmsKeyId)
+      return { kind: 'ignored', reason: setsConfiguredState(name, `key ${asked.kmsKeyId}`), ...known };
+  }
+  return { kind: 'targets', targets: [target] };
+}
+
 // ------------------------------------------------------------------------------------------------
 // desire / evaluate (pure)
 // ------------------------------------------------------------------------------------------------
@@ -145,7 +213,11 @@ export function desireFor(target: ClusterTarget, config: Config): Desire<Cluster
   }
   // A KMS key lives in one region: a per-region key wins over the default one.
   const kmsKeyId = section.byRegion?.[target.region] ?? section.kmsKeyId;
-  return { kind: 'desired', desired: { kmsKeyId }, key: kmsKeyId };
+  return {
+    kind: 'desired',
+    desired: { kmsKeyId, ...(section.exclude?.length ? { exclude: section.exclude } : {}) },
+    key: kmsKeyId,
+  };
 }
 
 /** ACK Pro: managed cluster with an `ack.pro.*` spec; only these support Secret encryption. */
@@ -167,6 +239,8 @@ export function observe(state: ClusterState): Observed<ClusterState> {
 }
 
 export function evaluateState(state: ClusterState, desired: ClusterDesired): Verdict {
+  const pattern = state.name !== undefined ? excludedBy(state.name, desired.exclude) : undefined;
+  if (pattern !== undefined) return { kind: 'excluded', reason: `${state.name} matches exclude ${pattern}` };
   if (!isAckPro(state))
     return {
       kind: 'excluded',
@@ -201,6 +275,7 @@ export function clusterStateFrom(body: unknown): ClusterState {
     lifecycle: typeof b.state === 'string' ? b.state : 'unknown',
     clusterType: typeof b.cluster_type === 'string' ? b.cluster_type : 'unknown',
     ...(typeof b.cluster_spec === 'string' && b.cluster_spec !== '' ? { clusterSpec: b.cluster_spec } : {}),
+    ...(typeof b.name === 'string' && b.name !== '' ? { name: b.name } : {}),
     ...(typeof key === 'string' && key !== '' ? { kmsKeyId: key } : {}),
     disableEncryption: disabled === true || disabled === 'true',
   };
@@ -238,8 +313,8 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
-    parse: (event) => parseEvent(event),
+    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
 
     async read(target) {

@@ -27,13 +27,25 @@ import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
 import { GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { tamperOf } from '#core/tamper';
 import { ALICLOUD_REGION, formatIssues } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
-export const EVENT_NAMES = ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'] as const;
+/**
+ * Every ActionTrail eventName this function acts on. Tampers (CONTRACT section 6) are restored at
+ * most `maxRestoresPerHour` times an hour and not at all with `enforce: "create"`:
+ * `DisableDiskEncryptionByDefault` (restored only with `enableIfDisabled`, else `excluded`),
+ * `ResetDiskDefaultKMSKeyId` (back to the service key) and `ModifyDiskDefaultKMSKeyId` (drift; one
+ * that set the configured key, e.g. atrest's own, ends `compliant` after one read).
+ */
+export const OWNED_EVENTS = {
+  creation: ['EnableDiskEncryptionByDefault'],
+  tamper: ['ModifyDiskDefaultKMSKeyId', 'DisableDiskEncryptionByDefault', 'ResetDiskDefaultKMSKeyId'],
+} as const;
+export const EVENT_NAMES = [...OWNED_EVENTS.creation, ...OWNED_EVENTS.tamper] as const;
 
 export type DiskTarget = Target;
 
@@ -152,11 +164,16 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
     const key = pick(params, 'KMSKeyId', 'KmsKeyId', 'kmsKeyId');
     revision = `${typeof key === 'string' ? key.slice(0, 256) : '?'}@${callId}`;
   }
+  const resource = resourceOf(region, eventAccount);
+  let tamper: Target['tamper'];
+  if ((OWNED_EVENTS.tamper as readonly string[]).includes(name)) {
+    const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms');
+    if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+    tamper = gate.tamper;
+  }
   return {
     kind: 'targets',
-    targets: [
-      { eventId: e.id, account: eventAccount, region, resource: resourceOf(region, eventAccount), revision },
-    ],
+    targets: [{ eventId: e.id, account: eventAccount, region, resource, revision, ...(tamper ? { tamper } : {}) }],
   };
 }
 
@@ -209,11 +226,17 @@ export function desireFor(target: DiskTarget, config: Config): Desire<DiskDesire
   };
 }
 
-export function evaluateState(state: DiskState, desired: DiskDesired): Verdict {
+export function evaluateState(state: DiskState, desired: DiskDesired, target?: DiskTarget): Verdict {
   if (!state.encrypted)
     return desired.enableIfDisabled
       ? { kind: 'write' }
-      : { kind: 'excluded', reason: 'default disk encryption is off; set enableIfDisabled' };
+      : {
+          kind: 'excluded',
+          reason:
+            target?.tamper?.event === 'DisableDiskEncryptionByDefault'
+              ? 'DisableDiskEncryptionByDefault switched default disk encryption off; atrest turns it back on only with alicloud.diskDefaultKms.enableIfDisabled'
+              : 'default disk encryption is off; set enableIfDisabled',
+        };
   return state.kmsKeyId === desired.kmsKeyId ? { kind: 'compliant' } : { kind: 'write' };
 }
 
@@ -266,7 +289,7 @@ export function createRemediator(
       return { kind: 'found', state: { encrypted: true, ...(kmsKeyId ? { kmsKeyId } : {}) } };
     },
 
-    evaluate: (state, desired) => evaluateState(state, desired),
+    evaluate: (state, desired, target) => evaluateState(state, desired, target),
 
     async apply(target, desired, state) {
       if (!state.encrypted) {

@@ -1,7 +1,10 @@
 /**
  * alicloud.logstore-encryption — every new SLS logstore gets the configured encryption.
  *
- * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Which `source`
+ * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Tamper event
+ * (`enforce: "always"`, the default): `UpdateLogStoreEncryption` with `enable: false` restores
+ * `enable: true` (only `enable` can change once set), at most `maxRestoresPerHour` times an hour;
+ * one with `enable: true` (atrest's own restore) ends `ignored` without a read. Which `source`
  * and `type` prefix SLS events carry is UNCONFIRMED (research §1), so routing keys only on the
  * type suffix `:ActionTrail:ApiCall` and `data.eventName`.
  * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
@@ -18,6 +21,7 @@ import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -30,7 +34,12 @@ import {
 } from '../sls.ts';
 
 export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
-const EVENT_NAME = 'CreateLogStore';
+/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
+export const EVENT_NAMES = {
+  creation: ['CreateLogStore'],
+  tamper: ['UpdateLogStoreEncryption'],
+} as const;
+const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 const PAGE = 500;
 
 export interface LogstoreTarget extends Target {
@@ -97,8 +106,19 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
   return { ...(project !== undefined ? { project } : {}), ...(logstore !== undefined ? { logstore } : {}) };
 }
 
-export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+/** `enable` of an UpdateLogStoreEncryption call: a boolean, or its string form; undefined when absent. */
+function enableOf(params: Record<string, unknown> | null | undefined): boolean | undefined {
+  const value = pick(params, 'enable', 'Enable') ?? pick(asRecord(pick(params, 'body')), 'enable', 'Enable');
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
+}
+
+const asRecord = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+
+export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarget> {
+  const call = parseTrailCall(event, ALL_EVENT_NAMES);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const { project, logstore } = namesOf(e);
@@ -116,19 +136,37 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
       reason: `not a valid SLS project/logstore name: ${JSON.stringify(`${project}/${logstore}`.slice(0, 140))}`,
       ...known,
     };
+  const resource = `${project}/${logstore}`;
+  const name = e.data.eventName;
+  if (name === 'UpdateLogStoreEncryption') {
+    // Switching encryption on is what atrest itself does; only `enable: false` (or an unreadable
+    // request, which one read settles) weakens it.
+    if (enableOf(e.data.requestParameters) === true)
+      return { kind: 'ignored', reason: setsConfiguredState(name, 'enable: true'), ...known, resource };
+    const gate = tamperOf(config?.alicloud?.logstoreEncryption, name, 'alicloud.logstoreEncryption');
+    if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known, resource };
+    return {
+      kind: 'targets',
+      // Interim until idempotency keys on observedAt: each tamper call is its own work.
+      targets: [
+        {
+          eventId: e.id,
+          account,
+          region,
+          resource,
+          project,
+          logstore,
+          revision: `${name}@${call.callId}`,
+          tamper: gate.tamper,
+        },
+      ],
+    };
+  }
   return {
     kind: 'targets',
     targets: [
       // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
-      {
-        eventId: e.id,
-        account,
-        region,
-        resource: `${project}/${logstore}`,
-        project,
-        logstore,
-        revision: call.callId,
-      },
+      { eventId: e.id, account, region, resource, project, logstore, revision: call.callId },
     ],
   };
 }
@@ -199,8 +237,8 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
-    parse: (event) => parseEvent(event),
+    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),
     classify: (error): RemediationError => classifySlsError(error),

@@ -5,6 +5,9 @@
  * Trigger: ActionTrail `CreateTableBucket` on EventBridge. Whether OSS Tables calls reach
  * EventBridge at all is UNCONFIRMED (research §1): `atrest sweep alicloud.table-bucket-encryption`
  * (ListTableBuckets) is the backstop either way.
+ * Tamper events (`enforce: "always"`, the default): `DeleteTableBucketEncryption`, and
+ * `PutTableBucketEncryption` with another configuration, restore the configured one, at most
+ * `maxRestoresPerHour` times an hour; a Put of the configured one (atrest's own) ends `ignored`.
  * Reads: `GetTableBucketEncryption`. Writes: `PutTableBucketEncryption`.
  *
  * Resource id: the bucket ARN `acs:osstables:<region>:<account>:bucket/<name>`, built only from
@@ -17,6 +20,7 @@ import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -30,7 +34,12 @@ import {
 } from '../oss-tables.ts';
 
 export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
-const EVENT_NAME = 'CreateTableBucket';
+/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
+export const EVENT_NAMES = {
+  creation: ['CreateTableBucket'],
+  tamper: ['DeleteTableBucketEncryption', 'PutTableBucketEncryption'],
+} as const;
+const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 
 export interface TableBucketTarget extends Target {
   /** The bucket ARN (also `resource`). */
@@ -62,13 +71,29 @@ const _facts = (event: unknown): EventFacts => {
   return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
 };
 
-export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+const asRecord = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+
+/** The configuration a PutTableBucketEncryption asked for: `encryptionConfiguration{sseAlgorithm,kmsKeyArn}`. */
+function requestedConfiguration(params: Record<string, unknown> | null | undefined): TableBucketState | undefined {
+  const conf = asRecord(pick(params, 'encryptionConfiguration', 'EncryptionConfiguration'));
+  const algorithm = pick(conf, 'sseAlgorithm', 'SSEAlgorithm');
+  if (typeof algorithm !== 'string') return undefined;
+  const key = pick(conf, 'kmsKeyArn', 'KMSKeyArn', 'kmsKeyId');
+  return { sseAlgorithm: algorithm, ...(typeof key === 'string' && key !== '' ? { kmsKeyArn: key } : {}) };
+}
+
+export function parseEvent(event: unknown, config?: Config): Parsed<TableBucketTarget> {
+  const call = parseTrailCall(event, ALL_EVENT_NAMES);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
+  const tamper = e.data.eventName !== 'CreateTableBucket';
 
   const named = pick(e.data.requestParameters, 'name', 'Name', 'tableBucketName', 'TableBucketName');
-  const arnValue = pick(e.data.responseElements, 'arn', 'Arn', 'tableBucketARN', 'TableBucketArn');
+  // A creation returns the ARN; the encryption calls take it as their path parameter.
+  const arnValue = tamper
+    ? pick(e.data.requestParameters, 'tableBucketARN', 'tableBucketArn', 'TableBucketArn', 'arn')
+    : pick(e.data.responseElements, 'arn', 'Arn', 'tableBucketARN', 'TableBucketArn');
   let name = typeof named === 'string' ? named : undefined;
   if (typeof arnValue === 'string') {
     const parts = parseTableBucketArn(arnValue);
@@ -102,11 +127,44 @@ export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
       ...known,
     };
   const arn = tableBucketArn(region, account, name);
+  if (tamper) return parseTamper(e.data.eventName, e.data.requestParameters, call, arn, name, config);
   // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
   return {
     kind: 'targets',
     targets: [{ eventId: e.id, account, region, resource: arn, arn, name, revision: call.callId }],
   };
+}
+
+/** DeleteTableBucketEncryption, or a Put of another configuration than the configured one. */
+function parseTamper(
+  name: string,
+  params: Record<string, unknown> | null | undefined,
+  call: Extract<ReturnType<typeof parseTrailCall>, { kind: 'call' }>,
+  arn: string,
+  bucket: string,
+  config: Config | undefined,
+): Parsed<TableBucketTarget> {
+  const known = { ...call.known, resource: arn };
+  const gate = tamperOf(config?.alicloud?.tableBucketEncryption, name, 'alicloud.tableBucketEncryption');
+  if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+  const target: TableBucketTarget = {
+    eventId: call.event.id,
+    account: call.account,
+    region: call.region,
+    resource: arn,
+    arn,
+    name: bucket,
+    // Interim until idempotency keys on observedAt: each tamper call is its own work.
+    revision: `${name}@${call.callId}`,
+    tamper: gate.tamper,
+  };
+  const asked = name === 'PutTableBucketEncryption' ? requestedConfiguration(params) : undefined;
+  if (asked !== undefined && config !== undefined) {
+    const desire = desireFor(target, config);
+    if (desire.kind === 'desired' && evaluateState(asked, desire.desired).kind === 'compliant')
+      return { kind: 'ignored', reason: setsConfiguredState(name, desire.key), ...known };
+  }
+  return { kind: 'targets', targets: [target] };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -153,8 +211,8 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
-    parse: (event) => parseEvent(event),
+    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),
     classify: (error): RemediationError => classifyOssTablesError(error),
