@@ -8,6 +8,7 @@ import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
+import { localRestoreCounter, type RestoreCounter } from '#core/restores';
 import { Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
 
@@ -20,6 +21,8 @@ export interface ReplayOptions {
   log: (line: string) => void;
   /** Default: $ATREST_IDEMPOTENCY_FILE, else per-process memory. */
   store?: IdempotencyStore;
+  /** Counts tamper restores. Default: beside $ATREST_IDEMPOTENCY_FILE (`<file>.restores`), else per-process memory. */
+  restores?: RestoreCounter;
   registry?: Registry;
 }
 
@@ -37,6 +40,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     (options.env.ATREST_IDEMPOTENCY_FILE
       ? new FileIdempotencyStore(options.env.ATREST_IDEMPOTENCY_FILE)
       : new MemoryIdempotencyStore());
+  const restores = options.restores ?? localRestoreCounter(options.env);
   const registry = options.registry ?? new Registry({ env: options.env });
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
@@ -54,6 +58,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     for (const o of await remediateEvent(remediator, item.event, {
       config: options.config,
       store,
+      restores,
       dryRun: options.dryRun,
       force: options.force,
     }))

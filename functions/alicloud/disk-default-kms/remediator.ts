@@ -173,7 +173,9 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
   }
   return {
     kind: 'targets',
-    targets: [{ eventId: e.id, account: eventAccount, region, resource, revision, ...(tamper ? { tamper } : {}) }],
+    targets: [
+      { eventId: e.id, account: eventAccount, region, resource, revision, ...(tamper ? { tamper } : {}) },
+    ],
   };
 }
 

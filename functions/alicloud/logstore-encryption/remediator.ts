@@ -115,7 +115,9 @@ function enableOf(params: Record<string, unknown> | null | undefined): boolean |
 }
 
 const asRecord = (value: unknown): Record<string, unknown> | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 
 export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarget> {
   const call = parseTrailCall(event, ALL_EVENT_NAMES);

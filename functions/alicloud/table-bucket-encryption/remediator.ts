@@ -72,10 +72,14 @@ const _facts = (event: unknown): EventFacts => {
 };
 
 const asRecord = (value: unknown): Record<string, unknown> | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 
 /** The configuration a PutTableBucketEncryption asked for: `encryptionConfiguration{sseAlgorithm,kmsKeyArn}`. */
-function requestedConfiguration(params: Record<string, unknown> | null | undefined): TableBucketState | undefined {
+function requestedConfiguration(
+  params: Record<string, unknown> | null | undefined,
+): TableBucketState | undefined {
   const conf = asRecord(pick(params, 'encryptionConfiguration', 'EncryptionConfiguration'));
   const algorithm = pick(conf, 'sseAlgorithm', 'SSEAlgorithm');
   if (typeof algorithm !== 'string') return undefined;
