@@ -1,0 +1,60 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FileRestoreCounter,
+  localRestoreCounter,
+  MemoryRestoreCounter,
+  restoreKey,
+  WINDOW_MS,
+  windowOf,
+} from '#core/restores';
+
+const T = 1_800_000_000_000;
+
+describe('restoreKey', () => {
+  it('is per resource, and parts never run together', () => {
+    const a = restoreKey({ functionId: 'f', account: '1', region: 'r', resource: 'x|y' });
+    const b = restoreKey({ functionId: 'f', account: '1', region: 'r|x', resource: 'y' });
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(a).not.toBe(b);
+  });
+});
+
+describe.each([
+  ['memory', () => new MemoryRestoreCounter()],
+  ['file', () => new FileRestoreCounter(join(mkdtempSync(join(tmpdir(), 'atrest-restores-')), 'r.json'))],
+])('%s counter', (_name, make) => {
+  it('counts up to the limit within an hour, then refuses', async () => {
+    const counter = make();
+    const takes = [];
+    for (let i = 0; i < 4; i++) takes.push(await counter.take('k', 3, T + i * 60_000));
+    expect(takes).toEqual([
+      { allowed: true, count: 1 },
+      { allowed: true, count: 2 },
+      { allowed: true, count: 3 },
+      { allowed: false, count: 3 },
+    ]);
+  });
+
+  it('starts over in the next clock hour and keeps resources apart', async () => {
+    const counter = make();
+    await counter.take('k', 1, T);
+    expect(await counter.take('k', 1, T)).toEqual({ allowed: false, count: 1 });
+    expect(await counter.take('other', 1, T)).toEqual({ allowed: true, count: 1 });
+    const nextHour = (windowOf(T) + 1) * WINDOW_MS;
+    expect(await counter.take('k', 1, nextHour)).toEqual({ allowed: true, count: 1 });
+  });
+});
+
+describe('localRestoreCounter', () => {
+  it('remembers across CLI runs beside the idempotency file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'atrest-restores-')), 'idem.json');
+    await localRestoreCounter({ ATREST_IDEMPOTENCY_FILE: file }).take('k', 1, T);
+    expect(await localRestoreCounter({ ATREST_IDEMPOTENCY_FILE: file }).take('k', 1, T)).toMatchObject({
+      allowed: false,
+    });
+    expect(await localRestoreCounter({}).take('k', 1, T)).toMatchObject({ allowed: true });
+  });
+});
