@@ -60,12 +60,28 @@ const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } 
 
 export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
   // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ApiCall type.
-  'alicloud.logstore-encryption': { eventNames: ['CreateLogStore'], ...DAILY_SWEEP },
-  'alicloud.cluster-kms': { eventNames: ['CreateCluster'], type: ['cs:ActionTrail:ApiCall'], ...DAILY_SWEEP },
-  'alicloud.table-bucket-encryption': { eventNames: ['CreateTableBucket'], ...DAILY_SWEEP },
+  // Each list: the creation, then the tamper events (CONTRACT section 6); restoring needs no new permission.
+  'alicloud.logstore-encryption': {
+    eventNames: ['CreateLogStore', 'UpdateLogStoreEncryption'],
+    ...DAILY_SWEEP,
+  },
+  'alicloud.cluster-kms': {
+    eventNames: ['CreateCluster', 'UpdateKMSEncryption'],
+    type: ['cs:ActionTrail:ApiCall'],
+    ...DAILY_SWEEP,
+  },
+  'alicloud.table-bucket-encryption': {
+    eventNames: ['CreateTableBucket', 'DeleteTableBucketEncryption', 'PutTableBucketEncryption'],
+    ...DAILY_SWEEP,
+  },
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   'alicloud.disk-default-kms': {
-    eventNames: ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+    eventNames: [
+      'EnableDiskEncryptionByDefault',
+      'ModifyDiskDefaultKMSKeyId',
+      'DisableDiskEncryptionByDefault',
+      'ResetDiskDefaultKMSKeyId',
+    ],
     timer: '0 0 */6 * * *',
     timeoutSeconds: 300,
   },

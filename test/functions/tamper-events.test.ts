@@ -181,3 +181,23 @@ describe('the config keys', () => {
     ).toThrow(/alicloud\.clusterKms\.maxRestoresPerHour/);
   });
 });
+
+describe('every owned event name has a deployed trigger', () => {
+  it('the Alibaba Cloud EventBridge rules carry each function’s creation and tamper events', async () => {
+    const { ALICLOUD_TRIGGERS } = await import('../../infra/alicloud/atrest-stack.ts');
+    const owned = (names: { creation: readonly string[]; tamper: readonly string[] }) =>
+      [...names.creation, ...names.tamper].sort();
+    expect([...ALICLOUD_TRIGGERS['alicloud.logstore-encryption'].eventNames].sort()).toEqual(
+      owned(logstore.EVENT_NAMES),
+    );
+    expect([...ALICLOUD_TRIGGERS['alicloud.cluster-kms'].eventNames].sort()).toEqual(
+      owned(cluster.EVENT_NAMES),
+    );
+    expect([...ALICLOUD_TRIGGERS['alicloud.table-bucket-encryption'].eventNames].sort()).toEqual(
+      owned(bucket.EVENT_NAMES),
+    );
+    expect([...ALICLOUD_TRIGGERS['alicloud.disk-default-kms'].eventNames].sort()).toEqual(
+      owned(disk.OWNED_EVENTS),
+    );
+  });
+});

@@ -171,14 +171,23 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
-  it('reacts to the event names of CONTRACT.md section 1', () => {
+  it('reacts to the event names of CONTRACT.md section 1 and the tamper events of section 6', () => {
     expect(
       Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, ALICLOUD_TRIGGERS[id].eventNames])),
     ).toEqual({
-      'alicloud.logstore-encryption': ['CreateLogStore'],
-      'alicloud.cluster-kms': ['CreateCluster'],
-      'alicloud.table-bucket-encryption': ['CreateTableBucket'],
-      'alicloud.disk-default-kms': ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+      'alicloud.logstore-encryption': ['CreateLogStore', 'UpdateLogStoreEncryption'],
+      'alicloud.cluster-kms': ['CreateCluster', 'UpdateKMSEncryption'],
+      'alicloud.table-bucket-encryption': [
+        'CreateTableBucket',
+        'DeleteTableBucketEncryption',
+        'PutTableBucketEncryption',
+      ],
+      'alicloud.disk-default-kms': [
+        'EnableDiskEncryptionByDefault',
+        'ModifyDiskDefaultKMSKeyId',
+        'DisableDiskEncryptionByDefault',
+        'ResetDiskDefaultKMSKeyId',
+      ],
     });
   });
 
