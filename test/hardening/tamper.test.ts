@@ -295,3 +295,99 @@ describe('tamper restore: what only some functions have', () => {
     expect(d.encrypted()).toBe(true);
   });
 });
+
+describe('the cap is counted in the idempotency backend, across function instances', () => {
+  /** A platform entry with no store or counter passed: it builds the platform's own from `env`. */
+  const instance = async (d: Driver, env: Record<string, string>, config: Config) => {
+    const engine = { sleep: async () => {}, random: () => 0.5, now: () => T };
+    const unwrap = (error: { outcomes?: Outcome[] }) => error.outcomes ?? Promise.reject(error);
+    if (d.id === 'aws.log-group-kms') {
+      vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
+      const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
+      const handler = createHandler({
+        env: { ATREST_CONFIG_JSON: JSON.stringify(config), AWS_REGION: 'us-east-1', ...env },
+        logger: new Logger({ serviceName: 'atrest', logLevel: 'SILENT' }),
+        remediator: d.remediator(),
+        engine,
+      });
+      return (event: EventJson) => handler(event, lambdaContext).catch(unwrap);
+    }
+    const { handlerOptions } = await import('../../functions/alicloud/logstore-encryption/handler.ts');
+    const handler = createFcHandler(
+      handlerOptions({
+        env: { ATREST_CONFIG_JSON: JSON.stringify(config), ...d.env(), ...env },
+        engine,
+        log: () => {},
+      }),
+    );
+    return (event: EventJson) => handler(Buffer.from(JSON.stringify(event)), fcContext).catch(unwrap);
+  };
+
+  it('aws.log-group-kms: two Lambda instances share the DynamoDB count', async () => {
+    // Prepare
+    const { startDynalite } = await import('../emulator/dynalite.ts');
+    const db = await startDynalite({ tableName: 'atrest-tamper' });
+    const [d] = allDrivers();
+    const driver = d as Driver;
+    await driver.start();
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', db.endpoint);
+    try {
+      driver.reset();
+      const config = configWith(driver, { maxRestoresPerHour: 1 });
+      const env = { IDEMPOTENCY_TABLE_NAME: db.tableName };
+      const first = await instance(driver, env, config);
+      const second = await instance(driver, env, config);
+
+      // Act: instance one restores, then instance two meets the next strip
+      driver.strip();
+      const a = await first(driver.tamperEvent(0, 'tamper-a'));
+      driver.strip();
+      driver.service.resetLog();
+      const b = await second(driver.tamperEvent(0, 'tamper-b'));
+
+      // Assess
+      expect(a).toMatchObject([{ outcome: 'applied' }]);
+      expect(b).toMatchObject([{ outcome: 'failed', error: { code: 'EnforcementLoop' } }]);
+      expect(writes(driver)).toBe(0);
+    } finally {
+      await driver.stop();
+      await db.stop();
+    }
+  });
+
+  it('alicloud.logstore-encryption: two FC instances share the Tablestore count', async () => {
+    // Prepare
+    const { startTablestore } = await import('../emulator/tablestore.ts');
+    // The FC context's credentials sign both the SLS calls and the Tablestore ones.
+    const ots = await startTablestore({ credentials: EMULATOR_CREDENTIALS });
+    const driver = allDrivers()[1] as Driver;
+    await driver.start();
+    try {
+      driver.reset();
+      const config = configWith(driver, { maxRestoresPerHour: 1 });
+      const env = {
+        ATREST_OTS_ENDPOINT: ots.endpoint,
+        ATREST_OTS_INSTANCE: ots.instanceName,
+        ATREST_OTS_TABLE: ots.tableName,
+      };
+      const first = await instance(driver, env, config);
+      const second = await instance(driver, env, config);
+
+      // Act
+      driver.strip();
+      const a = await first(driver.tamperEvent(0, 'tamper-a'));
+      driver.strip();
+      driver.service.resetLog();
+      const b = await second(driver.tamperEvent(0, 'tamper-b'));
+
+      // Assess
+      expect(a).toMatchObject([{ outcome: 'applied' }]);
+      expect(b).toMatchObject([{ outcome: 'failed', error: { code: 'EnforcementLoop' } }]);
+      expect(writes(driver)).toBe(0);
+      expect([...ots.rows().keys()].some((k) => String(k).includes('restores#'))).toBe(true);
+    } finally {
+      await driver.stop();
+      await ots.stop();
+    }
+  });
+});
