@@ -1,5 +1,5 @@
 /**
- * Function Compute entry of alicloud.logstore-encryption (EventBridge trigger on ActionTrail `CreateLogStore`, one
+ * Function Compute entry of alicloud.logstore-encryption (EventBridge trigger on ActionTrail `CreateLogStore` and the tamper `UpdateLogStoreEncryption`, one
  * CloudEvent per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
  * that invocation with the field named, instead of failing the module import.
  */

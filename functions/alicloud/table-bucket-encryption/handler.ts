@@ -1,5 +1,5 @@
 /**
- * Function Compute entry of alicloud.table-bucket-encryption (EventBridge trigger on `CreateTableBucket`, one
+ * Function Compute entry of alicloud.table-bucket-encryption (EventBridge trigger on `CreateTableBucket` and the tampers `DeleteTableBucketEncryption` / `PutTableBucketEncryption`, one
  * CloudEvent per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
  * that invocation with the field named, instead of failing the module import.
  */
