@@ -205,8 +205,14 @@ export async function runDemo(
   // Someone removes the key (DisassociateKmsKey): the tamper event restores it, and the event of
   // atrest's own AssociateKmsKey ends without a read or a write (no loop).
   await disassociateKmsKey(logs.service.url, '/app/orders/api');
+  // It happens now, after the creation was remediated (the sample's own time is in the past).
+  const tamper = event('aws/log-group-kms/disassociate-kms-key.json') as {
+    time: string;
+    detail: { eventTime: string };
+  };
+  tamper.time = tamper.detail.eventTime = new Date().toISOString();
   const [restored] = await step(AWS, '/app/orders/api (key removed)', logGroup('/app/orders/api'), () =>
-    lambda(event('aws/log-group-kms/disassociate-kms-key.json'), lambdaContext()),
+    lambda(tamper, lambdaContext()),
   );
   const ownWrite = event('aws/log-group-kms/associate-kms-key-other-key.json') as {
     detail: { requestParameters: Record<string, unknown> };

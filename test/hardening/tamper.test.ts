@@ -118,6 +118,18 @@ async function deployed(d: Driver, deps: Deployed): Promise<(event: EventJson) =
   return (event) => settle(() => handler(Buffer.from(JSON.stringify(event)), fcContext));
 }
 
+/**
+ * The event as it happened at `ms`: CloudTrail `detail.eventTime` / ActionTrail `data.eventTime`
+ * and the envelope's `time`. Idempotency tells a new tamper from a redelivery by when it happened.
+ */
+function at(event: EventJson, ms: number): EventJson {
+  const iso = new Date(ms).toISOString();
+  event.time = iso;
+  if (event.detail) event.detail.eventTime = iso;
+  else if (event.data) event.data.eventTime = iso;
+  return event;
+}
+
 const writes = (d: Driver) => d.service.calls.filter((c) => c.action === d.writeAction).length;
 
 describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s', (_id, d) => {
@@ -149,7 +161,7 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     d.strip();
     d.service.resetLog();
     now = T + 60_000;
-    const { outcomes, threw } = await invoke(d.tamperEvent(0, 'tamper-1'));
+    const { outcomes, threw } = await invoke(at(d.tamperEvent(0, 'tamper-1'), now));
 
     // Assess
     expect(outcomes).toMatchObject([{ outcome: 'applied', attempts: 1 }]);
@@ -162,11 +174,13 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     // Prepare: a restore happened; its write produces an event of its own
     const invoke = await deployed(d, deps());
     d.strip();
-    expect((await invoke(d.tamperEvent(0, 'tamper-1'))).outcomes).toMatchObject([{ outcome: 'applied' }]);
+    expect((await invoke(at(d.tamperEvent(0, 'tamper-1'), now))).outcomes).toMatchObject([
+      { outcome: 'applied' },
+    ]);
     d.service.resetLog();
 
     // Act
-    const { outcomes } = await invoke(d.ownWriteEvent(0, 'own-write-1'));
+    const { outcomes } = await invoke(at(d.ownWriteEvent(0, 'own-write-1'), now + 1_000));
 
     // Assess
     expect(['ignored', 'compliant']).toContain(outcomes[0]?.outcome);
@@ -187,7 +201,7 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
       d.strip();
       d.service.resetLog();
       now = T + round * 60_000;
-      results.push(await invoke(d.tamperEvent(0, `tamper-${round}`)));
+      results.push(await invoke(at(d.tamperEvent(0, `tamper-${round}`), now)));
     }
     const lastWrites = writes(d);
 
@@ -205,7 +219,9 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     // The next hour restores again.
     d.service.resetLog();
     now = T + WINDOW_MS;
-    expect((await invoke(d.tamperEvent(0, 'tamper-4'))).outcomes).toMatchObject([{ outcome: 'applied' }]);
+    expect((await invoke(at(d.tamperEvent(0, 'tamper-4'), now))).outcomes).toMatchObject([
+      { outcome: 'applied' },
+    ]);
   });
 
   it('ignores tamper events with a reason when enforce is "create"', async () => {
@@ -215,7 +231,7 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     d.service.resetLog();
 
     // Act
-    const { outcomes, threw } = await invoke(d.tamperEvent(0, 'tamper-1'));
+    const { outcomes, threw } = await invoke(at(d.tamperEvent(0, 'tamper-1'), now));
 
     // Assess
     expect(outcomes).toMatchObject([
@@ -230,7 +246,7 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     // Prepare
     const invoke = await deployed(d, deps());
     d.strip();
-    const event = d.tamperEvent(0, 'tamper-1');
+    const event = at(d.tamperEvent(0, 'tamper-1'), now);
     expect((await invoke(event)).outcomes).toMatchObject([{ outcome: 'applied' }]);
     d.service.resetLog();
 
@@ -297,9 +313,10 @@ describe('tamper restore: what only some functions have', () => {
 });
 
 describe('the cap is counted in the idempotency backend, across function instances', () => {
+  let clock = T;
   /** A platform entry with no store or counter passed: it builds the platform's own from `env`. */
   const instance = async (d: Driver, env: Record<string, string>, config: Config) => {
-    const engine = { sleep: async () => {}, random: () => 0.5, now: () => T };
+    const engine = { sleep: async () => {}, random: () => 0.5, now: () => clock };
     const unwrap = (error: { outcomes?: Outcome[] }) => error.outcomes ?? Promise.reject(error);
     if (d.id === 'aws.log-group-kms') {
       vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
@@ -340,10 +357,12 @@ describe('the cap is counted in the idempotency backend, across function instanc
 
       // Act: instance one restores, then instance two meets the next strip
       driver.strip();
-      const a = await first(driver.tamperEvent(0, 'tamper-a'));
+      clock = T;
+      const a = await first(at(driver.tamperEvent(0, 'tamper-a'), clock));
       driver.strip();
       driver.service.resetLog();
-      const b = await second(driver.tamperEvent(0, 'tamper-b'));
+      clock = T + 60_000;
+      const b = await second(at(driver.tamperEvent(0, 'tamper-b'), clock));
 
       // Assess
       expect(a).toMatchObject([{ outcome: 'applied' }]);
@@ -375,10 +394,12 @@ describe('the cap is counted in the idempotency backend, across function instanc
 
       // Act
       driver.strip();
-      const a = await first(driver.tamperEvent(0, 'tamper-a'));
+      clock = T;
+      const a = await first(at(driver.tamperEvent(0, 'tamper-a'), clock));
       driver.strip();
       driver.service.resetLog();
-      const b = await second(driver.tamperEvent(0, 'tamper-b'));
+      clock = T + 60_000;
+      const b = await second(at(driver.tamperEvent(0, 'tamper-b'), clock));
 
       // Assess
       expect(a).toMatchObject([{ outcome: 'applied' }]);
