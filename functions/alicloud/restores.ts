@@ -1,17 +1,19 @@
 /**
  * The restore counter (functions/core/restores.ts) on the idempotency store's Tablestore table:
  * one row per resource and clock hour, primary key `key = restores#<key>#<hour>`, columns
- * `restores` (INTEGER) and `expiresAt` (INTEGER, epoch ms, when the row is dead weight).
+ * `calls` (STRING, a JSON array of the tamper calls restored) and `expiresAt` (INTEGER, epoch ms,
+ * when the row is dead weight).
  *
- * Tablestore's UpdateRow has no conditional increment, so a take is optimistic:
- *   GetRow → none:  PutRow EXPECT_NOT_EXIST restores=1
- *          → n < limit: UpdateRow EXPECT_EXIST + `restores == n` → n+1
- *          → n >= limit: the cap (no write).
+ * Tablestore's UpdateRow has no conditional append, so a take is optimistic:
+ *   GetRow → none:  PutRow EXPECT_NOT_EXIST calls=[id]
+ *          → id counted already: allowed, no write (a retry or re-queue of the same tamper)
+ *          → fewer than limit: UpdateRow EXPECT_EXIST + `calls == <value read>` → calls+[id]
+ *          → limit reached: the cap (no write).
  * A failed condition (OTSConditionCheckFail) means a concurrent take won: read again, a few rounds.
  * The function's RAM policy already allows ots:GetRow/PutRow/UpdateRow on this table.
  */
 import { ConflictError, ThrottledError, TransientError } from '#core/errors';
-import { type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
+import { decideTake, type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
 import { backoffDelay, type RetryPolicy } from '#core/retry';
 import type { AlicloudCredentials } from './clients.ts';
 import { classifyOtsError } from './tablestore.ts';
@@ -82,7 +84,7 @@ export class TablestoreRestoreCounter implements RestoreCounter {
     this.policy = { maxAttempts: options.maxAttempts ?? 4, baseMs: 50, capMs: 1_000, reserveMs: 0 };
   }
 
-  async take(key: string, limit: number, nowMs: number): Promise<RestoreTake> {
+  async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
     const ts = await loadSdk();
     const credentials = this.options.credentials();
     const client = new ts.Client({
@@ -102,12 +104,12 @@ export class TablestoreRestoreCounter implements RestoreCounter {
       const { row } = await this.call('GetRow', () =>
         client.getRow({ tableName: table, primaryKey, maxVersions: 1 }),
       );
-      const count = row?.primaryKey?.length ? countOf(row.attributes ?? []) : undefined;
-      if (count !== undefined && count >= limit) return { allowed: false, count };
-      const next = (count ?? 0) + 1;
-      const columns = [{ restores: ts.Long.fromNumber(next) }, { expiresAt }];
+      const stored = row?.primaryKey?.length ? callsOf(row.attributes ?? []) : undefined;
+      const { add, ...take } = decideTake(stored?.calls ?? [], callId, limit);
+      if (!add) return take;
+      const columns = [{ calls: JSON.stringify([...(stored?.calls ?? []), callId]) }, { expiresAt }];
       const written =
-        count === undefined
+        stored === undefined
           ? await this.write('PutRow', () =>
               client.putRow({
                 tableName: table,
@@ -123,17 +125,11 @@ export class TablestoreRestoreCounter implements RestoreCounter {
                 updateOfAttributeColumns: [{ PUT: columns }],
                 condition: new ts.Condition(
                   ts.RowExistenceExpectation.EXPECT_EXIST,
-                  new ts.SingleColumnCondition(
-                    'restores',
-                    ts.Long.fromNumber(count),
-                    ts.ComparatorType.EQUAL,
-                    false,
-                    true,
-                  ),
+                  new ts.SingleColumnCondition('calls', stored.raw, ts.ComparatorType.EQUAL, false, true),
                 ),
               }),
             );
-      if (written) return { allowed: true, count: next };
+      if (written) return take;
     }
     throw new ConflictError(`restore counter ${key}: lost the count ${MAX_ROUNDS} times in a row`, {
       code: CONDITION_FAILED,
@@ -166,10 +162,21 @@ export class TablestoreRestoreCounter implements RestoreCounter {
   }
 }
 
-function countOf(cells: readonly { columnName: string; columnValue: unknown }[]): number {
-  const value = cells.find((c) => c.columnName === 'restores')?.columnValue;
-  if (typeof value === 'object' && value !== null && 'toNumber' in value) return (value as Int64).toNumber();
-  return typeof value === 'number' ? value : 0;
+/** The calls counted in a row, and the stored text (the next write's condition). */
+function callsOf(cells: readonly { columnName: string; columnValue: unknown }[]): {
+  raw: string;
+  calls: string[];
+} {
+  const raw = cells.find((c) => c.columnName === 'calls')?.columnValue;
+  if (typeof raw !== 'string') return { raw: '', calls: [] };
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    const calls = Array.isArray(parsed) ? parsed.filter((c): c is string => typeof c === 'string') : [];
+    return { raw, calls };
+  } catch {
+    // Unreadable: counts as empty, and the conditional write still guards against a racing writer.
+    return { raw, calls: [] };
+  }
 }
 
 /**

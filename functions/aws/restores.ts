@@ -1,7 +1,9 @@
 /**
  * The restore counter (functions/core/restores.ts) on the idempotency table: one item per resource
- * and clock hour, `id = atrest#restores#<key>#<hour>`, counted with one atomic UpdateItem
- * (`ADD #count :one`) conditioned on `#count < :limit`. A failed condition is the cap, not an error.
+ * and clock hour, `id = atrest#restores#<key>#<hour>`, whose string set `calls` holds the tamper
+ * calls restored. One atomic UpdateItem adds the call (`ADD calls :call`) on condition that it is
+ * already there or the set is smaller than the limit; a failed condition is the cap, not an error.
+ * Adding to a set is idempotent, so an SDK or platform retry never counts one tamper twice.
  * `expiration` (the table's TTL attribute, epoch seconds) removes the item an hour after its window.
  *
  * The Lambda's role already holds dynamodb:UpdateItem on this table (the idempotency grant); no new
@@ -36,12 +38,10 @@ export class DynamoRestoreCounter implements RestoreCounter {
     this.client = options.client;
   }
 
-  async take(key: string, limit: number, nowMs: number): Promise<RestoreTake> {
+  async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
     const window = windowOf(nowMs);
-    // An SDK retry of an ADD whose answer was lost would count twice: one try, the caller fails
-    // the event instead and the platform's retry counts again at worst once.
     this.client ??= new DynamoDBClient({
-      maxAttempts: 1,
+      maxAttempts: 3,
       requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
     });
     try {
@@ -49,18 +49,20 @@ export class DynamoRestoreCounter implements RestoreCounter {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { id: { S: `${RESTORE_ID_PREFIX}${key}#${window}` } },
-          UpdateExpression: 'ADD #count :one SET #expiration = :expiration',
-          ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
-          ExpressionAttributeNames: { '#count': 'restores', '#expiration': 'expiration' },
+          UpdateExpression: 'ADD #calls :call SET #expiration = :expiration',
+          ConditionExpression:
+            'attribute_not_exists(#calls) OR contains(#calls, :callId) OR size(#calls) < :limit',
+          ExpressionAttributeNames: { '#calls': 'calls', '#expiration': 'expiration' },
           ExpressionAttributeValues: {
-            ':one': { N: '1' },
+            ':call': { SS: [callId] },
+            ':callId': { S: callId },
             ':limit': { N: String(limit) },
             ':expiration': { N: String(Math.ceil(((window + 2) * WINDOW_MS) / 1000)) },
           },
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      return { allowed: true, count: Number(out.Attributes?.restores?.N ?? '1') };
+      return { allowed: true, count: out.Attributes?.calls?.SS?.length ?? 1 };
     } catch (error) {
       if (
         error instanceof ConditionalCheckFailedException ||

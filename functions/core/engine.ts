@@ -219,13 +219,13 @@ async function countRestore<T extends Target, D, S>(
     resource: target.resource,
   });
   try {
-    const taken = await counter.take(key, tamper.maxRestoresPerHour, run.deps.now());
+    const taken = await counter.take(key, tamper.callId, tamper.maxRestoresPerHour, run.deps.now());
     if (taken.allowed) return undefined;
     return {
       outcome: 'failed',
       error: {
         code: 'EnforcementLoop',
-        message: `${tamper.event}: already restored ${taken.count} time(s) this hour (maxRestoresPerHour ${tamper.maxRestoresPerHour}); something keeps removing the encryption, so atrest stops writing until the next hour`,
+        message: `${tamper.event}: already restored after ${taken.count} other tamper(s) this hour (maxRestoresPerHour ${tamper.maxRestoresPerHour}); something keeps removing the encryption, so atrest stops writing until the next hour`,
       },
     };
   } catch (error) {

@@ -27,6 +27,11 @@ export interface Target {
 export interface Tamper {
   /** The API call that removed or weakened the encryption (e.g. `DisassociateKmsKey`). */
   event: string;
+  /**
+   * That call's own id (CloudTrail `eventID`, ActionTrail `eventId`), the same in every delivery,
+   * retry and re-queue of it: the cap counts distinct tampers, so retrying one never uses it up.
+   */
+  callId: string;
   /** Restores allowed per resource and clock hour (config `maxRestoresPerHour`, default 3). */
   maxRestoresPerHour: number;
 }

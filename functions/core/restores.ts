@@ -8,6 +8,10 @@
  * warm instance without a table), DynamoDB in functions/aws/restores.ts (same table as
  * idempotency) and Tablestore in functions/alicloud/restores.ts (same instance and table).
  *
+ * What is counted is distinct tamper calls (their CloudTrail/ActionTrail ids), not attempts: a
+ * platform retry, a re-queue after ACK's 409 or a redelivery of one tamper never uses up the cap;
+ * only another strip does.
+ *
  * Windows are fixed clock hours (UTC): a counter row per resource and hour, so every adapter can
  * count with one atomic or conditional write and old rows simply expire. The price: around the
  * turn of an hour a resource can be restored up to twice the cap within minutes. Still bounded.
@@ -39,22 +43,34 @@ export function restoreKey(parts: RestoreKeyParts): string {
 export interface RestoreTake {
   /** true: this restore is counted and may be written. false: the cap is reached; write nothing. */
   allowed: boolean;
-  /** Restores counted in this window, this one included when allowed. */
+  /** Tampers counted in this window, this one included when allowed. */
   count: number;
 }
 
 export interface RestoreCounter {
   /**
-   * Counts one restore of `key` in the window of `nowMs` unless `limit` are already counted there.
-   * Atomic among concurrent callers of one backend. Throws when the backend fails (the engine then
-   * reports `failed` with the backend's code and writes nothing).
+   * Counts the restore of tamper `callId` on resource `key` in the window of `nowMs`, unless
+   * `limit` other tampers are already counted there. A tamper already counted is allowed again
+   * without counting twice. Atomic among concurrent callers of one backend. Throws when the backend
+   * fails (the engine then reports `failed` with the backend's code and writes nothing).
    */
-  take(key: string, limit: number, nowMs: number): Promise<RestoreTake>;
+  take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake>;
+}
+
+/** Pure: the decision every adapter makes on the calls already counted in this window. */
+export function decideTake(
+  counted: readonly string[],
+  callId: string,
+  limit: number,
+): RestoreTake & { add: boolean } {
+  if (counted.includes(callId)) return { allowed: true, count: counted.length, add: false };
+  if (counted.length >= limit) return { allowed: false, count: counted.length, add: false };
+  return { allowed: true, count: counted.length + 1, add: true };
 }
 
 interface Row {
   window: number;
-  count: number;
+  calls: string[];
 }
 
 /** Shared logic for counters that read and write a whole map synchronously (so a take is atomic in-process). */
@@ -62,17 +78,18 @@ abstract class LocalCounter implements RestoreCounter {
   protected abstract load(): Map<string, Row>;
   protected abstract save(rows: Map<string, Row>): void;
 
-  async take(key: string, limit: number, nowMs: number): Promise<RestoreTake> {
+  async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
     const window = windowOf(nowMs);
     const rows = this.load();
     const row = rows.get(key);
-    const count = row?.window === window ? row.count : 0;
-    if (count >= limit) return { allowed: false, count };
-    rows.set(key, { window, count: count + 1 });
+    const counted = row?.window === window ? row.calls : [];
+    const { add, ...take } = decideTake(counted, callId, limit);
+    if (!add) return take;
+    rows.set(key, { window, calls: [...counted, callId] });
     // Rows of past windows are dead weight.
     for (const [k, r] of rows) if (r.window < window) rows.delete(k);
     this.save(rows);
-    return { allowed: true, count: count + 1 };
+    return take;
   }
 }
 
@@ -96,7 +113,10 @@ export class FileRestoreCounter extends LocalCounter {
       const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, Row>;
       return new Map(
         Object.entries(parsed).filter(
-          ([, r]) => Number.isInteger(r?.window) && Number.isInteger(r?.count) && r.count >= 0,
+          ([, r]) =>
+            Number.isInteger(r?.window) &&
+            Array.isArray(r?.calls) &&
+            r.calls.every((c) => typeof c === 'string'),
         ),
       );
     } catch {

@@ -21,13 +21,18 @@ export function tamperOf(
   section: Enforcement | undefined,
   event: string,
   configPath: string,
+  callId: string,
 ): { tamper: Tamper } | { ignored: string } {
   if (section?.enforce === 'create')
     return {
       ignored: `${event} weakens the encryption, but ${configPath}.enforce is "create": only creations are acted on`,
     };
   return {
-    tamper: { event, maxRestoresPerHour: section?.maxRestoresPerHour ?? DEFAULT_MAX_RESTORES_PER_HOUR },
+    tamper: {
+      event,
+      callId: callId.slice(0, 256),
+      maxRestoresPerHour: section?.maxRestoresPerHour ?? DEFAULT_MAX_RESTORES_PER_HOUR,
+    },
   };
 }
 

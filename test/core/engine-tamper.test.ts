@@ -8,7 +8,7 @@ import { parseConfig } from '#core/config';
 import { remediateTarget } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
-import { FakeCloud, type FakeTarget, fakeRemediator } from './fake-remediator.ts';
+import { FakeCloud, type FakeTarget, fakeRemediator, fault } from './fake-remediator.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const config = parseConfig({ aws: { logGroupKms: { kmsKeyArn: KEY } } });
@@ -21,7 +21,7 @@ const target = (n: number, tamper = true): FakeTarget => ({
   resource: 'g',
   name: 'g',
   revision: `tamper@${n}`,
-  ...(tamper ? { tamper: { event: 'DisassociateKmsKey', maxRestoresPerHour: 2 } } : {}),
+  ...(tamper ? { tamper: { event: 'DisassociateKmsKey', callId: `call-${n}`, maxRestoresPerHour: 2 } } : {}),
 });
 
 function setup() {
@@ -49,9 +49,9 @@ describe('the engine and the restore cap', () => {
     const { cloud, remediator, deps } = setup();
     const counted: string[] = [];
     const spy: RestoreCounter = {
-      take: async (key, limit, now) => {
+      take: async (key, callId, limit, now) => {
         counted.push(key);
-        return deps.restores.take(key, limit, now);
+        return deps.restores.take(key, callId, limit, now);
       },
     };
     cloud.resources.set('g', { key: KEY });
@@ -66,6 +66,15 @@ describe('the engine and the restore cap', () => {
       'applied',
     );
     expect(counted).toEqual([]);
+  });
+
+  it('does not use up the cap when the same tamper comes back after a write that did not land', async () => {
+    const { cloud, remediator, deps } = setup();
+    // ACK answers 409 inside its 5-minute window: the event is deferred and re-queued, several times.
+    cloud.writeFailures.push(fault.notReady(), fault.notReady(), fault.notReady());
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await remediateTarget(remediator, target(1), deps));
+    expect(outcomes.map((o) => o.outcome)).toEqual(['deferred', 'deferred', 'deferred', 'applied']);
   });
 
   it('fails, writing nothing, when the counter cannot count', async () => {

@@ -178,7 +178,7 @@ function parseTamper(
 ): Parsed<ClusterTarget> {
   const name = e.data.eventName;
   const known = { ...call.known, resource: clusterId };
-  const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms');
+  const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms', call.callId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
   const target: ClusterTarget = {
     eventId: e.id,

@@ -167,7 +167,7 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
   const resource = resourceOf(region, eventAccount);
   let tamper: Target['tamper'];
   if ((OWNED_EVENTS.tamper as readonly string[]).includes(name)) {
-    const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms');
+    const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms', callId);
     if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
     tamper = gate.tamper;
   }

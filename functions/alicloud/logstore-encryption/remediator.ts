@@ -145,7 +145,12 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
     // request, which one read settles) weakens it.
     if (enableOf(e.data.requestParameters) === true)
       return { kind: 'ignored', reason: setsConfiguredState(name, 'enable: true'), ...known, resource };
-    const gate = tamperOf(config?.alicloud?.logstoreEncryption, name, 'alicloud.logstoreEncryption');
+    const gate = tamperOf(
+      config?.alicloud?.logstoreEncryption,
+      name,
+      'alicloud.logstoreEncryption',
+      call.callId,
+    );
     if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known, resource };
     return {
       kind: 'targets',

@@ -149,7 +149,12 @@ function parseTamper(
   config: Config | undefined,
 ): Parsed<TableBucketTarget> {
   const known = { ...call.known, resource: arn };
-  const gate = tamperOf(config?.alicloud?.tableBucketEncryption, name, 'alicloud.tableBucketEncryption');
+  const gate = tamperOf(
+    config?.alicloud?.tableBucketEncryption,
+    name,
+    'alicloud.tableBucketEncryption',
+    call.callId,
+  );
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
   const target: TableBucketTarget = {
     eventId: call.event.id,

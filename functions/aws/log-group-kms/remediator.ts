@@ -304,7 +304,7 @@ function parseTamper(
       ...facts,
     };
   const resource = logGroupArn(call.region, call.account, groupName);
-  const gate = tamperOf(config?.aws?.logGroupKms, name, 'aws.logGroupKms');
+  const gate = tamperOf(config?.aws?.logGroupKms, name, 'aws.logGroupKms', call.callId || call.eventId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...facts, resource };
   const target: LogGroupTarget = {
     eventId: call.eventId,

@@ -26,7 +26,7 @@ afterAll(async () => {
 describe('DynamoRestoreCounter (the restore counter on the idempotency table)', () => {
   it('counts atomically up to the limit, then refuses without raising', async () => {
     // Act: five concurrent takes (two instances racing) against a limit of three
-    const takes = await Promise.all([1, 2, 3, 4, 5].map(() => counter.take('k-race', 3, T)));
+    const takes = await Promise.all([1, 2, 3, 4, 5].map((n) => counter.take('k-race', `call-${n}`, 3, T)));
 
     // Assess
     expect(takes.filter((t) => t.allowed)).toHaveLength(3);
@@ -40,20 +40,26 @@ describe('DynamoRestoreCounter (the restore counter on the idempotency table)', 
         Key: { id: { S: `${RESTORE_ID_PREFIX}k-race#${windowOf(T)}` } },
       }),
     );
-    expect(item.Item?.restores?.N).toBe('3');
+    expect(item.Item?.calls?.SS).toHaveLength(3);
     // The table's TTL removes the row an hour after its window ends.
     expect(Number(item.Item?.expiration?.N)).toBe(((windowOf(T) + 2) * WINDOW_MS) / 1000);
   });
 
   it('starts over in the next clock hour', async () => {
-    expect(await counter.take('k-hour', 1, T)).toEqual({ allowed: true, count: 1 });
-    expect(await counter.take('k-hour', 1, T)).toEqual({ allowed: false, count: 1 });
-    expect(await counter.take('k-hour', 1, T + WINDOW_MS)).toEqual({ allowed: true, count: 1 });
+    expect(await counter.take('k-hour', 'a', 1, T)).toEqual({ allowed: true, count: 1 });
+    expect(await counter.take('k-hour', 'b', 1, T)).toEqual({ allowed: false, count: 1 });
+    expect(await counter.take('k-hour', 'b', 1, T + WINDOW_MS)).toEqual({ allowed: true, count: 1 });
+  });
+
+  it('counts a retried tamper once', async () => {
+    expect(await counter.take('k-retry', 'a', 1, T)).toEqual({ allowed: true, count: 1 });
+    expect(await counter.take('k-retry', 'a', 1, T)).toEqual({ allowed: true, count: 1 });
+    expect(await counter.take('k-retry', 'b', 1, T)).toMatchObject({ allowed: false });
   });
 
   it('fails with the service error when the table is missing', async () => {
     const missing = new DynamoRestoreCounter({ tableName: 'no-such-table' });
-    await expect(missing.take('k', 3, T)).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(missing.take('k', 'a', 3, T)).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
   it('needs a table name', () => {
