@@ -201,3 +201,20 @@ describe('every owned event name has a deployed trigger', () => {
     );
   });
 });
+
+describe('alicloud.cluster-kms: an excluded name the event does not carry', () => {
+  it('is excluded once the read tells the name, before any write', () => {
+    const state = {
+      lifecycle: 'running',
+      name: 'sandbox-1',
+      clusterType: 'ManagedKubernetes',
+      clusterSpec: 'ack.pro.small',
+      disableEncryption: true,
+    };
+    expect(cluster.evaluateState(state, { kmsKeyId: ACK_KEY, exclude: ['^sandbox-'] })).toMatchObject({
+      kind: 'excluded',
+      reason: expect.stringContaining('sandbox-1'),
+    });
+    expect(cluster.evaluateState(state, { kmsKeyId: ACK_KEY })).toEqual({ kind: 'write' });
+  });
+});

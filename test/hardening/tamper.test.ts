@@ -242,6 +242,23 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     expect(d.encrypted()).toBe(false);
   });
 
+  // The account-level disk setting has no exclude list; every other function's resources can be excluded.
+  if (d.id !== 'alicloud.disk-default-kms')
+    it('never touches an excluded resource, whatever strips it', async () => {
+      // Prepare: every name excluded
+      const invoke = await deployed(d, deps(configWith(d, { exclude: ['.*'] })));
+      d.strip();
+      d.service.resetLog();
+
+      // Act
+      const { outcomes } = await invoke(at(d.tamperEvent(0, 'tamper-1'), now));
+
+      // Assess
+      expect(outcomes).toMatchObject([{ outcome: 'excluded', reason: expect.stringContaining('.*') }]);
+      expect(d.service.calls).toHaveLength(0);
+      expect(d.encrypted()).toBe(false);
+    });
+
   it('answers a redelivered tamper event as duplicate, without an API call', async () => {
     // Prepare
     const invoke = await deployed(d, deps());
