@@ -6,10 +6,12 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  atrest replay <event.json|folder>... [--config FILE] [--dry-run] [--force]
+  atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]
       Run each event through the function that owns it, in this process, against the real cloud
       APIs (credentials and endpoints from the environment). A folder means every *.json in it; a
-      file may hold one event or a JSON array of events.
+      file may hold one event or a JSON array of events; - reads standard input. Dead letters are
+      unwrapped: \`aws sqs receive-message\` output, Lambda / Function Compute on-failure records,
+      EventBridge dead-letter messages, atrest's own re-queued bodies.
       --dry-run  read state and decide, write nothing      --force  bypass the idempotency record
   atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]
                 [--qualifier Q] [--fc2-service SERVICE]
