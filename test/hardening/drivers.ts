@@ -487,10 +487,12 @@ export function ossTableBucketDriver(): Driver & { emulator: OssTablesEmulator }
         times: 99,
       });
       return {
-        config: parseConfig({
+        // Not through parseConfig: the config refuses KMS (the API accepts only AES256 today). The
+        // remediator keeps its KMS path for the day it does; this cell keeps that path honest.
+        config: {
           alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS', kmsKeyArn: OSS_KMS_KEY } },
           retry: RETRY,
-        }),
+        } as Config,
         code: 'InvalidArgument',
       };
     },
