@@ -271,6 +271,21 @@ describe('key policy analysis (pure)', () => {
     ).toBe(true);
   });
 
+  it('China regions: the principal the stack deploys there (logs.<region>.amazonaws.com.cn) passes, the .com one does not', () => {
+    const statement = (service: string) =>
+      policy({
+        Effect: 'Allow',
+        Principal: { Service: service },
+        Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:GenerateDataKey*'],
+      });
+
+    expect(analyzeKeyPolicy(statement('logs.cn-north-1.amazonaws.com.cn'), 'cn-north-1').ok).toBe(true);
+    expect(analyzeKeyPolicy(statement('logs.cn-north-1.amazonaws.com'), 'cn-north-1').ok).toBe(false);
+    expect(logsStatement({ partition: 'aws-cn', region: 'cn-north-1', account: ACCOUNT }).Principal).toEqual({
+      Service: 'logs.cn-north-1.amazonaws.com.cn',
+    });
+  });
+
   it('names what is missing: another region’s principal, a narrow action list, an unconditional Deny', () => {
     const otherRegion = analyzeKeyPolicy(
       policy({ Effect: 'Allow', Principal: { Service: 'logs.eu-west-1.amazonaws.com' }, Action: 'kms:*' }),
