@@ -257,7 +257,8 @@ export function slsLogstoreDriver(): Driver & { emulator: SlsEmulator } {
     faults: {
       // SLS documents no conflict code for this API: HTTP 409 is the assumption (UNCONFIRMED).
       conflict: { status: 409, code: 'OperationConflict' },
-      throttle: { status: 403, code: 'ExceedQuota' },
+      // SLS uses ExceedQuota for rates and for hard count quotas; the message tells which.
+      throttle: { status: 403, code: 'ExceedQuota', message: 'Project operation qps exceed' },
       serverError: { status: 500, code: 'InternalServerError' },
       goneOnWrite: { status: 404, code: 'LogStoreNotExist' },
       denied: { status: 401, code: 'Unauthorized' },
