@@ -88,7 +88,8 @@ export function unroutable(item: Loaded, started: number, dryRun: boolean): Outc
 
 /**
  * Every event the paths hold, dead-letter wrappers unwrapped: `-` is standard input, a folder every
- * *.json in it, a file one event, a JSON array of events, or a dead letter (dead-letters.ts).
+ * *.json in it, a file one event, a JSON array of events, one JSON document per line, or a dead
+ * letter (dead-letters.ts).
  */
 export function collect(paths: string[], stdin?: string): Loaded[] {
   return paths.flatMap((path) => {
@@ -135,9 +136,26 @@ export function parse(text: string, source: string): Loaded[] {
   try {
     value = JSON.parse(body);
   } catch (error) {
-    return [{ source, problem: `${source}: not valid JSON (${(error as Error).message})` }];
+    return (
+      ndjson(body, source) ?? [{ source, problem: `${source}: not valid JSON (${(error as Error).message})` }]
+    );
   }
   return unwrapDeadLetters(value, source);
+}
+
+/** One JSON document per line (saved queue bodies, concatenated receive-message batches), or undefined. */
+function ndjson(body: string, source: string): Loaded[] | undefined {
+  const lines = body.split(/\r?\n/).flatMap((text, i) => (text.trim() === '' ? [] : [{ text, line: i + 1 }]));
+  if (lines.length < 2) return undefined;
+  const values: Array<{ value: unknown; line: number }> = [];
+  for (const { text, line } of lines) {
+    try {
+      values.push({ value: JSON.parse(text), line });
+    } catch {
+      return undefined;
+    }
+  }
+  return values.flatMap(({ value, line }) => unwrapDeadLetters(value, `${source}:${line}`));
 }
 
 export function looksLikeEnvelope(event: unknown): boolean {

@@ -24,7 +24,9 @@ export const USAGE = `usage:
       their quota. Progress and a summary on stderr.
   atrest doctor [--config FILE] [--region R]...
       Preflight: config valid; each configured key exists, is enabled, has the right spec and usage,
-      and (AWS) its key policy lets CloudWatch Logs use it. One line per check on stdout:
+      and (AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail /
+      ActionTrail), the EventBridge rules exist and are enabled, the default bus has room for them
+      (Alibaba Cloud: 10 rules). One line per check on stdout:
       "ok|FAIL|skip  <check>  <detail>  fix: ...". --region: where default keys are used.
 
   Config: --config FILE, else $ATREST_CONFIG. Output: NDJSON on stdout, logs on stderr.

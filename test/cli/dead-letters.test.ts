@@ -186,6 +186,22 @@ describe('atrest replay of dead letters, against the emulators', () => {
     expect(code).toBe(1);
   });
 
+  it('one dead letter per line (saved MNS bodies) replays each, named by line', async () => {
+    const lines = [
+      text('dead-letters/alicloud-fc-on-failure.json'),
+      text('dead-letters/aws-lambda-on-failure.json'),
+    ]
+      .map((t) => JSON.stringify(JSON.parse(t)))
+      .join('\n');
+    const io = { ...captureIo(env), stdin: async () => `${lines}\n` };
+
+    const code = await main(['replay', '-', '--dry-run'], io);
+
+    expect(outcomesOf(io).map((o) => o.function)).toEqual(['alicloud.cluster-kms', 'aws.log-group-kms']);
+    expect(io.stderr.join('\n')).toContain('stdin:2 requestPayload');
+    expect(code).toBe(0);
+  });
+
   it('an empty queue on standard input processes nothing and exits 0', async () => {
     const io = { ...captureIo(env), stdin: async () => '' };
 
