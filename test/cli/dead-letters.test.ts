@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { unwrapDeadLetters } from '../../functions/cli/dead-letters.ts';
 import { main, readStream } from '../../functions/cli/main.ts';
@@ -83,6 +84,24 @@ describe('unwrapDeadLetters (pure)', () => {
     const [item] = unwrapDeadLetters(value, 'deep');
 
     expect(item?.problem).toMatch(/nested deeper than/);
+  });
+});
+
+describe('unwrapDeadLetters never throws', () => {
+  it('on any JSON value, and every item is an event or a problem', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        const inputs = [
+          a,
+          { Messages: [{ MessageId: 'm', Body: JSON.stringify(b) }] },
+          { requestContext: {}, requestPayload: a, responseContext: b },
+        ];
+        for (const input of inputs)
+          for (const item of unwrapDeadLetters(input, 's'))
+            expect('event' in item || typeof item.problem === 'string').toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
