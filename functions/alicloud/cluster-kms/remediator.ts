@@ -105,17 +105,19 @@ const asString = (value: unknown): string | undefined =>
 
 /**
  * The cluster's id: responseElements (`cluster_id`, casing varies) for a creation; the request's
- * path parameter for UpdateKMSEncryption; else referencedResources (ActionTrail's documented type
- * is `ACS::ACK::Cluster`, earlier samples show `ACS::CS::Cluster`).
+ * path parameter for UpdateKMSEncryption; else referencedResources — ActionTrail documents ACK
+ * clusters as `ACS::ACK::Cluster` ("Fields in Alibaba Cloud-initiated events"); `ACS::CS::Cluster`
+ * (the API's product code) is kept for records that use it.
  */
 function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
+  const referenced = event.data.referencedResources;
   return (
     asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
     (event.data.eventName === 'CreateCluster'
       ? undefined
       : asString(pick(event.data.requestParameters, 'ClusterId', 'cluster_id'))) ??
-    asString(event.data.referencedResources?.['ACS::CS::Cluster']?.[0]) ??
-    asString(event.data.referencedResources?.['ACS::ACK::Cluster']?.[0])
+    asString(referenced?.['ACS::ACK::Cluster']?.[0]) ??
+    asString(referenced?.['ACS::CS::Cluster']?.[0])
   );
 }
 
@@ -140,7 +142,8 @@ export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarge
     return {
       kind: 'rejected',
       code: 'MissingClusterId',
-      reason: 'no cluster id in responseElements.cluster_id or referencedResources["ACS::CS::Cluster"]',
+      reason:
+        'no cluster id in responseElements.cluster_id or referencedResources["ACS::ACK::Cluster"] / ["ACS::CS::Cluster"]',
       ...known,
     };
   if (!CLUSTER_ID.test(clusterId))
