@@ -3,7 +3,7 @@
  * events/: which are tampers, which set the configured state (atrest's own write) and end
  * `ignored` without a read, and how `enforce: "create"` and failed calls end.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#core/config';
 import type { Parsed, Target } from '#core/remediator';
@@ -216,5 +216,25 @@ describe('alicloud.cluster-kms: an excluded name the event does not carry', () =
       reason: expect.stringContaining('sandbox-1'),
     });
     expect(cluster.evaluateState(state, { kmsKeyId: ACK_KEY })).toEqual({ kind: 'write' });
+  });
+});
+
+describe('every owned tamper event has a sample in events/', () => {
+  const namesIn = (dir: string): string[] =>
+    readdirSync(new URL(`../../events/${dir}/`, import.meta.url))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => sample(`${dir}/${f.replace(/\.json$/, '')}`))
+      .map((e) => e.detail?.eventName ?? e.data?.eventName)
+      .filter((n): n is string => typeof n === 'string');
+
+  it.each([
+    ['aws/log-group-kms', logGroup.EVENT_NAMES.tamper],
+    ['alicloud/logstore-encryption', logstore.EVENT_NAMES.tamper],
+    ['alicloud/cluster-kms', cluster.EVENT_NAMES.tamper],
+    ['alicloud/table-bucket-encryption', bucket.EVENT_NAMES.tamper],
+    ['alicloud/disk-default-kms', disk.OWNED_EVENTS.tamper],
+  ] as const)('%s', (dir, tampers) => {
+    const have = namesIn(dir);
+    expect(tampers.filter((name) => !have.includes(name))).toEqual([]);
   });
 });
