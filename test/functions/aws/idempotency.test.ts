@@ -1,5 +1,4 @@
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '#core/errors';
 import { PowertoolsIdempotencyStore } from '../../../functions/aws/idempotency.ts';
@@ -8,9 +7,7 @@ import { type RunningDynalite, startDynalite } from '../../emulator/dynalite.ts'
 
 let db: RunningDynalite;
 let store: PowertoolsIdempotencyStore;
-const options = { ttlSeconds: 600, lockSeconds: 900 };
-const context = (remainingMs: number) =>
-  ({ getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
+const options = { ttlSeconds: 600, lockSeconds: 60, observedAt: 0 };
 
 /** How many records Powertools keeps (each id is `atrest#<md5 of {"key": …}>`). */
 const recordCount = async () =>
@@ -22,9 +19,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('AWS_ACCESS_KEY_ID', DUMMY_CREDENTIALS.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', DUMMY_CREDENTIALS.secretAccessKey);
-  store = new PowertoolsIdempotencyStore({ env: { IDEMPOTENCY_TABLE_NAME: db.tableName } }).withLambdaContext(
-    context(60_000),
-  );
+  store = new PowertoolsIdempotencyStore({ env: { IDEMPOTENCY_TABLE_NAME: db.tableName } });
 });
 
 afterAll(async () => {
@@ -90,11 +85,11 @@ describe('PowertoolsIdempotencyStore (the idempotency port on Powertools + Dynam
     expect(after.kind).toBe('ran');
   });
 
-  it('bounds the in-progress lock by the Lambda context and the record by ttlSeconds', async () => {
+  it('bounds the in-progress lock by lockSeconds and the record by ttlSeconds', async () => {
     const now = Date.now();
     let id = '';
 
-    await store.run('k-expiry', { ttlSeconds: 120, lockSeconds: 900 }, async () => {
+    await store.run('k-expiry', { ttlSeconds: 120, lockSeconds: 60, observedAt: 0 }, async () => {
       const { Items } = await db.client.send(new ScanCommand({ TableName: db.tableName }));
       const row = Items?.find((r) => r.status?.S === 'INPROGRESS');
       id = row?.id?.S ?? '';
