@@ -75,6 +75,35 @@ describe('TablestoreIdempotencyStore through the Tablestore emulator', () => {
     expect(again.runs).toBe(0);
   });
 
+  it('settles deliveries observed at or before the completed run began; a later one takes the row over', async () => {
+    // Prepare: a run that began at NOW completed.
+    await store().run('k-observed', { ...LIMITS, observedAt: NOW - 5_000 }, counted());
+    const later = () => store({ now: () => NOW + 60_000 });
+    const old = counted();
+    const fresh = counted();
+    // Act
+    const redelivered = await later().run('k-observed', { ...LIMITS, observedAt: NOW }, old);
+    const newWork = await later().run('k-observed', { ...LIMITS, observedAt: NOW + 1 }, fresh);
+    // Assess
+    expect(redelivered).toEqual({ kind: 'duplicate', state: 'completed' });
+    expect(newWork).toEqual({ kind: 'ran', value: 'done' });
+    expect([old.runs, fresh.runs]).toEqual([0, 1]);
+    expect(ots.rows().get('k-observed')).toMatchObject({ status: 'completed', startedAt: NOW + 60_000 });
+  });
+
+  it('returns a failed completion beside the value (the work is done) with the OTS code', async () => {
+    // Prepare
+    ots.service.failNext('UpdateRow', { status: 503, code: 'OTSServerBusy', times: 10 });
+    // Act
+    const result = await store().run('k-unrecorded', LIMITS, counted());
+    // Assess
+    expect(result).toMatchObject({
+      kind: 'ran',
+      value: 'done',
+      storeError: { step: 'complete', code: 'OTSServerBusy' },
+    });
+  });
+
   it('runs the work exactly once among 20 concurrent calls on one key', async () => {
     // Prepare
     const work = counted();
