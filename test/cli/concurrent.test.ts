@@ -5,11 +5,13 @@
  * middle of its writes, run again, applies what was in flight instead of calling it `duplicate`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { logGroupArn } from '../../functions/aws/log-group-kms/remediator.ts';
+import { idempotencyKey } from '../../functions/core/idempotency.ts';
 import type { Outcome } from '../../functions/core/outcome.ts';
 import {
   type CloudWatchLogsState,
@@ -114,6 +116,40 @@ beforeEach(() => {
 });
 
 describe('the CLI file store across processes', () => {
+  it('a group held by a running process is an unsettled duplicate: exit 1, nothing written twice', async () => {
+    const [held, free] = groups(2) as [string, string];
+    state.seedLogGroup(held).seedLogGroup(free);
+    const store = join(mkdtempSync(join(tmpdir(), 'atrest-held-')), 'idempotency');
+    const key = idempotencyKey({
+      functionId: 'aws.log-group-kms',
+      account: '111122223333',
+      region: 'us-east-1',
+      resource: logGroupArn('us-east-1', '111122223333', held),
+      desired: KEY,
+    });
+    // This test process holds it (alive): another run is writing it right now.
+    mkdirSync(join(store, key), { recursive: true });
+    writeFileSync(
+      join(store, key, '1.json'),
+      JSON.stringify({
+        status: 'inProgress',
+        expiresAt: Date.now() + 600_000,
+        startedAt: Date.now(),
+        owner: { pid: process.pid, host: hostname(), token: 'test' },
+      }),
+    );
+
+    const run = await start(sweepArgs, store).done;
+
+    expect(run.code).toBe(1);
+    expect(run.outcomes.find((o) => o.resource.endsWith(held))).toMatchObject({
+      outcome: 'duplicate',
+      settled: false,
+    });
+    expect(run.outcomes.find((o) => o.resource.endsWith(free))?.outcome).toBe('applied');
+    expect(writes()).toBe(1);
+  }, 60_000);
+
   it('two sweeps at once over one store: each group written once, every record kept', async () => {
     const names = groups(300);
     for (const name of names) state.seedLogGroup(name);
