@@ -14,15 +14,23 @@
  *   record that began before the delivery was observed is new work: it is deleted with a
  *   conditional DeleteItem (still COMPLETED, same data: of two racers only one can) and the claim
  *   runs again. A record without `startedAt` (older versions) settles nothing.
+ * - Each claim carries an owner token (`payloadValidationJmesPath: 'owner'`: Powertools stores its
+ *   hash as `validation`). When the claim's answer never arrives (connection lost, timeout) the
+ *   PutItem may still have landed; we then delete the record only if it is ours (conditional
+ *   DeleteItem on `validation`), so the platform's retry a minute later runs instead of finding
+ *   the key in progress until the timeout. A record of another owner makes Powertools raise
+ *   IdempotencyValidationError with the record, which we read as in progress or completed.
  * - `keep: false` (failed, deferred) must leave no record: the wrapped function throws a private
  *   error carrying the value, Powertools deletes the record and rethrows, and we unwrap it.
  * - Errors: Powertools wraps the SDK's (`Failed to save in progress record…`); we unwrap them into
  *   IdempotencyStoreError with the DynamoDB code (`ResourceNotFoundException`,
  *   `ProvisionedThroughputExceededException`, `AccessDeniedException`, …), request id and step.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
+  IdempotencyValidationError,
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
@@ -107,8 +115,11 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
     options: RunOptions,
     work: () => Promise<Settled<T>>,
   ): Promise<RunResult<T> | { kind: 'stale'; data: string }> {
+    const owner = randomUUID();
     const config = new IdempotencyConfig({
       eventKeyJmesPath: 'key',
+      payloadValidationJmesPath: 'owner',
+      hashFunction: 'md5',
       expiresAfterSeconds: options.ttlSeconds,
       // Our key is never empty; if it ever were, fail rather than run without idempotency.
       throwOnNoIdempotencyKey: true,
@@ -120,7 +131,7 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
     let settled: Settled<T> | undefined;
     let workError: { error: unknown } | undefined;
     const idempotent = makeIdempotent(
-      async (_payload: { key: string }) => {
+      async (_payload: { key: string; owner: string }) => {
         ran = true;
         const startedAt = Date.now();
         try {
@@ -138,18 +149,27 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
 
     let answer: unknown;
     try {
-      answer = await idempotent({ key });
+      answer = await idempotent({ key, owner });
     } catch (error) {
       if (workError) throw workError.error;
       if (error instanceof ReleaseRecord) return { kind: 'ran', value: error.value as T };
       if (error instanceof IdempotencyAlreadyInProgressError)
         return { kind: 'duplicate', state: 'inProgress' };
-      if (settled) {
+      if (error instanceof IdempotencyValidationError) {
+        // Another owner's record (Powertools checks our token against it before anything else).
+        const record = error.existingRecord;
+        if (record?.getStatus() !== 'COMPLETED') return { kind: 'duplicate', state: 'inProgress' };
+        answer = record.responseData;
+      } else if (settled) {
         // The work finished; recording it (keep) or deleting the lock (not keep) failed.
         const step = settled.keep ? 'complete' : 'release';
         return { kind: 'ran', value: settled.value, storeError: mapStoreError(step, error) };
+      } else {
+        const failure = mapStoreError('claim', error);
+        // No answer at all: the claim may have landed. Take back our own, so a retry can run.
+        if (failure.status === undefined) await this.releaseOwnClaim(key, options.ttlSeconds, owner);
+        throw failure;
       }
-      throw mapStoreError('claim', error);
     }
     if (ran) return { kind: 'ran', value: (settled as Settled<T>).value };
     const data = typeof answer === 'string' ? answer : JSON.stringify(answer ?? null);
@@ -184,6 +204,25 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
       // Someone else replaced or renewed it: the next round reads what is there now.
       if ((error as { name?: unknown }).name === 'ConditionalCheckFailedException') return;
       throw mapStoreError('claim', error);
+    }
+  }
+
+  /** Deletes the in-progress record if it is the one this claim wrote; any failure is left to the lock's expiry. */
+  private async releaseOwnClaim(key: string, ttlSeconds: number, owner: string): Promise<void> {
+    // Powertools' validation hash: md5, base64, of the JSON of the selected value.
+    const hash = createHash('md5').update(JSON.stringify(owner)).digest('base64');
+    try {
+      await this.dynamo().send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: this.layer(ttlSeconds).itemKey(key),
+          ConditionExpression: '#status = :inprogress AND #validation = :owner',
+          ExpressionAttributeNames: { '#status': 'status', '#validation': 'validation' },
+          ExpressionAttributeValues: { ':inprogress': { S: 'INPROGRESS' }, ':owner': { S: hash } },
+        }),
+      );
+    } catch {
+      // Not ours, not there, or unreachable: the lock ends with the function's timeout.
     }
   }
 

@@ -168,7 +168,7 @@ describe('aws.log-group-kms: the store claim lands but its answer is lost', () =
     vi.unstubAllEnvs();
   });
 
-  it('is not answered as a settled duplicate (which would drop the event): it fails, the retry is unsettled', async () => {
+  it('is not answered as a duplicate (which would drop the event): it fails, takes its claim back, and the retry applies', async () => {
     d.reset();
     d.seed();
     // The default DynamoDB client, as deployed. (The retry a minute later, through the Lambda
@@ -181,9 +181,9 @@ describe('aws.log-group-kms: the store claim lands but its answer is lost', () =
     expect(proxy.staleAnswers()).toBe(1);
     expect(first.outcome).toBe('failed');
     expect(first.error?.message).toContain('idempotency store (claim)');
-    expect(retry).toMatchObject({ outcome: 'duplicate', settled: false });
-    expect(isSettled(retry)).toBe(false);
-    expect(d.encrypted()).toBe(false);
+    expect(retry.outcome).toBe('applied');
+    expect(isSettled(retry)).toBe(true);
+    expect(d.encrypted()).toBe(true);
   });
 });
 

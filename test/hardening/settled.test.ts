@@ -146,15 +146,35 @@ describe('aws.log-group-kms: the Lambda handler with DynamoDB (dynalite) behind 
     await invoke(handler, T0 + 180_000),
   ];
 
-  it('claim answer lost: fails; both retries throw (in progress) instead of a duplicate success, so the DLQ gets it; its replay after the lock applies', async () => {
+  it('claim answer lost: fails and takes back its own claim; the retry a minute later applies', async () => {
     proxy.fail('PutItem', { kind: 'lose-answer' });
+
+    const first = await invoke(lambda(), T0);
+    const retry = await invoke(lambda(), T0 + 60_000);
+
+    expect('threw' in first).toBe(true);
+    expect(outcomesOf(first)).toMatchObject([{ outcome: 'failed' }]);
+    expect('threw' in first && first.threw.message).toContain('idempotency store (claim)');
+    expect(proxy.calls.map((c) => c.action)).toContain('DeleteItem');
+    expect(retry).toMatchObject({ returned: [{ outcome: 'applied' }] });
+    expect(d.encrypted()).toBe(true);
+  });
+
+  it('claim answer lost and the claim cannot be taken back: both retries throw (in progress), never a duplicate success; the DLQ replay after the lock applies', async () => {
+    proxy.fail('PutItem', { kind: 'lose-answer' });
+    proxy.fail('DeleteItem', {
+      kind: 'error',
+      status: 400,
+      code: 'AccessDeniedException',
+      message: 'not authorized to perform: dynamodb:DeleteItem',
+      requestId: 'DDB-DELETE-DENIED-2',
+    });
 
     const first = await invoke(lambda(), T0);
     const later = await retries();
     const replay = await invoke(lambda(), T0 + TIMEOUT_MS + 1_000);
 
     expect(outcomesOf(first)).toMatchObject([{ outcome: 'failed' }]);
-    expect('threw' in first && first.threw.message).toContain('idempotency store (claim)');
     for (const retry of later) {
       expect(returnedDuplicate(retry)).toBe(false);
       expect(outcomesOf(retry)).toMatchObject([{ outcome: 'duplicate', settled: false }]);
