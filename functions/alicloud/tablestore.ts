@@ -157,6 +157,9 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
       if (settled.keep) await this.complete(ots, key, options.ttlSeconds * 1000, claim.startedAt, owner);
       else await this.release(ots, key, owner);
     } catch (error) {
+      // Not recorded: free the key if we can, so a later delivery reads (compliant) instead of
+      // finding it in progress until the lock ends.
+      if (settled.keep) await this.release(ots, key, owner).catch(() => undefined);
       return {
         kind: 'ran',
         value: settled.value,

@@ -161,8 +161,11 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
         if (record?.getStatus() !== 'COMPLETED') return { kind: 'duplicate', state: 'inProgress' };
         answer = record.responseData;
       } else if (settled) {
-        // The work finished; recording it (keep) or deleting the lock (not keep) failed.
+        // The work finished; recording it (keep) or deleting the lock (not keep) failed. After a
+        // failed completion, free the key if we can: a later delivery then reads (compliant)
+        // instead of finding it in progress until the timeout.
         const step = settled.keep ? 'complete' : 'release';
+        if (settled.keep) await this.releaseOwnClaim(key, options.ttlSeconds, owner);
         return { kind: 'ran', value: settled.value, storeError: mapStoreError(step, error) };
       } else {
         const failure = mapStoreError('claim', error);

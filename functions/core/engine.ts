@@ -175,7 +175,7 @@ function afterStoreFailure(result: Result, error: IdempotencyStoreError, lockSec
   if (KEPT.includes(result.outcome))
     return {
       ...result,
-      reason: `${result.reason ? `${result.reason}; ` : ''}warning: done, but the idempotency record could not be completed (${what}); a delivery in the next ${lockSeconds} s finds it in progress`,
+      reason: `${result.reason ? `${result.reason}; ` : ''}warning: done, but the idempotency record could not be completed (${what}); later deliveries check the resource again (in the next ${lockSeconds} s they may find it in progress)`,
     };
   const lock = `the idempotency lock could not be released (${what}): a retry in the next ${lockSeconds} s finds it in progress`;
   if (result.outcome === 'failed' && result.error)

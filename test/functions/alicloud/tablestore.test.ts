@@ -102,6 +102,8 @@ describe('TablestoreIdempotencyStore through the Tablestore emulator', () => {
       value: 'done',
       storeError: { step: 'complete', code: 'OTSServerBusy' },
     });
+    // The lock was released instead, so the next delivery runs (and reads) rather than waiting.
+    expect(ots.rows().has('k-unrecorded')).toBe(false);
   });
 
   it('runs the work exactly once among 20 concurrent calls on one key', async () => {
