@@ -210,6 +210,31 @@ describe('aws.log-group-kms: the Lambda handler with DynamoDB (dynalite) behind 
     expect(d.encrypted()).toBe(false);
   });
 
+  it('a deferral whose lock release is denied fails with the store code (AccessDeniedException on DeleteItem, its request id); the retries throw', async () => {
+    // Written, but the read-back keeps showing the old state: `deferred`, and its lock must go.
+    d.state.lagReads('/hardening/group-0', 100);
+    proxy.fail('DeleteItem', {
+      kind: 'error',
+      status: 400,
+      code: 'AccessDeniedException',
+      message: 'not authorized to perform: dynamodb:DeleteItem',
+      requestId: 'DDB-DELETE-DENIED-3',
+    });
+
+    const first = await invoke(lambda(), T0);
+    const later = await retries();
+
+    expect('threw' in first).toBe(true);
+    expect(outcomesOf(first)).toMatchObject([
+      { outcome: 'failed', error: { code: 'AccessDeniedException', requestId: 'DDB-DELETE-DENIED-3' } },
+    ]);
+    expect(outcomesOf(first)[0]?.error?.message).toContain('the work ended deferred');
+    for (const retry of later) {
+      expect(returnedDuplicate(retry)).toBe(false);
+      expect('threw' in retry).toBe(true);
+    }
+  });
+
   it('runtime killed mid-write: the lock stays, the retries throw instead of a duplicate success; a replay after the lock applies', async () => {
     const killed = killedMidWrite(d.remediator());
     void invoke(lambda(killed.remediator), T0);
