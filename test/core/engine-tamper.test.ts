@@ -20,7 +20,7 @@ const target = (n: number, tamper = true): FakeTarget => ({
   region: 'us-east-1',
   resource: 'g',
   name: 'g',
-  revision: `tamper@${n}`,
+  observedAt: new Date(T + n * 1_000).toISOString(),
   ...(tamper ? { tamper: { event: 'DisassociateKmsKey', callId: `call-${n}`, maxRestoresPerHour: 2 } } : {}),
 });
 

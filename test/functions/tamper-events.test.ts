@@ -63,12 +63,20 @@ const TAMPER_SAMPLES: [string, string, string][] = [
 describe.each(TAMPER_SAMPLES)('%s/%s', (fn, file, eventName) => {
   const parse = parsers[fn] as (typeof parsers)[string];
 
-  it('is a tamper target with the default cap, keyed apart from the creation', () => {
-    const parsed = parse(sample(`${fn}/${file}`), CONFIG);
+  it('is a tamper target with the default cap, its call id, and when it happened', () => {
+    const event = sample(`${fn}/${file}`);
+    const parsed = parse(event, CONFIG);
     expect(parsed).toMatchObject({
       kind: 'targets',
       targets: [
-        { tamper: { event: eventName, maxRestoresPerHour: 3 }, revision: expect.stringContaining('@') },
+        {
+          tamper: {
+            event: eventName,
+            maxRestoresPerHour: 3,
+            callId: event.detail?.eventID ?? event.data.eventId,
+          },
+          observedAt: event.detail?.eventTime ?? event.data.eventTime,
+        },
       ],
     });
   });

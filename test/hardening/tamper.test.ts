@@ -146,7 +146,8 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
   });
   beforeEach(() => {
     d.reset();
-    store = new MemoryIdempotencyStore();
+    // The store's clock is the test's: records start when the (simulated) run does.
+    store = new MemoryIdempotencyStore(() => now);
     restores = new MemoryRestoreCounter();
     now = T;
   });

@@ -29,11 +29,13 @@
  *   NotReadyError → `deferred`, not a failure.
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
+
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
@@ -163,8 +165,8 @@ export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarge
         account,
         region,
         resource: clusterId,
-        // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
-        revision: call.callId,
+        // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
+        ...withObservedAt(call.observedAt),
         clusterId,
         ...(clusterName ? { clusterName } : {}),
       },
@@ -188,8 +190,8 @@ function parseTamper(
     account: call.account,
     region: call.region,
     resource: clusterId,
-    // Interim until idempotency keys on observedAt: each tamper call is its own work.
-    revision: `${name}@${call.callId}`,
+    // A tamper observed after the last completed run is new work; its redelivery is not.
+    ...withObservedAt(call.observedAt),
     clusterId,
     tamper: gate.tamper,
   };

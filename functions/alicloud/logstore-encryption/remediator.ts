@@ -17,11 +17,13 @@
  * the key. A logstore already encrypted differently is therefore `failed` with
  * `EncryptionImmutable` and never written.
  */
+
 import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -159,7 +161,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
     if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known, resource };
     return {
       kind: 'targets',
-      // Interim until idempotency keys on observedAt: each tamper call is its own work.
+      // A tamper observed after the last completed run is new work; its redelivery is not.
       targets: [
         {
           eventId: e.id,
@@ -168,7 +170,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
           resource,
           project,
           logstore,
-          revision: `${name}@${call.callId}`,
+          ...withObservedAt(call.observedAt),
           tamper: gate.tamper,
         },
       ],
@@ -177,8 +179,8 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
   return {
     kind: 'targets',
     targets: [
-      // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
-      { eventId: e.id, account, region, resource, project, logstore, revision: call.callId },
+      // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
+      { eventId: e.id, account, region, resource, project, logstore, ...withObservedAt(call.observedAt) },
     ],
   };
 }

@@ -16,11 +16,13 @@
  * A Put replaces the bucket's default encryption; tables created before it keep theirs (only new
  * tables inherit the bucket default), which is why this runs as soon as the bucket exists.
  */
+
 import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -132,10 +134,12 @@ export function parseEvent(event: unknown, config?: Config): Parsed<TableBucketT
     };
   const arn = tableBucketArn(region, account, name);
   if (tamper) return parseTamper(e.data.eventName, e.data.requestParameters, call, arn, name, config);
-  // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+  // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
   return {
     kind: 'targets',
-    targets: [{ eventId: e.id, account, region, resource: arn, arn, name, revision: call.callId }],
+    targets: [
+      { eventId: e.id, account, region, resource: arn, arn, name, ...withObservedAt(call.observedAt) },
+    ],
   };
 }
 
@@ -163,8 +167,8 @@ function parseTamper(
     resource: arn,
     arn,
     name: bucket,
-    // Interim until idempotency keys on observedAt: each tamper call is its own work.
-    revision: `${name}@${call.callId}`,
+    // A tamper observed after the last completed run is new work; its redelivery is not.
+    ...withObservedAt(call.observedAt),
     tamper: gate.tamper,
   };
   const asked = name === 'PutTableBucketEncryption' ? requestedConfiguration(params) : undefined;

@@ -22,7 +22,7 @@ import { type Config, excludedBy } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
-import { AWS_ACCOUNT, AWS_REGION, formatIssues } from '#core/validation';
+import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
 
@@ -59,6 +59,7 @@ const CloudTrailDetail = z.looseObject({
   eventSource: z.optional(z.string()),
   eventName: z.optional(z.string()),
   eventID: z.optional(z.string()),
+  eventTime: z.optional(z.string()),
   awsRegion: z.optional(z.string().check(z.regex(AWS_REGION))),
   recipientAccountId: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
   errorCode: z.optional(z.nullable(z.string())),
@@ -169,7 +170,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogGroupTarg
     return parseTamper(
       tamperName,
       d.requestParameters,
-      { eventId: e.id, region, account, callId: d.eventID },
+      { eventId: e.id, region, account, callId: d.eventID, observedAt: observedAtOf(d.eventTime, e.time) },
       config,
     );
   // A failed call (e.g. ResourceAlreadyExistsException) created or changed nothing.
@@ -214,9 +215,9 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogGroupTarg
         region,
         resource: logGroupArn(region, account, name),
         logGroupName: name,
-        // The CloudTrail id of the creating call: every delivery (and replay) of this creation is
-        // one piece of work, but a group deleted and re-created under the same name is new work.
-        ...(d.eventID !== undefined && d.eventID !== '' ? { revision: d.eventID.slice(0, 256) } : {}),
+        // When the call happened: every delivery (and replay) of this creation is the work of the
+        // run that began after it; a group deleted and re-created later is new work.
+        ...withObservedAt(observedAtOf(d.eventTime, e.time)),
         ...(requested !== undefined ? { requestedKmsKeyId: requested } : {}),
       },
     ],
@@ -229,6 +230,8 @@ interface CallFacts {
   account: string | undefined;
   /** CloudTrail's eventID of the call. */
   callId: string | undefined;
+  /** When the call happened (`detail.eventTime`, else the envelope's `time`). */
+  observedAt: string | undefined;
 }
 
 /** DisassociateKmsKey / AssociateKmsKey: which group, and whether it weakens the encryption. */
@@ -312,9 +315,9 @@ function parseTamper(
     region: call.region,
     resource,
     logGroupName: groupName,
-    // Interim until idempotency keys on observedAt: each tamper call is its own work, so a restore
-    // is not swallowed by the creation's record, while a redelivery of this very call stays a duplicate.
-    revision: `${name}@${(call.callId ?? call.eventId).slice(0, 256)}`,
+    // A tamper observed after the creation's run is new work (not swallowed by its record); a
+    // redelivery of this very call is a duplicate.
+    ...withObservedAt(call.observedAt),
     tamper: gate.tamper,
   };
   if (name === 'AssociateKmsKey' && config !== undefined) {
