@@ -32,9 +32,9 @@ import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict 
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
-const EVENT_NAME = 'CreateCluster';
 const PAGE_SIZE = 50;
 
 /**
@@ -95,7 +95,7 @@ function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
 }
 
 export function parseEvent(event: unknown): Parsed<ClusterTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const clusterId = clusterIdOf(e);
@@ -238,7 +238,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
 

@@ -29,11 +29,22 @@ import { GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { ALICLOUD_REGION, formatIssues } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  ActionTrailCloudEvent,
+  accountOf,
+  apiNameOf,
+  asTrailCloudEvent,
+  isActionTrailCall,
+  pick,
+  regionOf,
+  type TrailEventType,
+  trailEventType,
+} from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
-export const EVENT_NAMES = ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'] as const;
+export const EVENT_NAMES = TRAIL_EVENTS.names;
 
 export type DiskTarget = Target;
 
@@ -97,8 +108,10 @@ export function configuredRegions(section: DiskDefaultKmsConfig): string[] {
   return section.regions ?? Object.keys(section.byRegion ?? {});
 }
 
-export function parseEvent(event: unknown, config: Config, account: string): Parsed<DiskTarget> {
-  if (isTimerEvent(event)) return parseTimer(event, config, account);
+export function parseEvent(delivered: unknown, config: Config, account: string): Parsed<DiskTarget> {
+  if (isTimerEvent(delivered)) return parseTimer(delivered, config, account);
+  // A bare trail record gets the envelope EventBridge would have given it.
+  const event = asTrailCloudEvent(delivered);
   const base = facts(event);
   const result = ActionTrailCloudEvent.safeParse(event);
   if (!result.success)
@@ -123,9 +136,13 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       ? { resource: resourceOf(region, eventAccount) }
       : {}),
   };
-  const name = e.data.eventName;
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || !(EVENT_NAMES as readonly string[]).includes(name))
-    return { kind: 'ignored', reason: `not an ${EVENT_NAMES.join(' or ')} API call (${name})`, ...known };
+  const name = apiNameOf(trailEventType(e.type) as TrailEventType, e.data, TRAIL_EVENTS);
+  if (name === undefined)
+    return {
+      kind: 'ignored',
+      reason: `not an ${EVENT_NAMES.join(' or ')} event (${e.data.eventName.slice(0, 128)})`,
+      ...known,
+    };
   if (e.data.errorCode)
     return {
       kind: 'ignored',
@@ -251,7 +268,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, EVENT_NAMES) || isTimerEvent(event),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS) || isTimerEvent(event),
     parse: (event, config) => parseEvent(event, config, account),
     desire: desireFor,
 

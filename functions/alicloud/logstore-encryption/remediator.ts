@@ -28,9 +28,9 @@ import {
   type SlsClient,
   type SlsEncryptConf,
 } from '../sls.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
-const EVENT_NAME = 'CreateLogStore';
 const PAGE = 500;
 
 export interface LogstoreTarget extends Target {
@@ -98,7 +98,7 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
 }
 
 export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const { project, logstore } = namesOf(e);
@@ -199,7 +199,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),

@@ -28,9 +28,9 @@ import {
   type TableBucketEncryption,
   tableBucketArn,
 } from '../oss-tables.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
-const EVENT_NAME = 'CreateTableBucket';
 
 export interface TableBucketTarget extends Target {
   /** The bucket ARN (also `resource`). */
@@ -63,7 +63,7 @@ const _facts = (event: unknown): EventFacts => {
 };
 
 export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
 
@@ -153,7 +153,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),

@@ -1,0 +1,14 @@
+/**
+ * The ActionTrail records alicloud.table-bucket-encryption owns, in one place (the remediator,
+ * the CLI's routing and the infra's EventBridge rule read it from here).
+ *
+ * Creation: OSS Tables `CreateTableBucket`, as an API call, a console operation or a service
+ * event. Whether OSS Tables' records reach EventBridge is undocumented; the trail path delivers
+ * them either way.
+ */
+import type { TrailEvents } from '../events.ts';
+
+export const CREATION_EVENTS = { names: ['CreateTableBucket'] } as const satisfies TrailEvents;
+
+/** Everything the function owns; tamper events join here. */
+export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
