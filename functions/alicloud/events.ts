@@ -135,6 +135,19 @@ export function isActionTrailCall(event: unknown, events: readonly string[] | Tr
   return apiNameOf(eventType, data as Record<string, unknown>, events) !== undefined;
 }
 
+/**
+ * Routing check: the shape of a Function Compute SLS (log) trigger invocation, a cursor range on a
+ * logstore (`{"source":{…,"logstoreName","beginCursor","endCursor"},"jobName",…}`); trail.ts
+ * parses and reads it. Here because it is as cheap as the other envelope checks.
+ */
+export function isSlsTriggerEvent(event: unknown): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  const e = event as { source?: unknown };
+  if (typeof e.source !== 'object' || e.source === null || !('jobName' in e)) return false;
+  const s = e.source as Record<string, unknown>;
+  return 'logstoreName' in s && 'beginCursor' in s && 'endCursor' in s;
+}
+
 /** True for a bare ActionTrail record (no CloudEvent envelope): what a trail delivers. */
 export function isBareTrailRecord(event: unknown): event is Record<string, unknown> {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;

@@ -34,6 +34,7 @@ import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import { isSlsTriggerEvent } from './events.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -198,47 +199,77 @@ export function createFcHandler(options: FcHandlerOptions) {
         rate: sweepRate,
       });
     }
-    const { event: original, deferral } = unwrapDeferred(decoded);
-    let outcomes = await remediateEvent(remediator, original, {
-      config,
-      store,
-      remainingMs: () => timeoutMs - (now() - started),
-      ...options.engine,
-    });
-
-    let requeueFailure: unknown;
-    const anyFailed = outcomes.some(isFailure);
-    if (outcomes.some((o) => o.outcome === 'deferred')) {
-      const plan = planDeferral(deferral, deadlineMs, now(), random());
-      if (plan.kind === 'expired') {
-        outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
-      } else if (!anyFailed) {
-        // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
-        // and a re-queue on top would start a second chain for the same work.
-        try {
-          await requeue(original, plan, context, env, credentials);
-          log(
-            line('INFO', 'requeued', {
-              function: remediator.id,
-              attempt: plan.deferral.attempt,
-              delaySeconds: plan.delaySeconds,
-              firstSeenAt: plan.deferral.firstSeenAt,
-              requestId: context.requestId,
-            }),
-          );
-        } catch (error) {
-          requeueFailure = error;
-          const { errorFacts } = await import('./openapi.ts');
-          const facts = errorFacts(error);
-          log(
-            line('ERROR', 'requeue failed', {
-              function: remediator.id,
-              requestId: context.requestId,
-              error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
-            }),
-          );
+    const remainingMs = () => timeoutMs - (now() - started);
+    /** One event through the engine, then its deferral (re-queue or expiry). */
+    const processOne = async (
+      original: unknown,
+      deferral: Deferral | undefined,
+    ): Promise<{ outcomes: Outcome[]; requeueFailure?: unknown }> => {
+      let outcomes = await remediateEvent(remediator, original, {
+        config,
+        store,
+        remainingMs,
+        ...options.engine,
+      });
+      let requeueFailure: unknown;
+      const anyFailed = outcomes.some(isFailure);
+      if (outcomes.some((o) => o.outcome === 'deferred')) {
+        const plan = planDeferral(deferral, deadlineMs, now(), random());
+        if (plan.kind === 'expired') {
+          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
+        } else if (!anyFailed) {
+          // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
+          // and a re-queue on top would start a second chain for the same work.
+          try {
+            await requeue(original, plan, context, env, credentials);
+            log(
+              line('INFO', 'requeued', {
+                function: remediator.id,
+                attempt: plan.deferral.attempt,
+                delaySeconds: plan.delaySeconds,
+                firstSeenAt: plan.deferral.firstSeenAt,
+                requestId: context.requestId,
+              }),
+            );
+          } catch (error) {
+            requeueFailure = error;
+            const { errorFacts } = await import('./openapi.ts');
+            const facts = errorFacts(error);
+            log(
+              line('ERROR', 'requeue failed', {
+                function: remediator.id,
+                requestId: context.requestId,
+                error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+              }),
+            );
+          }
         }
       }
+      return { outcomes, ...(requeueFailure !== undefined ? { requeueFailure } : {}) };
+    };
+
+    let outcomes: Outcome[];
+    let requeueFailure: unknown;
+    if (isSlsTriggerEvent(decoded)) {
+      // The trail path: read the logstore range and run each record this function owns, one by
+      // one, as if delivered alone (a deferred record is re-queued alone). Loaded on first use.
+      const { runTrailInvocation } = await import('./trail-invocation.ts');
+      const result = await runTrailInvocation({
+        event: decoded,
+        remediator,
+        context,
+        env,
+        credentials,
+        remainingMs,
+        log: (level, message, fields) =>
+          log(line(level, message, { ...fields, requestId: context.requestId })),
+        processOne: (record) => processOne(record, undefined),
+      });
+      outcomes = result.outcomes;
+      requeueFailure = result.requeueFailure;
+    } else {
+      const { event: original, deferral } = unwrapDeferred(decoded);
+      ({ outcomes, requeueFailure } = await processOne(original, deferral));
     }
 
     for (const outcome of outcomes)

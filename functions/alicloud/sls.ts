@@ -420,7 +420,12 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
   };
 }
 
-function toServiceError(action: string, status: number, body: Buffer, requestId?: string): SlsServiceError {
+export function toServiceError(
+  action: string,
+  status: number,
+  body: Buffer,
+  requestId?: string,
+): SlsServiceError {
   let code = `HTTP${status}`;
   let message = `${action} failed with HTTP ${status}`;
   try {
