@@ -58,6 +58,9 @@ export const ActionTrailCloudEvent = z.looseObject({
 export type ActionTrailCloudEvent = z.infer<typeof ActionTrailCloudEvent>;
 export type ActionTrailRecord = z.infer<typeof ActionTrailRecord>;
 
+/** How records reach a function: EventBridge rules, or an FC SLS trigger on a trail's logstore. */
+export type DeliveryPath = 'eventbridge' | 'trail';
+
 /** The ActionTrail event types that can create or change a resource (CONTRACT.md section 6). */
 export const TRAIL_EVENT_TYPES = ['ApiCall', 'ConsoleOperation', 'AliyunServiceEvent'] as const;
 export type TrailEventType = (typeof TRAIL_EVENT_TYPES)[number];

@@ -9,7 +9,7 @@
  * (`serviceName` CS, or an eventSource on `cs.` / `cs-`). UNCONFIRMED for ACK itself: if its
  * console uses yet another name, the daily sweep still finds the cluster.
  */
-import type { TrailEvents } from '../events.ts';
+import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = {
   names: ['CreateCluster'],
@@ -28,3 +28,8 @@ export const TRAIL_EVENTS: TrailEvents = {
   names: [...CREATION_EVENTS.names],
   aliases: [...CREATION_EVENTS.aliases],
 };
+
+/**
+ * Delivery paths deployed when the config's `delivery` is absent. ACK is on EventBridge's list of ActionTrail event sources; add `trail` for an organization's multi-account trail.
+ */
+export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge'];

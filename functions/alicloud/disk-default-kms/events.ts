@@ -6,7 +6,7 @@
  * `ModifyDiskDefaultKMSKeyId` (someone changed the key: drift), as API calls, console operations
  * (the ECS console's "account-level default encryption" page) or service events.
  */
-import type { TrailEvents } from '../events.ts';
+import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = {
   names: ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
@@ -14,3 +14,8 @@ export const CREATION_EVENTS = {
 
 /** Everything the function owns; tamper events join here. */
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
+
+/**
+ * Delivery paths deployed when the config's `delivery` is absent. ECS is on EventBridge's list of ActionTrail event sources, and the timer backs it up; add `trail` for an organization's multi-account trail.
+ */
+export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge'];

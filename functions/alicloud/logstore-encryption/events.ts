@@ -8,9 +8,14 @@
  * resource type `ACS::SLS::LogStore`; events/SOURCES.md). SLS is not among the services whose
  * ActionTrail events reach EventBridge, so the trail path (trail.ts) is what delivers these.
  */
-import type { TrailEvents } from '../events.ts';
+import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = { names: ['CreateLogStore'] } as const satisfies TrailEvents;
 
 /** Everything the function owns; tamper events join here. */
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
+
+/**
+ * Delivery paths deployed when the config's `delivery` is absent. SLS is not among the services EventBridge lists for ActionTrail events: the trail path is what delivers them; EventBridge stays on in case it does.
+ */
+export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge', 'trail'];

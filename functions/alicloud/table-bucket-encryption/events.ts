@@ -6,9 +6,14 @@
  * event. Whether OSS Tables' records reach EventBridge is undocumented; the trail path delivers
  * them either way.
  */
-import type { TrailEvents } from '../events.ts';
+import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = { names: ['CreateTableBucket'] } as const satisfies TrailEvents;
 
 /** Everything the function owns; tamper events join here. */
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
+
+/**
+ * Delivery paths deployed when the config's `delivery` is absent. Whether OSS Tables' records reach EventBridge is undocumented: both paths.
+ */
+export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge', 'trail'];
