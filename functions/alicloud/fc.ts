@@ -2,6 +2,10 @@
  * The Function Compute 3.0 entry adapter shared by the four Alibaba Cloud functions:
  * Buffer → JSON → (unwrap a re-queued event) → engine → one structured log line per outcome.
  *
+ * Trail path: an SLS (log) trigger invocation (a cursor range on a trail logstore) is read with
+ * PullLogs and each ActionTrail record the function owns goes through the same single-event path,
+ * one by one (trail.ts, trail-invocation.ts, loaded only for such invocations).
+ *
  * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
  * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the

@@ -11,6 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
 import { parseConfig } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
@@ -31,6 +32,8 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   const namePrefix = stringFrom(context, 'namePrefix');
   const trailProject = stringFrom(context, 'trailProject');
   const trailLogstore = stringFrom(context, 'trailLogstore');
+  if ((trailProject === undefined) !== (trailLogstore === undefined))
+    throw new ConfigError(['trailProject, trailLogstore: give both (an existing trail logstore) or neither']);
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
   new AtrestAlicloudStack(app, 'Atrest', {

@@ -2,8 +2,11 @@
  * alicloud.cluster-kms — every new ACK Pro cluster gets Secret encryption at rest with the
  * configured KMS key.
  *
- * Trigger: ActionTrail `CreateCluster` (type `cs:ActionTrail:ApiCall`) delivered by EventBridge as
- * a CloudEvent; also the same event re-queued by the FC adapter while the cluster is not ready.
+ * Trigger: ActionTrail `CreateCluster` (API call, console operation — ACK Pro clusters are mostly
+ * bought in the console — or service event; the names, and the buy page's `Create` alias, are in
+ * events.ts), as an EventBridge CloudEvent (`cs:ActionTrail:<eventType>`), a bare trail record, or
+ * a record of an SLS-trigger range on the trail path; also the same event re-queued by the FC
+ * adapter while the cluster is not ready.
  * Reads: ACK `DescribeClusterDetail` (`GET /clusters/{id}`): `state`, `cluster_type`,
  * `cluster_spec`, and the key from `meta_data` (a JSON string) → Capabilities.EncryptionKMSKeyId /
  * DisableEncryption (there is no top-level field; the Terraform provider reads it the same way).

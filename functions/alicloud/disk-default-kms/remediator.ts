@@ -3,9 +3,10 @@
  * every new ECS/EBS disk is encrypted with) is the configured KMS key.
  *
  * Triggers: ActionTrail `EnableDiskEncryptionByDefault` and `ModifyDiskDefaultKMSKeyId` (someone
- * changed the default: drift) delivered by EventBridge as CloudEvents — whether ECS attributes
- * them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type suffix `:ActionTrail:ApiCall`
- * and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
+ * changed the default: drift), as API calls, console operations or service events (events.ts),
+ * delivered as EventBridge CloudEvents, bare trail records or records of an SLS-trigger range —
+ * whether ECS attributes them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type
+ * suffix `:ActionTrail:<eventType>` and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
  * checks every configured region (`regions`, else the keys of `byRegion`).
  * Reads: ECS `DescribeDiskEncryptionByDefaultStatus` (`Encrypted`) then, when encrypted,
  * `DescribeDiskDefaultKMSKeyId` (`KMSKeyId`): one logical read is up to two API calls.

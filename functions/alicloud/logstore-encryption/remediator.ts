@@ -1,9 +1,11 @@
 /**
  * alicloud.logstore-encryption — every new SLS logstore gets the configured encryption.
  *
- * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Which `source`
- * and `type` prefix SLS events carry is UNCONFIRMED (research §1), so routing keys only on the
- * type suffix `:ActionTrail:ApiCall` and `data.eventName`.
+ * Trigger: ActionTrail `CreateLogStore` (API call, console operation or service event; the names
+ * are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path — SLS is not among the services whose ActionTrail events
+ * reach EventBridge, so the trail path is the one that delivers. Routing keys only on the `type`
+ * suffix (`:ActionTrail:<eventType>`) and `data.eventName`, never on `source`.
  * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
  * Sweep: `ListProject` + `ListLogStores`.
  *

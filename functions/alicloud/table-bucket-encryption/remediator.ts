@@ -2,9 +2,11 @@
  * alicloud.table-bucket-encryption — every new OSS Tables table bucket gets the configured
  * default encryption.
  *
- * Trigger: ActionTrail `CreateTableBucket` on EventBridge. Whether OSS Tables calls reach
- * EventBridge at all is UNCONFIRMED (research §1): `atrest sweep alicloud.table-bucket-encryption`
- * (ListTableBuckets) is the backstop either way.
+ * Trigger: ActionTrail `CreateTableBucket` (API call, console operation or service event; the
+ * names are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path. Whether OSS Tables calls reach EventBridge at all is
+ * UNCONFIRMED, so both paths are deployed by default; `atrest sweep
+ * alicloud.table-bucket-encryption` (ListTableBuckets) is the backstop either way.
  * Reads: `GetTableBucketEncryption`. Writes: `PutTableBucketEncryption`.
  *
  * Resource id: the bucket ARN `acs:osstables:<region>:<account>:bucket/<name>`, built only from
