@@ -4,6 +4,7 @@
  * PullLogs against the emulator (signature checked, pages, deflate, bounds).
  */
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiNameOf,
@@ -270,5 +271,39 @@ describe('PullLogs against the emulator', () => {
       code: 'InvalidCursor',
       requestId: expect.any(String),
     });
+  });
+});
+
+describe('no input crashes the trail path parsers', () => {
+  const recordish = fc.record(
+    {
+      eventName: fc.oneof(fc.constantFrom('CreateLogStore', 'CreateCluster', 'Create'), fc.string()),
+      eventType: fc.oneof(fc.constantFrom('ApiCall', 'ConsoleOperation', 'AliyunServiceEvent'), fc.string()),
+      eventId: fc.oneof(fc.uuid(), fc.anything()),
+      serviceName: fc.anything(),
+      eventSource: fc.anything(),
+      acsRegion: fc.anything(),
+      recipientAccountId: fc.anything(),
+      requestParameterJson: fc.oneof(fc.json(), fc.string()),
+      referencedResources: fc.oneof(fc.json(), fc.anything()),
+      userIdentity: fc.anything(),
+    },
+    { requiredKeys: ['eventName', 'eventType'] },
+  );
+
+  it('wrapping, trigger parsing and every function parse of a bare record', async () => {
+    const parsers = await Promise.all(
+      ['logstore-encryption', 'cluster-kms', 'table-bucket-encryption'].map(
+        async (fn) => (await import(`../../../functions/alicloud/${fn}/remediator.ts`)).parseEvent,
+      ),
+    );
+    fc.assert(
+      fc.property(fc.oneof(recordish, fc.anything()), (value) => {
+        asTrailCloudEvent(value);
+        expect(['trigger', 'rejected']).toContain(parseSlsTrigger(value).kind);
+        for (const parse of parsers) expect(['targets', 'ignored', 'rejected']).toContain(parse(value).kind);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
