@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
+import { Registry } from '../../functions/cli/registry.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
 import { type SlsEmulator, startSls } from '../emulator/sls.ts';
@@ -36,6 +37,17 @@ describe('atrest replay: trail forms', () => {
   });
   afterAll(async () => {
     await Promise.all([sls.stop(), tables.stop()]);
+  });
+
+  it.each([
+    ['logstore-encryption/create-logstore.record.json', 'alicloud.logstore-encryption'],
+    ['cluster-kms/create-cluster.record.json', 'alicloud.cluster-kms'],
+    ['table-bucket-encryption/create-table-bucket.record.json', 'alicloud.table-bucket-encryption'],
+    ['disk-default-kms/enable-disk-encryption-by-default.record.json', 'alicloud.disk-default-kms'],
+    ['cluster-kms/create-cluster.console.json', 'alicloud.cluster-kms'],
+    ['logstore-encryption/create-logstore.service.json', 'alicloud.logstore-encryption'],
+  ])('routes %s to %s', async (file, id) => {
+    expect((await new Registry({ env: {} }).route(load(file)))?.id).toBe(id);
   });
 
   it('replays a bare ActionTrail record file', async () => {
