@@ -11,6 +11,11 @@
  * `actiontrail_<trail name>`), or it takes an existing trail's project and logstore (the
  * `TrailProject` / `TrailLogstore` parameters, e.g. an organization's multi-account trail).
  *
+ * The trigger's shape is the FC 3.0 API's (`@alicloud/fc20230330` 4.7.6 `CreateTriggerInput`:
+ * `triggerType: "log"`, `sourceArn` the project's ARN, `invocationRole`; `SLSTriggerConfig`:
+ * `enable`, `sourceConfig.logstore`, `jobConfig.{triggerInterval, maxRetryTime}`,
+ * `logConfig.{project, logstore}`, `functionParameter`).
+ *
  * Permissions: SLS invokes the functions with a role it assumes (trusted service
  * `log.aliyuncs.com`, `fc:InvokeFunction` on those functions only); each function reads the
  * logstore with its own role, which gets `log:GetCursorOrData` on that one logstore
