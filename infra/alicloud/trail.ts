@@ -7,8 +7,9 @@
  *   ActionTrail trail ─▶ SLS project/actiontrail_<trail> ─▶ FC log trigger (every 60 s per shard) ─▶ function
  *
  * Either the stack creates the trail (an SLS project, `ALIYUN::ACTIONTRAIL::Trail` with write
- * events, `ALIYUN::ACTIONTRAIL::TrailLogging` to start it; ActionTrail names the logstore
- * `actiontrail_<trail name>`), or it takes an existing trail's project and logstore (the
+ * events, `ALIYUN::ACTIONTRAIL::TrailLogging` to start it — a trail made through the API is off
+ * until StartLogging; ActionTrail creates the logstore itself and names it `actiontrail_<trail
+ * name>`: CreateTrail API reference), or it takes an existing trail's project and logstore (the
  * `TrailProject` / `TrailLogstore` parameters, e.g. an organization's multi-account trail).
  *
  * The trigger's shape is the FC 3.0 API's (`@alicloud/fc20230330` 4.7.6 `CreateTriggerInput`:
