@@ -76,14 +76,14 @@ const context = (name: string) => ({
 });
 
 /** The FC adapter with the function's own handler options, a fresh idempotency store, no sleeping. */
-async function deployed(fn: string, lines: string[] = []) {
+async function deployed(fn: string, lines: string[] = [], store = new MemoryIdempotencyStore()) {
   const { handlerOptions } = (await import(`../../../functions/alicloud/${fn}/handler.ts`)) as {
     handlerOptions: (o?: Partial<FcHandlerOptions>) => FcHandlerOptions;
   };
   const handle = createFcHandler(
     handlerOptions({
       env,
-      store: new MemoryIdempotencyStore(),
+      store,
       engine: { sleep: async () => {} },
       log: (line) => lines.push(line),
     }),
@@ -264,6 +264,30 @@ describe('trail path', () => {
     // Assess
     expect(outcomes).toEqual([]);
     expect(lines.find((l) => l.includes('"message":"trail"'))).toContain('"skipped":2');
+  });
+
+  it('one creation delivered by EventBridge and by the trail is one piece of work: the second is a duplicate', async () => {
+    // Prepare: the same ActionTrail record (same eventId) as a CloudEvent and in the trail logstore
+    sls.state.seedLogstore('app-logs-prod', 'trail-log');
+    const record = sample('logstore-encryption', 'create-logstore.record.json');
+    const cloudEvent = {
+      ...sample('logstore-encryption', 'create-logstore.json'),
+      id: 'eventbridge-envelope-id',
+      data: record,
+    };
+    const range = deliverToTrail(shard, record);
+    const store = new MemoryIdempotencyStore();
+    const handle = await deployed(logstoreFn.fn, [], store);
+    sls.service.resetLog();
+
+    // Act
+    const first = await handle(cloudEvent);
+    const second = await handle(triggerFor(range));
+
+    // Assess: one write in all
+    expect(first.map((o) => o.outcome)).toEqual(['applied']);
+    expect(second.map((o) => o.outcome)).toEqual(['duplicate']);
+    expect(sls.service.count({ action: 'UpdateLogStoreEncryption' })).toBe(1);
   });
 
   it('an empty range (a storage upgrade moves the cursor) reads nothing and succeeds', async () => {
