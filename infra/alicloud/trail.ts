@@ -121,12 +121,13 @@ export class TrailPath extends ros.Construct {
         SlsWriteRoleArn: ros.Fn.sub('acs:ram::${ALIYUN::AccountId}:role/aliyunserviceroleforactiontrail'),
       },
     });
-    trail.addDependsOn(project);
+    // ROS CDK renders DependsOn from logical ids (addDependsOn alone leaves the template without it).
+    trail.addRosDependency(project.logicalId);
     const logging = new ros.RosResource(this, 'ActionTrailLogging', {
       type: 'ALIYUN::ACTIONTRAIL::TrailLogging',
       properties: { Name: trailName, Enable: true },
     });
-    logging.addDependsOn(trail);
+    logging.addRosDependency(trail.logicalId);
     this.logging = logging;
     this.project = project.getAtt('Name') as unknown as string;
     this.logstore = `actiontrail_${trailName}`;
@@ -180,7 +181,8 @@ export class TrailPath extends ros.Construct {
         functionParameter: {},
       },
     });
-    if (this.logging) trigger.node.addDependency(this.logging);
+    // The trail creates its logstore; the trigger needs it to exist.
+    if (this.logging) trigger.resource?.addRosDependency(this.logging.logicalId);
     return trigger;
   }
 

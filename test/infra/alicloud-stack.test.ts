@@ -363,6 +363,12 @@ describe('AtrestAlicloudStack', () => {
       },
     });
     expect(template.Resources.ActionTrailLogging?.Properties).toEqual({ Name: 'atrest-trail', Enable: true });
+    // In order: the project, the trail (which creates the logstore), logging on, then the triggers.
+    const dependsOn = (id: string) =>
+      (template.Resources[id] as { DependsOn?: string[] } | undefined)?.DependsOn;
+    expect(dependsOn('ActionTrail')).toEqual(['TrailLogProject']);
+    expect(dependsOn('ActionTrailLogging')).toEqual(['ActionTrail']);
+    expect(dependsOn('LogstoreEncryptionTrailTrigger')).toEqual(['ActionTrailLogging']);
   });
 
   it.each(ALICLOUD_FUNCTION_IDS)(
