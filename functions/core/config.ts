@@ -40,6 +40,20 @@ const enforcement = {
   maxRestoresPerHour: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
 };
 
+/**
+ * Which delivery paths are deployed for an Alibaba Cloud function: `eventbridge` (ActionTrail
+ * events on the default bus), `trail` (an FC SLS trigger on a trail's logstore), or both. The
+ * default is each function's own (its events.ts `DEFAULT_DELIVERY`): both where EventBridge
+ * support for its service is undocumented. Idempotency makes a record that arrives twice one
+ * piece of work.
+ */
+export const DELIVERY_PATHS = ['eventbridge', 'trail'] as const;
+const delivery = z.array(z.enum(DELIVERY_PATHS)).check(
+  z.minLength(1),
+  z.maxLength(2),
+  z.refine((paths) => new Set(paths).size === paths.length, 'each path at most once'),
+);
+
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const awsKeyArn = z.string().check(z.regex(KMS_KEY_ARN));
 const aliKeyId = nonEmpty();
@@ -88,6 +102,8 @@ export const LogstoreEncryptionConfig = z.strictObject({
   /** `project/logstore` names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
   ...enforcement,
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const ClusterKmsConfig = z.strictObject({
@@ -98,6 +114,8 @@ export const ClusterKmsConfig = z.strictObject({
   /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
   deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
   ...enforcement,
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const TableBucketEncryptionConfig = z.strictObject({
@@ -110,6 +128,8 @@ export const TableBucketEncryptionConfig = z.strictObject({
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
   ...enforcement,
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const DiskDefaultKmsConfig = z.strictObject({
@@ -120,6 +140,8 @@ export const DiskDefaultKmsConfig = z.strictObject({
   /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
   enableIfDisabled: z.optional(z.boolean()),
   ...enforcement,
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const IdempotencyConfig = z.strictObject({

@@ -7,9 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#core/config';
 import type { Parsed, Target } from '#core/remediator';
+import * as clusterEvents from '../../functions/alicloud/cluster-kms/events.ts';
 import * as cluster from '../../functions/alicloud/cluster-kms/remediator.ts';
+import * as diskEvents from '../../functions/alicloud/disk-default-kms/events.ts';
 import * as disk from '../../functions/alicloud/disk-default-kms/remediator.ts';
+import * as logstoreEvents from '../../functions/alicloud/logstore-encryption/events.ts';
 import * as logstore from '../../functions/alicloud/logstore-encryption/remediator.ts';
+import * as bucketEvents from '../../functions/alicloud/table-bucket-encryption/events.ts';
 import * as bucket from '../../functions/alicloud/table-bucket-encryption/remediator.ts';
 import * as logGroup from '../../functions/aws/log-group-kms/remediator.ts';
 import { Registry } from '../../functions/cli/registry.ts';
@@ -190,23 +194,16 @@ describe('the config keys', () => {
   });
 });
 
-describe('every owned event name has a deployed trigger', () => {
-  it('the Alibaba Cloud EventBridge rules carry each function’s creation and tamper events', async () => {
+describe('every owned tamper event has a deployed trigger', () => {
+  it('the Alibaba Cloud EventBridge rules carry each function’s tamper events', async () => {
     const { ALICLOUD_TRIGGERS } = await import('../../infra/alicloud/atrest-stack.ts');
-    const owned = (names: { creation: readonly string[]; tamper: readonly string[] }) =>
-      [...names.creation, ...names.tamper].sort();
-    expect([...ALICLOUD_TRIGGERS['alicloud.logstore-encryption'].eventNames].sort()).toEqual(
-      owned(logstore.EVENT_NAMES),
-    );
-    expect([...ALICLOUD_TRIGGERS['alicloud.cluster-kms'].eventNames].sort()).toEqual(
-      owned(cluster.EVENT_NAMES),
-    );
-    expect([...ALICLOUD_TRIGGERS['alicloud.table-bucket-encryption'].eventNames].sort()).toEqual(
-      owned(bucket.EVENT_NAMES),
-    );
-    expect([...ALICLOUD_TRIGGERS['alicloud.disk-default-kms'].eventNames].sort()).toEqual(
-      owned(disk.OWNED_EVENTS),
-    );
+    for (const [id, tampers] of [
+      ['alicloud.logstore-encryption', logstoreEvents.TAMPER_EVENTS.names],
+      ['alicloud.cluster-kms', clusterEvents.TAMPER_EVENTS.names],
+      ['alicloud.table-bucket-encryption', bucketEvents.TAMPER_EVENTS.names],
+      ['alicloud.disk-default-kms', diskEvents.TAMPER_EVENTS.names],
+    ] as const)
+      expect(ALICLOUD_TRIGGERS[id].eventNames).toEqual(expect.arrayContaining([...tampers]));
   });
 });
 
@@ -237,12 +234,12 @@ describe('every owned tamper event has a sample in events/', () => {
 
   it.each([
     ['aws/log-group-kms', logGroup.EVENT_NAMES.tamper],
-    ['alicloud/logstore-encryption', logstore.EVENT_NAMES.tamper],
-    ['alicloud/cluster-kms', cluster.EVENT_NAMES.tamper],
-    ['alicloud/table-bucket-encryption', bucket.EVENT_NAMES.tamper],
-    ['alicloud/disk-default-kms', disk.OWNED_EVENTS.tamper],
+    ['alicloud/logstore-encryption', logstoreEvents.TAMPER_EVENTS.names],
+    ['alicloud/cluster-kms', clusterEvents.TAMPER_EVENTS.names],
+    ['alicloud/table-bucket-encryption', bucketEvents.TAMPER_EVENTS.names],
+    ['alicloud/disk-default-kms', diskEvents.TAMPER_EVENTS.names],
   ] as const)('%s', (dir, tampers) => {
     const have = namesIn(dir);
-    expect(tampers.filter((name) => !have.includes(name))).toEqual([]);
+    expect(tampers.filter((name: string) => !have.includes(name))).toEqual([]);
   });
 });

@@ -2,8 +2,11 @@
  * alicloud.cluster-kms — every new ACK Pro cluster gets Secret encryption at rest with the
  * configured KMS key.
  *
- * Trigger: ActionTrail `CreateCluster` (type `cs:ActionTrail:ApiCall`) delivered by EventBridge as
- * a CloudEvent; also the same event re-queued by the FC adapter while the cluster is not ready.
+ * Trigger: ActionTrail `CreateCluster` (API call, console operation — ACK Pro clusters are mostly
+ * bought in the console — or service event; the names, and the buy page's `Create` alias, are in
+ * events.ts), as an EventBridge CloudEvent (`cs:ActionTrail:<eventType>`), a bare trail record, or
+ * a record of an SLS-trigger range on the trail path; also the same event re-queued by the FC
+ * adapter while the cluster is not ready.
  * Tamper event (`enforce: "always"`, the default): `UpdateKMSEncryption` with
  * `disable_encryption: true` or another key restores the configured key, at most
  * `maxRestoresPerHour` times an hour; one that sets the configured key (atrest's own write) ends
@@ -39,14 +42,9 @@ import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
-/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
-export const EVENT_NAMES = {
-  creation: ['CreateCluster'],
-  tamper: ['UpdateKMSEncryption'],
-} as const;
-const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 const PAGE_SIZE = 50;
 
 /**
@@ -111,11 +109,11 @@ const asString = (value: unknown): string | undefined =>
  * clusters as `ACS::ACK::Cluster` ("Fields in Alibaba Cloud-initiated events"); `ACS::CS::Cluster`
  * (the API's product code) is kept for records that use it.
  */
-function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
+function clusterIdOf(event: ActionTrailCloudEvent, apiName: string): string | undefined {
   const referenced = event.data.referencedResources;
   return (
     asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
-    (event.data.eventName === 'CreateCluster'
+    (apiName === 'CreateCluster'
       ? undefined
       : asString(pick(event.data.requestParameters, 'ClusterId', 'cluster_id'))) ??
     asString(referenced?.['ACS::ACK::Cluster']?.[0]) ??
@@ -136,10 +134,10 @@ function kmsRequestOf(event: ActionTrailCloudEvent): { disable?: boolean; kmsKey
 }
 
 export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarget> {
-  const call = parseTrailCall(event, ALL_EVENT_NAMES);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
-  const clusterId = clusterIdOf(e);
+  const clusterId = clusterIdOf(e, call.apiName);
   if (clusterId === undefined)
     return {
       kind: 'rejected',
@@ -155,7 +153,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarge
       reason: `not an ACK cluster id: ${JSON.stringify(clusterId.slice(0, 64))}`,
       ...known,
     };
-  if (e.data.eventName === 'UpdateKMSEncryption') return parseTamper(e, clusterId, call, config);
+  if (call.apiName === 'UpdateKMSEncryption') return parseTamper(e, clusterId, call, config);
   const clusterName = asString(pick(e.data.requestParameters, 'name', 'Name', 'cluster_name'));
   return {
     kind: 'targets',
@@ -181,7 +179,7 @@ function parseTamper(
   call: Extract<ReturnType<typeof parseTrailCall>, { kind: 'call' }>,
   config: Config | undefined,
 ): Parsed<ClusterTarget> {
-  const name = e.data.eventName;
+  const name = call.apiName;
   const known = { ...call.known, resource: clusterId };
   const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms', call.callId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
@@ -318,7 +316,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
 

@@ -3,9 +3,10 @@
  * every new ECS/EBS disk is encrypted with) is the configured KMS key.
  *
  * Triggers: ActionTrail `EnableDiskEncryptionByDefault` and `ModifyDiskDefaultKMSKeyId` (someone
- * changed the default: drift) delivered by EventBridge as CloudEvents — whether ECS attributes
- * them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type suffix `:ActionTrail:ApiCall`
- * and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
+ * changed the default: drift), as API calls, console operations or service events (events.ts),
+ * delivered as EventBridge CloudEvents, bare trail records or records of an SLS-trigger range —
+ * whether ECS attributes them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type
+ * suffix `:ActionTrail:<eventType>` and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
  * checks every configured region (`regions`, else the keys of `byRegion`).
  * Reads: ECS `DescribeDiskEncryptionByDefaultStatus` (`Encrypted`) then, when encrypted,
  * `DescribeDiskDefaultKMSKeyId` (`KMSKeyId`): one logical read is up to two API calls.
@@ -32,22 +33,22 @@ import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#c
 import { tamperOf } from '#core/tamper';
 import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  ActionTrailCloudEvent,
+  accountOf,
+  apiNameOf,
+  asTrailCloudEvent,
+  isActionTrailCall,
+  pick,
+  regionOf,
+  type TrailEventType,
+  trailEventType,
+} from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
-/**
- * Every ActionTrail eventName this function acts on. Tampers (CONTRACT section 6) are restored at
- * most `maxRestoresPerHour` times an hour and not at all with `enforce: "create"`:
- * `DisableDiskEncryptionByDefault` (restored only with `enableIfDisabled`, else `excluded`),
- * `ResetDiskDefaultKMSKeyId` (back to the service key) and `ModifyDiskDefaultKMSKeyId` (drift; one
- * that set the configured key, e.g. atrest's own, ends `compliant` after one read).
- */
-export const OWNED_EVENTS = {
-  creation: ['EnableDiskEncryptionByDefault'],
-  tamper: ['ModifyDiskDefaultKMSKeyId', 'DisableDiskEncryptionByDefault', 'ResetDiskDefaultKMSKeyId'],
-} as const;
-export const EVENT_NAMES = [...OWNED_EVENTS.creation, ...OWNED_EVENTS.tamper] as const;
+export const EVENT_NAMES = TRAIL_EVENTS.names;
 
 export type DiskTarget = Target;
 
@@ -111,8 +112,10 @@ export function configuredRegions(section: DiskDefaultKmsConfig): string[] {
   return section.regions ?? Object.keys(section.byRegion ?? {});
 }
 
-export function parseEvent(event: unknown, config: Config, account: string): Parsed<DiskTarget> {
-  if (isTimerEvent(event)) return parseTimer(event, config, account);
+export function parseEvent(delivered: unknown, config: Config, account: string): Parsed<DiskTarget> {
+  if (isTimerEvent(delivered)) return parseTimer(delivered, config, account);
+  // A bare trail record gets the envelope EventBridge would have given it.
+  const event = asTrailCloudEvent(delivered);
   const base = facts(event);
   const result = ActionTrailCloudEvent.safeParse(event);
   if (!result.success)
@@ -137,9 +140,13 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       ? { resource: resourceOf(region, eventAccount) }
       : {}),
   };
-  const name = e.data.eventName;
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || !(EVENT_NAMES as readonly string[]).includes(name))
-    return { kind: 'ignored', reason: `not an ${EVENT_NAMES.join(' or ')} API call (${name})`, ...known };
+  const name = apiNameOf(trailEventType(e.type) as TrailEventType, e.data, TRAIL_EVENTS);
+  if (name === undefined)
+    return {
+      kind: 'ignored',
+      reason: `not an ${EVENT_NAMES.join(' or ')} event (${e.data.eventName.slice(0, 128)})`,
+      ...known,
+    };
   if (e.data.errorCode)
     return {
       kind: 'ignored',
@@ -163,7 +170,7 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
   const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId : e.id;
   const resource = resourceOf(region, eventAccount);
   let tamper: Target['tamper'];
-  if ((OWNED_EVENTS.tamper as readonly string[]).includes(name)) {
+  if ((TAMPER_EVENTS.names as readonly string[]).includes(name)) {
     const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms', callId);
     if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
     tamper = gate.tamper;
@@ -308,7 +315,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, EVENT_NAMES) || isTimerEvent(event),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS) || isTimerEvent(event),
     parse: (event, config) => parseEvent(event, config, account),
     desire: desireFor,
 

@@ -1,12 +1,14 @@
 /**
  * alicloud.logstore-encryption — every new SLS logstore gets the configured encryption.
  *
- * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Tamper event
- * (`enforce: "always"`, the default): `UpdateLogStoreEncryption` with `enable: false` restores
- * `enable: true` (only `enable` can change once set), at most `maxRestoresPerHour` times an hour;
- * one with `enable: true` (atrest's own restore) ends `ignored` without a read. Which `source`
- * and `type` prefix SLS events carry is UNCONFIRMED (research §1), so routing keys only on the
- * type suffix `:ActionTrail:ApiCall` and `data.eventName`.
+ * Trigger: ActionTrail `CreateLogStore` (API call, console operation or service event; the names
+ * are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path — SLS is not among the services whose ActionTrail events
+ * reach EventBridge, so the trail path is the one that delivers. Routing keys only on the `type`
+ * suffix (`:ActionTrail:<eventType>`) and `data.eventName`, never on `source`.
+ * Tamper event (`enforce: "always"`, the default): `UpdateLogStoreEncryption` with `enable: false`
+ * restores `enable: true` (only `enable` can change once set), at most `maxRestoresPerHour` times
+ * an hour; one with `enable: true` (atrest's own restore) ends `ignored` without a read.
  * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
  * Sweep: `ListProject` + `ListLogStores`.
  *
@@ -34,14 +36,9 @@ import {
   type SlsClient,
   type SlsEncryptConf,
 } from '../sls.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
-/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
-export const EVENT_NAMES = {
-  creation: ['CreateLogStore'],
-  tamper: ['UpdateLogStoreEncryption'],
-} as const;
-const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 const PAGE = 500;
 
 export interface LogstoreTarget extends Target {
@@ -124,7 +121,7 @@ const asRecord = (value: unknown): Record<string, unknown> | undefined =>
     : undefined;
 
 export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarget> {
-  const call = parseTrailCall(event, ALL_EVENT_NAMES);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const { project, logstore } = namesOf(e);
@@ -146,7 +143,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
       ...known,
     };
   const resource = `${project}/${logstore}`;
-  const name = e.data.eventName;
+  const name = call.apiName;
   if (name === 'UpdateLogStoreEncryption') {
     // Switching encryption on is what atrest itself does; only `enable: false` (or an unreadable
     // request, which one read settles) weakens it.
@@ -251,7 +248,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),

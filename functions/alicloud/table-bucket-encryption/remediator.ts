@@ -2,9 +2,11 @@
  * alicloud.table-bucket-encryption — every new OSS Tables table bucket gets the configured
  * default encryption.
  *
- * Trigger: ActionTrail `CreateTableBucket` on EventBridge. Whether OSS Tables calls reach
- * EventBridge at all is UNCONFIRMED (research §1): `atrest sweep alicloud.table-bucket-encryption`
- * (ListTableBuckets) is the backstop either way.
+ * Trigger: ActionTrail `CreateTableBucket` (API call, console operation or service event; the
+ * names are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path. Whether OSS Tables calls reach EventBridge at all is
+ * UNCONFIRMED, so both paths are deployed by default; `atrest sweep
+ * alicloud.table-bucket-encryption` (ListTableBuckets) is the backstop either way.
  * Tamper events (`enforce: "always"`, the default): `DeleteTableBucketEncryption`, and
  * `PutTableBucketEncryption` with another configuration, restore the configured one, at most
  * `maxRestoresPerHour` times an hour; a Put of the configured one (atrest's own) ends `ignored`.
@@ -34,14 +36,9 @@ import {
   type TableBucketEncryption,
   tableBucketArn,
 } from '../oss-tables.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
-/** Every ActionTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
-export const EVENT_NAMES = {
-  creation: ['CreateTableBucket'],
-  tamper: ['DeleteTableBucketEncryption', 'PutTableBucketEncryption'],
-} as const;
-const ALL_EVENT_NAMES = [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper];
 
 export interface TableBucketTarget extends Target {
   /** The bucket ARN (also `resource`). */
@@ -90,10 +87,10 @@ function requestedConfiguration(
 }
 
 export function parseEvent(event: unknown, config?: Config): Parsed<TableBucketTarget> {
-  const call = parseTrailCall(event, ALL_EVENT_NAMES);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
-  const tamper = e.data.eventName !== 'CreateTableBucket';
+  const tamper = call.apiName !== 'CreateTableBucket';
 
   const named = pick(e.data.requestParameters, 'name', 'Name', 'tableBucketName', 'TableBucketName');
   // A creation returns the ARN; the encryption calls take it as their path parameter.
@@ -133,7 +130,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<TableBucketT
       ...known,
     };
   const arn = tableBucketArn(region, account, name);
-  if (tamper) return parseTamper(e.data.eventName, e.data.requestParameters, call, arn, name, config);
+  if (tamper) return parseTamper(call.apiName, e.data.requestParameters, call, arn, name, config);
   // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
   return {
     kind: 'targets',
@@ -224,7 +221,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, ALL_EVENT_NAMES),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),
