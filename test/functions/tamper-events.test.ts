@@ -85,6 +85,16 @@ describe.each(TAMPER_SAMPLES)('%s/%s', (fn, file, eventName) => {
     });
   });
 
+  it('is the same tamper when a trail delivers the bare record (the trail path)', () => {
+    const event = sample(`${fn}/${file}`);
+    if (!event.data) return expect(event.detail.eventName).toBe(eventName); // AWS has one form
+    const bare = { ...event.data, recipientAccountId: event.aliyunaccountid };
+    expect(parse(bare, CONFIG)).toMatchObject({
+      kind: 'targets',
+      targets: [{ tamper: { event: eventName, callId: event.data.eventId } }],
+    });
+  });
+
   it('takes the cap from the config', () => {
     const config = structuredClone(CONFIG) as Record<string, Record<string, Record<string, unknown>>>;
     for (const cloud of Object.values(config))
