@@ -8,11 +8,14 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
 import { isFailure } from '#core/outcome';
+import { AccountAccessError } from './accounts.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { replayRemote } from './remote.ts';
 import { replay } from './replay.ts';
+import { runReport } from './report-command.ts';
 import { DEFAULT_RATE, sweep } from './sweep.ts';
+import type { OrgDeps } from './units.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 export interface Io {
@@ -21,6 +24,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
   errRaw?: (text: string) => void;
+  /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
+  outTty?: boolean;
 }
 
 const defaultIo: Io = {
@@ -28,9 +33,11 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
+  outTty: process.stdout.isTTY === true,
 };
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+/** `deps`: the org-wide seams (account access, account listing); tests and the runtime pass them. */
+export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {}): Promise<number> {
   const [verb, ...rest] = argv;
   try {
     if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
@@ -97,6 +104,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const args = parse(rest, {
           config: { type: 'string' },
           region: { type: 'string', multiple: true },
+          org: { type: 'boolean' },
+          account: { type: 'string', multiple: true },
           'dry-run': { type: 'boolean' },
           concurrency: { type: 'string' },
           rate: { type: 'string' },
@@ -115,8 +124,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         if (!Number.isFinite(rate)) throw new UsageError('--rate must be a number (calls per second)');
         const config = loadCliConfig(args.values.config, io.env);
         outcomes = await sweep(id, {
+          ...deps,
           config,
           regions: args.values.region ?? [],
+          org: args.values.org ?? false,
+          accounts: args.values.account ?? [],
           dryRun: args.values['dry-run'] ?? false,
           concurrency,
           rate,
@@ -127,6 +139,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         });
         break;
       }
+      case 'report':
+        return await runReport(rest, io, deps);
       case 'doctor': {
         const args = parse(rest, {
           config: { type: 'string' },
@@ -160,6 +174,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (error instanceof ConfigError) {
       io.err(`atrest: ${error.message}`);
       return 2;
+    }
+    if (error instanceof AccountAccessError) {
+      // The organization's accounts or the caller's identity could not be read: nothing was done.
+      io.err(`atrest: ${error.message}${error.requestId ? ` (request id ${error.requestId})` : ''}`);
+      return 1;
     }
     throw error;
   }
