@@ -10,7 +10,7 @@
  */
 import type { Config } from '#core/config';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import type { Outcome, OutcomeKind } from '#core/outcome';
+import { OUTCOMES, type Outcome, type OutcomeKind } from '#core/outcome';
 import { sweepRegion, TokenBucket } from '#core/sweep';
 import { AccountAccessError } from './accounts.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
@@ -103,7 +103,7 @@ export async function sweepRun(id: string, options: SweepOptions): Promise<Sweep
   let complete = true;
   for (const [index, unit] of units.entries()) {
     const { account, region } = unit;
-    const where = orgWide ? `${account} ${region}` : region;
+    const where = orgWide ? `${account} ${region} (${index + 1}/${units.length})` : region;
     const key = unitKey(id, account, region);
     const earlier = checkpoint?.done(key);
     if (earlier) {
@@ -115,7 +115,7 @@ export async function sweepRun(id: string, options: SweepOptions): Promise<Sweep
       ...(options.progressRaw ? { raw: options.progressRaw } : {}),
       ...(options.now ? { now: options.now } : {}),
     };
-    const label = orgWide ? `sweep ${id} ${where} (${index + 1}/${units.length})` : `sweep ${id} ${region}`;
+    const label = `sweep ${id} ${where}`;
     const progress = new Progress(label, sink);
     const unitOutcomes: Outcome[] = [];
     const record = (outcome: Outcome) => {
@@ -192,7 +192,7 @@ export function totalsLines(totals: SweepRun['totals']): string[] {
     return { counts, writes };
   };
   const text = (t: UnitTotals) => {
-    const parts = Object.entries(t.counts).map(([k, v]) => `${v} ${k}`);
+    const parts = OUTCOMES.filter((k) => (t.counts[k] ?? 0) > 0).map((k) => `${t.counts[k]} ${k}`);
     return `${parts.length ? parts.join(', ') : 'nothing'}; ${t.writes} write(s)`;
   };
   const group = (by: 'account' | 'region') => {
