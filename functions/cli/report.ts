@@ -168,28 +168,38 @@ async function reportUnit(unit: Unit, deps: UnitDeps): Promise<{ lines: ReportLi
   const seen = new Set<string>();
   const inFlight = new Set<Promise<void>>();
   const concurrency = Math.max(1, deps.concurrency ?? 4);
-  try {
-    for await (const target of remediator.list.call(
-      remediator,
-      unit.region,
-      deps.config,
-    ) as AsyncIterable<Target>) {
-      if (seen.has(target.resource)) continue;
-      seen.add(target.resource);
-      const job = assess(r, target, unit, deps).then((line) => {
-        if (line) lines.push(line);
-      });
-      inFlight.add(job);
-      void job.finally(() => inFlight.delete(job));
-      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // A listing that fails with a retryable error (throttled, 5xx) is restarted, skipping what it yielded.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      for await (const target of remediator.list.call(
+        remediator,
+        unit.region,
+        deps.config,
+      ) as AsyncIterable<Target>) {
+        if (seen.has(target.resource)) continue;
+        seen.add(target.resource);
+        const job = assess(r, target, unit, deps).then((line) => {
+          if (line) lines.push(line);
+        });
+        inFlight.add(job);
+        void job.finally(() => inFlight.delete(job));
+        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      }
+      break;
+    } catch (thrown) {
+      const e = classify(remediator, thrown);
+      if (e.retryable && attempt < 3) {
+        await sleep(backoffDelay(attempt, DEFAULT_RETRY, (deps.random ?? Math.random)()));
+        await deps.bucket.take();
+        continue;
+      }
+      await Promise.all(inFlight);
+      lines.push(
+        failure({ ...errorOf(e), message: `listing failed after ${seen.size} resource(s): ${e.message}` }),
+      );
+      return { lines: sortLines(lines), complete: false };
     }
-  } catch (thrown) {
-    await Promise.all(inFlight);
-    const e = classify(remediator, thrown);
-    lines.push(
-      failure({ ...errorOf(e), message: `listing failed after ${seen.size} resource(s): ${e.message}` }),
-    );
-    return { lines: sortLines(lines), complete: false };
   }
   await Promise.all(inFlight);
   return { lines: sortLines(lines), complete: true };
