@@ -14,11 +14,12 @@ import { parseConfig } from '#core/config';
 import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
+import { addAlicloudOrganization } from './organization.ts';
 
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
   outdir?: string;
-  /** Context values: `config` (file), `namePrefix`. */
+  /** Context values: `config` (file), `namePrefix`; organization mode: `rdFolderIds`, `homeRegion`. */
   context?: Record<string, string>;
 }
 
@@ -31,11 +32,20 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   const namePrefix = stringFrom(context, 'namePrefix');
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
+  const permissions = await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config);
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
-    permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
+    permissions,
     ...(namePrefix !== undefined ? { namePrefix } : {}),
   });
+  // Resource Directory mode (`rdFolderIds`, `homeRegion`): the member template and the trail + stack group.
+  addAlicloudOrganization(
+    app,
+    context,
+    config.alicloud?.organization?.memberRoleName,
+    permissions,
+    namePrefix,
+  );
   return app;
 }
 
