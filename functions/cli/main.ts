@@ -8,7 +8,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
 import { isFailure } from '#core/outcome';
-import { AccountAccessError } from './accounts.ts';
+import { AccountAccessError } from './org.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { replayRemote } from './remote.ts';

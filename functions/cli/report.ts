@@ -19,7 +19,7 @@ import { FUNCTION_IDS, type FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
 import { backoffDelay, DEFAULT_RETRY } from '#core/retry';
 import { metered, TokenBucket } from '#core/sweep';
-import { AccountAccessError, type ScopeFlags, SELF } from './accounts.ts';
+import { AccountAccessError, type ScopeFlags, SELF } from './org.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
 import { type AnyRemediator, isFunctionId, Registry } from './registry.ts';
 import { defaultAccess, defaultListAccounts, type OrgDeps, planUnits, type Unit } from './units.ts';

@@ -12,7 +12,7 @@ import type { Config } from '#core/config';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { OUTCOMES, type Outcome, type OutcomeKind } from '#core/outcome';
 import { sweepRegion, TokenBucket } from '#core/sweep';
-import { AccountAccessError } from './accounts.ts';
+import { AccountAccessError } from './org.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
 import { Progress, type ProgressSink } from './progress.ts';
 import { type AnyRemediator, isFunctionId, Registry } from './registry.ts';

@@ -15,7 +15,7 @@ import {
   resolveScope,
   type ScopeFlags,
   singleAccountAccess,
-} from './accounts.ts';
+} from './org.ts';
 import type { Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
 

@@ -15,7 +15,7 @@ import {
   AccountAccessError,
   listAlicloudAccounts,
   listAwsAccounts,
-} from '../../functions/cli/accounts.ts';
+} from '../../functions/cli/org.ts';
 import { main } from '../../functions/cli/main.ts';
 import type { ReportLine } from '../../functions/cli/report.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
