@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemediator } from '../../functions/aws/log-group-kms/remediator.ts';
+import { main } from '../../functions/cli/main.ts';
 import {
   type AccountAccess,
   AccountAccessError,
   listAlicloudAccounts,
   listAwsAccounts,
 } from '../../functions/cli/org.ts';
-import { main } from '../../functions/cli/main.ts';
 import type { ReportLine } from '../../functions/cli/report.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import {
