@@ -24,6 +24,7 @@ import {
   DUMMY_CREDENTIALS,
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
+import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
 import type { EmulatedService } from '../emulator/harness.ts';
 import { captureIo, countBy, outcomesOf, writeConfig } from './helpers.ts';
 import { type FakeAccount, startOrganizations, startResourceDirectory } from './org-fakes.ts';
@@ -410,5 +411,112 @@ describe('--account and the organization section', () => {
     expect(io.stdout).toEqual([]);
     expect(io.stderr.join('\n')).toMatch(message);
     expect([...cells.values()].reduce((n, c) => n + c.service.count(), 0)).toBe(0);
+  });
+});
+
+describe('Alibaba Cloud: --org over a Resource Directory (20 members × 2 regions, disk default key)', () => {
+  const KMS = 'key-hzz6c1f2b3a4d5e6f7g8h';
+  const ALI_REGIONS = ['cn-hangzhou', 'cn-shanghai'] as const;
+  const MEMBERS = Array.from({ length: 20 }, (_, i) => `15000000000000${String(i).padStart(2, '0')}`);
+  const ecsOf = new Map<string, EcsEmulator>();
+  let rd: EmulatedService;
+  const aliEnv = (extra: Record<string, string> = {}) =>
+    env({
+      ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
+      ALIBABA_CLOUD_ENDPOINT_RESOURCEMANAGER: rd.url,
+      ...extra,
+    });
+  const aliConfig = {
+    alicloud: {
+      organization: { memberRoleName: 'atrest-member', regions: [...ALI_REGIONS] },
+      diskDefaultKms: { kmsKeyId: KMS },
+    },
+  };
+  /** Each member reached through its own ECS endpoint: the stand-in for its assumed-role credentials. */
+  const aliAccess: AccountAccess = {
+    ownAccount: async () => MEMBERS[0] as string,
+    async remediator(_id, account) {
+      const ecs = ecsOf.get(account);
+      if (!ecs) throw new AccountAccessError(`no member ${account}`, 'NoSuchEntity');
+      const { createRemediator: disk } = await import(
+        '../../functions/alicloud/disk-default-kms/remediator.ts'
+      );
+      return disk({
+        account,
+        env: {
+          ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+          ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
+          ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+        },
+      });
+    },
+  };
+
+  beforeAll(async () => {
+    rd = await startResourceDirectory([
+      ...MEMBERS.map((id) => ({ id, status: 'CreateSuccess' })),
+      { id: '1500000000009999', status: 'CreateVerifying' },
+    ]);
+    for (const account of MEMBERS) ecsOf.set(account, await startEcs());
+  });
+  afterAll(async () => {
+    await rd.stop();
+    await Promise.all([...ecsOf.values()].map((e) => e.stop()));
+  });
+  beforeEach(() => {
+    for (const [i, account] of MEMBERS.entries()) {
+      const ecs = ecsOf.get(account) as EcsEmulator;
+      ecs.service.resetLog();
+      for (const region of ALI_REGIONS) {
+        ecs.state.seedKey(region, KMS);
+        // Every fourth member has another default key in Shanghai.
+        ecs.state.seedRegion(region, {
+          encrypted: true,
+          kmsKeyId: region === 'cn-shanghai' && i % 4 === 0 ? 'old-key' : KMS,
+        });
+      }
+    }
+  });
+
+  it('report: one line per member and region, the drifted ones noncompliant; exit 1; nothing written', async () => {
+    const io = captureIo(aliEnv());
+
+    const code = await main(['report', '--org', '--config', writeConfig(aliConfig), '--rate', '10000'], io, {
+      access: aliAccess,
+    });
+
+    const lines = io.stdout.map((l) => JSON.parse(l) as ReportLine);
+    expect(code).toBe(1);
+    expect(lines).toHaveLength(40);
+    expect(new Set(lines.map((l) => l.account))).toEqual(new Set(MEMBERS));
+    expect(lines.filter((l) => l.status === 'noncompliant').map((l) => `${l.account} ${l.region}`)).toEqual(
+      MEMBERS.filter((_, i) => i % 4 === 0).map((a) => `${a} cn-shanghai`),
+    );
+    expect(lines.find((l) => l.status === 'noncompliant')).toMatchObject({
+      resource: `acs:ecs:cn-shanghai:${MEMBERS[0]}:disk-default-encryption`,
+      current: 'encrypted=true kmsKeyId=old-key',
+      desired: KMS,
+    });
+    expect([...ecsOf.values()].reduce((n, e) => n + e.service.count({ write: true }), 0)).toBe(0);
+    expect(rd.count({ action: 'ListAccounts', ok: true })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('sweep: sets the key in exactly the drifted member regions, totals at the end', async () => {
+    const io = captureIo(aliEnv());
+
+    const code = await main(
+      ['sweep', 'alicloud.disk-default-kms', '--org', '--config', writeConfig(aliConfig), '--rate', '10000'],
+      io,
+      { access: aliAccess },
+    );
+
+    expect(code).toBe(0);
+    expect(countBy(outcomesOf(io))).toEqual({ applied: 5, compliant: 35 });
+    for (const [i, account] of MEMBERS.entries())
+      expect(ecsOf.get(account)?.service.count({ action: 'ModifyDiskDefaultKMSKeyId', ok: true })).toBe(
+        i % 4 === 0 ? 1 : 0,
+      );
+    expect(io.stderr).toContain('atrest: totals: 40 account-region(s): 5 applied, 35 compliant; 5 write(s)');
   });
 });
