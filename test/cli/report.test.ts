@@ -206,6 +206,28 @@ describe('atrest report: all five functions, own account', () => {
     expect(linesOf(io)).toHaveLength(3);
   });
 
+  it('a listing the service refuses is one error line for that region with the code, exit 1', async () => {
+    seed({ fixed: true });
+    logs.service.failNext('DescribeLogGroups', { status: 400, code: 'AccessDeniedException', times: 1 });
+    const io = captureIo(env());
+
+    const code = await main(
+      ['report', 'aws.log-group-kms', '--config', writeConfig(config), '--format', 'ndjson'],
+      io,
+    );
+
+    expect(code).toBe(1);
+    expect(linesOf(io)).toEqual([
+      expect.objectContaining({
+        function: 'aws.log-group-kms',
+        region: 'us-east-1',
+        resource: '',
+        status: 'error',
+        error: expect.objectContaining({ code: 'AccessDeniedException', requestId: expect.any(String) }),
+      }),
+    ]);
+  });
+
   it('table on a terminal by default, NDJSON when stdout is not one', async () => {
     const tty = captureIo(env());
     tty.outTty = true;
