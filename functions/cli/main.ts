@@ -12,7 +12,7 @@ import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { AccountAccessError } from './org.ts';
 import { replayRemote } from './remote.ts';
-import { replay } from './replay.ts';
+import { replay, STDIN } from './replay.ts';
 import { runReport } from './report-command.ts';
 import { DEFAULT_RATE, sweep } from './sweep.ts';
 import type { OrgDeps } from './units.ts';
@@ -26,6 +26,24 @@ export interface Io {
   errRaw?: (text: string) => void;
   /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
   outTty?: boolean;
+  /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
+  stdin?: () => Promise<string>;
+}
+
+/** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
+export const MAX_STDIN = 64 * 1024 * 1024;
+
+/** Standard input as text, refused past `limit` bytes (never an unbounded buffer). */
+export async function readStream(stream: AsyncIterable<Buffer | string>, limit = MAX_STDIN): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > limit) throw new UsageError(`standard input is larger than ${limit} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const defaultIo: Io = {
@@ -34,6 +52,7 @@ const defaultIo: Io = {
   env: process.env,
   ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
   outTty: process.stdout.isTTY === true,
+  stdin: () => readStream(process.stdin),
 };
 
 /** `deps`: the org-wide seams (account access, account listing); tests and the runtime pass them. */
@@ -67,7 +86,10 @@ export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {
           return 0;
         }
         if (args.positionals.length === 0)
-          throw new UsageError('replay needs at least one event file or folder');
+          throw new UsageError('replay needs at least one event file or folder (or - for standard input)');
+        const stdin = args.positionals.includes(STDIN)
+          ? await (io.stdin ?? (() => readStream(process.stdin)))()
+          : undefined;
         if (v.remote) {
           if (v['dry-run'] || v.force)
             throw new UsageError(
@@ -82,6 +104,7 @@ export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {
             ...(v.account !== undefined ? { account: v.account } : {}),
             ...(v.qualifier !== undefined ? { qualifier: v.qualifier } : {}),
             ...(v['fc2-service'] !== undefined ? { fc2Service: v['fc2-service'] } : {}),
+            ...(stdin !== undefined ? { stdin } : {}),
           });
           break;
         }
@@ -97,6 +120,7 @@ export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {
           env: io.env,
           emit,
           log: io.err,
+          ...(stdin !== undefined ? { stdin } : {}),
         });
         break;
       }
