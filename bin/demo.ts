@@ -28,7 +28,26 @@ const ALI_KEY = 'key-hzz6c1f2b3a4d5e6f7g8h';
 const DRIFT_KEY = '0e478b7a-4262-4802-b8cb-00d3fb40beef';
 const CLUSTER = 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b';
 
-const event = (path: string): object => JSON.parse(readFileSync(join(ROOT, 'events', path), 'utf8'));
+/**
+ * A sample event, played as if it happened now: idempotency compares when an event was observed
+ * with when the last completed run began, so a drift sample dated before this demo's own writes
+ * would (rightly) be taken as already handled. The same sample loaded again keeps its first time:
+ * it is a redelivery.
+ */
+const stamps = new Map<string, string>();
+const event = (path: string): object => {
+  const e = JSON.parse(readFileSync(join(ROOT, 'events', path), 'utf8')) as Record<string, unknown> & {
+    detail?: Record<string, unknown>;
+    data?: Record<string, unknown>;
+  };
+  const at = stamps.get(path) ?? new Date(Date.now() + 1).toISOString();
+  stamps.set(path, at);
+  if (typeof e.time === 'string') e.time = at;
+  if (typeof e.triggerTime === 'string') e.triggerTime = at;
+  if (typeof e.detail?.eventTime === 'string') e.detail.eventTime = at;
+  if (typeof e.data?.eventTime === 'string') e.data.eventTime = at;
+  return e;
+};
 const short = (key: string | undefined): string => {
   if (key === undefined || key === '') return 'none';
   const id = key.startsWith('arn:') ? `key/${key.split('/').pop()}` : key;

@@ -6,13 +6,20 @@
  */
 import * as z from 'zod/mini';
 import type { EventFacts } from '#core/remediator';
-import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, formatIssues } from '#core/validation';
+import {
+  ALICLOUD_ACCOUNT,
+  ALICLOUD_REGION,
+  formatIssues,
+  observedAtOf,
+  withObservedAt,
+} from '#core/validation';
 
 const id = z.string().check(z.minLength(1), z.maxLength(256));
 
 /** The ActionTrail record (loose: ActionTrail adds fields over time; we read only these). */
 export const ActionTrailRecord = z.looseObject({
   eventId: z.optional(z.string().check(z.maxLength(256))),
+  eventTime: z.optional(z.string().check(z.maxLength(64))),
   eventName: z.string().check(z.minLength(1), z.maxLength(128)),
   eventType: z.optional(z.string()),
   eventRW: z.optional(z.string()),
@@ -93,6 +100,8 @@ export type TrailCall =
       account: string;
       /** The API call's own id (ActionTrail `eventId`): the same for every delivery of one call. */
       callId: string;
+      /** When the call happened (`data.eventTime`, else the envelope's `time`): the Target's `observedAt`. */
+      observedAt?: string;
       /** What outcome lines may already say about the event. */
       known: EventFacts;
     }
@@ -167,5 +176,13 @@ export function parseTrailCall(
       ...known,
     };
   const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId.slice(0, 256) : e.id;
-  return { kind: 'call', event: e, region, account, callId, known };
+  return {
+    kind: 'call',
+    event: e,
+    region,
+    account,
+    callId,
+    known,
+    ...withObservedAt(observedAtOf(e.data.eventTime, e.time)),
+  };
 }

@@ -8,9 +8,12 @@
  * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
  * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
  *
- * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
- * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
- * event with the outcomes in the error message.
+ * Settled means settled: when any outcome is not settled — `failed`, `rejected`, a `duplicate` of
+ * work another invocation still holds in progress (`settled: false`), a `deferred` whose re-queue
+ * failed — the handler throws after logging, so FC's async retry and the on-failure destination
+ * (dead letter) get the event with the outcomes in the error message. The idempotency lock lasts
+ * the function's configured timeout (`context.function.timeout`), so a killed invocation's lock
+ * has expired by the time FC retries.
  *
  * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
  * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
@@ -28,7 +31,7 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, type Outcome } from '#core/outcome';
+import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
@@ -176,7 +179,8 @@ export function createFcHandler(options: FcHandlerOptions) {
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
-    const timeoutMs = (context.function?.timeout ?? 60) * 1000;
+    const timeoutSeconds = context.function?.timeout ?? 60;
+    const timeoutMs = timeoutSeconds * 1000;
     const credentials = () => credentialsFrom(context, env);
     const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
     const decoded = decode(event);
@@ -196,6 +200,7 @@ export function createFcHandler(options: FcHandlerOptions) {
         log,
         options,
         rate: sweepRate,
+        lockSeconds: timeoutSeconds,
       });
     }
     const { event: original, deferral } = unwrapDeferred(decoded);
@@ -203,11 +208,13 @@ export function createFcHandler(options: FcHandlerOptions) {
       config,
       store,
       remainingMs: () => timeoutMs - (now() - started),
+      lockSeconds: timeoutSeconds,
       ...options.engine,
     });
 
     let requeueFailure: unknown;
-    const anyFailed = outcomes.some(isFailure);
+    // Anything unsettled besides the deferral (a failure, a duplicate still in progress) throws below.
+    const anyFailed = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
     if (outcomes.some((o) => o.outcome === 'deferred')) {
       const plan = planDeferral(deferral, deadlineMs, now(), random());
       if (plan.kind === 'expired') {
@@ -244,11 +251,13 @@ export function createFcHandler(options: FcHandlerOptions) {
     for (const outcome of outcomes)
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
-    const failed = outcomes.filter(isFailure);
+    // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
+    const requeued = requeueFailure === undefined && !anyFailed;
+    const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =
         failed.length > 0
-          ? `${failed.length} of ${outcomes.length} outcome(s) failed`
+          ? `${failed.length} of ${outcomes.length} outcome(s) not settled`
           : 'the deferred event could not be re-queued';
       throw new FcRemediationError(
         `atrest ${remediator.id}: ${what}: ${JSON.stringify(failed.length > 0 ? failed : outcomes)}`,
@@ -292,6 +301,7 @@ interface SweepRun {
   log: (line: string) => void;
   options: FcHandlerOptions;
   rate: number;
+  lockSeconds: number;
 }
 
 /** The scheduled sweep of this function's region; see the header. */
@@ -322,7 +332,7 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
     store: run.store,
     rate: run.rate,
     remainingMs: run.remainingMs,
-    ...(run.options.engine ? { engine: run.options.engine } : {}),
+    engine: { ...run.options.engine, lockSeconds: run.lockSeconds },
     // Real time unless the test drives a fake clock (engine.sleep alone must not make pacing spin).
     ...(run.options.now
       ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
@@ -382,7 +392,7 @@ async function requeue(
 
 function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
   if (isFailure(outcome)) return 'ERROR';
-  return outcome.outcome === 'deferred' ? 'WARN' : 'INFO';
+  return isSettled(outcome) ? 'INFO' : 'WARN';
 }
 
 function line(level: string, message: string, fields: Record<string, unknown>): string {

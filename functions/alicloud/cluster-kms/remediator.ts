@@ -25,10 +25,12 @@
  *   NotReadyError → `deferred`, not a failure.
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
+
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
@@ -129,8 +131,8 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
         account,
         region,
         resource: clusterId,
-        // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
-        revision: call.callId,
+        // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
+        ...withObservedAt(call.observedAt),
         clusterId,
         ...(clusterName ? { clusterName } : {}),
       },

@@ -16,19 +16,20 @@
  * account and region and has no id of its own; this ARN-shaped name keeps outcome lines, logs and
  * idempotency keys unambiguous across accounts and regions (the suffix is ours, not an ECS type).
  *
- * Idempotency revision: a drift event is new work even on a resource done before, so its revision
- * is the key it set plus its ActionTrail event id (a re-delivery of the same event stays a
- * duplicate; a second, later drift to the same key does not). Our own Modify produces such an
- * event too: it ends `compliant` after one read, with no write. A timer tick's revision is its
- * triggerTime. Caveat (API reference): "Only Alibaba Cloud accounts can call"
- * ModifyDiskDefaultKMSKeyId; if that holds for RAM roles too, the write fails `Forbidden*` → `failed`,
- * and the outcome's message says so with the fix (explainModifyDenied); `atrest doctor` warns first.
+ * Idempotency: events and timer ticks share one key per account and region, so a tick and a
+ * drift event at once make one write (the other waits on the lock). Each carries when it was
+ * observed (`eventTime`, a tick's `triggerTime`): a drift observed after the last completed run
+ * began is new work even on a resource done before, a re-delivery of the same event is not. Our
+ * own Modify produces such an event too: it ends `compliant` after one read, with no write.
+ * Caveat (API reference): "Only Alibaba Cloud accounts can call" ModifyDiskDefaultKMSKeyId; if
+ * that holds for RAM roles too, the write fails `Forbidden*` → `failed`, and the outcome's message
+ * says so with the fix (explainModifyDenied); `atrest doctor` warns first.
  */
 import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
 import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { ALICLOUD_REGION, formatIssues } from '#core/validation';
+import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
@@ -147,16 +148,16 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       reason: 'no account (userIdentity.accountId / aliyunaccountid)',
       ...known,
     };
-  const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId : e.id;
-  let revision = `${name}@${callId}`;
-  if (name === 'ModifyDiskDefaultKMSKeyId') {
-    const key = pick(params, 'KMSKeyId', 'KmsKeyId', 'kmsKeyId');
-    revision = `${typeof key === 'string' ? key.slice(0, 256) : '?'}@${callId}`;
-  }
   return {
     kind: 'targets',
     targets: [
-      { eventId: e.id, account: eventAccount, region, resource: resourceOf(region, eventAccount), revision },
+      {
+        eventId: e.id,
+        account: eventAccount,
+        region,
+        resource: resourceOf(region, eventAccount),
+        ...withObservedAt(observedAtOf(e.data.eventTime, e.time)),
+      },
     ],
   };
 }
@@ -180,7 +181,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
       reason: 'no region to check: set alicloud.diskDefaultKms.regions or byRegion',
       eventId,
     };
-  // Each tick is new work: the trigger time is the revision.
+  // Observed when the tick fired: work completed before it is checked again, a retried tick is not.
   return {
     kind: 'targets',
     targets: regions.map((region) => ({
@@ -188,7 +189,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
       account,
       region,
       resource: resourceOf(region, account),
-      revision: triggerTime,
+      ...withObservedAt(observedAtOf(triggerTime)),
     })),
   };
 }

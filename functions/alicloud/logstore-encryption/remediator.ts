@@ -14,10 +14,12 @@
  * the key. A logstore already encrypted differently is therefore `failed` with
  * `EncryptionImmutable` and never written.
  */
+
 import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -124,7 +126,7 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
   return {
     kind: 'targets',
     targets: [
-      // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+      // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
       {
         eventId: e.id,
         account,
@@ -132,7 +134,7 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
         resource: `${project}/${logstore}`,
         project,
         logstore,
-        revision: call.callId,
+        ...withObservedAt(call.observedAt),
       },
     ],
   };

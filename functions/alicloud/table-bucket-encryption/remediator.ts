@@ -13,10 +13,12 @@
  * A Put replaces the bucket's default encryption; tables created before it keep theirs (only new
  * tables inherit the bucket default), which is why this runs as soon as the bucket exists.
  */
+
 import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -102,10 +104,12 @@ export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
       ...known,
     };
   const arn = tableBucketArn(region, account, name);
-  // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+  // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
   return {
     kind: 'targets',
-    targets: [{ eventId: e.id, account, region, resource: arn, arn, name, revision: call.callId }],
+    targets: [
+      { eventId: e.id, account, region, resource: arn, arn, name, ...withObservedAt(call.observedAt) },
+    ],
   };
 }
 

@@ -54,7 +54,7 @@ describe('parse', () => {
           region: 'cn-hangzhou',
           resource: 'app-logs-prod/access-log',
           // the ActionTrail call id: every delivery of this creation is the same work
-          revision: '92b33345-0c1d-4f2a-8b7e-3d5c6a7b8e90',
+          observedAt: '2026-05-01T08:00:00Z',
           project: 'app-logs-prod',
           logstore: 'access-log',
         },
