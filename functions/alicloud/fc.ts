@@ -2,6 +2,10 @@
  * The Function Compute 3.0 entry adapter shared by the four Alibaba Cloud functions:
  * Buffer → JSON → (unwrap a re-queued event) → engine → one structured log line per outcome.
  *
+ * Trail path: an SLS (log) trigger invocation (a cursor range on a trail logstore) is read with
+ * PullLogs and each ActionTrail record the function owns goes through the same single-event path,
+ * one by one (trail.ts, trail-invocation.ts, loaded only for such invocations).
+ *
  * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
  * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
@@ -37,6 +41,7 @@ import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import { isSlsTriggerEvent } from './events.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -203,56 +208,87 @@ export function createFcHandler(options: FcHandlerOptions) {
         lockSeconds: timeoutSeconds,
       });
     }
-    const { event: original, deferral } = unwrapDeferred(decoded);
-    let outcomes = await remediateEvent(remediator, original, {
-      config,
-      store,
-      remainingMs: () => timeoutMs - (now() - started),
-      lockSeconds: timeoutSeconds,
-      ...options.engine,
-    });
-
-    let requeueFailure: unknown;
-    // Anything unsettled besides the deferral (a failure, a duplicate still in progress) throws below.
-    const anyFailed = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
-    if (outcomes.some((o) => o.outcome === 'deferred')) {
-      const plan = planDeferral(deferral, deadlineMs, now(), random());
-      if (plan.kind === 'expired') {
-        outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
-      } else if (!anyFailed) {
-        // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
-        // and a re-queue on top would start a second chain for the same work.
-        try {
-          await requeue(original, plan, context, env, credentials);
-          log(
-            line('INFO', 'requeued', {
-              function: remediator.id,
-              attempt: plan.deferral.attempt,
-              delaySeconds: plan.delaySeconds,
-              firstSeenAt: plan.deferral.firstSeenAt,
-              requestId: context.requestId,
-            }),
-          );
-        } catch (error) {
-          requeueFailure = error;
-          const { errorFacts } = await import('./openapi.ts');
-          const facts = errorFacts(error);
-          log(
-            line('ERROR', 'requeue failed', {
-              function: remediator.id,
-              requestId: context.requestId,
-              error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
-            }),
-          );
+    const remainingMs = () => timeoutMs - (now() - started);
+    /** One event through the engine, then its deferral (re-queue or expiry). */
+    const processOne = async (
+      original: unknown,
+      deferral: Deferral | undefined,
+    ): Promise<{ outcomes: Outcome[]; requeueFailure?: unknown }> => {
+      let outcomes = await remediateEvent(remediator, original, {
+        config,
+        store,
+        remainingMs,
+        lockSeconds: timeoutSeconds,
+        ...options.engine,
+      });
+      let requeueFailure: unknown;
+      // Anything unsettled besides the deferral (a failure, a duplicate still in progress) throws below.
+      const anyFailed = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
+      if (outcomes.some((o) => o.outcome === 'deferred')) {
+        const plan = planDeferral(deferral, deadlineMs, now(), random());
+        if (plan.kind === 'expired') {
+          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
+        } else if (!anyFailed) {
+          // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
+          // and a re-queue on top would start a second chain for the same work.
+          try {
+            await requeue(original, plan, context, env, credentials);
+            log(
+              line('INFO', 'requeued', {
+                function: remediator.id,
+                attempt: plan.deferral.attempt,
+                delaySeconds: plan.delaySeconds,
+                firstSeenAt: plan.deferral.firstSeenAt,
+                requestId: context.requestId,
+              }),
+            );
+          } catch (error) {
+            requeueFailure = error;
+            const { errorFacts } = await import('./openapi.ts');
+            const facts = errorFacts(error);
+            log(
+              line('ERROR', 'requeue failed', {
+                function: remediator.id,
+                requestId: context.requestId,
+                error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+              }),
+            );
+          }
         }
       }
+      return { outcomes, ...(requeueFailure !== undefined ? { requeueFailure } : {}) };
+    };
+
+    let outcomes: Outcome[];
+    let requeueFailure: unknown;
+    if (isSlsTriggerEvent(decoded)) {
+      // The trail path: read the logstore range and run each record this function owns, one by
+      // one, as if delivered alone (a deferred record is re-queued alone). Loaded on first use.
+      const { runTrailInvocation } = await import('./trail-invocation.ts');
+      const result = await runTrailInvocation({
+        event: decoded,
+        remediator,
+        context,
+        env,
+        credentials,
+        remainingMs,
+        log: (level, message, fields) =>
+          log(line(level, message, { ...fields, requestId: context.requestId })),
+        processOne: (record) => processOne(record, undefined),
+      });
+      outcomes = result.outcomes;
+      requeueFailure = result.requeueFailure;
+    } else {
+      const { event: original, deferral } = unwrapDeferred(decoded);
+      ({ outcomes, requeueFailure } = await processOne(original, deferral));
     }
 
     for (const outcome of outcomes)
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
     // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
-    const requeued = requeueFailure === undefined && !anyFailed;
+    // (processOne re-queues only an event with no other unsettled outcome, and that one throws here.)
+    const requeued = requeueFailure === undefined;
     const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =

@@ -3,9 +3,10 @@
  * every new ECS/EBS disk is encrypted with) is the configured KMS key.
  *
  * Triggers: ActionTrail `EnableDiskEncryptionByDefault` and `ModifyDiskDefaultKMSKeyId` (someone
- * changed the default: drift) delivered by EventBridge as CloudEvents — whether ECS attributes
- * them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type suffix `:ActionTrail:ApiCall`
- * and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
+ * changed the default: drift), as API calls, console operations or service events (events.ts),
+ * delivered as EventBridge CloudEvents, bare trail records or records of an SLS-trigger range —
+ * whether ECS attributes them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type
+ * suffix `:ActionTrail:<eventType>` and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
  * checks every configured region (`regions`, else the keys of `byRegion`).
  * Reads: ECS `DescribeDiskEncryptionByDefaultStatus` (`Encrypted`) then, when encrypted,
  * `DescribeDiskDefaultKMSKeyId` (`KMSKeyId`): one logical read is up to two API calls.
@@ -31,11 +32,22 @@ import { DeniedError, GoneError, InvalidError, type RemediationError } from '#co
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  ActionTrailCloudEvent,
+  accountOf,
+  apiNameOf,
+  asTrailCloudEvent,
+  isActionTrailCall,
+  pick,
+  regionOf,
+  type TrailEventType,
+  trailEventType,
+} from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
-export const EVENT_NAMES = ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'] as const;
+export const EVENT_NAMES = TRAIL_EVENTS.names;
 
 export type DiskTarget = Target;
 
@@ -99,8 +111,10 @@ export function configuredRegions(section: DiskDefaultKmsConfig): string[] {
   return section.regions ?? Object.keys(section.byRegion ?? {});
 }
 
-export function parseEvent(event: unknown, config: Config, account: string): Parsed<DiskTarget> {
-  if (isTimerEvent(event)) return parseTimer(event, config, account);
+export function parseEvent(delivered: unknown, config: Config, account: string): Parsed<DiskTarget> {
+  if (isTimerEvent(delivered)) return parseTimer(delivered, config, account);
+  // A bare trail record gets the envelope EventBridge would have given it.
+  const event = asTrailCloudEvent(delivered);
   const base = facts(event);
   const result = ActionTrailCloudEvent.safeParse(event);
   if (!result.success)
@@ -125,9 +139,13 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       ? { resource: resourceOf(region, eventAccount) }
       : {}),
   };
-  const name = e.data.eventName;
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || !(EVENT_NAMES as readonly string[]).includes(name))
-    return { kind: 'ignored', reason: `not an ${EVENT_NAMES.join(' or ')} API call (${name})`, ...known };
+  const name = apiNameOf(trailEventType(e.type) as TrailEventType, e.data, TRAIL_EVENTS);
+  if (name === undefined)
+    return {
+      kind: 'ignored',
+      reason: `not an ${EVENT_NAMES.join(' or ')} event (${e.data.eventName.slice(0, 128)})`,
+      ...known,
+    };
   if (e.data.errorCode)
     return {
       kind: 'ignored',
@@ -281,7 +299,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, EVENT_NAMES) || isTimerEvent(event),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS) || isTimerEvent(event),
     parse: (event, config) => parseEvent(event, config, account),
     desire: desireFor,
 
