@@ -6,7 +6,7 @@
  */
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
-import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
 
@@ -155,14 +155,34 @@ export const RetryConfig = z.strictObject({
   capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
 });
 
+/**
+ * One cloud's organization (CONTRACT.md section 7): without it a function and the CLI act on
+ * their own account only. With it, another account's resources are reached through
+ * `<memberRoleName>` in that account (STS AssumeRole).
+ */
+const organizationConfig = (account: RegExp, region: RegExp) =>
+  z.strictObject({
+    /** The role each member account holds for atrest (deployed by the member StackSet / stack group). */
+    memberRoleName: z.string().check(z.regex(/^[A-Za-z0-9+=,.@_-]{1,64}$/)),
+    /** Where `--org` sweeps and reports by default. */
+    regions: z.array(z.string().check(z.regex(region))).check(z.minLength(1)),
+    /** Accounts atrest never acts on (their events end `excluded`; `--org` skips them). */
+    excludeAccounts: z.optional(z.array(z.string().check(z.regex(account)))),
+  });
+
+export const AwsOrganizationConfig = organizationConfig(AWS_ACCOUNT, AWS_REGION);
+export const AlicloudOrganizationConfig = organizationConfig(ALICLOUD_ACCOUNT, ALICLOUD_REGION);
+
 export const Config = z.strictObject({
   aws: z.optional(
     z.strictObject({
+      organization: z.optional(AwsOrganizationConfig),
       logGroupKms: z.optional(LogGroupKmsConfig),
     }),
   ),
   alicloud: z.optional(
     z.strictObject({
+      organization: z.optional(AlicloudOrganizationConfig),
       logstoreEncryption: z.optional(LogstoreEncryptionConfig),
       clusterKms: z.optional(ClusterKmsConfig),
       tableBucketEncryption: z.optional(TableBucketEncryptionConfig),
@@ -174,6 +194,7 @@ export const Config = z.strictObject({
 });
 
 export type Config = z.infer<typeof Config>;
+export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
 export type LogGroupKmsConfig = z.infer<typeof LogGroupKmsConfig>;
 export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
 export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;
