@@ -6,7 +6,7 @@
  */
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
-import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
 
@@ -110,14 +110,40 @@ export const RetryConfig = z.strictObject({
   capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
 });
 
+/**
+ * An organization (CONTRACT.md section 7): events from other accounts are processed with the
+ * credentials of `<memberRoleName>` in that account (STS AssumeRole). Without it, an event from
+ * another account is `ignored`.
+ */
+const organization = (account: RegExp, role: RegExp, region: RegExp) =>
+  z.strictObject({
+    /** The role every member account holds for atrest (IAM role name / RAM role name). */
+    memberRoleName: z.string().check(z.regex(role)),
+    /** Regions the org-wide CLI covers by default. */
+    regions: z.optional(z.array(z.string().check(z.regex(region))).check(z.maxLength(64))),
+    /** Accounts whose events end `excluded` (and that `--org` skips). */
+    excludeAccounts: z.optional(z.array(z.string().check(z.regex(account))).check(z.maxLength(10_000))),
+  });
+
+/** IAM role names: 1–64 of `[\w+=,.@-]`. */
+export const AwsOrganizationConfig = organization(AWS_ACCOUNT, /^[\w+=,.@-]{1,64}$/, AWS_REGION);
+/** RAM role names: 1–64 of letters, digits, `.` and `-`. */
+export const AlicloudOrganizationConfig = organization(
+  ALICLOUD_ACCOUNT,
+  /^[A-Za-z0-9.-]{1,64}$/,
+  ALICLOUD_REGION,
+);
+
 export const Config = z.strictObject({
   aws: z.optional(
     z.strictObject({
+      organization: z.optional(AwsOrganizationConfig),
       logGroupKms: z.optional(LogGroupKmsConfig),
     }),
   ),
   alicloud: z.optional(
     z.strictObject({
+      organization: z.optional(AlicloudOrganizationConfig),
       logstoreEncryption: z.optional(LogstoreEncryptionConfig),
       clusterKms: z.optional(ClusterKmsConfig),
       tableBucketEncryption: z.optional(TableBucketEncryptionConfig),
@@ -134,6 +160,7 @@ export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
 export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;
 export type TableBucketEncryptionConfig = z.infer<typeof TableBucketEncryptionConfig>;
 export type DiskDefaultKmsConfig = z.infer<typeof DiskDefaultKmsConfig>;
+export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
 
 /** Validates a parsed JSON value; throws ConfigError naming every bad field. */
 export function parseConfig(value: unknown): Config {
