@@ -7,7 +7,7 @@
 import { ConfigError } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 
-export type AlicloudService = 'SLS' | 'CS' | 'ECS' | 'OSS_TABLES' | 'FC' | 'KMS';
+export type AlicloudService = 'SLS' | 'CS' | 'ECS' | 'OSS_TABLES' | 'FC' | 'KMS' | 'STS' | 'RESOURCEMANAGER';
 
 const HOSTS: Record<AlicloudService, (region: string, account?: string) => string> = {
   SLS: (region) => `${region}.log.aliyuncs.com`,
@@ -16,6 +16,10 @@ const HOSTS: Record<AlicloudService, (region: string, account?: string) => strin
   OSS_TABLES: (region) => `${region}.oss-tables.aliyuncs.com`,
   FC: (region, account) => `${account}.${region}.fc.aliyuncs.com`,
   KMS: (region) => `kms.${region}.aliyuncs.com`,
+  // STS has regional endpoints (and the global sts.aliyuncs.com); the function's own region is nearest.
+  STS: (region) => `sts.${region}.aliyuncs.com`,
+  // Resource Directory's account listing is global.
+  RESOURCEMANAGER: () => 'resourcemanager.aliyuncs.com',
 };
 
 export interface Endpoint {

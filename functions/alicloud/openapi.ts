@@ -68,7 +68,7 @@ export interface RoaCall {
 }
 
 type RoaService = Extract<AlicloudService, 'CS' | 'FC'>;
-type RpcService = Extract<AlicloudService, 'ECS' | 'KMS'>;
+type RpcService = Extract<AlicloudService, 'ECS' | 'KMS' | 'STS' | 'RESOURCEMANAGER'>;
 
 /** Signed calls to Alibaba Cloud OpenAPI products. Cheap to create; clients are built on first use. */
 export class AlicloudApi {

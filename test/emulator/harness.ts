@@ -360,3 +360,69 @@ export class PerAccount<S> {
     return [...this.states.keys()];
   }
 }
+
+/** The access key id and session token a request carries (before its signature is checked). */
+export interface PresentedKey {
+  accessKeyId?: string;
+  token?: string;
+}
+
+/** Reads the key from the Authorization forms the Alibaba Cloud fakes verify (ACS3, OSS4, SLS `LOG`). */
+export function alicloudKeyOf(ctx: RequestContext): PresentedKey {
+  const header = (name: string): string | undefined => {
+    const v = ctx.req.headers[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
+  const auth = header('authorization') ?? '';
+  const id = /Credential=([^/,]+)/.exec(auth)?.[1] ?? /^LOG ([^:]+):/.exec(auth)?.[1];
+  const token = header('x-acs-security-token') ?? header('x-oss-security-token');
+  return { ...(id !== undefined ? { accessKeyId: id } : {}), ...(token !== undefined ? { token } : {}) };
+}
+
+/**
+ * One handler per account behind one port: picks the account of the presented key (after the
+ * directory checked its token and expiry), then lets that account's handler — holding that
+ * account's state — verify the signature and answer. The log records the account of every call.
+ */
+export class PerAccountHandler<H extends ServiceHandler> implements ServiceHandler {
+  readonly throttle: ServiceHandler['throttle'];
+
+  constructor(
+    private readonly directory: AccountDirectory,
+    readonly handlers: PerAccount<H>,
+    private readonly keyOf: (ctx: RequestContext) => PresentedKey,
+    private readonly errors: { expired: () => Error; badToken: () => Error },
+    private readonly regionOf: (ctx: RequestContext) => string = () => '',
+  ) {
+    this.throttle = handlers.defaultState.throttle;
+  }
+
+  private accountOf(ctx: RequestContext): string {
+    const { accessKeyId, token } = this.keyOf(ctx);
+    return accessKeyId === undefined
+      ? this.directory.defaultAccount
+      : this.directory.admit(accessKeyId, token, this.errors);
+  }
+
+  action(ctx: RequestContext): string {
+    return this.handlers.defaultState.action(ctx);
+  }
+
+  isWrite(action: string): boolean {
+    return this.handlers.defaultState.isWrite(action);
+  }
+
+  scope(ctx: RequestContext): string {
+    const id = this.keyOf(ctx).accessKeyId;
+    return `${id === undefined ? this.directory.defaultAccount : this.directory.accountOf(id)}/${this.regionOf(ctx)}`;
+  }
+
+  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void) {
+    const account = this.accountOf(ctx);
+    return this.handlers.of(account).handle(ctx, action, (resource) => log(resource, account));
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return this.handlers.defaultState.error(status, code, message, requestId);
+  }
+}
