@@ -8,6 +8,7 @@ import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
+import { CliAccounts } from './accounts.ts';
 import { Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
 
@@ -21,6 +22,8 @@ export interface ReplayOptions {
   /** Default: $ATREST_IDEMPOTENCY_FILE, else per-process memory. */
   store?: IdempotencyStore;
   registry?: Registry;
+  /** Own account (GetCallerIdentity, once) and member accounts. Default: one per run. */
+  accounts?: CliAccounts;
 }
 
 /** One event to replay, with the file it came from (to name it in errors). */
@@ -38,6 +41,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
       ? new FileIdempotencyStore(options.env.ATREST_IDEMPOTENCY_FILE)
       : new MemoryIdempotencyStore());
   const registry = options.registry ?? new Registry({ env: options.env });
+  const accounts = options.accounts ?? new CliAccounts({ env: options.env, registry });
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
     outcomes.push(o);
@@ -45,7 +49,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
   };
   for (const item of paths.flatMap(expand).flatMap(load)) {
     const started = Date.now();
-    const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
+    const owner = item.problem === undefined ? await registry.route(item.event) : undefined;
+    // Whose account: the caller's own (GetCallerIdentity, once), a member's, or none of ours.
+    const remediator = owner ? accounts.wrap(owner, options.config) : undefined;
     if (!remediator) {
       record(unroutable(item, started, options.dryRun));
       continue;

@@ -10,6 +10,7 @@ import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } f
 import type { Outcome } from '#core/outcome';
 import { sweepRegion, TokenBucket } from '#core/sweep';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import { CliAccounts } from './accounts.ts';
 import { Progress, type ProgressSink } from './progress.ts';
 import { isFunctionId, Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
@@ -32,6 +33,7 @@ export interface SweepOptions {
   progressRaw?: (text: string) => void;
   store?: IdempotencyStore;
   registry?: Registry;
+  accounts?: CliAccounts;
   /** Clock and sleep for the pacing (tests). */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -49,7 +51,9 @@ export async function sweep(id: string, options: SweepOptions): Promise<Outcome[
   const bad = regions.filter((r) => !pattern.test(r));
   if (bad.length > 0) throw new UsageError(`not a region of ${id.split('.')[0]}: ${bad.join(', ')}`);
   const registry = options.registry ?? new Registry({ env: options.env });
-  const remediator = await registry.get(id);
+  // The listing is the caller's own account; excluded accounts still end `excluded`.
+  const accounts = options.accounts ?? new CliAccounts({ env: options.env, registry });
+  const remediator = accounts.wrap(await registry.get(id), options.config);
   if (!remediator.list) throw new UsageError(`${id} cannot list its resources`);
   const store =
     options.store ??
