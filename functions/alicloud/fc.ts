@@ -12,6 +12,12 @@
  * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
  * event with the outcomes in the error message.
  *
+ * Accounts (#core/accounts, README "Organizations"): the own account is the context's
+ * `accountId` (else `$FC_ACCOUNT_ID`). An event of another account ends `ignored` without
+ * `alicloud.organization`; with it, the remediator of that account is built with the member
+ * role's credentials (Alibaba Cloud STS AssumeRole with this function's own credentials, cached
+ * per account for the life of the instance). Rate limits are per account and region.
+ *
  * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
  * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
  * remediator lists in this function's own region (FC context `region`, else `$FC_REGION`) through

@@ -12,6 +12,12 @@
  * parse, and if CloudTrail's shape ever drifts from our schema the events wait in the dead letter
  * (and its alarm fires) instead of vanishing into a log line.
  *
+ * Accounts (#core/accounts, README "Organizations"): the own account is the invoked function
+ * ARN's. An event of another account ends `ignored` without `aws.organization`; with it, the
+ * event's reads and writes use the member role's credentials (STS AssumeRole, cached per account
+ * for the life of the instance, clients per account and region). Rate limits are per account
+ * and region.
+ *
  * Scheduled sweep: the rule infra/aws wires sends exactly `{"atrest":{"sweep":true}}`. Then every
  * log group of this region (`$AWS_REGION`) goes through the same engine and idempotency, paced at
  * `$ATREST_SWEEP_RATE` CloudWatch Logs calls per second (default 5, so live events keep their
