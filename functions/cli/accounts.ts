@@ -5,7 +5,15 @@
  * `organization` section; with it, it is processed with the member role's credentials (STS
  * AssumeRole, cached per account for the run). `replay` and `sweep` wrap every remediator here.
  */
-import { type Cloud, CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
+import {
+  AccountRefusedError,
+  type Cloud,
+  CredentialCache,
+  CredentialsUnavailableError,
+  judgeAccount,
+  organizationOf,
+  routeByAccount,
+} from '#core/accounts';
 import type { Config } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import type { AnyRemediator, Registry } from './registry.ts';
@@ -57,6 +65,22 @@ export class CliAccounts {
       },
       config,
     );
+  }
+
+  /**
+   * The remediator to list and remediate `account` with (the org-wide sweep and report): the
+   * caller's own for its own account, the member role's for another account when the config has
+   * the cloud's `organization` section. Throws AccountRefusedError for an excluded account or one
+   * the config does not cover.
+   */
+  async remediatorFor(id: FunctionId, account: string, config: Config): Promise<AnyRemediator> {
+    const cloud: Cloud = id.startsWith('aws.') ? 'aws' : 'alicloud';
+    const own = await this.ownAccount(cloud);
+    const verdict = judgeAccount(account, own.account, organizationOf(config, cloud), cloud);
+    if (verdict.kind === 'excluded' || verdict.kind === 'ignored')
+      throw new AccountRefusedError(verdict.reason);
+    if (verdict.kind === 'own') return this.options.registry.create(id, { account });
+    return this.member(id, cloud, account, verdict.roleName);
   }
 
   private awsRegion(): string {

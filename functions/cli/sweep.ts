@@ -53,7 +53,13 @@ export async function sweep(id: string, options: SweepOptions): Promise<Outcome[
   const registry = options.registry ?? new Registry({ env: options.env });
   // The listing is the caller's own account; excluded accounts still end `excluded`.
   const accounts = options.accounts ?? new CliAccounts({ env: options.env, registry });
-  const remediator = accounts.wrap(await registry.get(id), options.config);
+  // Alibaba Cloud listings name no owner: the caller's own account (GetCallerIdentity) is theirs.
+  const base = id.startsWith('alicloud.')
+    ? await registry.create(id, {
+        account: options.env.FC_ACCOUNT_ID ?? (await accounts.ownAccount('alicloud')).account,
+      })
+    : await registry.get(id);
+  const remediator = accounts.wrap(base, options.config);
   if (!remediator.list) throw new UsageError(`${id} cannot list its resources`);
   const store =
     options.store ??
