@@ -7,7 +7,19 @@
 import { ConfigError } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 
-export type AlicloudService = 'SLS' | 'CS' | 'ECS' | 'OSS_TABLES' | 'FC' | 'KMS' | 'STS' | 'RESOURCEMANAGER';
+export type AlicloudService =
+  | 'SLS'
+  | 'CS'
+  | 'ECS'
+  | 'OSS_TABLES'
+  | 'FC'
+  | 'KMS'
+  // `atrest doctor` only: ActionTrail trails, EventBridge rules.
+  | 'ACTIONTRAIL'
+  | 'EVENTBRIDGE'
+  // Accounts and organizations: Alibaba Cloud STS, Resource Directory's account listing.
+  | 'STS'
+  | 'RESOURCEMANAGER';
 
 const HOSTS: Record<AlicloudService, (region: string, account?: string) => string> = {
   SLS: (region) => `${region}.log.aliyuncs.com`,
@@ -16,6 +28,8 @@ const HOSTS: Record<AlicloudService, (region: string, account?: string) => strin
   OSS_TABLES: (region) => `${region}.oss-tables.aliyuncs.com`,
   FC: (region, account) => `${account}.${region}.fc.aliyuncs.com`,
   KMS: (region) => `kms.${region}.aliyuncs.com`,
+  ACTIONTRAIL: (region) => `actiontrail.${region}.aliyuncs.com`,
+  EVENTBRIDGE: (region) => `eventbridge.${region}.aliyuncs.com`,
   // STS has regional endpoints (and the global sts.aliyuncs.com); the function's own region is nearest.
   STS: (region) => `sts.${region}.aliyuncs.com`,
   // Resource Directory's account listing is global.
