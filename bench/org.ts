@@ -70,6 +70,8 @@ export interface OrgResult extends OrgBenchOptions {
   stsMaxPerAccount: number;
   stsCalls: number;
   throttled: number;
+  /** Throttled calls by API and whether they were the noisy account's. */
+  throttledBy: Record<string, number>;
   outcomes: Record<string, number>;
   errors: Record<string, number>;
 }
@@ -213,6 +215,11 @@ export async function measureOrg(options: OrgBenchOptions = DEFAULT_ORG): Promis
       stsMaxPerAccount: Math.max(0, ...Object.values(assumed)),
       stsCalls: Object.values(assumed).reduce((a, b) => a + b, 0),
       throttled: calls.filter((c) => c.status >= 400).length,
+      throttledBy: tally(
+        calls
+          .filter((c) => c.status >= 400)
+          .map((c) => `${c.action} ${c.account === accountId(0) ? 'noisy account' : 'others'}`),
+      ),
       outcomes: tally(outcomes.map((o) => o.outcome)),
       errors: tally(outcomes.filter((o) => o.error).map((o) => `${o.error?.code}`)),
     };

@@ -202,14 +202,16 @@ export class EmulatedService {
           fault.message ?? `injected ${fault.code}`,
           requestId,
         );
-      else if (this.throttled(action, Date.now(), ctx))
+      else if (this.throttled(action, Date.now(), ctx)) {
+        // Throttled before the handler ran: the scope names the account the quota belongs to.
+        account = this.handler.scope?.(ctx).split('/')[0] || undefined;
         answer = this.handler.error(
           this.handler.throttle.status,
           this.handler.throttle.code,
           'Rate exceeded',
           requestId,
         );
-      else
+      } else
         answer = await this.handler.handle(ctx, action, (r, a) => {
           resource = r;
           if (a !== undefined) account = a;
