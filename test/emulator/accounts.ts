@@ -63,3 +63,40 @@ export function perAccountAlicloud<S, H extends ServiceHandler>(
     states,
   };
 }
+
+/**
+ * Both clouds' STS with the emulators' base keys, for tests that run the CLI: it asks
+ * GetCallerIdentity for its own account (AWS `111122223333`, Alibaba Cloud `1234567890123456`
+ * unless given). `env` holds the endpoint variables to pass (the AWS SDK reads process.env).
+ */
+export async function startCallerSts(
+  options: {
+    awsAccount?: string;
+    alicloudAccount?: string;
+    aws?: { accessKeyId: string; secretAccessKey: string };
+    alicloud?: Acs3Credential;
+  } = {},
+): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const { startSts } = await import('./sts.ts');
+  const { startAlicloudSts } = await import('./alicloud-sts.ts');
+  const { DUMMY_CREDENTIALS } = await import('./sigv4.ts');
+  const { AccountDirectory } = await import('./harness.ts');
+  const awsKey = options.aws ?? DUMMY_CREDENTIALS;
+  const awsAccount = options.awsAccount ?? '111122223333';
+  const aws = await startSts(
+    new AccountDirectory(awsAccount).addAws({
+      accessKeyId: awsKey.accessKeyId,
+      secret: awsKey.secretAccessKey,
+      account: awsAccount,
+    }),
+  );
+  const ali = await startAlicloudSts(new AccountDirectory(options.alicloudAccount ?? '1234567890123456'), {
+    credentials: [options.alicloud ?? EMULATOR_CREDENTIALS],
+  });
+  return {
+    env: { AWS_ENDPOINT_URL_STS: aws.url, ALIBABA_CLOUD_ENDPOINT_STS: ali.url },
+    stop: async () => {
+      await Promise.all([aws.stop(), ali.stop()]);
+    },
+  };
+}
