@@ -5,7 +5,7 @@
  *
  * STS (API version 2015-04-01) is an RPC product: the official @alicloud/sts20150401 SDK calls it
  * through the same @alicloud/openapi-client `callApi` we use for ECS, ACS3-signed, parameters in
- * the query. It is called with the function's own credentials at `sts.<region>.aliyuncs.com` or
+ * the query. It is called with the function's own credentials at `sts.aliyuncs.com` or
  * `ALIBABA_CLOUD_ENDPOINT_STS`. Errors are classified like every OpenAPI error, keeping STS's code
  * and request id (`NoPermission` when the role does not trust the caller, `EntityNotExist.Role`
  * when it does not exist).

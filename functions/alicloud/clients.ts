@@ -17,7 +17,7 @@ export type AlicloudService =
   // `atrest doctor` only: ActionTrail trails, EventBridge rules.
   | 'ACTIONTRAIL'
   | 'EVENTBRIDGE'
-  // Accounts and organizations: Alibaba Cloud STS, Resource Directory's account listing.
+  // the org-wide CLI: the caller's identity, the Resource Directory's accounts.
   | 'STS'
   | 'RESOURCEMANAGER';
 
@@ -30,9 +30,8 @@ const HOSTS: Record<AlicloudService, (region: string, account?: string) => strin
   KMS: (region) => `kms.${region}.aliyuncs.com`,
   ACTIONTRAIL: (region) => `actiontrail.${region}.aliyuncs.com`,
   EVENTBRIDGE: (region) => `eventbridge.${region}.aliyuncs.com`,
-  // STS has regional endpoints (and the global sts.aliyuncs.com); the function's own region is nearest.
-  STS: (region) => `sts.${region}.aliyuncs.com`,
-  // Resource Directory's account listing is global.
+  // Global endpoints: the caller's identity and the Resource Directory are not regional.
+  STS: () => 'sts.aliyuncs.com',
   RESOURCEMANAGER: () => 'resourcemanager.aliyuncs.com',
 };
 

@@ -27,6 +27,20 @@ const patterns = z.array(
 );
 
 /**
+ * Tamper restore (every function): `enforce` "always" (default) also restores the configured
+ * encryption when someone removes or weakens it; "create" acts on creations only. A resource is
+ * restored at most `maxRestoresPerHour` times per clock hour (default 3); past that its tamper
+ * events end `failed` with `EnforcementLoop`, so two automations fighting over it cannot drain the
+ * API quota.
+ */
+export const ENFORCE_MODES = ['always', 'create'] as const;
+export const DEFAULT_MAX_RESTORES_PER_HOUR = 3;
+const enforcement = {
+  enforce: z.optional(z.enum(ENFORCE_MODES)),
+  maxRestoresPerHour: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+};
+
+/**
  * Which delivery paths are deployed for an Alibaba Cloud function: `eventbridge` (ActionTrail
  * events on the default bus), `trail` (an FC SLS trigger on a trail's logstore), or both. The
  * default is each function's own (its events.ts `DEFAULT_DELIVERY`): both where EventBridge
@@ -56,6 +70,7 @@ export const LogGroupKmsConfig = z.strictObject({
   byRegion: z.optional(awsRegionMap(awsKeyArn)),
   /** Log group names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
 });
 
 export const ENCRYPT_TYPES = [
@@ -86,6 +101,7 @@ export const LogstoreEncryptionConfig = z.strictObject({
   byRegion: z.optional(aliRegionMap(UserCmkInfo)),
   /** `project/logstore` names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -97,6 +113,7 @@ export const ClusterKmsConfig = z.strictObject({
   exclude: z.optional(patterns),
   /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
   deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -110,6 +127,7 @@ export const TableBucketEncryptionConfig = z.strictObject({
   sseAlgorithm: z.enum(['AES256', 'KMS']),
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -121,6 +139,7 @@ export const DiskDefaultKmsConfig = z.strictObject({
   regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
   /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
   enableIfDisabled: z.optional(z.boolean()),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -137,28 +156,22 @@ export const RetryConfig = z.strictObject({
 });
 
 /**
- * An organization (CONTRACT.md section 7): events from other accounts are processed with the
- * credentials of `<memberRoleName>` in that account (STS AssumeRole). Without it, an event from
- * another account is `ignored`.
+ * One cloud's organization (CONTRACT.md section 7): without it a function and the CLI act on
+ * their own account only. With it, another account's resources are reached through
+ * `<memberRoleName>` in that account (STS AssumeRole).
  */
-const organization = (account: RegExp, role: RegExp, region: RegExp) =>
+const organizationConfig = (account: RegExp, region: RegExp) =>
   z.strictObject({
-    /** The role every member account holds for atrest (IAM role name / RAM role name). */
-    memberRoleName: z.string().check(z.regex(role)),
-    /** Regions the org-wide CLI covers by default. */
-    regions: z.optional(z.array(z.string().check(z.regex(region))).check(z.maxLength(64))),
-    /** Accounts whose events end `excluded` (and that `--org` skips). */
-    excludeAccounts: z.optional(z.array(z.string().check(z.regex(account))).check(z.maxLength(10_000))),
+    /** The role each member account holds for atrest (deployed by the member StackSet / stack group). */
+    memberRoleName: z.string().check(z.regex(/^[A-Za-z0-9+=,.@_-]{1,64}$/)),
+    /** Where `--org` sweeps and reports by default. */
+    regions: z.array(z.string().check(z.regex(region))).check(z.minLength(1)),
+    /** Accounts atrest never acts on (their events end `excluded`; `--org` skips them). */
+    excludeAccounts: z.optional(z.array(z.string().check(z.regex(account)))),
   });
 
-/** IAM role names: 1–64 of `[\w+=,.@-]`. */
-export const AwsOrganizationConfig = organization(AWS_ACCOUNT, /^[\w+=,.@-]{1,64}$/, AWS_REGION);
-/** RAM role names: 1–64 of letters, digits, `.` and `-`. */
-export const AlicloudOrganizationConfig = organization(
-  ALICLOUD_ACCOUNT,
-  /^[A-Za-z0-9.-]{1,64}$/,
-  ALICLOUD_REGION,
-);
+export const AwsOrganizationConfig = organizationConfig(AWS_ACCOUNT, AWS_REGION);
+export const AlicloudOrganizationConfig = organizationConfig(ALICLOUD_ACCOUNT, ALICLOUD_REGION);
 
 export const Config = z.strictObject({
   aws: z.optional(
@@ -181,12 +194,12 @@ export const Config = z.strictObject({
 });
 
 export type Config = z.infer<typeof Config>;
+export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
 export type LogGroupKmsConfig = z.infer<typeof LogGroupKmsConfig>;
 export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
 export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;
 export type TableBucketEncryptionConfig = z.infer<typeof TableBucketEncryptionConfig>;
 export type DiskDefaultKmsConfig = z.infer<typeof DiskDefaultKmsConfig>;
-export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
 
 /** Validates a parsed JSON value; throws ConfigError naming every bad field. */
 export function parseConfig(value: unknown): Config {

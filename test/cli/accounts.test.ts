@@ -92,7 +92,10 @@ describe('atrest replay across accounts', () => {
     memberState.seedLogGroup('/cli/org-1').seedLogGroup('/cli/org-2');
     const file = writeEvents('org.json', [event(MEMBER, '/cli/org-1', 4), event(MEMBER, '/cli/org-2', 5)]);
     const config = writeConfig({
-      aws: { organization: { memberRoleName: 'atrest-member' }, logGroupKms: { kmsKeyArn: KEY } },
+      aws: {
+        organization: { memberRoleName: 'atrest-member', regions: ['us-east-1'] },
+        logGroupKms: { kmsKeyArn: KEY },
+      },
     });
     const io = captureIo({ ...process.env, ATREST_CONFIG: config });
 

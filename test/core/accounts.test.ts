@@ -16,7 +16,7 @@ import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import { ScopedRateLimiter, withRateLimit } from '../../functions/core/ratelimit.ts';
 import { FakeCloud, type FakeTarget, fakeRemediator } from './fake-remediator.ts';
 
-const ORG = { memberRoleName: 'atrest-member', excludeAccounts: ['999999999999'] };
+const ORG = { memberRoleName: 'atrest-member', regions: ['us-east-1'], excludeAccounts: ['999999999999'] };
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 describe('judgeAccount', () => {

@@ -44,12 +44,14 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency
 import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
+import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
 import { AwsAccounts, type AwsSessionCredentials, accountOfFunctionArn } from '../accounts.ts';
 import { logsClient } from '../clients.ts';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
+import { DynamoRestoreCounter } from '../restores.ts';
 import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
 
 export interface HandlerDeps {
@@ -59,6 +61,8 @@ export interface HandlerDeps {
   logger?: Logger;
   /** Default: Powertools/DynamoDB when `IDEMPOTENCY_TABLE_NAME` is set, else per-instance memory. */
   store?: IdempotencyStore;
+  /** Counts tamper restores. Default: DynamoDB (the idempotency table) when `IDEMPOTENCY_TABLE_NAME` is set, else per-instance memory. */
+  restores?: RestoreCounter;
   /** Default: `createRemediator()` with the real CloudWatch Logs clients. */
   remediator?: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
   /** Paces this instance's reads and writes after a throttle. Default: one ScopedRateLimiter (per account and region) per instance. */
@@ -105,6 +109,13 @@ function defaultStore(env: Record<string, string | undefined>): IdempotencyStore
     : new MemoryIdempotencyStore();
 }
 
+function defaultRestores(env: Record<string, string | undefined>): RestoreCounter {
+  const table = env.IDEMPOTENCY_TABLE_NAME;
+  return table !== undefined && table !== ''
+    ? new DynamoRestoreCounter({ tableName: table })
+    : new MemoryRestoreCounter();
+}
+
 function log(logger: Logger, outcome: Outcome): void {
   // A plain record: the Logger merges its keys into the line (an interface type has no index signature).
   const line: Record<string, unknown> = { ...outcomeWithMetrics(outcome) };
@@ -119,6 +130,7 @@ export function createHandler(deps: HandlerDeps = {}) {
   const config = configFromEnv(env);
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
+  const restores = deps.restores ?? defaultRestores(env);
   // Whose account (#core/accounts): the own account comes from the invoked ARN at the first
   // invocation; member accounts' credentials are cached for the life of the instance.
   let own: { account: string; partition: string } | undefined;
@@ -177,6 +189,7 @@ export function createHandler(deps: HandlerDeps = {}) {
       ...deps.engine,
       config,
       store,
+      restores,
       lockSeconds,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });
