@@ -80,7 +80,10 @@ export class CliAccounts {
     if (verdict.kind === 'excluded' || verdict.kind === 'ignored')
       throw new AccountRefusedError(verdict.reason);
     if (verdict.kind === 'own') return this.options.registry.create(id, { account });
-    return this.member(id, cloud, account, verdict.roleName);
+    const member = await this.member(id, cloud, account, verdict.roleName);
+    // Reads and writes go through the router, which refreshes the member's credentials before
+    // each one; the listing is the member's own.
+    return { ...this.wrap(member, config), ...(member.list ? { list: member.list } : {}) };
   }
 
   private awsRegion(): string {

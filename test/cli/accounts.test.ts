@@ -24,6 +24,7 @@ let logs: EmulatedService;
 let central: CloudWatchLogsState;
 let memberState: CloudWatchLogsState;
 let sts: StsEmulator;
+let cwStateOf: (account: string, region: string) => CloudWatchLogsState;
 
 const event = (account: string, name: string, i: number) => {
   const e = JSON.parse(
@@ -42,6 +43,7 @@ beforeAll(async () => {
   logs = cw.service;
   central = cw.state.seedKey(KEY);
   memberState = cw.stateOf(MEMBER, 'us-east-1').seedKey(KEY);
+  cwStateOf = cw.stateOf;
   sts = await startSts(directory);
   sts.seedRole(MEMBER, 'atrest-member');
   process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS = logs.url;
@@ -109,5 +111,46 @@ describe('atrest replay across accounts', () => {
     expect(memberState.logGroup('/cli/org-2')?.kmsKeyId).toBe(KEY);
     expect(logs.count({ action: 'AssociateKmsKey', account: MEMBER, ok: true })).toBe(2);
     expect(sts.service.count({ action: 'AssumeRole', account: MEMBER })).toBe(1);
+  });
+});
+
+describe('atrest sweep --org with the member roles (Organizations ListAccounts, STS AssumeRole)', () => {
+  it('lists every account, assumes each member role once, and writes only in each account’s own state', async () => {
+    const { OrganizationsEmulator } = await import('../emulator/organizations.ts');
+    const OTHER = '333344445555';
+    sts.seedRole(OTHER, 'atrest-member');
+    const other = cwStateOf(OTHER, 'us-east-1').seedKey(KEY);
+    const org = new OrganizationsEmulator([{ id: CENTRAL }, { id: MEMBER }, { id: OTHER }], {
+      secrets: directory.awsSecrets,
+    });
+    await org.start();
+    try {
+      central.seedLogGroup('/org/sweep-central');
+      memberState.seedLogGroup('/org/sweep-member');
+      other.seedLogGroup('/org/sweep-other');
+      const config = writeConfig({
+        aws: {
+          organization: { memberRoleName: 'atrest-member', regions: ['us-east-1'] },
+          logGroupKms: { kmsKeyArn: KEY },
+        },
+      });
+      process.env.AWS_ENDPOINT_URL_ORGANIZATIONS = org.url;
+      const io = captureIo({ ...process.env, ATREST_CONFIG: config });
+
+      const code = await main(['sweep', 'aws.log-group-kms', '--org', '--rate', '1000'], io);
+
+      const applied = outcomesOf(io).filter(
+        (o) => o.outcome === 'applied' && o.resource.includes('/org/sweep-'),
+      );
+      expect(code, io.stderr.join('\n')).toBe(0);
+      expect(applied.map((o) => o.account).sort()).toEqual([CENTRAL, MEMBER, OTHER]);
+      expect(memberState.logGroup('/org/sweep-member')?.kmsKeyId).toBe(KEY);
+      expect(other.logGroup('/org/sweep-other')?.kmsKeyId).toBe(KEY);
+      expect(logs.count({ action: 'AssociateKmsKey', account: OTHER, ok: true })).toBeGreaterThanOrEqual(1);
+      expect(sts.service.count({ action: 'AssumeRole', account: OTHER })).toBe(1);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL_ORGANIZATIONS;
+      await org.stop();
+    }
   });
 });
