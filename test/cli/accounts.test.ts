@@ -3,7 +3,9 @@
  * event is `ignored` without `aws.organization`, and processed with the member role's credentials
  * with it (AssumeRole once per account per run).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
 import {
@@ -135,7 +137,9 @@ describe('atrest sweep --org with the member roles (Organizations ListAccounts, 
         },
       });
       process.env.AWS_ENDPOINT_URL_ORGANIZATIONS = org.url;
-      const io = captureIo({ ...process.env, ATREST_CONFIG: config });
+      // A checkpoint of its own: an org-wide sweep resumes from the default folder otherwise.
+      const checkpoints = mkdtempSync(join(tmpdir(), 'atrest-org-checkpoints-'));
+      const io = captureIo({ ...process.env, ATREST_CONFIG: config, ATREST_CHECKPOINT_DIR: checkpoints });
 
       const code = await main(['sweep', 'aws.log-group-kms', '--org', '--rate', '1000'], io);
 
