@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { permissions } from '../../functions/aws/log-group-kms/permissions.ts';
+import { EVENT_NAMES } from '../../functions/aws/log-group-kms/remediator.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { AtrestStack } from '../../infra/aws/lib/atrest-stack.ts';
 import {
@@ -101,7 +102,7 @@ describe('organization deployment (AWS)', () => {
     });
   });
 
-  it('central rules on the bus listen to exactly what the stack’s own CloudTrail rule listens to, into the function with a DLQ', () => {
+  it('central rules on the bus listen to exactly what the stack’s own CloudTrail rule listens to (creations and tampers), into the function with a DLQ', () => {
     const own = Object.values(
       s.central.findResources('AWS::Events::Rule', { Properties: { EventBusName: Match.absent() } }),
     )
@@ -117,7 +118,10 @@ describe('organization deployment (AWS)', () => {
       RetryPolicy: { MaximumRetryAttempts: 8 },
       DeadLetterConfig: { Arn: expect.anything() },
     });
-    expect(own[0]).toMatchObject({ detail: { eventName: ['CreateLogGroup'] } });
+    // Creations and tampers, exactly the names the function owns: members forward both.
+    expect(own[0]).toMatchObject({
+      detail: { eventName: [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper] },
+    });
   });
 
   it('the central function may assume the member role in any account of this organization only', () => {
