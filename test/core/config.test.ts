@@ -73,8 +73,30 @@ describe('config', () => {
       issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, byRegion: { 'evil.example.com': KEY } } } })[0],
     ).toMatch(/byRegion/);
     expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['('] } } })).toEqual([
-      'config.aws.logGroupKms.exclude.0: not a valid regular expression',
+      'config.aws.logGroupKms.exclude.0: not a valid RE2 pattern "(" (error parsing regexp: missing closing ): `(`)',
     ]);
+  });
+
+  it('rejects, naming field and pattern, what RE2 cannot match in linear time (lookaround, backreferences)', () => {
+    const issues = issuesOf({
+      alicloud: { clusterKms: { kmsKeyId: 'key-1', exclude: ['^ok-', '^(?!prod-)', '(a)\\1'] } },
+    });
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(
+      /^config\.alicloud\.clusterKms\.exclude\.1: not a valid RE2 pattern "\^\(\?!prod-\)"/,
+    );
+    expect(issues[1]).toMatch(/^config\.alicloud\.clusterKms\.exclude\.2: not a valid RE2 pattern/);
+  });
+
+  it('matches a nested-quantifier pattern against a 40-character name without backtracking', () => {
+    // With a backtracking engine `^(a+)+$` on 40 a's and a '!' takes 2^40 steps: the sweep hung.
+    const config = parseConfig({
+      aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['^(a+)+$', '(a|aa)*c$'] } },
+    });
+    const exclude = config.aws?.logGroupKms?.exclude;
+    expect(excludedBy(`${'a'.repeat(40)}!`, exclude)).toBeUndefined();
+    expect(excludedBy('a'.repeat(40), exclude)).toBe('^(a+)+$');
+    expect(excludedBy(`${'a'.repeat(39)}c`, exclude)).toBe('(a|aa)*c$');
   });
 
   it('applies cross-field rules', () => {
