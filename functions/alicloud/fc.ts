@@ -7,6 +7,9 @@
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
  * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
  * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
+ * The wrapper comes back in an event body, so it is not trusted: a `firstSeenAt` that is no real
+ * date or lies in the future (`DeferralStateInvalid`), or more re-queues than the deadline allows
+ * (`DeferralAttemptsExceeded`), ends the chain `failed` at once.
  *
  * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
  * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
@@ -103,8 +106,10 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 const Requeued = z.strictObject({
   atrest: z.strictObject({
     deferred: z.strictObject({
-      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
-      firstSeenAt: z.string().check(z.regex(ISO_TIME)),
+      // Loose on purpose: planDeferral checks the values, so a corrupted wrapper ends `failed`
+      // with DeferralStateInvalid instead of being mistaken for a cloud event.
+      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
+      firstSeenAt: z.string().check(z.minLength(1), z.maxLength(64)),
     }),
   }),
   event: z.unknown(),
@@ -140,9 +145,32 @@ export function deferralDelaySeconds(attempt: number, random: number): number {
 
 export type DeferralPlan =
   | { kind: 'requeue'; deferral: Deferral; delaySeconds: number }
-  | { kind: 'expired'; deferral: Deferral; waitedMs: number };
+  | { kind: 'expired'; deferral: Deferral; waitedMs: number; code: DeferralEndCode; why: string };
 
-/** Pure: re-queue again (and when), or give up because the deadline has passed. */
+/** Why a deferral chain ended `failed`. */
+export type DeferralEndCode =
+  | 'DeferralDeadlineExceeded'
+  | 'DeferralAttemptsExceeded'
+  | 'DeferralStateInvalid';
+
+/** A `firstSeenAt` this far ahead of our clock is clock skew; further ahead it is not to be trusted. */
+export const DEFERRAL_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The most re-queues an honest chain can need to reach `deadlineMs`: every delay is at least 80 %
+ * of 60 s, so more attempts than the deadline divided by 48 s (plus the first) cannot come from
+ * our own wrapper — a forged or corrupted count would otherwise keep the chain alive.
+ */
+export function maxDeferralAttempts(deadlineMs: number): number {
+  return Math.ceil(deadlineMs / (FIRST_DELAY_S * 0.8 * 1000)) + 2;
+}
+
+/**
+ * Pure: re-queue again (and when), or give up. The wrapper arrives in an event body, so its
+ * numbers are checked before they are believed: a `firstSeenAt` that is not a real instant or lies
+ * in the future, or more attempts than the deadline allows, ends the chain at once
+ * (`DeferralStateInvalid` / `DeferralAttemptsExceeded`) instead of re-queueing for ever.
+ */
 export function planDeferral(
   previous: Deferral | undefined,
   deadlineMs: number,
@@ -151,14 +179,57 @@ export function planDeferral(
 ): DeferralPlan {
   const firstSeenAt = previous?.firstSeenAt ?? new Date(nowMs).toISOString();
   const firstMs = Date.parse(firstSeenAt);
-  const waitedMs = Number.isFinite(firstMs) ? nowMs - firstMs : 0;
   const attempt = (previous?.attempt ?? 0) + 1;
   const deferral = { attempt, firstSeenAt };
-  if (previous !== undefined && waitedMs >= deadlineMs) return { kind: 'expired', deferral, waitedMs };
+  if (!Number.isFinite(firstMs) || !realInstant(firstSeenAt, firstMs))
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs: 0,
+      code: 'DeferralStateInvalid',
+      why: `firstSeenAt ${JSON.stringify(firstSeenAt)} is not a real date`,
+    };
+  const waitedMs = nowMs - firstMs;
+  if (waitedMs < -DEFERRAL_CLOCK_SKEW_MS)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs: 0,
+      code: 'DeferralStateInvalid',
+      why: `firstSeenAt ${firstSeenAt} is in the future`,
+    };
+  const maxAttempts = maxDeferralAttempts(deadlineMs);
+  if (previous !== undefined && attempt > maxAttempts)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs,
+      code: 'DeferralAttemptsExceeded',
+      why: `${previous.attempt} re-queue(s), more than the ${maxAttempts - 1} the deadline allows`,
+    };
+  if (previous !== undefined && waitedMs >= deadlineMs)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs,
+      code: 'DeferralDeadlineExceeded',
+      why: `still not ready after ${Math.round(waitedMs / 60_000)} min and ${previous.attempt} re-queue(s)`,
+    };
   // Never sleep past the deadline: the last check happens right at it.
-  const leftS = Math.ceil((deadlineMs - waitedMs) / 1000);
+  const leftS = Math.ceil((deadlineMs - Math.max(waitedMs, 0)) / 1000);
   const delaySeconds = Math.min(deferralDelaySeconds(attempt, random), Math.max(1, leftS), MAX_ASYNC_DELAY_S);
   return { kind: 'requeue', deferral, delaySeconds };
+}
+
+/** `Date.parse` rolls 2026-02-31 over to March; a real instant prints back to the same calendar day. */
+function realInstant(text: string, ms: number): boolean {
+  const day = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(text);
+  if (day === null) return false;
+  const [, date, hh, mm, ss] = day;
+  if (Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59) return false;
+  // The calendar date must exist (compare in UTC at noon so an offset cannot move it a day).
+  const noon = Date.parse(`${date}T12:00:00Z`);
+  return Number.isFinite(noon) && new Date(noon).toISOString().slice(0, 10) === date && Number.isFinite(ms);
 }
 
 export function createFcHandler(options: FcHandlerOptions) {
@@ -338,14 +409,10 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
 
 function expire(outcome: Outcome, plan: Extract<DeferralPlan, { kind: 'expired' }>): Outcome {
   const { reason, ...rest } = outcome;
-  const minutes = Math.round(plan.waitedMs / 60_000);
   return {
     ...rest,
     outcome: 'failed',
-    error: {
-      code: 'DeferralDeadlineExceeded',
-      message: `still not ready after ${minutes} min and ${plan.deferral.attempt - 1} re-queue(s): ${reason ?? 'deferred'}`,
-    },
+    error: { code: plan.code, message: `${plan.why}: ${reason ?? 'deferred'}` },
   };
 }
 
