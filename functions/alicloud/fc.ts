@@ -36,7 +36,12 @@ import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/rate
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
-import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import {
+  type AlicloudCredentials,
+  checkEndpointOverrides,
+  credentialsFrom,
+  type FcContextCredentials,
+} from './clients.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -236,6 +241,8 @@ export function createFcHandler(options: FcHandlerOptions) {
   const env = options.env ?? process.env;
   // Parsed once per instance: a bad config fails the first invocation with the field named.
   const config = configFromEnv(env);
+  // Likewise a bad ALIBABA_CLOUD_ENDPOINT_* variable: the instance fails at init, naming it.
+  checkEndpointOverrides(env);
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const log = options.log ?? ((line: string) => console.log(line));
@@ -269,49 +276,60 @@ export function createFcHandler(options: FcHandlerOptions) {
         rate: sweepRate,
       });
     }
-    const { event: original, deferral } = unwrapDeferred(decoded);
-    let outcomes = await remediateEvent(remediator, original, {
-      config,
-      store,
-      remainingMs: () => timeoutMs - (now() - started),
-      ...options.engine,
-    });
+    // FC's EventBridge trigger may batch: a JSON array is a list of events, each remediated on its
+    // own with its own outcome lines; the invocation throws after all of them if any failed.
+    const events = Array.isArray(decoded) && decoded.length > 0 ? decoded : [decoded];
+    const done: { original: unknown; outcomes: Outcome[]; plan?: DeferralPlan }[] = [];
+    for (const each of events) {
+      const { event: original, deferral } = unwrapDeferred(each);
+      let outcomes = await remediateEvent(remediator, original, {
+        config,
+        store,
+        remainingMs: () => timeoutMs - (now() - started),
+        ...options.engine,
+      });
+      let plan: DeferralPlan | undefined;
+      if (outcomes.some((o) => o.outcome === 'deferred')) {
+        plan = planDeferral(deferral, deadlineMs, now(), random());
+        const expired = plan;
+        if (expired.kind === 'expired')
+          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, expired) : o));
+      }
+      done.push({ original, outcomes, ...(plan ? { plan } : {}) });
+    }
 
     let requeueFailure: unknown;
-    const anyFailed = outcomes.some(isFailure);
-    if (outcomes.some((o) => o.outcome === 'deferred')) {
-      const plan = planDeferral(deferral, deadlineMs, now(), random());
-      if (plan.kind === 'expired') {
-        outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
-      } else if (!anyFailed) {
-        // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
-        // and a re-queue on top would start a second chain for the same work.
-        try {
-          await requeue(original, plan, context, env, credentials);
-          log(
-            line('INFO', 'requeued', {
-              function: remediator.id,
-              attempt: plan.deferral.attempt,
-              delaySeconds: plan.delaySeconds,
-              firstSeenAt: plan.deferral.firstSeenAt,
-              requestId: context.requestId,
-            }),
-          );
-        } catch (error) {
-          requeueFailure = error;
-          const { errorFacts } = await import('./openapi.ts');
-          const facts = errorFacts(error);
-          log(
-            line('ERROR', 'requeue failed', {
-              function: remediator.id,
-              requestId: context.requestId,
-              error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
-            }),
-          );
-        }
+    // With a failure anywhere in the delivery we throw instead of re-queueing: FC's retry
+    // re-delivers the whole delivery, and a re-queue on top would start a second chain.
+    const anyFailed = done.some((d) => d.outcomes.some(isFailure));
+    for (const { original, plan } of done) {
+      if (plan?.kind !== 'requeue' || anyFailed) continue;
+      try {
+        await requeue(original, plan, context, env, credentials);
+        log(
+          line('INFO', 'requeued', {
+            function: remediator.id,
+            attempt: plan.deferral.attempt,
+            delaySeconds: plan.delaySeconds,
+            firstSeenAt: plan.deferral.firstSeenAt,
+            requestId: context.requestId,
+          }),
+        );
+      } catch (error) {
+        requeueFailure ??= error;
+        const { errorFacts } = await import('./openapi.ts');
+        const facts = errorFacts(error);
+        log(
+          line('ERROR', 'requeue failed', {
+            function: remediator.id,
+            requestId: context.requestId,
+            error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+          }),
+        );
       }
     }
 
+    const outcomes = done.flatMap((d) => d.outcomes);
     for (const outcome of outcomes)
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
@@ -465,7 +483,7 @@ function decode(event: Buffer | string | object): unknown {
       : undefined;
   if (text === undefined) return event;
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     // Not JSON: let the remediator's parser reject it with its own reason.
     return { unparseable: text.slice(0, 200) };

@@ -102,7 +102,9 @@ export function expand(path: string): string[] {
 export function load(path: string): Loaded[] {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    // Editors on Windows save UTF-8 with a byte-order mark; JSON.parse would reject it with an
+    // invisible character in the message.
+    value = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     return [{ source: path, problem: `${path}: not valid JSON (${(error as Error).message})` }];
   }

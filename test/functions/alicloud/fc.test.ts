@@ -244,6 +244,41 @@ describe('createFcHandler', () => {
     expect(fc.drain()).toEqual([]);
   });
 
+  it('processes a batched delivery (a JSON array) event by event, then throws for the one that failed', async () => {
+    const batch = [{ id: 'e1' }, { no: 'id' }, { id: 'e2' }];
+
+    const error = await make(async () => ({ kind: 'found', state: 'k' }))(
+      Buffer.from(JSON.stringify(batch)),
+      context,
+    ).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(FcRemediationError);
+    const outcomes = (error as FcRemediationError).outcomes;
+    expect(outcomes.map((o) => o.outcome)).toEqual([
+      'compliant',
+      'rejected',
+      expect.stringMatching(/^(compliant|duplicate)$/),
+    ]);
+    expect(logs.filter((l) => JSON.parse(l).message === 'outcome')).toHaveLength(3);
+  });
+
+  it('returns normally for a batch whose events all settle, and reads a body with a byte-order mark', async () => {
+    const body = Buffer.from(`\uFEFF${JSON.stringify([{ id: 'e1' }])}`, 'utf8');
+
+    const outcomes = await make(async () => ({ kind: 'found', state: 'k' }))(body, context);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['compliant']);
+  });
+
+  it('fails at init, naming the variable, when an endpoint override is not http(s)', () => {
+    expect(() =>
+      createFcHandler({
+        create: () => stub(notReady),
+        env: { ATREST_CONFIG_JSON: JSON.stringify(config), ALIBABA_CLOUD_ENDPOINT_SLS: 'ftp://x' },
+      }),
+    ).toThrow(/ALIBABA_CLOUD_ENDPOINT_SLS: scheme must be http or https/);
+  });
+
   it('uses the configured deadline', async () => {
     const wrapped = wrapDeferred(
       { id: 'e1' },
