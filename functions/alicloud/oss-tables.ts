@@ -21,7 +21,14 @@ import {
 } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
-import { classifyNetwork, type RawResponse, send, unknownFailure } from './http.ts';
+import {
+  classifyNetwork,
+  DEFAULT_MAX_BODY_BYTES,
+  LIST_MAX_BODY_BYTES,
+  type RawResponse,
+  send,
+  unknownFailure,
+} from './http.ts';
 
 /** Table bucket names (CreateTableBucket): 3–32 chars, lowercase letters, digits, hyphens; no hyphen at either end. */
 export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -343,6 +350,9 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
       headers: signed.headers,
       ...(payload !== undefined ? { body: payload } : {}),
       timeoutMs,
+      // A bucket's encryption is a few hundred bytes; a ListTableBuckets page (at most 1,000
+      // buckets of ~300 bytes each) stays well under 4 MiB.
+      maxBodyBytes: action === 'ListTableBuckets' ? LIST_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES,
       networkError: (code, message, cause) =>
         new OssTablesNetworkError(code, `OSS Tables ${message}`, { cause }),
     });

@@ -22,7 +22,13 @@ import {
   UnexpectedError,
 } from '#core/errors';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
-import { classifyNetwork, send, unknownFailure } from './http.ts';
+import {
+  classifyNetwork,
+  DEFAULT_MAX_BODY_BYTES,
+  LIST_MAX_BODY_BYTES,
+  send,
+  unknownFailure,
+} from './http.ts';
 
 /** Project names (SLS "Manage a project"): 3–63 chars, lowercase letters, digits, hyphens; alphanumeric ends. */
 export const SLS_PROJECT = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -194,7 +200,7 @@ export interface SlsClientOptions {
   credentials: () => AlicloudCredentials;
   /** Where `ALIBABA_CLOUD_ENDPOINT_SLS` is read. Default: process.env. */
   env?: Record<string, string | undefined>;
-  /** Per-request timeout. Default 10 000 ms. */
+  /** Deadline per request, body included (not an idle timeout). Default 10 000 ms. */
   timeoutMs?: number;
   /** Clock for the `Date` header. Default: now. */
   now?: () => Date;
@@ -294,6 +300,9 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
       headers,
       ...(body !== undefined ? { body } : {}),
       timeoutMs,
+      // GetLogStore is one logstore (~1 KiB); a ListProject / ListLogStores page of 500 entries
+      // stays far under 4 MiB.
+      maxBodyBytes: c.action.startsWith('List') ? LIST_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES,
       // TLS must name the virtual host SLS serves (the project's host), not the bare endpoint.
       servername: route.host.replace(/:\d+$/, ''),
       networkError: (code, message, cause) => new SlsNetworkError(code, `SLS ${message}`, { cause }),

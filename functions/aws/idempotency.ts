@@ -24,6 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { ConfigError } from '#core/errors';
 import type { IdempotencyStore, RunResult, Settled } from '#core/idempotency';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 /** Shared by the Lambda and the CLI, so both see the same records (Powertools would use the function name). */
 const KEY_PREFIX = 'atrest';
@@ -121,10 +122,14 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
     // finds our own fresh in-progress record and Powertools reports it as held by another run: the
     // event would end `duplicate` and be dropped. Failing instead lets the platform's retry run it
     // once the lock (bounded by the invocation) has expired (test/hardening/records.test.ts).
-    this.shared.client ??= new DynamoDBClient({
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-    });
+    // `bounded`: a 5 s deadline on the whole exchange, body included, and a 1 MiB body cap.
+    this.shared.client ??= bounded(
+      new DynamoDBClient({
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+      }),
+      { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    );
     const layer = new DynamoDBPersistenceLayer({
       tableName: this.shared.tableName,
       awsSdkV3Client: this.shared.client,
