@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'node:querystring';
 import OpenApiUtilModule from '@alicloud/openapi-util';
+import type * as z from 'zod/mini';
 import {
   ConflictError,
   DeniedError,
@@ -27,7 +28,9 @@ import {
   ThrottledError,
   TransientError,
   UnexpectedError,
+  UnexpectedResponseError,
 } from '#core/errors';
+import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type AlicloudService, type Endpoint, endpointFor } from './clients.ts';
 import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
 
@@ -224,12 +227,17 @@ export class AlicloudApi {
     let body: unknown;
     try {
       body = JSON.parse(text);
-    } catch (error) {
-      // A proxy or gateway answering an error page in HTML: retryable `InvalidResponse`.
-      throw new SyntaxError(`${p.action}: answer is not JSON (${(error as Error).message})`);
+    } catch {
+      body = undefined;
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new SyntaxError(`${p.action}: answer is not a JSON object`);
+    // An empty body, a proxy's HTML page, a bare value: no answer to read (retryable).
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      const requestId = responseHeaders['x-acs-request-id'];
+      throw new UnexpectedResponseError(
+        `${p.action}: answered HTTP ${response.status} with ${text === '' ? 'an empty body' : 'a body that is not a JSON object'}`,
+        { status: response.status, ...(requestId !== undefined ? { requestId } : {}) },
+      );
+    }
     return { statusCode: response.status, headers: responseHeaders, body };
   }
 
@@ -242,6 +250,25 @@ export class AlicloudApi {
     }
     return endpoint;
   }
+}
+
+/**
+ * The answer's body checked against what the caller reads. A success answer lacking it (`{}`, a
+ * field of the wrong type) is an UnexpectedResponseError — retryable, code `UnexpectedResponse`,
+ * with the request id — never a state.
+ */
+export function answerOf<T>(schema: z.ZodMiniType<T>, response: ApiResponse, action: string): T {
+  const result = schema.safeParse(response.body);
+  if (result.success) return result.data;
+  const body = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Record<
+    string,
+    unknown
+  >;
+  const requestId = firstString(body.RequestId, body.requestId, response.headers['x-acs-request-id']);
+  throw new UnexpectedResponseError(
+    `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+    { status: response.statusCode, ...(requestId !== undefined ? { requestId } : {}) },
+  );
 }
 
 export function createAlicloudApi(options: AlicloudApiOptions): AlicloudApi {

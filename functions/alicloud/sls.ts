@@ -20,7 +20,9 @@ import {
   ThrottledError,
   TransientError,
   UnexpectedError,
+  UnexpectedResponseError,
 } from '#core/errors';
+import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
 import {
   classifyNetwork,
@@ -211,8 +213,9 @@ const UserCmkRead = z.looseObject({
   arn: z.optional(z.nullable(z.string())),
   region_id: z.optional(z.nullable(z.string())),
 });
+// GetLogStore always names the logstore; without it the answer is not about one.
 const LogstoreBody = z.looseObject({
-  logstoreName: z.optional(z.string()),
+  logstoreName: z.string().check(z.minLength(1)),
   encrypt_conf: z.optional(
     z.nullable(
       z.looseObject({
@@ -223,23 +226,22 @@ const LogstoreBody = z.looseObject({
     ),
   ),
 });
+// A listing page must carry its list: an answer without one would end a sweep early, silently.
 const ProjectsBody = z.looseObject({
   total: z.optional(z.number()),
-  projects: z.optional(
-    z.nullable(
-      z.array(
-        z.looseObject({
-          projectName: z.string(),
-          region: z.optional(z.nullable(z.string())),
-          owner: z.optional(z.nullable(z.string())),
-        }),
-      ),
+  projects: z.nullable(
+    z.array(
+      z.looseObject({
+        projectName: z.string(),
+        region: z.optional(z.nullable(z.string())),
+        owner: z.optional(z.nullable(z.string())),
+      }),
     ),
   ),
 });
 const LogstoresBody = z.looseObject({
   total: z.optional(z.number()),
-  logstores: z.optional(z.nullable(z.array(z.string()))),
+  logstores: z.nullable(z.array(z.string())),
 });
 
 interface Call {
@@ -267,7 +269,7 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const now = options.now ?? (() => new Date());
 
-  async function call(c: Call): Promise<unknown> {
+  async function call(c: Call): Promise<{ body: unknown; requestId?: string }> {
     const credentials = options.credentials();
     const body = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body), 'utf8');
     const headers: Record<string, string> = {
@@ -310,15 +312,14 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
     const requestId = response.headers['x-log-requestid'];
     const rid = typeof requestId === 'string' ? requestId : undefined;
     if (response.status >= 400) throw toServiceError(c.action, response.status, response.body, rid);
-    if (response.body.length === 0) return undefined;
+    const ctx = { status: response.status, ...(rid !== undefined ? { requestId: rid } : {}) };
+    if (response.body.length === 0) return { body: undefined, ...ctx };
     try {
-      return JSON.parse(response.body.toString('utf8'));
+      return { body: JSON.parse(response.body.toString('utf8')), ...ctx };
     } catch {
-      throw new SlsServiceError(
-        'MalformedResponse',
-        `${c.action}: response is not JSON`,
-        response.status,
-        rid,
+      throw new UnexpectedResponseError(
+        `${c.action}: answered HTTP ${response.status} with a body that is not JSON`,
+        ctx,
       );
     }
   }
@@ -334,23 +335,31 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
       });
   }
 
-  function parsed<T>(schema: z.ZodMiniType<T>, value: unknown, action: string): T {
-    const result = schema.safeParse(value);
+  /** A success answer must carry what the caller reads; `{}` or an empty body is not a state. */
+  function parsed<T>(
+    schema: z.ZodMiniType<T>,
+    answer: { body: unknown; requestId?: string },
+    action: string,
+  ): T {
+    const result = schema.safeParse(answer.body);
     if (!result.success)
-      throw new SlsServiceError('MalformedResponse', `${action}: unexpected response shape`, 200);
+      throw new UnexpectedResponseError(
+        `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+        answer.requestId !== undefined ? { requestId: answer.requestId } : {},
+      );
     return result.data;
   }
 
   return {
     async getLogStore(project, logstore) {
       checkNames(project, logstore);
-      const raw = await call({
+      const answer = await call({
         action: 'GetLogStore',
         method: 'GET',
         project,
         path: `/logstores/${logstore}`,
       });
-      const body = parsed(LogstoreBody, raw, 'GetLogStore');
+      const body = parsed(LogstoreBody, answer, 'GetLogStore');
       const conf = body.encrypt_conf;
       if (!conf) return { logstoreName: body.logstoreName ?? logstore };
       const cmk = conf.user_cmk_info;
@@ -398,13 +407,13 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
     },
 
     async listProjects(page) {
-      const raw = await call({
+      const answer = await call({
         action: 'ListProject',
         method: 'GET',
         path: '/',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(ProjectsBody, raw ?? {}, 'ListProject');
+      const body = parsed(ProjectsBody, answer, 'ListProject');
       const projects = (body.projects ?? []).map((p) => ({
         projectName: p.projectName,
         ...(p.region ? { region: p.region } : {}),
@@ -415,14 +424,14 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
 
     async listLogStores(project, page) {
       checkNames(project);
-      const raw = await call({
+      const answer = await call({
         action: 'ListLogStores',
         method: 'GET',
         project,
         path: '/logstores',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(LogstoresBody, raw ?? {}, 'ListLogStores');
+      const body = parsed(LogstoresBody, answer, 'ListLogStores');
       const logstores = body.logstores ?? [];
       return { logstores, total: body.total ?? logstores.length };
     },

@@ -27,6 +27,8 @@ export interface Fault {
   times: number;
   /** `reset`: destroy the socket (connection reset); `hang`: never answer (timeout). */
   transport?: 'reset' | 'hang';
+  /** Answer `status` with exactly this body (a malformed success: `{}`, empty) instead of an error. */
+  body?: string;
 }
 
 export type Answer = { status: number; body?: string | Buffer; headers?: Record<string, string> };
@@ -173,7 +175,19 @@ export class EmulatedService {
         this.record(action, resource, 0);
         return;
       }
-      if (fault)
+      if (fault?.body !== undefined)
+        answer = {
+          status: fault.status,
+          body: fault.body,
+          headers: {
+            'content-type': 'application/json',
+            'x-acs-request-id': requestId,
+            'x-log-requestid': requestId,
+            'x-oss-request-id': requestId,
+            'x-amzn-requestid': requestId,
+          },
+        };
+      else if (fault)
         answer = this.handler.error(
           fault.status,
           fault.code,

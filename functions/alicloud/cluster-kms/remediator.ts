@@ -25,13 +25,14 @@
  *   NotReadyError → `deferred`, not a failure.
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
+import * as z from 'zod/mini';
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
-import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { type AlicloudApi, answerOf, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
 const EVENT_NAME = 'CreateCluster';
@@ -182,6 +183,15 @@ export function evaluateState(state: ClusterState, desired: ClusterDesired): Ver
   return { kind: 'write' };
 }
 
+/** What DescribeClusterDetail must answer for a read to mean anything: the cluster, its state and type. */
+const ClusterDetailAnswer = z.looseObject({
+  cluster_id: z.string().check(z.minLength(1)),
+  state: z.string().check(z.minLength(1)),
+  cluster_type: z.string().check(z.minLength(1)),
+});
+
+const ClustersPageAnswer = z.looseObject({ clusters: z.array(z.looseObject({})) });
+
 /** Pure: the parts of the DescribeClusterDetail body we use. Unparseable `meta_data` reads as "no key". */
 export function clusterStateFrom(body: unknown): ClusterState {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
@@ -248,6 +258,8 @@ export function createRemediator(
         method: 'GET',
         pathname: path(target.clusterId),
       });
+      // `{}` would read as an unknown, non-Pro cluster and end `excluded`: check the answer first.
+      answerOf(ClusterDetailAnswer, response, 'DescribeClusterDetail');
       return observe(clusterStateFrom(response.body));
     },
 
@@ -273,8 +285,12 @@ export function createRemediator(
           pathname: '/api/v1/clusters',
           query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
         });
-        const body = (response.body ?? {}) as { clusters?: unknown; page_info?: { total_count?: unknown } };
-        const clusters = Array.isArray(body.clusters) ? (body.clusters as Record<string, unknown>[]) : [];
+        // A page without its list would end the sweep early, silently.
+        const body = answerOf(ClustersPageAnswer, response, 'DescribeClustersV1') as {
+          clusters: Record<string, unknown>[];
+          page_info?: { total_count?: unknown };
+        };
+        const clusters = body.clusters;
         for (const cluster of clusters) {
           const clusterId = asString(cluster.cluster_id);
           if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
-import { ConfigError } from '#core/errors';
+import { ConfigError, UnexpectedResponseError } from '#core/errors';
 import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues } from '#core/validation';
 import { logsClient } from '../clients.ts';
@@ -239,6 +239,37 @@ export interface LogGroupKmsOptions {
   env?: Record<string, string | undefined>;
 }
 
+/**
+ * What DescribeLogGroups must answer: CloudWatch Logs returns `logGroups` (empty when nothing
+ * matches) on every success, so a body without it is no answer about the group.
+ */
+const DescribeAnswer = z.looseObject({
+  logGroups: z.array(
+    z.looseObject({
+      logGroupName: z.optional(z.string()),
+      kmsKeyId: z.optional(z.string()),
+      arn: z.optional(z.string()),
+      logGroupArn: z.optional(z.string()),
+    }),
+  ),
+  nextToken: z.optional(z.string()),
+});
+
+/** The SDK's output checked against `schema`; a miss is a retryable UnexpectedResponse with the request id. */
+function answerOf<T>(
+  schema: z.ZodMiniType<T>,
+  out: { $metadata?: { requestId?: string } },
+  action: string,
+): T {
+  const result = schema.safeParse(out);
+  if (result.success) return result.data;
+  const requestId = out.$metadata?.requestId;
+  throw new UnexpectedResponseError(
+    `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+    requestId !== undefined ? { requestId } : {},
+  );
+}
+
 export function createRemediator(
   options: LogGroupKmsOptions = {},
 ): Remediator<LogGroupTarget, DesiredKey, LogGroupState> {
@@ -255,7 +286,9 @@ export function createRemediator(
       const out = await client(target.region).send(
         new DescribeLogGroupsCommand({ logGroupIdentifiers: [target.logGroupName] }),
       );
-      const group = out.logGroups?.find((g) => g.logGroupName === target.logGroupName);
+      // `{}` would read as "no such group" and end `gone`: only a real list (maybe empty) says so.
+      const page = answerOf(DescribeAnswer, out, 'DescribeLogGroups');
+      const group = page.logGroups.find((g) => g.logGroupName === target.logGroupName);
       if (!group) return { kind: 'gone' };
       return { kind: 'found', state: group.kmsKeyId !== undefined ? { kmsKeyId: group.kmsKeyId } : {} };
     },
@@ -275,10 +308,14 @@ export function createRemediator(
         throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
       let nextToken: string | undefined;
       do {
-        const page = await client(region).send(
-          new DescribeLogGroupsCommand({ limit: 50, ...(nextToken ? { nextToken } : {}) }),
+        const page = answerOf(
+          DescribeAnswer,
+          await client(region).send(
+            new DescribeLogGroupsCommand({ limit: 50, ...(nextToken ? { nextToken } : {}) }),
+          ),
+          'DescribeLogGroups',
         );
-        for (const group of page.logGroups ?? []) {
+        for (const group of page.logGroups) {
           const name = group.logGroupName;
           if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
           const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
