@@ -50,6 +50,13 @@ export type Verdict =
   /** Cannot be fixed by writing (e.g. SLS encryption is immutable once set): `failed`, no write. */
   | { kind: 'blocked'; code: string; message: string };
 
+/** One page of a listing. */
+export interface ListPage<T> {
+  targets: T[];
+  /** Where the next page starts (an opaque string); absent on the last page. */
+  next?: string;
+}
+
 export interface Remediator<T extends Target = Target, D = unknown, S = unknown> {
   readonly id: FunctionId;
   /** Cheap envelope check used to route an event to its function (CLI replay, shared buses). */
@@ -68,4 +75,10 @@ export interface Remediator<T extends Target = Target, D = unknown, S = unknown>
   classify(error: unknown): RemediationError;
   /** Every existing resource of this kind in a region, for `atrest sweep`. */
   list?(region: string, config: Config): AsyncIterable<T>;
+  /**
+   * One page of `list`, from `cursor` (absent: the first page); `list` is their concatenation.
+   * A sweep uses it to pace pages like any other call, retry one page after a throttle instead of
+   * restarting the listing, and resume the next scheduled run where this one ran out of time.
+   */
+  listPage?(region: string, config: Config, cursor?: string): Promise<ListPage<T>>;
 }

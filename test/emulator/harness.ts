@@ -76,6 +76,8 @@ export class EmulatedService {
   private readonly limits = new Map<string, { perSecond: number; window: number[] }>();
   private server?: ReturnType<typeof createServer>;
   url = '';
+  /** The clock rate limits are measured on (a test may drive a fake one). */
+  now: () => number = Date.now;
 
   constructor(
     readonly name: string,
@@ -194,7 +196,7 @@ export class EmulatedService {
           fault.message ?? `injected ${fault.code}`,
           requestId,
         );
-      else if (this.throttled(action, Date.now()))
+      else if (this.throttled(action, this.now()))
         answer = this.handler.error(
           this.handler.throttle.status,
           this.handler.throttle.code,

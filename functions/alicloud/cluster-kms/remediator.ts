@@ -28,8 +28,18 @@
 import * as z from 'zod/mini';
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
-import { NotReadyError, type RemediationError } from '#core/errors';
-import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { InvalidError, NotReadyError, type RemediationError } from '#core/errors';
+import type {
+  Desire,
+  EventFacts,
+  ListPage,
+  Observed,
+  Parsed,
+  Remediator,
+  Target,
+  Verdict,
+} from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, answerOf, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
@@ -246,6 +256,47 @@ export function createRemediator(
   const api = options.api ?? createAlicloudApi({ credentials, env });
   const path = (clusterId: string) => `/clusters/${encodeURIComponent(clusterId)}`;
 
+  /** One DescribeClustersV1 page; the cursor is the page number (1-based). */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<ClusterTarget>> {
+    const page = cursor === undefined ? 1 : Number(cursor);
+    if (!Number.isInteger(page) || page < 1)
+      throw new InvalidError(`not a DescribeClustersV1 page cursor: ${JSON.stringify(cursor)}`, {
+        code: 'InvalidCursor',
+      });
+    const response = await api.roa('CS', region, {
+      action: 'DescribeClustersV1',
+      method: 'GET',
+      pathname: '/api/v1/clusters',
+      query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
+    });
+    // A page without its list would end the sweep early, silently.
+    const body = answerOf(ClustersPageAnswer, response, 'DescribeClustersV1') as {
+      clusters: Record<string, unknown>[];
+      page_info?: { total_count?: unknown };
+    };
+    const targets: ClusterTarget[] = [];
+    for (const cluster of body.clusters) {
+      const clusterId = asString(cluster.cluster_id);
+      if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;
+      const clusterName = asString(cluster.name);
+      targets.push({
+        eventId: `sweep:${clusterId}`,
+        account,
+        region,
+        resource: clusterId,
+        clusterId,
+        ...(clusterName ? { clusterName } : {}),
+      });
+    }
+    const total = Number(body.page_info?.total_count ?? 0);
+    const last = body.clusters.length === 0 || page * PAGE_SIZE >= total;
+    return { targets, ...(last ? {} : { next: String(page + 1) }) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
@@ -277,36 +328,7 @@ export function createRemediator(
 
     classify: classifyClusterError,
 
-    async *list(region) {
-      for (let page = 1; ; page++) {
-        const response = await api.roa('CS', region, {
-          action: 'DescribeClustersV1',
-          method: 'GET',
-          pathname: '/api/v1/clusters',
-          query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
-        });
-        // A page without its list would end the sweep early, silently.
-        const body = answerOf(ClustersPageAnswer, response, 'DescribeClustersV1') as {
-          clusters: Record<string, unknown>[];
-          page_info?: { total_count?: unknown };
-        };
-        const clusters = body.clusters;
-        for (const cluster of clusters) {
-          const clusterId = asString(cluster.cluster_id);
-          if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;
-          const clusterName = asString(cluster.name);
-          yield {
-            eventId: `sweep:${clusterId}`,
-            account,
-            region,
-            resource: clusterId,
-            clusterId,
-            ...(clusterName ? { clusterName } : {}),
-          };
-        }
-        const total = Number(body.page_info?.total_count ?? 0);
-        if (clusters.length === 0 || page * PAGE_SIZE >= total) return;
-      }
-    },
+    listPage,
+    list: listAll(listPage),
   };
 }

@@ -17,7 +17,8 @@ import {
 import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
 import { ConfigError, UnexpectedResponseError } from '#core/errors';
-import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import type { Desire, ListPage, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
@@ -274,6 +275,40 @@ export function createRemediator(
   options: LogGroupKmsOptions = {},
 ): Remediator<LogGroupTarget, DesiredKey, LogGroupState> {
   const client = options.client ?? logsClient;
+
+  /** One DescribeLogGroups page (50 groups); the cursor is its `nextToken`. */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<LogGroupTarget>> {
+    if (!AWS_REGION.test(region))
+      throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
+    const page = answerOf(
+      DescribeAnswer,
+      await client(region).send(
+        new DescribeLogGroupsCommand({ limit: 50, ...(cursor ? { nextToken: cursor } : {}) }),
+      ),
+      'DescribeLogGroups',
+    );
+    const targets: LogGroupTarget[] = [];
+    for (const group of page.logGroups) {
+      const name = group.logGroupName;
+      if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
+      const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
+      if (account === undefined)
+        throw new ConfigError([`accountId: cannot tell the account of log group ${name}; pass accountId`]);
+      targets.push({
+        eventId: `sweep:${name}`,
+        account,
+        region,
+        resource: logGroupArn(region, account, name),
+        logGroupName: name,
+      });
+    }
+    return { targets, ...(page.nextToken ? { next: page.nextToken } : {}) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: ownsEvent,
@@ -303,36 +338,7 @@ export function createRemediator(
 
     classify: classifyAwsError,
 
-    async *list(region) {
-      if (!AWS_REGION.test(region))
-        throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
-      let nextToken: string | undefined;
-      do {
-        const page = answerOf(
-          DescribeAnswer,
-          await client(region).send(
-            new DescribeLogGroupsCommand({ limit: 50, ...(nextToken ? { nextToken } : {}) }),
-          ),
-          'DescribeLogGroups',
-        );
-        for (const group of page.logGroups) {
-          const name = group.logGroupName;
-          if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
-          const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
-          if (account === undefined)
-            throw new ConfigError([
-              `accountId: cannot tell the account of log group ${name}; pass accountId`,
-            ]);
-          yield {
-            eventId: `sweep:${name}`,
-            account,
-            region,
-            resource: logGroupArn(region, account, name),
-            logGroupName: name,
-          };
-        }
-        nextToken = page.nextToken;
-      } while (nextToken);
-    },
+    listPage,
+    list: listAll(listPage),
   };
 }

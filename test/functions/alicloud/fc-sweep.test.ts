@@ -166,6 +166,8 @@ describe('FC scheduled sweep: alicloud.logstore-encryption against the SLS emula
         counts: { applied: 3, compliant: 1, excluded: 1, failed: 1 },
         writes: 3,
         durationMs: expect.any(Number),
+        resumed: false,
+        willResume: false,
         requestId: 'fc-sweep-1',
       },
     ]);
