@@ -22,8 +22,8 @@
  * (default 5, so live events keep their quota), until the invocation has SWEEP_RESERVE_MS left.
  * ActionTrail delivery is best effort; this is the backstop. Each outcome is logged as for a live
  * event, then one `sweep` summary line. The sweep never throws for a resource (failed ones are
- * logged at ERROR) and never re-queues: it returns its outcomes, and the next run picks up what is
- * left. A remediator that owns timer events itself (disk-default-kms checks its configured regions
+ * logged at ERROR) and never re-queues: it returns its outcomes, and the next run resumes from the
+ * listing cursor this one left (Tablestore, beside the idempotency records). A remediator that owns timer events itself (disk-default-kms checks its configured regions
  * on every tick) gets them as before, whatever their payload; so does any other timer payload.
  */
 import * as z from 'zod/mini';
@@ -35,6 +35,7 @@ import { isFailure, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
+import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { ALICLOUD_REGION } from '#core/validation';
 import {
   type AlicloudCredentials,
@@ -42,6 +43,7 @@ import {
   credentialsFrom,
   type FcContextCredentials,
 } from './clients.ts';
+import { cursorStoreFromEnv } from './sweep-cursor.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -83,6 +85,8 @@ export interface FcHandlerOptions {
   random?: () => number;
   /** Where log lines go (one JSON object per line). Default console.log. */
   log?: (line: string) => void;
+  /** Where a scheduled sweep resumes. Default: Tablestore beside the idempotency store, else per-instance memory. */
+  cursors?: SweepCursorStore;
 }
 
 /** Thrown after logging so FC's async retry and dead-letter destination see the failure. */
@@ -251,6 +255,8 @@ export function createFcHandler(options: FcHandlerOptions) {
   const limiter = options.limiter ?? new AdaptiveRateLimiter();
   // Also parsed once: a bad value fails the first invocation with the variable named.
   const sweepRate = sweepRateFrom(env);
+  // Without Tablestore: per instance (a warm instance still resumes its own last sweep).
+  const memoryCursors = new MemorySweepCursorStore();
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
@@ -274,6 +280,7 @@ export function createFcHandler(options: FcHandlerOptions) {
         log,
         options,
         rate: sweepRate,
+        cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
       });
     }
     // FC's EventBridge trigger may batch: a JSON array is a list of events, each remediated on its
@@ -381,6 +388,7 @@ interface SweepRun {
   log: (line: string) => void;
   options: FcHandlerOptions;
   rate: number;
+  cursors: SweepCursorStore;
 }
 
 /** The scheduled sweep of this function's region; see the header. */
@@ -416,11 +424,12 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
     ...(run.options.now
       ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
       : {}),
+    cursors: run.cursors,
     onOutcome: (outcome) =>
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
   });
-  // Incomplete (time budget or a listing failure) is a warning: the next run starts over, and a
-  // failed listing has already been logged at ERROR as a failed outcome.
+  // Incomplete (time budget or a listing failure) is a warning: the next run resumes where this
+  // one stopped, and a failed listing has already been logged at ERROR as a failed outcome.
   log(line(summary.complete ? 'INFO' : 'WARN', 'sweep', { ...summary, requestId: context.requestId }));
   return result.outcomes;
 }
