@@ -23,6 +23,7 @@ import {
   ConflictError,
   DeniedError,
   GoneError,
+  httpStatusCode,
   InvalidError,
   type RemediationError,
   ThrottledError,
@@ -79,7 +80,7 @@ export interface RoaCall {
 }
 
 type RoaService = Extract<AlicloudService, 'CS' | 'FC'>;
-type RpcService = Extract<AlicloudService, 'ECS' | 'KMS'>;
+type RpcService = Extract<AlicloudService, 'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE'>;
 
 /** An error answer (HTTP 4xx/5xx), shaped as openapi-client's so `errorFacts` reads both alike. */
 export class AlicloudApiError extends Error {
@@ -300,8 +301,9 @@ function serviceError(
   const code = err.Code ?? err.code;
   const message = err.Message ?? err.message;
   const requestId = err.RequestId ?? err.requestId ?? headers['x-acs-request-id'];
+  // A body that is not the service's (a gateway's HTML page on a 5xx): the code from the status.
   return new AlicloudApiError(
-    typeof code === 'string' && code !== '' ? code : undefined,
+    typeof code === 'string' && code !== '' ? code : httpStatusCode(status),
     `code: ${status}, ${typeof message === 'string' ? message : `${action} failed`} request id: ${String(requestId)}`,
     { ...err, statusCode: status, headers },
   );

@@ -13,33 +13,11 @@ import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { loadCliConfig } from './config.ts';
 import { checkAlicloud } from './doctor-alicloud.ts';
-import { checkAws } from './doctor-aws.ts';
+import { awsRegions, checkAws } from './doctor-aws.ts';
+import { checkAwsDelivery } from './doctor-aws-delivery.ts';
+import { type Check, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
-export type CheckStatus = 'ok' | 'FAIL' | 'skip';
-
-export interface Check {
-  status: CheckStatus;
-  /** What was checked, e.g. `aws.log-group-kms@us-east-1 key-enabled`. No double spaces. */
-  check: string;
-  detail: string;
-  /** What to do about a FAIL (or a skip). */
-  fix?: string;
-}
-
-export interface DoctorOptions {
-  /** `--config FILE`; else `$ATREST_CONFIG`. */
-  configPath?: string;
-  /** `--region` flags: where the default (non-regional) keys are used. */
-  regions: string[];
-  env: Record<string, string | undefined>;
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-export function formatCheck(c: Check): string {
-  const fix = c.fix !== undefined ? `  fix: ${c.fix}` : '';
-  return `${c.status.padEnd(4)}  ${c.check}  ${c.detail}${fix}`;
-}
+export { type Check, type CheckStatus, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
 const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = [
   ['aws.log-group-kms', (c) => c.aws?.logGroupKms],
@@ -89,7 +67,10 @@ export async function doctor(options: DoctorOptions): Promise<number> {
   }
   emit({ status: 'ok', check: 'config', detail: `${source}: valid; configured: ${on.join(', ')}` });
 
-  if (config.aws?.logGroupKms) for await (const c of checkAws(config.aws.logGroupKms, options)) emit(c);
+  if (config.aws?.logGroupKms) {
+    for await (const c of checkAws(config.aws.logGroupKms, options)) emit(c);
+    for await (const c of checkAwsDelivery(awsRegions(config.aws.logGroupKms, options.regions))) emit(c);
+  }
   if (config.alicloud) for await (const c of checkAlicloud(config.alicloud, options)) emit(c);
 
   return failed ? 1 : 0;

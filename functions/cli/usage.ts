@@ -6,10 +6,12 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  atrest replay <event.json|folder>... [--config FILE] [--dry-run] [--force]
+  atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]
       Run each event through the function that owns it, in this process, against the real cloud
       APIs (credentials and endpoints from the environment). A folder means every *.json in it; a
-      file may hold one event or a JSON array of events.
+      file may hold one event or a JSON array of events; - reads standard input. Dead letters are
+      unwrapped: \`aws sqs receive-message\` output, Lambda / Function Compute on-failure records,
+      EventBridge dead-letter messages, atrest's own re-queued bodies.
       --dry-run  read state and decide, write nothing      --force  bypass the idempotency record
   atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]
                 [--qualifier Q] [--fc2-service SERVICE]
@@ -22,7 +24,9 @@ export const USAGE = `usage:
       their quota. Progress and a summary on stderr.
   atrest doctor [--config FILE] [--region R]...
       Preflight: config valid; each configured key exists, is enabled, has the right spec and usage,
-      and (AWS) its key policy lets CloudWatch Logs use it. One line per check on stdout:
+      and (AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail /
+      ActionTrail), the EventBridge rules exist and are enabled, the default bus has room for them
+      (Alibaba Cloud: 10 rules). One line per check on stdout:
       "ok|FAIL|skip  <check>  <detail>  fix: ...". --region: where default keys are used.
 
   Config: --config FILE, else $ATREST_CONFIG. Output: NDJSON on stdout, logs on stderr.
