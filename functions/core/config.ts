@@ -4,7 +4,8 @@
  * CLI reads `--config FILE` or `$ATREST_CONFIG`; a deployed function reads `$ATREST_CONFIG_JSON`.
  * A function whose section is absent is switched off (its events end `ignored`).
  */
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
@@ -18,11 +19,27 @@ const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
  * names the field and the pattern, at load time rather than on the first matching event.
  */
 const compiled = new Map<string, RE2JS>();
+let engine: typeof RE2JS | undefined;
+
+/**
+ * re2js costs ~15 ms of import (its Unicode tables), so it is loaded on the first pattern, not
+ * with the module: a config without exclude patterns never pays for it. The literal
+ * `require('re2js')` is what esbuild bundles (as a lazily initialised module, behind the bundle's
+ * createRequire banner); under plain Node ESM (tests, the CLI) `require` is absent and
+ * createRequire loads the package's CommonJS build.
+ */
+function re2(): typeof RE2JS {
+  if (engine === undefined) {
+    const load = typeof require === 'function' ? require('re2js') : createRequire(import.meta.url)('re2js');
+    engine = (load as { RE2JS: typeof RE2JS }).RE2JS;
+  }
+  return engine;
+}
 
 function compilePattern(pattern: string): RE2JS {
   let re = compiled.get(pattern);
   if (re === undefined) {
-    re = RE2JS.compile(pattern);
+    re = re2().compile(pattern);
     compiled.set(pattern, re);
   }
   return re;
