@@ -24,13 +24,16 @@ let engine: typeof RE2JS | undefined;
 /**
  * re2js costs ~15 ms of import (its Unicode tables), so it is loaded on the first pattern, not
  * with the module: a config without exclude patterns never pays for it. The literal
- * `require('re2js')` is what esbuild bundles (as a lazily initialised module, behind the bundle's
- * createRequire banner); under plain Node ESM (tests, the CLI) `require` is absent and
- * createRequire loads the package's CommonJS build.
+ * `require('re2js')` is what esbuild bundles (a lazily initialised module; the ESM bundle defines
+ * `require` in its banner). Unbundled under Node ESM (tests, the CLI) `require` is absent: the
+ * package is resolved from the running script (no `import.meta`, which a CommonJS bundle lacks).
  */
 function re2(): typeof RE2JS {
   if (engine === undefined) {
-    const load = typeof require === 'function' ? require('re2js') : createRequire(import.meta.url)('re2js');
+    const load =
+      typeof require === 'function'
+        ? require('re2js')
+        : createRequire(process.argv[1] ?? `${process.cwd()}/`)('re2js');
     engine = (load as { RE2JS: typeof RE2JS }).RE2JS;
   }
   return engine;
