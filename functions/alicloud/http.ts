@@ -11,8 +11,9 @@
  * Both end as the caller's network error with code `RequestTimeout` / `ResponseTooLarge`, which
  * `classifyNetwork` makes retryable inside the engine's budget.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { RemediationError, TransientError, UnexpectedError } from '#core/errors';
 
 export interface RawResponse {
@@ -114,6 +115,41 @@ export function send(x: Exchange): Promise<RawResponse> {
     req.on('error', (error) => finish(fail(error)));
     req.end(x.body);
   });
+}
+
+/**
+ * For SDKs that do their own HTTP (Tablestore): an Agent whose every connection carries one
+ * request (no keep-alive) and is destroyed when the exchange passes `deadlineMs` or `maxBodyBytes`
+ * bytes arrive — the same two bounds as `send()`, enforced on the socket because the SDK only has
+ * an idle timeout. The socket error carries `code` `RequestTimeout` / `ResponseTooLarge`.
+ */
+export function boundedAgent(
+  protocol: 'http' | 'https',
+  limits: { deadlineMs: number; maxBodyBytes?: number },
+): HttpAgent {
+  const cap = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bound = (socket: Socket): Socket => {
+    const fail = (code: string, message: string) =>
+      socket.destroy(Object.assign(new Error(message), { code }));
+    const timer = setTimeout(
+      () => fail('RequestTimeout', `no complete answer within ${limits.deadlineMs} ms`),
+      limits.deadlineMs,
+    );
+    let read = 0;
+    socket.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > cap) fail('ResponseTooLarge', `response over the ${cap}-byte cap`);
+    });
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+  type Create = (options: object, callback?: unknown) => Socket;
+  const agent =
+    protocol === 'https' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+  const create = (agent as unknown as { createConnection: Create }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: Create }).createConnection = (options, callback) =>
+    bound(create(options, callback));
+  return agent;
 }
 
 /** Transport failures worth another try; anything else (DNS name unknown, TLS) is not. */

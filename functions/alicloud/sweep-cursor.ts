@@ -6,6 +6,7 @@
  */
 import { CURSOR_TTL_SECONDS, type SweepCursorStore } from '#core/sweep-cursor';
 import type { AlicloudCredentials } from './clients.ts';
+import { boundedAgent } from './http.ts';
 
 interface Int64 {
   toNumber(): number;
@@ -88,7 +89,13 @@ export class TablestoreSweepCursorStore implements SweepCursorStore {
       secretAccessKey: c.accessKeySecret,
       ...(c.securityToken ? { stsToken: c.securityToken } : {}),
       maxRetries: 0,
-      httpOptions: { timeout: this.options.timeoutMs ?? 5_000 },
+      // The SDK's own timeout is an idle timeout; the agent bounds the whole exchange and the body.
+      httpOptions: {
+        timeout: this.options.timeoutMs ?? 5_000,
+        agent: boundedAgent(this.options.endpoint.startsWith('https:') ? 'https' : 'http', {
+          deadlineMs: this.options.timeoutMs ?? 5_000,
+        }),
+      },
     });
     return { ts, client };
   }

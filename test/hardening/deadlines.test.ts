@@ -12,6 +12,7 @@ import { type RemediationError, TransientError } from '#core/errors';
 import { API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../../functions/alicloud/openapi.ts';
 import { classifyOssTablesError, createOssTablesClient } from '../../functions/alicloud/oss-tables.ts';
 import { classifySlsError, createSlsClient } from '../../functions/alicloud/sls.ts';
+import { classifyOtsError, TablestoreIdempotencyStore } from '../../functions/alicloud/tablestore.ts';
 import { logsClient } from '../../functions/aws/clients.ts';
 import { classifyAwsError } from '../../functions/aws/errors.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
@@ -102,6 +103,33 @@ async function failureOf(client: Client, mode: HostileMode, deadlineMs: number):
   expect(error, `${client.name} answered a ${mode} server`).toBeDefined();
   return client.classify(error);
 }
+
+describe('Tablestore (the idempotency store, through the tablestore SDK)', () => {
+  const run = (url: string, timeoutMs: number) =>
+    new TablestoreIdempotencyStore({
+      endpoint: url,
+      instanceName: 'atrest-emu',
+      tableName: 'atrest_idempotency',
+      credentials: aliCredentials,
+      timeoutMs,
+      maxAttempts: 1,
+    }).run('k', { ttlSeconds: 60, lockSeconds: 60 }, async () => ({ value: 1, keep: true }));
+
+  // The SDK re-labels every transport error `NetworkingError` (retryable); our reason stays in the message.
+  it.each([
+    ['trickle', DEADLINE_MS, /no complete answer within 400 ms/],
+    ['stall', DEADLINE_MS, /no complete answer within 400 ms/],
+    ['huge', LONG_DEADLINE_MS, /over the 1048576-byte cap/],
+  ] as const)('gives up on a %s answer: a retryable error naming the bound', async (mode, deadline, why) => {
+    server = await startHostile(mode);
+
+    const error = classifyOtsError(await run(server.url, deadline).catch((e: unknown) => e));
+
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error.message).toMatch(why);
+    expect(server.bytesSent()).toBeLessThan(SENT_BOUND);
+  });
+});
 
 describe.each(clients)('$name', (client) => {
   it('gives up on a body that trickles after the headers: retryable RequestTimeout', async () => {
