@@ -69,6 +69,9 @@ export function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits
     const controller = new AbortController();
     const deadlineError = new RequestDeadlineError(limits.deadlineMs);
     const timer = setTimeout(() => controller.abort(deadlineError), limits.deadlineMs);
+    // The open socket keeps the process alive while the exchange lasts; the timer alone must not
+    // (a body nobody reads would otherwise hold a CLI run open until the deadline).
+    timer.unref();
     const signal =
       options.abortSignal === undefined
         ? controller.signal
