@@ -208,7 +208,9 @@ function semanticIssues(config: Config): string[] {
 export function parseConfigJson(text: string, source: string): Config {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A file saved with a UTF-8 byte-order mark is still JSON (and the mark must not end up,
+    // invisible, in an error message).
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new ConfigError([`${source}: not valid JSON (${(error as Error).message})`], { cause: error });
   }

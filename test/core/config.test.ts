@@ -118,6 +118,14 @@ describe('config', () => {
     expect(issues[0]).toContain('"Currently, only the AES256 encryption algorithm is supported"');
   });
 
+  it('reads a config saved with a UTF-8 byte-order mark', () => {
+    expect(
+      parseConfigJson(`\uFEFF${JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } })}`, 'atrest.json'),
+    ).toEqual({
+      aws: { logGroupKms: { kmsKeyArn: KEY } },
+    });
+  });
+
   it('reports JSON syntax errors with the source named', () => {
     expect(() => parseConfigJson('{"aws":', 'atrest.json')).toThrow(/atrest\.json: not valid JSON/);
   });
