@@ -18,34 +18,62 @@ const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
  * and no backreferences; a pattern using them (or not compiling at all) is a config error that
  * names the field and the pattern, at load time rather than on the first matching event.
  */
-const compiled = new Map<string, RE2JS>();
+/** A compiled pattern: whatever engine runs it, a yes/no answer in time linear in the name. */
+interface Matcher {
+  test(name: string): boolean;
+}
+
+const compiled = new Map<string, Matcher>();
 let engine: typeof RE2JS | undefined;
 
 /**
- * re2js costs ~15 ms of import (its Unicode tables), so it is loaded on the first pattern, not
- * with the module: a config without exclude patterns never pays for it. The literal
- * `require('re2js')` is what esbuild bundles (a lazily initialised module; the ESM bundle defines
- * `require` in its banner). Unbundled under Node ESM (tests, the CLI) `require` is absent: the
- * package is resolved from the running script (no `import.meta`, which a CommonJS bundle lacks).
+ * re2js costs ~15 ms of import (its Unicode tables), so it is loaded on the first pattern that
+ * needs it, not with the module. The literal `require('re2js')` is what esbuild bundles (a lazily
+ * initialised module; the ESM bundle defines `require` in its banner). Unbundled under Node ESM
+ * (tests, the CLI) `require` is absent: the package is resolved from the running script (no
+ * `import.meta`, which a CommonJS bundle lacks).
  */
 function re2(): typeof RE2JS {
   if (engine === undefined) {
-    const load =
-      typeof require === 'function'
-        ? require('re2js')
-        : createRequire(process.argv[1] ?? `${process.cwd()}/`)('re2js');
+    const load = typeof require === 'function' ? require('re2js') : requireUnbundled('re2js');
     engine = (load as { RE2JS: typeof RE2JS }).RE2JS;
   }
   return engine;
 }
 
-function compilePattern(pattern: string): RE2JS {
-  let re = compiled.get(pattern);
-  if (re === undefined) {
-    re = re2().compile(pattern);
-    compiled.set(pattern, re);
+/**
+ * Patterns made only of literals, escaped punctuation, `.`, `\d` `\w` (and their negations),
+ * top-level `|`, a leading `^` and a trailing `$` — no quantifier, no group, no class — cannot
+ * backtrack more than once per branch and position, and mean the same in RE2 and JavaScript (all
+ * are valid RE2). The usual prefix and suffix excludes (`^/aws/lambda/atrest-`, `-test$`) are such
+ * patterns: they run on the built-in engine, and re2js is never loaded for them.
+ */
+const PLAIN_BRANCH = /^\^?(?:[^\\.[\]{}()*+?^$|]|\\[!-/:-@[-`{-~]|\\[dwDW]|\.)*\$?$/;
+
+function isPlain(pattern: string): boolean {
+  return pattern.split('|').every((branch) => branch !== '' && PLAIN_BRANCH.test(branch));
+}
+
+/** From the running script (bin/atrest.mjs, vitest, tsx), else from the working directory. */
+function requireUnbundled(name: string): unknown {
+  try {
+    return createRequire(process.argv[1] ?? `${process.cwd()}/`)(name);
+  } catch {
+    return createRequire(`${process.cwd()}/`)(name);
   }
-  return re;
+}
+
+function compilePattern(pattern: string): Matcher {
+  let matcher = compiled.get(pattern);
+  if (matcher === undefined) {
+    if (isPlain(pattern)) matcher = new RegExp(pattern);
+    else {
+      const re = re2().compile(pattern);
+      matcher = { test: (name) => re.matcher(name).find() };
+    }
+    compiled.set(pattern, matcher);
+  }
+  return matcher;
 }
 
 const patterns = z.array(
@@ -229,6 +257,9 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
  * The first exclude pattern that matches `name` (RE2 search semantics, like `RegExp.test`: anywhere
  * in the name unless anchored), for the reason line; linear in the name's length whatever the pattern.
  */
+/** Exported for tests: whether `pattern` runs on the built-in engine (see PLAIN_BRANCH). */
+export const isPlainPattern = (pattern: string): boolean => isPlain(pattern);
+
 export function excludedBy(name: string, exclude: readonly string[] | undefined): string | undefined {
-  return exclude?.find((p) => compilePattern(p).matcher(name).find());
+  return exclude?.find((p) => compilePattern(p).test(name));
 }

@@ -1,6 +1,13 @@
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configFromEnv, excludedBy, parseConfig, parseConfigJson } from '../../functions/core/config.ts';
+import {
+  configFromEnv,
+  excludedBy,
+  isPlainPattern,
+  parseConfig,
+  parseConfigJson,
+} from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -141,6 +148,29 @@ describe('config', () => {
     );
     expect(excludedBy('/app', ['^/tmp'])).toBeUndefined();
     expect(excludedBy('/app', undefined)).toBeUndefined();
+  });
+
+  it('runs plain prefix/suffix patterns on the built-in engine, with the same answers RE2 gives', () => {
+    const { RE2JS } = createRequire(import.meta.url)('re2js') as typeof import('re2js');
+    expect(['^/aws/lambda/atrest-', '-test$', '^dev-|^test-', '\\.log$', 'a.b'].every(isPlainPattern)).toBe(
+      true,
+    );
+    expect(['^(a+)+$', '[a-z]', 'a*', 'x{2}', '(?i)a', '\\pL', 'a||b', '\\s'].some(isPlainPattern)).toBe(
+      false,
+    );
+    const token = fc.constantFrom('a', 'b', '-', '/', '.', '\\.', '\\-', '\\d', '\\w', '\\W', '1', '_');
+    const branch = fc
+      .tuple(fc.boolean(), fc.array(token, { minLength: 1, maxLength: 6 }), fc.boolean())
+      .map(([start, body, end]) => `${start ? '^' : ''}${body.join('')}${end ? '$' : ''}`);
+    const pattern = fc.array(branch, { minLength: 1, maxLength: 3 }).map((b) => b.join('|'));
+    const name = fc.string({ unit: fc.constantFrom('a', 'b', '-', '/', '.', '1', '_', 'Z'), maxLength: 12 });
+    fc.assert(
+      fc.property(pattern, name, (p, n) => {
+        expect(isPlainPattern(p)).toBe(true);
+        expect(excludedBy(n, [p]) === p).toBe(RE2JS.compile(p).matcher(n).find());
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('never throws anything but ConfigError, whatever the input', () => {
