@@ -23,8 +23,12 @@
  * ActionTrail delivery is best effort; this is the backstop. Each outcome is logged as for a live
  * event, then one `sweep` summary line. The sweep never throws for a resource (failed ones are
  * logged at ERROR) and never re-queues: it returns its outcomes, and the next run resumes from the
- * listing cursor this one left (Tablestore, beside the idempotency records). A remediator that owns timer events itself (disk-default-kms checks its configured regions
- * on every tick) gets them as before, whatever their payload; so does any other timer payload.
+ * listing cursor this one left (Tablestore, beside the idempotency records). A remediator that
+ * owns timer events itself (disk-default-kms checks its configured regions on every tick) gets
+ * them as before, whatever their payload; so does any other timer payload.
+ *
+ * Batches: FC's EventBridge trigger in `event-streaming` mode delivers a JSON array of events;
+ * each is processed on its own, and the invocation throws after all of them if any failed.
  */
 import * as z from 'zod/mini';
 import { type Config, configFromEnv } from '#core/config';
