@@ -95,7 +95,11 @@ export function send(x: Exchange): Promise<RawResponse> {
           }),
         );
         res.on('error', (error) => finish(fail(error)));
-        res.on('aborted', () => finish(x.networkError('ECONNRESET', 'response aborted before its end')));
+        // A connection that closes before the last byte (no 'end'): never a silent short body.
+        res.on('close', () => {
+          if (!res.complete)
+            finish(x.networkError('ECONNRESET', 'connection closed before the end of the answer'));
+        });
       },
     );
     const tooLarge = (detail: string) =>
