@@ -2,6 +2,10 @@
  * The Function Compute 3.0 entry adapter shared by the four Alibaba Cloud functions:
  * Buffer → JSON → (unwrap a re-queued event) → engine → one structured log line per outcome.
  *
+ * Trail path: an SLS (log) trigger invocation (a cursor range on a trail logstore) is read with
+ * PullLogs and each ActionTrail record the function owns goes through the same single-event path,
+ * one by one (trail.ts, trail-invocation.ts, loaded only for such invocations).
+ *
  * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
  * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
@@ -11,9 +15,12 @@
  * date or lies in the future (`DeferralStateInvalid`), or more re-queues than the deadline allows
  * (`DeferralAttemptsExceeded`), ends the chain `failed` at once.
  *
- * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
- * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
- * event with the outcomes in the error message.
+ * Settled means settled: when any outcome is not settled — `failed`, `rejected`, a `duplicate` of
+ * work another invocation still holds in progress (`settled: false`), a `deferred` whose re-queue
+ * failed — the handler throws after logging, so FC's async retry and the on-failure destination
+ * (dead letter) get the event with the outcomes in the error message. The idempotency lock lasts
+ * the function's configured timeout (`context.function.timeout`), so a killed invocation's lock
+ * has expired by the time FC retries.
  *
  * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
  * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
@@ -35,7 +42,7 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, type Outcome } from '#core/outcome';
+import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
@@ -47,6 +54,7 @@ import {
   credentialsFrom,
   type FcContextCredentials,
 } from './clients.ts';
+import { isSlsTriggerEvent } from './events.ts';
 import { cursorStoreFromEnv } from './sweep-cursor.ts';
 import { storeFromEnv } from './tablestore.ts';
 
@@ -264,7 +272,8 @@ export function createFcHandler(options: FcHandlerOptions) {
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
-    const timeoutMs = (context.function?.timeout ?? 60) * 1000;
+    const timeoutSeconds = context.function?.timeout ?? 60;
+    const timeoutMs = timeoutSeconds * 1000;
     const credentials = () => credentialsFrom(context, env);
     const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
     const decoded = decode(event);
@@ -284,37 +293,17 @@ export function createFcHandler(options: FcHandlerOptions) {
         log,
         options,
         rate: sweepRate,
+        lockSeconds: timeoutSeconds,
         cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
       });
     }
-    // FC's EventBridge trigger may batch: a JSON array is a list of events, each remediated on its
-    // own with its own outcome lines; the invocation throws after all of them if any failed.
-    const events = Array.isArray(decoded) && decoded.length > 0 ? decoded : [decoded];
-    const done: { original: unknown; outcomes: Outcome[]; plan?: DeferralPlan }[] = [];
-    for (const each of events) {
-      const { event: original, deferral } = unwrapDeferred(each);
-      let outcomes = await remediateEvent(remediator, original, {
-        config,
-        store,
-        remainingMs: () => timeoutMs - (now() - started),
-        ...options.engine,
-      });
-      let plan: DeferralPlan | undefined;
-      if (outcomes.some((o) => o.outcome === 'deferred')) {
-        plan = planDeferral(deferral, deadlineMs, now(), random());
-        const expired = plan;
-        if (expired.kind === 'expired')
-          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, expired) : o));
-      }
-      done.push({ original, outcomes, ...(plan ? { plan } : {}) });
-    }
+    const remainingMs = () => timeoutMs - (now() - started);
 
-    let requeueFailure: unknown;
-    // With a failure anywhere in the delivery we throw instead of re-queueing: FC's retry
-    // re-delivers the whole delivery, and a re-queue on top would start a second chain.
-    const anyFailed = done.some((d) => d.outcomes.some(isFailure));
-    for (const { original, plan } of done) {
-      if (plan?.kind !== 'requeue' || anyFailed) continue;
+    /** Re-queues a deferred event (FC async invocation with a delay) and logs how it went. */
+    const requeueLogged = async (
+      original: unknown,
+      plan: Extract<DeferralPlan, { kind: 'requeue' }>,
+    ): Promise<unknown> => {
       try {
         await requeue(original, plan, context, env, credentials);
         log(
@@ -326,8 +315,8 @@ export function createFcHandler(options: FcHandlerOptions) {
             requestId: context.requestId,
           }),
         );
+        return undefined;
       } catch (error) {
-        requeueFailure ??= error;
         const { errorFacts } = await import('./openapi.ts');
         const facts = errorFacts(error);
         log(
@@ -337,18 +326,98 @@ export function createFcHandler(options: FcHandlerOptions) {
             error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
           }),
         );
+        return error;
       }
+    };
+
+    /**
+     * One event through the engine, then its deferral: expiry, or a re-queue — at once, or, with
+     * `hold`, left to the caller as `held` (a batch re-queues only when none of its events failed).
+     */
+    const processOne = async (
+      original: unknown,
+      deferral: Deferral | undefined,
+      hold = false,
+    ): Promise<{
+      outcomes: Outcome[];
+      requeueFailure?: unknown;
+      held?: Extract<DeferralPlan, { kind: 'requeue' }>;
+    }> => {
+      let outcomes = await remediateEvent(remediator, original, {
+        config,
+        store,
+        remainingMs,
+        lockSeconds: timeoutSeconds,
+        ...options.engine,
+      });
+      let requeueFailure: unknown;
+      // Anything unsettled besides the deferral (a failure, a duplicate still in progress) throws below.
+      const anyFailed = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
+      if (outcomes.some((o) => o.outcome === 'deferred')) {
+        const plan = planDeferral(deferral, deadlineMs, now(), random());
+        if (plan.kind === 'expired') {
+          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
+        } else if (!anyFailed) {
+          // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
+          // and a re-queue on top would start a second chain for the same work.
+          if (hold) return { outcomes, held: plan };
+          requeueFailure = await requeueLogged(original, plan);
+        }
+      }
+      return { outcomes, ...(requeueFailure !== undefined ? { requeueFailure } : {}) };
+    };
+
+    let outcomes: Outcome[];
+    let requeueFailure: unknown;
+    if (isSlsTriggerEvent(decoded)) {
+      // The trail path: read the logstore range and run each record this function owns, one by
+      // one, as if delivered alone (a deferred record is re-queued alone). Loaded on first use.
+      const { runTrailInvocation } = await import('./trail-invocation.ts');
+      const result = await runTrailInvocation({
+        event: decoded,
+        remediator,
+        context,
+        env,
+        credentials,
+        remainingMs,
+        log: (level, message, fields) =>
+          log(line(level, message, { ...fields, requestId: context.requestId })),
+        processOne: (record) => processOne(record, undefined),
+      });
+      outcomes = result.outcomes;
+      requeueFailure = result.requeueFailure;
+    } else if (Array.isArray(decoded) && decoded.length > 0) {
+      // A batch (FC's EventBridge trigger in event-streaming mode delivers a JSON array): each
+      // event on its own, one outcome line each. Deferred ones are re-queued only when no event of
+      // the delivery is left unsettled — else FC's retry brings the whole batch back, and a
+      // re-queue on top would start a second chain for the same work.
+      const done = [];
+      for (const each of decoded) {
+        const { event: original, deferral } = unwrapDeferred(each);
+        done.push({ original, ...(await processOne(original, deferral, true)) });
+      }
+      outcomes = done.flatMap((d) => d.outcomes);
+      const unsettled = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
+      // Held back because another event is unsettled: the invocation throws below and FC's
+      // retry brings the deferred events back with the rest.
+      for (const { original, held } of done)
+        if (held && !unsettled) requeueFailure ??= await requeueLogged(original, held);
+    } else {
+      const { event: original, deferral } = unwrapDeferred(decoded);
+      ({ outcomes, requeueFailure } = await processOne(original, deferral));
     }
 
-    const outcomes = done.flatMap((d) => d.outcomes);
     for (const outcome of outcomes)
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
-    const failed = outcomes.filter(isFailure);
+    // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
+    // (processOne re-queues only an event with no other unsettled outcome, and that one throws here.)
+    const requeued = requeueFailure === undefined;
+    const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =
         failed.length > 0
-          ? `${failed.length} of ${outcomes.length} outcome(s) failed`
+          ? `${failed.length} of ${outcomes.length} outcome(s) not settled`
           : 'the deferred event could not be re-queued';
       throw new FcRemediationError(
         `atrest ${remediator.id}: ${what}: ${JSON.stringify(failed.length > 0 ? failed : outcomes)}`,
@@ -392,6 +461,7 @@ interface SweepRun {
   log: (line: string) => void;
   options: FcHandlerOptions;
   rate: number;
+  lockSeconds: number;
   cursors: SweepCursorStore;
 }
 
@@ -423,7 +493,7 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
     store: run.store,
     rate: run.rate,
     remainingMs: run.remainingMs,
-    ...(run.options.engine ? { engine: run.options.engine } : {}),
+    engine: { ...run.options.engine, lockSeconds: run.lockSeconds },
     // Real time unless the test drives a fake clock (engine.sleep alone must not make pacing spin).
     ...(run.options.now
       ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
@@ -480,7 +550,7 @@ async function requeue(
 
 function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
   if (isFailure(outcome)) return 'ERROR';
-  return outcome.outcome === 'deferred' ? 'WARN' : 'INFO';
+  return isSettled(outcome) ? 'INFO' : 'WARN';
 }
 
 function line(level: string, message: string, fields: Record<string, unknown>): string {

@@ -11,6 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
 import { parseConfig } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
@@ -18,7 +19,7 @@ import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
   outdir?: string;
-  /** Context values: `config` (file), `namePrefix`. */
+  /** Context values: `config` (file), `namePrefix`, `trailProject` + `trailLogstore` (an existing trail's logstore). */
   context?: Record<string, string>;
 }
 
@@ -29,12 +30,19 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   });
   const context = (key: string) => app.node.tryGetContext(key) as unknown;
   const namePrefix = stringFrom(context, 'namePrefix');
+  const trailProject = stringFrom(context, 'trailProject');
+  const trailLogstore = stringFrom(context, 'trailLogstore');
+  if ((trailProject === undefined) !== (trailLogstore === undefined))
+    throw new ConfigError(['trailProject, trailLogstore: give both (an existing trail logstore) or neither']);
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
     permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
     ...(namePrefix !== undefined ? { namePrefix } : {}),
+    ...(trailProject !== undefined && trailLogstore !== undefined
+      ? { trail: { project: trailProject, logstore: trailLogstore } }
+      : {}),
   });
   return app;
 }

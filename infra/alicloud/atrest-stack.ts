@@ -2,6 +2,7 @@
  * The four Alibaba Cloud functions as one ROS stack (ROS CDK, synthesised offline):
  *
  *   ActionTrail write event ─▶ EventBridge (default bus) ─▶ FC3 eventbridge trigger ─▶ function
+ *   ActionTrail trail ─▶ SLS logstore ─▶ FC3 log trigger (trail.ts) ──────────────────┤   │
  *   timer: disk-default-kms every 6 h; the others' daily sweep ────────────────────────┘   │
  *     async invoke config: retries, max event age, on failure ─▶ MNS dead-letter queue    │
  *     idempotency ─▶ Tablestore table (`key` STRING, TTL)  ◀───────────────────────────────┤
@@ -13,6 +14,9 @@
  * log:PostLogStoreLogs on the function logstore. A function that re-invokes itself (cluster-kms
  * defers a not-ready cluster) declares fc:InvokeFunction on its own name in its permissions.ts;
  * the stack checks that name is the one it deploys, and grants it to no other function.
+ *
+ * Each function's config `delivery` (default: its events.ts DEFAULT_DELIVERY) says which of the
+ * EventBridge trigger and the trail trigger it gets.
  *
  * The config is validated at synth with the functions' own parser; it becomes the default of the
  * `ConfigJson` parameter. Key ids are parameters too (`ClusterKmsKeyId`, …): the config refers to
@@ -27,7 +31,13 @@ import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
+import { TRAIL_EVENTS as CLUSTER_EVENTS } from '../../functions/alicloud/cluster-kms/events.ts';
+import { TRAIL_EVENTS as DISK_EVENTS } from '../../functions/alicloud/disk-default-kms/events.ts';
+import { trailEventNames } from '../../functions/alicloud/events.ts';
+import { TRAIL_EVENTS as LOGSTORE_EVENTS } from '../../functions/alicloud/logstore-encryption/events.ts';
+import { TRAIL_EVENTS as TABLE_EVENTS } from '../../functions/alicloud/table-bucket-encryption/events.ts';
 import { type FunctionId, functionSpec } from '../functions.ts';
+import { deliveryOf, TrailPath, type TrailSource } from './trail.ts';
 
 export type AlicloudFunctionId = Extract<FunctionId, `alicloud.${string}`>;
 
@@ -49,7 +59,12 @@ export interface AlicloudTriggerSpec {
   timeoutSeconds?: number;
 }
 
-const ANY_ACTIONTRAIL_API_CALL = [{ suffix: ':ActionTrail:ApiCall' }];
+/** Every ActionTrail event type that can create or change a resource: API, console, service. */
+const ANY_ACTIONTRAIL_EVENT = [
+  { suffix: ':ActionTrail:ApiCall' },
+  { suffix: ':ActionTrail:ConsoleOperation' },
+  { suffix: ':ActionTrail:AliyunServiceEvent' },
+];
 
 /**
  * ActionTrail delivery is best effort: once a day every resource of the region is swept, 03:00 UTC.
@@ -59,13 +74,17 @@ const ANY_ACTIONTRAIL_API_CALL = [{ suffix: ':ActionTrail:ApiCall' }];
 const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } as const;
 
 export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
-  // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ApiCall type.
-  'alicloud.logstore-encryption': { eventNames: ['CreateLogStore'], ...DAILY_SWEEP },
-  'alicloud.cluster-kms': { eventNames: ['CreateCluster'], type: ['cs:ActionTrail:ApiCall'], ...DAILY_SWEEP },
-  'alicloud.table-bucket-encryption': { eventNames: ['CreateTableBucket'], ...DAILY_SWEEP },
+  // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ActionTrail types.
+  'alicloud.logstore-encryption': { eventNames: trailEventNames(LOGSTORE_EVENTS), ...DAILY_SWEEP },
+  'alicloud.cluster-kms': {
+    eventNames: trailEventNames(CLUSTER_EVENTS),
+    type: ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent'],
+    ...DAILY_SWEEP,
+  },
+  'alicloud.table-bucket-encryption': { eventNames: trailEventNames(TABLE_EVENTS), ...DAILY_SWEEP },
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   'alicloud.disk-default-kms': {
-    eventNames: ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+    eventNames: trailEventNames(DISK_EVENTS),
     timer: '0 0 */6 * * *',
     timeoutSeconds: 300,
   },
@@ -91,7 +110,7 @@ const OTS_TTL_SECONDS = 8 * 86_400;
 const OTS_TABLE = 'atrest_idempotency';
 
 const PREREQUISITES = [
-  'ActionTrail: events reach EventBridge only for write API calls; create a trail (ALIYUN::ACTIONTRAIL::Trail) if your account has none, since whether the default bus receives them without one is unconfirmed.',
+  'ActionTrail: events reach EventBridge only for write events; the trail path (functions whose delivery includes "trail") reads a trail logstore, created by this stack unless TrailProject/TrailLogstore name an existing one.',
   'EventBridge, Function Compute 3.0, Tablestore, SLS and MNS must be activated in this region.',
   'alicloud.disk-default-kms: the first customer-managed key needs the service role AliyunECSDiskEncryptDefaultRole (authorize it once in the ECS console).',
   'alicloud.logstore-encryption with BYOK: userCmkInfo.roleArn must name a role SLS can assume to use the key.',
@@ -110,6 +129,8 @@ export interface AtrestAlicloudStackProps extends ros.StackProps {
   namePrefix?: string;
   /** API calls per second of the daily sweep (`ATREST_SWEEP_RATE`, at most 100); default 5. */
   sweepRate?: number;
+  /** The trail path reads this existing trail's logstore; default: the stack creates a trail. */
+  trail?: TrailSource;
 }
 
 export class AtrestAlicloudStack extends ros.Stack {
@@ -186,7 +207,18 @@ export class AtrestAlicloudStack extends ros.Stack {
       },
     });
 
+    // The trail path, when any function's delivery includes it (trail.ts).
+    const trail = ids.some((id) => deliveryOf(id, config).includes('trail'))
+      ? new TrailPath(this, 'TrailPath', {
+          prefix,
+          ...(props.trail ? { existing: props.trail } : {}),
+          triggerLogs: { project: logProject.getAtt('Name'), logstore: logstore.getAtt('LogstoreName') },
+        })
+      : undefined;
+
     for (const fnId of ids) {
+      const delivery = deliveryOf(fnId, config);
+      const onTrail = trail !== undefined && delivery.includes('trail') ? trail : undefined;
       const permissions = props.permissions.get(fnId);
       if (permissions === undefined) throw new ConfigError([`permissions: none loaded for ${fnId}`]);
       const fnName = `${prefix}-${functionSpec(fnId).name}`;
@@ -233,6 +265,7 @@ export class AtrestAlicloudStack extends ros.Stack {
                     ),
                   ],
                 },
+                ...(onTrail ? [onTrail.readStatement()] : []),
               ],
             },
           },
@@ -278,24 +311,27 @@ export class AtrestAlicloudStack extends ros.Stack {
         destinationConfig: { onFailure: { destination: dlqArn } },
       });
 
-      new fc3.Trigger(this, `${logical}EventTrigger`, {
-        functionName: fn.attrFunctionName,
-        triggerName: 'actiontrail',
-        triggerType: 'eventbridge',
-        triggerConfig: {
-          triggerEnable: true,
-          // Asynchronous, so the async invoke config (retries, dead-letter queue) applies.
-          asyncInvocationType: true,
-          eventRuleFilterPattern: JSON.stringify(eventPattern(trigger)),
-          eventSourceConfig: { eventSourceType: 'Default' },
-          eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
-          runOptions: {
-            mode: 'event-driven',
-            errorsTolerance: 'ALL',
-            retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
+      if (delivery.includes('eventbridge'))
+        new fc3.Trigger(this, `${logical}EventTrigger`, {
+          functionName: fn.attrFunctionName,
+          triggerName: 'actiontrail',
+          triggerType: 'eventbridge',
+          triggerConfig: {
+            triggerEnable: true,
+            // Asynchronous, so the async invoke config (retries, dead-letter queue) applies.
+            asyncInvocationType: true,
+            eventRuleFilterPattern: JSON.stringify(eventPattern(trigger)),
+            eventSourceConfig: { eventSourceType: 'Default' },
+            eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
+            runOptions: {
+              mode: 'event-driven',
+              errorsTolerance: 'ALL',
+              retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
+            },
           },
-        },
-      });
+        });
+
+      onTrail?.addTrigger(logical, fn, fnName);
 
       if (trigger.timer !== undefined)
         new fc3.Trigger(this, `${logical}TimerTrigger`, {
@@ -349,7 +385,7 @@ export class AtrestAlicloudStack extends ros.Stack {
 /** `{"type":[…],"data":{"eventName":[…],"errorCode":[{"exists":false}]}}`: successful calls only. */
 export function eventPattern(trigger: AlicloudTriggerSpec): Record<string, unknown> {
   return {
-    type: [...(trigger.type ?? ANY_ACTIONTRAIL_API_CALL)],
+    type: [...(trigger.type ?? ANY_ACTIONTRAIL_EVENT)],
     data: { eventName: [...trigger.eventNames], errorCode: [{ exists: false }] },
   };
 }

@@ -113,7 +113,10 @@ describe('Tablestore (the idempotency store, through the tablestore SDK)', () =>
       credentials: aliCredentials,
       timeoutMs,
       maxAttempts: 1,
-    }).run('k', { ttlSeconds: 60, lockSeconds: 60 }, async () => ({ value: 1, keep: true }));
+    }).run('k', { ttlSeconds: 60, lockSeconds: 60, observedAt: Date.now() }, async () => ({
+      value: 1,
+      keep: true,
+    }));
 
   // The SDK re-labels every transport error `NetworkingError` (retryable); our reason stays in the message.
   it.each([
