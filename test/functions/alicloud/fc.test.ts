@@ -262,6 +262,25 @@ describe('createFcHandler', () => {
     expect(logs.filter((l) => JSON.parse(l).message === 'outcome')).toHaveLength(3);
   });
 
+  it('re-queues nothing from a batch with an unsettled event: the retry of the whole batch carries the deferral', async () => {
+    const error = await make(notReady)(
+      Buffer.from(JSON.stringify([{ id: 'e1' }, { no: 'id' }])),
+      context,
+    ).catch((e: unknown) => e);
+
+    expect((error as FcRemediationError).outcomes.map((o) => o.outcome)).toEqual(['deferred', 'rejected']);
+    expect(fc.drain()).toEqual([]);
+  });
+
+  it('re-queues the deferred event of a batch whose other events settled, alone', async () => {
+    const outcomes = await make(notReady)([{ id: 'e1' }], context);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['deferred']);
+    expect(fc.drain()).toEqual([
+      expect.objectContaining({ json: expect.objectContaining({ event: { id: 'e1' } }) }),
+    ]);
+  });
+
   it('returns normally for a batch whose events all settle, and reads a body with a byte-order mark', async () => {
     const body = Buffer.from(`\uFEFF${JSON.stringify([{ id: 'e1' }])}`, 'utf8');
 
