@@ -4,6 +4,15 @@
  *   cdk.out/aws/Atrest.template.json        (CloudFormation, cdk-nag checked)
  *   cdk.out/alicloud/Atrest.template.json   (ROS)
  *   dist/<function id>/                      (the bundles the templates deploy)
+ *   cdk.out/aws-org/{Atrest,AtrestMemberRoles,AtrestMemberForwarding}.template.json
+ *                                            (organization mode: central stack with the org bus and
+ *                                             StackSets, and the two member templates)
+ *   cdk.out/alicloud-org/{AtrestMember,AtrestOrg}.template.json
+ *                                            (Resource Directory: member role; trail + stack group)
+ *
+ * Organization mode uses `--organization-id o-…`, `--organizational-units ou-…,…` and
+ * `--rd-folder-ids fd-…,…`; without them it is synthesised with placeholder ids (o-exampleorgid,
+ * r-examplerootid, r-examplerootfolder) so the templates can be read and checked.
  *
  * Config: `--config FILE`, else $ATREST_CONFIG, else infra/example-config.json (fake ids).
  * `--create-key` creates the AWS log-group key instead of using the configured ARN.
@@ -19,6 +28,9 @@ const { values } = parseArgs({
   options: {
     config: { type: 'string' },
     'create-key': { type: 'boolean', default: false },
+    'organization-id': { type: 'string', default: 'o-exampleorgid' },
+    'organizational-units': { type: 'string', default: 'r-examplerootid' },
+    'rd-folder-ids': { type: 'string', default: 'r-examplerootfolder' },
     out: { type: 'string', default: join(REPO_ROOT, 'cdk.out') },
   },
 });
@@ -40,4 +52,21 @@ const aws = await createAwsApp({
 aws.synth();
 const ali = await createAlicloudApp({ outdir: join(values.out, 'alicloud'), context: { config } });
 ali.synth();
-console.error(`synth: templates in ${values.out}/{aws,alicloud} (${Date.now() - started} ms)`);
+const awsOrg = await createAwsApp({
+  outdir: join(values.out, 'aws-org'),
+  context: {
+    config,
+    createKey: String(values['create-key']),
+    organizationId: values['organization-id'],
+    organizationalUnits: values['organizational-units'],
+  },
+});
+awsOrg.synth();
+const aliOrg = await createAlicloudApp({
+  outdir: join(values.out, 'alicloud-org'),
+  context: { config, rdFolderIds: values['rd-folder-ids'] },
+});
+aliOrg.synth();
+console.error(
+  `synth: templates in ${values.out}/{aws,alicloud,aws-org,alicloud-org} (${Date.now() - started} ms)`,
+);

@@ -80,7 +80,10 @@ export interface RoaCall {
 }
 
 type RoaService = Extract<AlicloudService, 'CS' | 'FC'>;
-type RpcService = Extract<AlicloudService, 'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE'>;
+type RpcService = Extract<
+  AlicloudService,
+  'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE' | 'STS' | 'RESOURCEMANAGER'
+>;
 
 /** An error answer (HTTP 4xx/5xx), shaped as openapi-client's so `errorFacts` reads both alike. */
 export class AlicloudApiError extends Error {

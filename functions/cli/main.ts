@@ -12,9 +12,12 @@ import { isSettled } from '#core/outcome';
 import { checkEndpointOverrides } from '../alicloud/clients.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
+import { AccountAccessError } from './org.ts';
 import { replayRemote } from './remote.ts';
 import { replay, STDIN } from './replay.ts';
+import { runReport } from './report-command.ts';
 import { DEFAULT_RATE, sweep } from './sweep.ts';
+import type { OrgDeps } from './units.ts';
 import { USAGE, UsageError } from './usage.ts';
 
 export interface Io {
@@ -23,6 +26,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
   errRaw?: (text: string) => void;
+  /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
+  outTty?: boolean;
   /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
   stdin?: () => Promise<string>;
 }
@@ -48,10 +53,12 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
+  outTty: process.stdout.isTTY === true,
   stdin: () => readStream(process.stdin),
 };
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+/** `deps`: the org-wide seams (account access, account listing); tests and the runtime pass them. */
+export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {}): Promise<number> {
   const [verb, ...rest] = argv;
   try {
     if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
@@ -125,6 +132,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const args = parse(rest, {
           config: { type: 'string' },
           region: { type: 'string', multiple: true },
+          org: { type: 'boolean' },
+          account: { type: 'string', multiple: true },
           'dry-run': { type: 'boolean' },
           concurrency: { type: 'string' },
           rate: { type: 'string' },
@@ -143,8 +152,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         if (!Number.isFinite(rate)) throw new UsageError('--rate must be a number (calls per second)');
         const config = loadCliConfig(args.values.config, io.env);
         outcomes = await sweep(id, {
+          ...deps,
           config,
           regions: args.values.region ?? [],
+          org: args.values.org ?? false,
+          accounts: args.values.account ?? [],
           dryRun: args.values['dry-run'] ?? false,
           concurrency,
           rate,
@@ -155,6 +167,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         });
         break;
       }
+      case 'report':
+        return await runReport(rest, io, deps);
       case 'doctor': {
         const args = parse(rest, {
           config: { type: 'string' },
@@ -189,6 +203,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (error instanceof ConfigError) {
       io.err(`atrest: ${error.message}`);
       return 2;
+    }
+    if (error instanceof AccountAccessError) {
+      // The organization's accounts or the caller's identity could not be read: nothing was done.
+      io.err(`atrest: ${error.message}${error.requestId ? ` (request id ${error.requestId})` : ''}`);
+      return 1;
     }
     throw error;
   }

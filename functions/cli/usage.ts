@@ -5,6 +5,20 @@ export class UsageError extends Error {
   }
 }
 
+/** `atrest report` and the org-wide flags of sweep and report (CONTRACT.md sections 7 and 8). */
+export const REPORT_USAGE = `  atrest report [function-id]... [--org | --account ID...] [--region R]...
+                [--format table|ndjson|md|csv] [--rate N] [--config FILE]
+      Where do we stand? Reads, never writes: one line per resource of each configured function
+      (default: all), {"function","account","region","resource","status","current","desired"},
+      status compliant|noncompliant|excluded|error. --format: table on a terminal (ends with
+      totals per function, account and region), else ndjson; md and csv for pipelines.
+      Exit 0 when nothing is noncompliant or error, 1 otherwise, 2 usage.
+  sweep and report: --org  every account of the organization (AWS Organizations / Resource
+      Directory ListAccounts, less excludeAccounts); --account ID (repeatable); --region R
+      (repeatable; default the organization's regions). Another account than your own needs the
+      cloud's "organization" config section. An interrupted org-wide run resumes where it stopped
+      (checkpoint in $ATREST_CHECKPOINT_DIR, default .atrest/checkpoints).`;
+
 export const USAGE = `usage:
   atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]
       Run each event through the function that owns it, in this process, against the real cloud
@@ -18,10 +32,12 @@ export const USAGE = `usage:
       Invoke the deployed function instead (AWS Lambda Invoke; Function Compute 3.0 InvokeFunction,
       or @alicloud/fc2 for a function in an FC 2.0 service) and print its outcome lines.
       Default function name: atrest-<name> (atrest-log-group-kms, …); region and account: the event's.
-  atrest sweep <function-id> [--region R]... [--dry-run] [--concurrency N] [--rate N] [--config FILE]
+  atrest sweep <function-id> [--org | --account ID...] [--region R]... [--dry-run] [--concurrency N]
+               [--rate N] [--config FILE]
       List existing resources of that kind and remediate each non-compliant one (backfill).
       --rate: remediator API calls per second across all regions (default 5), so live events keep
       their quota. Progress and a summary on stderr.
+${REPORT_USAGE}
   atrest doctor [--config FILE] [--region R]...
       Preflight: config valid; each configured key exists, is enabled, has the right spec and usage,
       and (AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail /

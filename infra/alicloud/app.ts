@@ -15,11 +15,15 @@ import { ConfigError } from '#core/errors';
 import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
+import { addAlicloudOrganization } from './organization.ts';
 
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
   outdir?: string;
-  /** Context values: `config` (file), `namePrefix`, `trailProject` + `trailLogstore` (an existing trail's logstore). */
+  /**
+   * Context values: `config` (file), `namePrefix`, `trailProject` + `trailLogstore` (an existing
+   * trail's logstore); organization mode: `rdFolderIds`, `homeRegion`.
+   */
   context?: Record<string, string>;
 }
 
@@ -36,14 +40,23 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
     throw new ConfigError(['trailProject, trailLogstore: give both (an existing trail logstore) or neither']);
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
+  const permissions = await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config);
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
-    permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
+    permissions,
     ...(namePrefix !== undefined ? { namePrefix } : {}),
     ...(trailProject !== undefined && trailLogstore !== undefined
       ? { trail: { project: trailProject, logstore: trailLogstore } }
       : {}),
   });
+  // Resource Directory mode (`rdFolderIds`, `homeRegion`): the member template and the trail + stack group.
+  addAlicloudOrganization(
+    app,
+    context,
+    config.alicloud?.organization?.memberRoleName,
+    permissions,
+    namePrefix,
+  );
   return app;
 }
 

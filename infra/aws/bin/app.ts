@@ -5,7 +5,8 @@
  *   npm run synth            (infra/synth.ts: both clouds, offline, into cdk.out/)
  *
  * Context: `config` (file; else $ATREST_CONFIG), `createKey` (true|false, default false),
- * `alarmEmail`, `reservedConcurrency`. The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION)
+ * `alarmEmail`, `reservedConcurrency`; organization mode: `organizationId`, `organizationalUnits`,
+ * `homeRegion`, `delegatedAdmin`. The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION)
  * when known, else the stack is environment-agnostic.
  */
 import { pathToFileURL } from 'node:url';
@@ -16,6 +17,7 @@ import { bundleFunction } from '../../bundle.ts';
 import { booleanFrom, configPathFrom, integerFrom, readConfigFile, stringFrom } from '../../config-source.ts';
 import { loadPermissions } from '../../permissions.ts';
 import { AtrestStack, FUNCTION_ID } from '../lib/atrest-stack.ts';
+import { addOrganization } from '../lib/organization-app.ts';
 
 export interface AwsAppOptions {
   /** Cloud assembly folder; default $CDK_OUTDIR (set by the CDK CLI) or a temporary folder. */
@@ -40,15 +42,19 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   const reservedConcurrency = integerFrom(context, 'reservedConcurrency');
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  new AtrestStack(app, 'Atrest', {
+  const permissions = await loadPermissions(FUNCTION_ID, config);
+  const stack = new AtrestStack(app, 'Atrest', {
     config,
     createKey: booleanFrom(context, 'createKey', false),
-    permissions: await loadPermissions(FUNCTION_ID, config),
+    permissions,
     code: lambda.Code.fromAsset(bundle.dir),
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
+  // Organization mode (`-c organizationId=o-… -c organizationalUnits=ou-…,r-…`): the central pieces
+  // join this stack, and the member templates are written beside it (infra/aws/lib/organization.ts).
+  addOrganization(app, stack, context, config, permissions);
   return app;
 }
 
