@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { permissions } from '../../functions/aws/log-group-kms/permissions.ts';
+import { EVENT_NAMES } from '../../functions/aws/log-group-kms/remediator.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { AtrestStack } from '../../infra/aws/lib/atrest-stack.ts';
 import {
@@ -117,7 +118,8 @@ describe('organization deployment (AWS)', () => {
       RetryPolicy: { MaximumRetryAttempts: 8 },
       DeadLetterConfig: { Arn: expect.anything() },
     });
-    expect(own[0]).toMatchObject({ detail: { eventName: ['CreateLogGroup'] } });
+    // Creations and tampers alike: a member's stripped key is restored like a new group.
+    expect(own[0]).toMatchObject({ detail: { eventName: [...EVENT_NAMES.creation, ...EVENT_NAMES.tamper] } });
   });
 
   it('the central function may assume the member role in any account of this organization only', () => {
