@@ -10,7 +10,7 @@ import { ConfigError } from '#core/errors';
 import { AWS_REGION } from '#core/validation';
 import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
-const logsClients = new Map<string, CloudWatchLogsClient>();
+const logsClients = new Map<string, { client: CloudWatchLogsClient; keyId?: string }>();
 
 export interface LogsClientOptions {
   /**
@@ -22,6 +22,14 @@ export interface LogsClientOptions {
   maxBodyBytes?: number;
   /** Abort a connection attempt after this many ms. Default 3 000. */
   connectionTimeoutMs?: number;
+  /**
+   * A member account's assumed-role credentials (#core/accounts): the client is kept per account
+   * and region, and rebuilt when the credentials are refreshed. Default: the SDK's default chain.
+   */
+  member?: {
+    account: string;
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  };
 }
 
 /**
@@ -33,9 +41,12 @@ export function logsClient(region: string, options: LogsClientOptions = {}): Clo
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const connectionTimeout = options.connectionTimeoutMs ?? 3_000;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const key = `${region}|${connectionTimeout}|${requestTimeout}|${maxBodyBytes}`;
+  const member = options.member;
+  const key = `${region}|${connectionTimeout}|${requestTimeout}|${maxBodyBytes}|${member?.account ?? ''}`;
   const cached = logsClients.get(key);
-  if (cached) return cached;
+  if (cached && cached.keyId === member?.credentials.accessKeyId) return cached.client;
+  // Refreshed credentials: the old client's keys are about to expire.
+  cached?.client.destroy();
   if (!AWS_REGION.test(region)) throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
   const client = new CloudWatchLogsClient({
     region,
@@ -44,8 +55,9 @@ export function logsClient(region: string, options: LogsClientOptions = {}): Clo
     // @smithy/node-http-handler 4.x, it aborts instead of only warning); `bounded` adds the
     // deadline on the whole exchange and the body cap that idle timeouts cannot give (./http.ts).
     requestHandler: { connectionTimeout, requestTimeout, throwOnRequestTimeout: true },
+    ...(member ? { credentials: { ...member.credentials } } : {}),
   });
   bounded(client, { deadlineMs: requestTimeout, maxBodyBytes });
-  logsClients.set(key, client);
+  logsClients.set(key, { client, ...(member ? { keyId: member.credentials.accessKeyId } : {}) });
   return client;
 }
