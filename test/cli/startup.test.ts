@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
+import { startCallerSts } from '../emulator/accounts.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
@@ -24,22 +25,29 @@ const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234
 let logs: EmulatedService;
 let state: CloudWatchLogsState;
 let env: Record<string, string | undefined>;
+let sts: Awaited<ReturnType<typeof startCallerSts>>;
 
 beforeAll(async () => {
   ({ service: logs, state } = await startCloudWatchLogs());
+  // The CLI asks STS GetCallerIdentity for its own account once per run.
+  sts = await startCallerSts();
   state.seedKey(KEY).seedLogGroup('/app/orders/api', KEY);
   env = {
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
+    ...sts.env,
     ATREST_CONFIG: writeConfig({
       aws: { logGroupKms: { kmsKeyArn: KEY } },
       alicloud: { logstoreEncryption: { encryptType: 'default' } },
     }),
   };
 });
-afterAll(() => logs.stop());
+afterAll(async () => {
+  await logs.stop();
+  await sts.stop();
+});
 afterEach(() => {
   vi.unstubAllEnvs();
 });
