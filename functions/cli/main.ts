@@ -9,6 +9,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
 import { isSettled } from '#core/outcome';
+import { checkEndpointOverrides } from '../alicloud/clients.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { AccountAccessError } from './org.ts';
@@ -64,6 +65,8 @@ export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {
       io.err(USAGE);
       return verb === undefined ? 2 : 0;
     }
+    // A bad endpoint variable stops here with exit 2, before any event or resource is touched.
+    checkEndpointOverrides(io.env);
     const emit = (outcome: Outcome) => io.out(JSON.stringify(outcome));
     const started = Date.now();
     let outcomes: Outcome[];
