@@ -70,3 +70,15 @@ export function existingFunctions(cloud?: Cloud): FunctionId[] {
 export function isFunctionId(value: string): value is FunctionId {
   return (FUNCTION_IDS as readonly string[]).includes(value);
 }
+
+/**
+ * The config one function is deployed with: its own section, plus the shared top-level keys
+ * (`idempotency`, `retry`, …), and nothing of the other functions or the other cloud. Keeps
+ * another cloud's ids out of a function's environment and its 4 KB budget for its own section.
+ */
+export function functionConfig(id: FunctionId, config: Record<string, unknown>): Record<string, unknown> {
+  const [cloud, key] = CONFIG_SECTIONS[id];
+  const { aws: _aws, alicloud: _alicloud, ...shared } = config;
+  const section = configSection(id, config);
+  return section === undefined ? shared : { ...shared, [cloud]: { [key]: section } };
+}
