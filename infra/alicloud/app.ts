@@ -11,14 +11,27 @@
 import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
 import { parseConfig } from '#core/config';
-import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
+import { runEntry } from '../cli-errors.ts';
+import {
+  booleanFrom,
+  capFrom,
+  configPathFrom,
+  integerFrom,
+  readConfigFile,
+  requiredStringFrom,
+  stringFrom,
+} from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
+import { assertRosCompliant, type RosFinding } from './checks/index.ts';
 
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
   outdir?: string;
-  /** Context values: `config` (file), `namePrefix`. */
+  /**
+   * Context values: `config` (file), `alarmEmail` (required), `namePrefix`, `reservedConcurrency`
+   * (default 20, `none`), `sweepRate`, `otsInstanceName`, `createOtsInstance`, `trustSourceCondition`.
+   */
   context?: Record<string, string>;
 }
 
@@ -29,15 +42,35 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   });
   const context = (key: string) => app.node.tryGetContext(key) as unknown;
   const namePrefix = stringFrom(context, 'namePrefix');
+  const alarmEmail = requiredStringFrom(
+    context,
+    'alarmEmail',
+    'the e-mail address that receives the alarms (-c alarmEmail=oncall@example.com)',
+  );
+  const reservedConcurrency = capFrom(context, 'reservedConcurrency');
+  const sweepRate = integerFrom(context, 'sweepRate');
+  const otsInstanceName = stringFrom(context, 'otsInstanceName');
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
     permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
+    alarmEmail,
     ...(namePrefix !== undefined ? { namePrefix } : {}),
+    ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
+    ...(sweepRate !== undefined ? { sweepRate } : {}),
+    ...(otsInstanceName !== undefined ? { otsInstanceName } : {}),
+    createOtsInstance: booleanFrom(context, 'createOtsInstance', true),
+    trustSourceCondition: booleanFrom(context, 'trustSourceCondition', true),
   });
   return app;
 }
 
+/** Writes the template, then runs the ROS checks over it: a violation fails here, as cdk-nag does. */
+export function synthAlicloud(app: ros.App): RosFinding[] {
+  const assembly = app.synth();
+  return assembly.stacks.flatMap((stack) => assertRosCompliant(stack.template));
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
-  (await createAlicloudApp()).synth();
+  await runEntry('ros synth', async () => synthAlicloud(await createAlicloudApp()));

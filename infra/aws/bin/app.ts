@@ -16,6 +16,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { bundleFunction } from '../../bundle.ts';
+import { runEntry } from '../../cli-errors.ts';
 import {
   booleanFrom,
   capFrom,
@@ -71,4 +72,4 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
-  (await createAwsApp()).synth();
+  await runEntry('cdk synth', async () => (await createAwsApp()).synth());
