@@ -436,7 +436,7 @@ describe('AtrestStack fails at synth', () => {
 
   it('on a bad key ARN, naming the field', () => {
     expect(attempt({ config: { aws: { logGroupKms: { kmsKeyArn: 'alias/logs' } } } })).toThrow(
-      /config\.aws\.logGroupKms\.kmsKeyArn: does not match/,
+      /config\.aws\.logGroupKms\.kmsKeyArn: is a key alias/,
     );
   });
 
