@@ -11,7 +11,9 @@
 import type { Config } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
+import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import { loadCliConfig } from './config.ts';
+import { ackRbacChecks } from './doctor-ack-rbac.ts';
 import { checkAlicloud } from './doctor-alicloud.ts';
 import { checkAws } from './doctor-aws.ts';
 
@@ -29,8 +31,12 @@ export interface Check {
 export interface DoctorOptions {
   /** `--config FILE`; else `$ATREST_CONFIG`. */
   configPath?: string;
-  /** `--region` flags: where the default (non-regional) keys are used. */
+  /** `--region` flags: where the default (non-regional) keys are used, both clouds. */
   regions: string[];
+  /** `--aws-region` flags; when given, `--region` no longer applies to AWS. */
+  awsRegions?: string[];
+  /** `--alicloud-region` flags; when given, `--region` no longer applies to Alibaba Cloud. */
+  alicloudRegions?: string[];
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
@@ -89,8 +95,21 @@ export async function doctor(options: DoctorOptions): Promise<number> {
   }
   emit({ status: 'ok', check: 'config', detail: `${source}: valid; configured: ${on.join(', ')}` });
 
-  if (config.aws?.logGroupKms) for await (const c of checkAws(config.aws.logGroupKms, options)) emit(c);
-  if (config.alicloud) for await (const c of checkAlicloud(config.alicloud, options)) emit(c);
+  // Region names overlap between the clouds (us-east-1 is both), so each cloud takes its own flag;
+  // plain --region goes to a cloud without its own flag, in that cloud's region format.
+  const awsRegions = options.awsRegions?.length
+    ? options.awsRegions
+    : options.regions.filter((r) => AWS_REGION.test(r));
+  const aliRegions = options.alicloudRegions?.length
+    ? options.alicloudRegions
+    : options.regions.filter(
+        (r) => ALICLOUD_REGION.test(r) && !(config.aws !== undefined && AWS_REGION.test(r)),
+      );
+  if (config.aws?.logGroupKms)
+    for await (const c of checkAws(config.aws.logGroupKms, { ...options, regions: awsRegions })) emit(c);
+  if (config.alicloud)
+    for await (const c of checkAlicloud(config.alicloud, { ...options, regions: aliRegions })) emit(c);
+  for (const c of ackRbacChecks(config, aliRegions)) emit(c);
 
   return failed ? 1 : 0;
 }
