@@ -70,8 +70,8 @@ describe('parseEvent', () => {
 
     expect(parsed.kind === 'targets' && parsed.targets.map((t) => [t.region, t.revision, t.account])).toEqual(
       [
-        ['cn-beijing', '2026-11-22T10:00:00Z', ACCOUNT],
-        ['cn-hangzhou', '2026-11-22T10:00:00Z', ACCOUNT],
+        ['cn-beijing', '2026-11-22T12:00:00Z', ACCOUNT],
+        ['cn-hangzhou', '2026-11-22T12:00:00Z', ACCOUNT],
       ],
     );
   });
