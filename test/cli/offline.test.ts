@@ -93,6 +93,7 @@ describe('offline: init → emulator → doctor / replay / sweep', () => {
       .filter((o) => o.outcome === 'applied')
       .map((o) => o.resource)
       .sort();
+    expect(would.length).toBeGreaterThan(0);
     expect(dry.stderr.join('\n')).toMatch(
       new RegExp(`dry run, nothing written: ${would.length} would change`),
     );
