@@ -380,6 +380,8 @@ export async function deploy(
   run: Runner = spawnRunner,
 ): Promise<number> {
   const options = parseDeployArgs(argv, process.env);
+  // Before anything runs or is printed: a bad config is the only line.
+  parseConfig(readConfigFile(options.config));
   log(
     `deploy:${options.cloud} ${options.stackName} to ${options.region}${options.dryRun ? ' (dry run: local steps run, cloud steps are printed)' : ''}`,
   );

@@ -12,11 +12,13 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import { createAlicloudApp, synthAlicloud } from './alicloud/app.ts';
 import { createAwsApp } from './aws/bin/app.ts';
 import { bundleAll } from './bundle.ts';
 import { runEntry } from './cli-errors.ts';
+import { readConfigFile } from './config-source.ts';
 import { existingFunctions, FUNCTION_IDS, REPO_ROOT } from './functions.ts';
 
 const EXAMPLE = join(REPO_ROOT, 'infra', 'example-config.json');
@@ -37,6 +39,8 @@ await runEntry('synth', async () => {
   const alarmEmail = values['alarm-email'] ?? (example ? 'alarms@example.com' : undefined);
   if (alarmEmail === undefined)
     throw new ConfigError(['--alarm-email: required with your own config (who receives the alarms)']);
+  // Before any bundling: a bad config is the only line printed.
+  parseConfig(readConfigFile(config));
   const missing = FUNCTION_IDS.filter((id) => !existingFunctions().includes(id));
   if (missing.length > 0) throw new ConfigError([`no handler.ts yet for ${missing.join(', ')}`]);
 
