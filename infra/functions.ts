@@ -1,5 +1,5 @@
 /**
- * The deployable functions as infra sees them: id (CONTRACT.md section 1), cloud, and the folder
+ * The deployable functions as infra sees them: id (README, What it does), cloud, and the folder
  * that holds `handler.ts` and `permissions.ts`. Infra reaches a function only through these paths
  * (the entry for bundling, the permissions for IAM/RAM), never through its code.
  */
@@ -28,7 +28,7 @@ export const FUNCTION_IDS = [
 
 export type FunctionId = (typeof FUNCTION_IDS)[number];
 
-/** Where each function's section sits in the config (CONTRACT.md section 3). */
+/** Where each function's section sits in the config (README, Configuration). */
 export const CONFIG_SECTIONS: Record<FunctionId, readonly [Cloud, string]> = {
   'aws.log-group-kms': ['aws', 'logGroupKms'],
   'alicloud.logstore-encryption': ['alicloud', 'logstoreEncryption'],

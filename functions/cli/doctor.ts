@@ -77,7 +77,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       check: 'config',
       detail: error.issues.join('; '),
       fix: unreadable
-        ? 'pass --config FILE (or set ATREST_CONFIG) naming the config document (CONTRACT.md section 3)'
+        ? 'pass --config FILE (or set ATREST_CONFIG) naming the config document (write one with: atrest init)'
         : 'correct the named field(s); the deployed functions refuse this config at start-up too',
     });
     options.err(`atrest: ${error.message}`);
@@ -89,7 +89,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       status: 'FAIL',
       check: 'config',
       detail: `${source}: valid, but no function is configured (every event would end "ignored")`,
-      fix: 'add a section, e.g. aws.logGroupKms or alicloud.clusterKms (CONTRACT.md section 3)',
+      fix: 'add a section, e.g. aws.logGroupKms or alicloud.clusterKms (README, Configuration; or start again with atrest init)',
     });
     return 1;
   }

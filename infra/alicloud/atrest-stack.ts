@@ -115,7 +115,7 @@ const PREREQUISITES = [
 ];
 
 export interface AtrestAlicloudStackProps extends ros.StackProps {
-  /** The config document (CONTRACT.md section 3), as parsed JSON; validated here. */
+  /** The config document (README, Configuration), as parsed JSON; validated here. */
   config: unknown;
   /** permissions.ts of every deployed function. */
   permissions: ReadonlyMap<FunctionId, PermissionSet>;

@@ -66,7 +66,9 @@ describe('config', () => {
     // An alias is a common first try: one clear line on what to use instead, not the pattern.
     for (const alias of ['alias/foo', 'arn:aws:kms:us-east-1:111122223333:alias/foo'])
       expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: alias } } })).toEqual([
-        expect.stringMatching(/^config\.aws\.logGroupKms\.kmsKeyArn: is a key alias; atrest needs the key ARN .*describe-key/),
+        expect.stringMatching(
+          /^config\.aws\.logGroupKms\.kmsKeyArn: is a key alias; atrest needs the key ARN .*describe-key/,
+        ),
       ]);
     expect(issuesOf({ alicloud: { logstoreEncryption: { encryptType: 'rot13' } } })[0]).toMatch(
       /^config\.alicloud\.logstoreEncryption\.encryptType: expected one of "default"/,

@@ -59,7 +59,13 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     seeded.push(`AWS KMS key ${arn} (enabled, CloudWatch Logs may use it)`);
   }
   // The groups the sample events name, plus two more for a sweep.
-  for (const name of ['/app/orders/api', '/aws/rds/instance/orders-db/postgresql', '/app/payments/worker', '/app/search/indexer', '/app/billing/cron'])
+  for (const name of [
+    '/app/orders/api',
+    '/aws/rds/instance/orders-db/postgresql',
+    '/app/payments/worker',
+    '/app/search/indexer',
+    '/app/billing/cron',
+  ])
     logs.state.seedLogGroup(name);
   seeded.push(`CloudWatch Logs (${AWS_REGION}): 5 unencrypted log groups under /app and /aws/rds`);
 
@@ -79,14 +85,19 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     for (const region of diskRegions) ecs.state.seedKey(region, keyId);
     seeded.push(`Alibaba Cloud KMS key ${keyId} (enabled, Aliyun_AES_256)`);
   }
-  for (const region of diskRegions) ecs.state.seedRegion(region, { encrypted: true, kmsKeyId: ecs.state.serviceKeyId(region) });
+  for (const region of diskRegions)
+    ecs.state.seedRegion(region, { encrypted: true, kmsKeyId: ecs.state.serviceKeyId(region) });
   seeded.push(`ECS (${diskRegions.join(', ')}): default disk encryption on, with the service key`);
   sls.state.seedLogstore('app-logs-prod', 'access-log');
   sls.state.seedLogstore('app-logs-prod', 'audit-log');
   seeded.push('SLS: project app-logs-prod with logstores access-log, audit-log (unencrypted)');
   tables.state.seedBucket('analytics-tables');
   seeded.push('OSS Tables: table bucket analytics-tables (no encryption)');
-  ack.clusters.seed({ clusterId: 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b', name: 'prod-payments', state: 'running' });
+  ack.clusters.seed({
+    clusterId: 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b',
+    name: 'prod-payments',
+    state: 'running',
+  });
   seeded.push('ACK: cluster prod-payments, running, Secrets not encrypted');
 
   const env: Record<string, string> = {

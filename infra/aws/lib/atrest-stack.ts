@@ -69,7 +69,7 @@ export const DEFAULT_RESERVED_CONCURRENCY = 20;
 const PLACEHOLDER_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
 
 export interface AtrestStackProps extends StackProps {
-  /** The config document (CONTRACT.md section 3), as parsed JSON; validated here. */
+  /** The config document (README, Configuration), as parsed JSON; validated here. */
   config: unknown;
   /** The function's permissions (functions/aws/log-group-kms/permissions.ts). */
   permissions: PermissionSet;

@@ -16,7 +16,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 export interface RemediationFunctionProps {
-  /** The function id (CONTRACT.md section 1); shown in the description. */
+  /** The function id (README, What it does); shown in the description. */
   functionId: string;
   /** The prebuilt bundle: `lambda.Code.fromAsset(bundle.dir)`. */
   code: lambda.Code;
