@@ -7,7 +7,16 @@
 import { ConfigError } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 
-export type AlicloudService = 'SLS' | 'CS' | 'ECS' | 'OSS_TABLES' | 'FC' | 'KMS';
+export type AlicloudService =
+  | 'SLS'
+  | 'CS'
+  | 'ECS'
+  | 'OSS_TABLES'
+  | 'FC'
+  | 'KMS'
+  // `atrest doctor` only: ActionTrail trails, EventBridge rules.
+  | 'ACTIONTRAIL'
+  | 'EVENTBRIDGE';
 
 const HOSTS: Record<AlicloudService, (region: string, account?: string) => string> = {
   SLS: (region) => `${region}.log.aliyuncs.com`,
@@ -16,6 +25,8 @@ const HOSTS: Record<AlicloudService, (region: string, account?: string) => strin
   OSS_TABLES: (region) => `${region}.oss-tables.aliyuncs.com`,
   FC: (region, account) => `${account}.${region}.fc.aliyuncs.com`,
   KMS: (region) => `kms.${region}.aliyuncs.com`,
+  ACTIONTRAIL: (region) => `actiontrail.${region}.aliyuncs.com`,
+  EVENTBRIDGE: (region) => `eventbridge.${region}.aliyuncs.com`,
 };
 
 export interface Endpoint {

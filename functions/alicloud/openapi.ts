@@ -8,12 +8,15 @@
  * `classifyAlicloud` maps what the client throws onto the typed hierarchy of #core/errors by the
  * service's error code and HTTP status, never by message.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnostics from 'node:diagnostics_channel';
 import { Readable } from 'node:stream';
 import OpenApiModule, { Config, OpenApiRequest, Params } from '@alicloud/openapi-client';
 import {
   ConflictError,
   DeniedError,
   GoneError,
+  httpStatusCode,
   InvalidError,
   type RemediationError,
   ThrottledError,
@@ -68,7 +71,7 @@ export interface RoaCall {
 }
 
 type RoaService = Extract<AlicloudService, 'CS' | 'FC'>;
-type RpcService = Extract<AlicloudService, 'ECS' | 'KMS'>;
+type RpcService = Extract<AlicloudService, 'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE'>;
 
 /** Signed calls to Alibaba Cloud OpenAPI products. Cheap to create; clients are built on first use. */
 export class AlicloudApi {
@@ -98,10 +101,9 @@ export class AlicloudApi {
       reqBodyType: 'formData',
       bodyType: 'json',
     });
-    const response = await this.client(service, region).callApi(
-      params,
-      new OpenApiRequest({ query }),
-      this.runtime(),
+    const client = this.client(service, region);
+    const response = await withAnswerFacts(() =>
+      client.callApi(params, new OpenApiRequest({ query }), this.runtime()),
     );
     return response as ApiResponse<Record<string, unknown>>;
   }
@@ -125,7 +127,8 @@ export class AlicloudApi {
       ...(call.body !== undefined ? { body: call.body } : {}),
       ...(call.raw !== undefined ? { stream: bufferStream(call.raw) } : {}),
     });
-    const response = await this.client(service, region).callApi(params, request, this.runtime());
+    const client = this.client(service, region);
+    const response = await withAnswerFacts(() => client.callApi(params, request, this.runtime()));
     return response as ApiResponse;
   }
 
@@ -191,6 +194,64 @@ function credentialAdapter(provider: () => AlicloudCredentials): Config['credent
 function bufferStream(buffer: Buffer): OpenApiRequest['stream'] {
   // A one-chunk readable; the client reads it fully to hash it before sending.
   return Readable.from([buffer]) as OpenApiRequest['stream'];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers that are not the service's (a gateway's HTML page on a 5xx)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * openapi-client parses every 4xx/5xx body as JSON (unless it is `text/xml`) and throws the bare
+ * `SyntaxError` when it is not, losing the status and the request id. Node's own HTTP diagnostics
+ * channels see the answer's status and headers; an AsyncLocalStorage slot ties them to the call
+ * that is waiting, so concurrent calls never mix. Observation only: nothing in the request changes.
+ */
+interface AnswerSlot {
+  status?: number;
+  headers?: Record<string, unknown>;
+}
+const answers = new AsyncLocalStorage<AnswerSlot>();
+const slotOf = new WeakMap<object, AnswerSlot>();
+diagnostics.subscribe('http.client.request.start', (message) => {
+  const slot = answers.getStore();
+  const request = (message as { request?: object }).request;
+  if (slot !== undefined && request !== undefined) slotOf.set(request, slot);
+});
+diagnostics.subscribe('http.client.response.finish', (message) => {
+  const { request, response } = message as {
+    request?: object;
+    response?: { statusCode?: number; headers?: Record<string, unknown> };
+  };
+  const slot = request !== undefined ? slotOf.get(request) : undefined;
+  if (slot === undefined || response === undefined) return;
+  if (response.statusCode !== undefined) slot.status = response.statusCode;
+  if (response.headers !== undefined) slot.headers = response.headers;
+});
+
+/** An error answer whose body the client could not read as the service's: code from the status. */
+export class ForeignAnswerError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  readonly data: { statusCode: number; headers: Record<string, unknown> };
+
+  constructor(status: number, headers: Record<string, unknown>, options?: ErrorOptions) {
+    super(`HTTP ${status} with a body that is not the service's answer`, options);
+    this.name = 'ForeignAnswerError';
+    this.code = httpStatusCode(status);
+    this.statusCode = status;
+    this.data = { statusCode: status, headers };
+  }
+}
+
+async function withAnswerFacts<T>(call: () => Promise<T>): Promise<T> {
+  const slot: AnswerSlot = {};
+  try {
+    return await answers.run(slot, call);
+  } catch (error) {
+    if (error instanceof SyntaxError && slot.status !== undefined && slot.status >= 400)
+      throw new ForeignAnswerError(slot.status, slot.headers ?? {}, { cause: error });
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

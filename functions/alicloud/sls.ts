@@ -15,7 +15,9 @@ import {
   ConflictError,
   DeniedError,
   GoneError,
+  httpStatusCode,
   InvalidError,
+  QuotaExceededError,
   RemediationError,
   ThrottledError,
   TransientError,
@@ -114,13 +116,15 @@ const DENIED = new Set([
   'Forbidden',
   'SecurityTokenExpired',
 ]);
-const THROTTLED = new Set([
-  'ExceedQuota',
-  'WriteQuotaExceed',
-  'ReadQuotaExceed',
-  'QuotaExceed',
-  'TooManyRequests',
-]);
+/**
+ * SLS answers both a rate limit and a hard count quota with `ExceedQuota` (HTTP 403): the Java
+ * producer retries it as throttling, while the Java SDK's tests expect `ExceedQuota` / "domain
+ * quota exceed" for a count. The code alone cannot tell them apart, so only here the service's own
+ * message decides: a rate (qps, inflow, per second/minute, "Rate exceeded") is throttling, anything
+ * else is a quota that no retry will lift.
+ */
+const RATE_MESSAGE = /qps|inflow|rate|per (second|minute)|frequen|too many/i;
+const THROTTLED = new Set(['WriteQuotaExceed', 'ReadQuotaExceed', 'QuotaExceed', 'TooManyRequests']);
 const TRANSIENT = new Set(['ServerBusy', 'InternalServerError', 'ServiceUnavailable', 'RequestTimeout']);
 
 /** Maps anything the SLS client threw onto the core error classes, by code first, then status. */
@@ -133,7 +137,13 @@ export function classifySlsError(error: unknown): RemediationError {
   const opts = { cause: error };
   if (GONE.has(code) || (status === 404 && code.endsWith('NotExist')))
     return new GoneError(error.message, ctx, opts);
-  if (THROTTLED.has(code) || code.startsWith('Throttling') || status === 429)
+  if (code === 'ExceedQuota' && !RATE_MESSAGE.test(error.message))
+    return new QuotaExceededError(
+      `${error.message} (a hard SLS quota, not a rate: raise it in the Simple Log Service console, then replay)`,
+      ctx,
+      opts,
+    );
+  if (THROTTLED.has(code) || code === 'ExceedQuota' || code.startsWith('Throttling') || status === 429)
     return new ThrottledError(error.message, ctx, opts);
   if (TRANSIENT.has(code) || status >= 500) return new TransientError(error.message, ctx, opts);
   if (DENIED.has(code) || status === 401 || status === 403) return new DeniedError(error.message, ctx, opts);
@@ -421,8 +431,8 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
 }
 
 function toServiceError(action: string, status: number, body: Buffer, requestId?: string): SlsServiceError {
-  let code = `HTTP${status}`;
-  let message = `${action} failed with HTTP ${status}`;
+  let code = httpStatusCode(status);
+  let message = `${action} failed with HTTP ${status} (the body is not an SLS error)`;
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { errorCode?: unknown; errorMessage?: unknown };
     if (typeof parsed.errorCode === 'string' && parsed.errorCode !== '') code = parsed.errorCode;

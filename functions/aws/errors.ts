@@ -8,6 +8,7 @@ import {
   ConflictError,
   DeniedError,
   GoneError,
+  httpStatusCode,
   InvalidError,
   RemediationError,
   type ServiceErrorContext,
@@ -46,10 +47,16 @@ export function classifyAwsError(error: unknown): RemediationError {
   if (error instanceof RemediationError) return error;
   if (typeof error !== 'object' || error === null) return unexpected(error);
   const e = error as SdkErrorShape;
-  const name = typeof e.name === 'string' ? e.name : 'Error';
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  // The SDK could not parse the body (a proxy's HTML page on a 5xx): the code comes from the status.
+  const foreign = e.name === 'SyntaxError' && status !== undefined;
+  const name = foreign ? httpStatusCode(status) : typeof e.name === 'string' ? e.name : 'Error';
   const requestId = typeof e.$metadata?.requestId === 'string' ? e.$metadata.requestId : undefined;
-  const message = typeof e.message === 'string' && e.message !== '' ? e.message : name;
+  const message = foreign
+    ? `HTTP ${status} with a body that is not the service's answer`
+    : typeof e.message === 'string' && e.message !== ''
+      ? e.message
+      : name;
   const systemCode = typeof e.code === 'string' ? e.code : undefined;
   const context: ServiceErrorContext = {
     code: name,

@@ -7,7 +7,7 @@
  * which doctor does not take; the line says what to grant and where, as a `skip` with the fix.
  */
 import type { Config } from '#core/config';
-import type { Check } from './doctor.ts';
+import type { Check } from './doctor-check.ts';
 
 /** The role name the ROS stack gives cluster-kms (`<prefix>-cluster-kms-<region>`). */
 export function clusterKmsRoleName(region: string, prefix = 'atrest'): string {

@@ -14,8 +14,10 @@ import type { Config } from '#core/config';
 import { ConfigError, type RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
+import { MODIFY_ACCOUNT_ONLY } from '../alicloud/disk-default-kms/remediator.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
-import type { Check, DoctorOptions } from './doctor.ts';
+import { checkAlicloudDelivery } from './doctor-alicloud-delivery.ts';
+import type { Check, DoctorOptions } from './doctor-check.ts';
 
 export const KMS_API_VERSION = '2016-01-20';
 const SYMMETRIC_SPECS = ['Aliyun_AES_256', 'Aliyun_AES_192', 'Aliyun_AES_128', 'Aliyun_SM4'];
@@ -190,8 +192,7 @@ const NOT_CHECKABLE: Record<Exclude<FunctionId, 'aws.log-group-kms'>, string> = 
   'alicloud.cluster-kms':
     'ACK UpdateKMSEncryption takes only ClusterId, kms_key_id and disable_encryption (no DryRun)',
   'alicloud.table-bucket-encryption': 'OSS Tables PutTableBucketEncryption has no dry-run mode',
-  'alicloud.disk-default-kms':
-    'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun); note its reference says only Alibaba Cloud accounts may call it',
+  'alicloud.disk-default-kms': 'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun)',
 };
 
 /** KMS DescribeKey through the shared ACS3 layer (RPC, 2016-01-20). */
@@ -262,7 +263,17 @@ export async function* checkAlicloud(
       yield { status: 'ok', check, detail: `${use.keyId} (${use.field})${key.Arn ? ` ${key.Arn}` : ''}` };
       yield* keyChecks(use, key);
     }
+    const deliveryRegions = [...new Set([...regions, ...uses.map((u) => u.region)])].sort();
+    yield* checkAlicloudDelivery(api, deliveryRegions, configured);
   }
+
+  if (section.diskDefaultKms !== undefined)
+    yield {
+      status: 'skip',
+      check: 'alicloud.disk-default-kms account-only',
+      detail: `not checkable before the first write: ${MODIFY_ACCOUNT_ONLY}`,
+      fix: "set the default key once with the account's own credentials (aliyun ecs ModifyDiskDefaultKMSKeyId --RegionId <region> --KMSKeyId <key>); the function then keeps checking it, and its failed outcome says the same if the role is refused",
+    };
 
   for (const id of configured)
     yield { status: 'skip', check: `${id} permissions`, detail: `not checkable: ${NOT_CHECKABLE[id]}` };

@@ -11,7 +11,7 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import type { LogGroupKmsConfig } from '#core/config';
 import { classifyAwsError } from '../aws/errors.ts';
-import type { Check, DoctorOptions } from './doctor.ts';
+import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';
 /** The calls CloudWatch Logs makes with the key (AWS docs: "Encrypt log data in CloudWatch Logs using AWS KMS"). */
@@ -147,6 +147,15 @@ function keyUses(section: LogGroupKmsConfig): Map<string, Use[]> {
   for (const [region, arn] of Object.entries(section.byRegion ?? {}))
     add(arn, { field: `aws.logGroupKms.byRegion.${region}`, region });
   return uses;
+}
+
+/** Every region the function serves: the configured keys' regions and the `--region` flags. */
+export function awsRegions(section: LogGroupKmsConfig, flags: readonly string[]): string[] {
+  const regions = new Set(flags);
+  const own = factsOf(section.kmsKeyArn)?.region;
+  if (own) regions.add(own);
+  for (const region of Object.keys(section.byRegion ?? {})) regions.add(region);
+  return [...regions].sort();
 }
 
 export async function* checkAws(

@@ -15,37 +15,11 @@ import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import { loadCliConfig } from './config.ts';
 import { ackRbacChecks } from './doctor-ack-rbac.ts';
 import { checkAlicloud } from './doctor-alicloud.ts';
-import { checkAws } from './doctor-aws.ts';
+import { awsRegions, checkAws } from './doctor-aws.ts';
+import { checkAwsDelivery } from './doctor-aws-delivery.ts';
+import { type Check, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
-export type CheckStatus = 'ok' | 'FAIL' | 'skip';
-
-export interface Check {
-  status: CheckStatus;
-  /** What was checked, e.g. `aws.log-group-kms@us-east-1 key-enabled`. No double spaces. */
-  check: string;
-  detail: string;
-  /** What to do about a FAIL (or a skip). */
-  fix?: string;
-}
-
-export interface DoctorOptions {
-  /** `--config FILE`; else `$ATREST_CONFIG`. */
-  configPath?: string;
-  /** `--region` flags: where the default (non-regional) keys are used, both clouds. */
-  regions: string[];
-  /** `--aws-region` flags; when given, `--region` no longer applies to AWS. */
-  awsRegions?: string[];
-  /** `--alicloud-region` flags; when given, `--region` no longer applies to Alibaba Cloud. */
-  alicloudRegions?: string[];
-  env: Record<string, string | undefined>;
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-export function formatCheck(c: Check): string {
-  const fix = c.fix !== undefined ? `  fix: ${c.fix}` : '';
-  return `${c.status.padEnd(4)}  ${c.check}  ${c.detail}${fix}`;
-}
+export { type Check, type CheckStatus, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
 const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = [
   ['aws.log-group-kms', (c) => c.aws?.logGroupKms],
@@ -97,19 +71,21 @@ export async function doctor(options: DoctorOptions): Promise<number> {
 
   // Region names overlap between the clouds (us-east-1 is both), so each cloud takes its own flag;
   // plain --region goes to a cloud without its own flag, in that cloud's region format.
-  const awsRegions = options.awsRegions?.length
+  const awsFlags = options.awsRegions?.length
     ? options.awsRegions
     : options.regions.filter((r) => AWS_REGION.test(r));
-  const aliRegions = options.alicloudRegions?.length
+  const aliFlags = options.alicloudRegions?.length
     ? options.alicloudRegions
     : options.regions.filter(
         (r) => ALICLOUD_REGION.test(r) && !(config.aws !== undefined && AWS_REGION.test(r)),
       );
-  if (config.aws?.logGroupKms)
-    for await (const c of checkAws(config.aws.logGroupKms, { ...options, regions: awsRegions })) emit(c);
+  if (config.aws?.logGroupKms) {
+    for await (const c of checkAws(config.aws.logGroupKms, { ...options, regions: awsFlags })) emit(c);
+    for await (const c of checkAwsDelivery(awsRegions(config.aws.logGroupKms, awsFlags))) emit(c);
+  }
   if (config.alicloud)
-    for await (const c of checkAlicloud(config.alicloud, { ...options, regions: aliRegions })) emit(c);
-  for (const c of ackRbacChecks(config, aliRegions)) emit(c);
+    for await (const c of checkAlicloud(config.alicloud, { ...options, regions: aliFlags })) emit(c);
+  for (const c of ackRbacChecks(config, aliFlags)) emit(c);
 
   return failed ? 1 : 0;
 }

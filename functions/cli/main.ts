@@ -13,7 +13,7 @@ import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
 import { replayRemote } from './remote.ts';
-import { replay } from './replay.ts';
+import { replay, STDIN } from './replay.ts';
 import { DEFAULT_RATE, sweep } from './sweep.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
@@ -23,6 +23,24 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
   errRaw?: (text: string) => void;
+  /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
+  stdin?: () => Promise<string>;
+}
+
+/** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
+export const MAX_STDIN = 64 * 1024 * 1024;
+
+/** Standard input as text, refused past `limit` bytes (never an unbounded buffer). */
+export async function readStream(stream: AsyncIterable<Buffer | string>, limit = MAX_STDIN): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > limit) throw new UsageError(`standard input is larger than ${limit} bytes`, 'replay');
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const defaultIo: Io = {
@@ -30,6 +48,7 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
+  stdin: () => readStream(process.stdin),
 };
 
 /** The package version, read once from package.json (the CLI runs from the source tree). */
@@ -80,7 +99,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         });
         const v = args.values;
         if (args.positionals.length === 0)
-          throw new UsageError('replay needs at least one event file or folder', 'replay');
+          throw new UsageError(
+            'replay needs at least one event file or folder (or - for standard input)',
+            'replay',
+          );
+        const stdin = args.positionals.includes(STDIN)
+          ? await (io.stdin ?? (() => readStream(process.stdin)))()
+          : undefined;
         if (v.remote) {
           if (v['dry-run'] || v.force)
             throw new UsageError(
@@ -96,6 +121,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             ...(v.account !== undefined ? { account: v.account } : {}),
             ...(v.qualifier !== undefined ? { qualifier: v.qualifier } : {}),
             ...(v['fc2-service'] !== undefined ? { fc2Service: v['fc2-service'] } : {}),
+            ...(stdin !== undefined ? { stdin } : {}),
           });
           break;
         }
@@ -113,6 +139,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           env: io.env,
           emit,
           log: io.err,
+          ...(stdin !== undefined ? { stdin } : {}),
         });
         break;
       }

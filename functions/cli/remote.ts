@@ -25,7 +25,7 @@ import { credentialsFrom, endpointFor } from '../alicloud/clients.ts';
 import { classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import { classifyAwsError } from '../aws/errors.ts';
 import { Registry } from './registry.ts';
-import { expand, load, unroutable } from './replay.ts';
+import { collect, unroutable } from './replay.ts';
 import { UsageError } from './usage.ts';
 
 export interface RemoteOptions {
@@ -43,6 +43,8 @@ export interface RemoteOptions {
   /** Invoke through @alicloud/fc2 (FC 2.0 API) in this service instead of FC 3.0. */
   fc2Service?: string;
   registry?: Registry;
+  /** The text of standard input, when a path is `-`. */
+  stdin?: string;
 }
 
 /** How long a synchronous invocation may take: the longest function timeout (FC and Lambda allow 15 min). */
@@ -66,7 +68,7 @@ export const defaultFunctionName = (id: FunctionId): string => `atrest-${id.slic
 export async function replayRemote(paths: string[], options: RemoteOptions): Promise<Outcome[]> {
   const registry = options.registry ?? new Registry({ env: options.env });
   const steps: Array<Plan | Outcome> = [];
-  for (const item of paths.flatMap(expand).flatMap(load)) {
+  for (const item of collect(paths, options.stdin)) {
     const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
     if (!remediator) {
       steps.push(unroutable(item, Date.now(), false));

@@ -8,6 +8,7 @@ import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
+import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
 
@@ -21,7 +22,12 @@ export interface ReplayOptions {
   /** Default: $ATREST_IDEMPOTENCY_FILE, else per-process memory. */
   store?: IdempotencyStore;
   registry?: Registry;
+  /** The text of standard input, when a path is `-`. */
+  stdin?: string;
 }
+
+/** The path that means standard input. */
+export const STDIN = '-';
 
 /** One event to replay, with the file it came from (to name it in errors). */
 export interface Loaded {
@@ -43,7 +49,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     outcomes.push(o);
     options.emit(o);
   };
-  for (const item of paths.flatMap(expand).flatMap(load)) {
+  for (const item of collect(paths, options.stdin)) {
     const started = Date.now();
     const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
     if (!remediator) {
@@ -80,6 +86,19 @@ export function unroutable(item: Loaded, started: number, dryRun: boolean): Outc
   });
 }
 
+/**
+ * Every event the paths hold, dead-letter wrappers unwrapped: `-` is standard input, a folder every
+ * *.json in it, a file one event, a JSON array of events, one JSON document per line, or a dead
+ * letter (dead-letters.ts).
+ */
+export function collect(paths: string[], stdin?: string): Loaded[] {
+  return paths.flatMap((path) => {
+    if (path !== STDIN) return expand(path).flatMap(load);
+    if (stdin === undefined) throw new UsageError('"-" means standard input, and there is none');
+    return parse(stdin, 'stdin');
+  });
+}
+
 /** A folder means every *.json in it (sorted, recursively); a file is itself. */
 export function expand(path: string): string[] {
   let stat: ReturnType<typeof statSync>;
@@ -98,16 +117,45 @@ export function expand(path: string): string[] {
     });
 }
 
-/** One event or a JSON array of events per file. */
+/** One event, a JSON array of events, or a dead letter holding events, per file. */
 export function load(path: string): Loaded[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return [{ source: path, problem: `${path}: cannot be read (${(error as Error).message})` }];
+  }
+  return parse(text, path);
+}
+
+/** JSON text → events. Empty input (an empty queue) is no event; a UTF-8 BOM is tolerated. */
+export function parse(text: string, source: string): Loaded[] {
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trim() === '') return [];
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(body);
   } catch (error) {
-    return [{ source: path, problem: `${path}: not valid JSON (${(error as Error).message})` }];
+    return (
+      ndjson(body, source) ?? [{ source, problem: `${source}: not valid JSON (${(error as Error).message})` }]
+    );
   }
-  if (Array.isArray(value)) return value.map((event, i) => ({ source: `${path}[${i}]`, event }));
-  return [{ source: path, event: value }];
+  return unwrapDeadLetters(value, source);
+}
+
+/** One JSON document per line (saved queue bodies, concatenated receive-message batches), or undefined. */
+function ndjson(body: string, source: string): Loaded[] | undefined {
+  const lines = body.split(/\r?\n/).flatMap((text, i) => (text.trim() === '' ? [] : [{ text, line: i + 1 }]));
+  if (lines.length < 2) return undefined;
+  const values: Array<{ value: unknown; line: number }> = [];
+  for (const { text, line } of lines) {
+    try {
+      values.push({ value: JSON.parse(text), line });
+    } catch {
+      return undefined;
+    }
+  }
+  return values.flatMap(({ value, line }) => unwrapDeadLetters(value, `${source}:${line}`));
 }
 
 export function looksLikeEnvelope(event: unknown): boolean {

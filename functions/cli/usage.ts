@@ -43,15 +43,17 @@ the guidance is printed, not written into the file.
   },
   replay: {
     synopsis: [
-      'atrest replay <event.json|folder>... [--config FILE] [--dry-run] [--force]',
+      'atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]',
       'atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]',
       '              [--qualifier Q] [--fc2-service SERVICE]',
     ],
     summary: 'run events through the function that owns them (here, or the deployed one)',
     details: `Runs each event through the function that owns it, in this process, against the real cloud APIs
 (credentials and endpoints from the environment). A folder means every *.json in it; a file may
-hold one event or a JSON array of events.
-  --dry-run   read state and decide, write nothing
+hold one event or a JSON array of events; - reads standard input. Dead letters are unwrapped:
+\`aws sqs receive-message\` output, Lambda / Function Compute on-failure records, EventBridge
+dead-letter messages, atrest's own re-queued bodies.
+  --dry-run   read state and decide, write nothing (ends with a summary of what would change)
   --force     bypass the idempotency record
   --remote    invoke the deployed function instead (AWS Lambda Invoke; Function Compute 3.0
               InvokeFunction, or @alicloud/fc2 with --fc2-service) and print its outcome lines.
@@ -73,9 +75,11 @@ Progress and a summary on stderr.`,
   },
   doctor: {
     synopsis: ['atrest doctor [--config FILE] [--aws-region R]... [--alicloud-region R]... [--region R]...'],
-    summary: 'preflight: config, keys, key policies, cluster RBAC',
+    summary: 'preflight: config, keys, key policies, trails and rules, cluster RBAC',
     details: `Checks the config; each configured key exists, is enabled, has the right spec and usage, and
-(AWS) its key policy lets CloudWatch Logs use it. One line per check on stdout:
+(AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail / ActionTrail),
+the EventBridge rules exist and are enabled, the default bus has room for them (Alibaba Cloud: 10
+rules); ACK clusters need an RBAC grant for the function role. One line per check on stdout:
 "ok|FAIL|skip  <check>  <detail>  fix: ...".
   --aws-region R       AWS regions where the default key is used (repeat)
   --alicloud-region R  Alibaba Cloud regions where the default keys are used (repeat)

@@ -94,7 +94,11 @@ export const ClusterKmsConfig = z.strictObject({
 });
 
 export const TableBucketEncryptionConfig = z.strictObject({
-  /** `AES256` (OSS-managed keys). `KMS` needs `kmsKeyArn`; the public API page says only AES256 is supported today. */
+  /**
+   * `AES256` (OSS-managed keys), the only value accepted: the PutTableBucketEncryption API
+   * reference says "Currently, only the AES256 encryption algorithm is supported". `KMS` stays in
+   * the type because GetTableBucketEncryption may report it, and is refused in semanticIssues.
+   */
   sseAlgorithm: z.enum(['AES256', 'KMS']),
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
@@ -158,10 +162,14 @@ export function parseConfig(value: unknown): Config {
 function semanticIssues(config: Config): string[] {
   const issues: string[] = [];
   const tb = config.alicloud?.tableBucketEncryption;
-  if (tb?.sseAlgorithm === 'KMS' && tb.kmsKeyArn === undefined)
-    issues.push('config.alicloud.tableBucketEncryption.kmsKeyArn: required when sseAlgorithm is "KMS"');
-  if (tb?.sseAlgorithm === 'AES256' && tb.kmsKeyArn !== undefined)
-    issues.push('config.alicloud.tableBucketEncryption.kmsKeyArn: only allowed when sseAlgorithm is "KMS"');
+  if (tb?.sseAlgorithm === 'KMS')
+    issues.push(
+      'config.alicloud.tableBucketEncryption.sseAlgorithm: "KMS" is not accepted by OSS Tables: the PutTableBucketEncryption API reference says "Currently, only the AES256 encryption algorithm is supported"; set "AES256" (every bucket would end failed otherwise)',
+    );
+  if (tb?.kmsKeyArn !== undefined)
+    issues.push(
+      'config.alicloud.tableBucketEncryption.kmsKeyArn: not allowed: OSS Tables supports only AES256 (OSS-managed keys), which takes no key',
+    );
   return issues;
 }
 

@@ -63,6 +63,11 @@ export class DeniedError extends RemediationError {
   readonly retryable = false;
 }
 
+/** A hard quota (a count of resources, not a rate) is reached: retrying cannot help; raise the quota. */
+export class QuotaExceededError extends RemediationError {
+  readonly retryable = false;
+}
+
 /** Anything we could not classify: treated as permanent so it surfaces instead of looping. */
 export class UnexpectedError extends RemediationError {
   readonly retryable = false;
@@ -86,3 +91,31 @@ export class ConfigError extends ValidationError {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * The error code for an answer whose body is not the service's own (a proxy's or load balancer's
+ * HTML page, an empty 502): the HTTP status's reason phrase without spaces (`ServiceUnavailable`,
+ * `BadGateway`, `TooManyRequests`), as the OSS SDKs report such answers; `HTTP<status>` for a
+ * status without one. Never `SyntaxError`: that names our parser, not what happened.
+ */
+export function httpStatusCode(status: number): string {
+  const phrase = STATUS_PHRASES[status];
+  return phrase !== undefined ? phrase.replace(/[^A-Za-z0-9]/g, '') : `HTTP${status}`;
+}
+
+const STATUS_PHRASES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};

@@ -1,15 +1,11 @@
 /**
  * `atrest doctor` with both clouds configured: each cloud takes its own regions, so an Alibaba
  * region is never checked for an AWS key (the false FAIL `--region` for both used to give), and
- * cluster-kms gets the ACK RBAC explanation. Real KMS clients against the emulated KMS services.
+ * cluster-kms gets the ACK RBAC explanation. Real clients against the emulated services.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
-import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import { type AlicloudKmsEmulator, startAlicloudKms } from '../emulator/alicloud-kms.ts';
-import { startAwsKms } from '../emulator/aws-kms.ts';
-import type { EmulatedService } from '../emulator/harness.ts';
-import { DUMMY_CREDENTIALS } from '../emulator/sigv4.ts';
+import { type OfflineCloud, startOfflineCloud } from '../emulator/offline.ts';
 import { captureIo, writeConfig } from './helpers.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1111aaaa-12ab-34cd-56ef-1234567890ab';
@@ -18,33 +14,17 @@ const CONFIG = {
   alicloud: { clusterKms: { kmsKeyId: 'key-good' } },
 };
 
-let kms: EmulatedService;
-let aliKms: AlicloudKmsEmulator;
+let cloud: OfflineCloud;
 let env: Record<string, string>;
 beforeAll(async () => {
-  const aws = await startAwsKms();
-  kms = aws.service;
-  aws.state.seedKey({ arn: KEY });
-  aliKms = await startAlicloudKms({ region: 'cn-hangzhou' });
-  aliKms.state.seedKey({ keyId: 'key-good' });
-  env = {
-    AWS_ENDPOINT_URL_KMS: kms.url,
-    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-    ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
-    ALIBABA_CLOUD_ENDPOINT_KMS: aliKms.url,
-  };
+  // Keys of the config, a logging trail and enabled rules per cloud: a deployed account.
+  cloud = await startOfflineCloud(CONFIG);
+  env = cloud.env;
   // The AWS SDK's default credential chain reads process.env, as it does in production.
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_KMS: kms.url,
-    AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
-  });
+  Object.assign(process.env, env);
 });
 afterAll(async () => {
-  await kms.stop();
-  await aliKms.stop();
+  await cloud.stop();
 });
 
 const doctor = async (flags: string[]) => {

@@ -2,14 +2,22 @@
  * `atrest doctor` through main(), with the real KMS clients against the emulated AWS KMS (SigV4)
  * and Alibaba Cloud KMS (ACS3): one line per check, a fix on every FAIL, exit 0 / 1 / 2.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatCheck } from '../../functions/cli/doctor.ts';
 import { alicloudKeyUses, keyChecks } from '../../functions/cli/doctor-alicloud.ts';
+import { judgeRules } from '../../functions/cli/doctor-alicloud-delivery.ts';
 import { analyzeKeyPolicy, logsStatement } from '../../functions/cli/doctor-aws.ts';
+import { matchesCreateLogGroup, recordsManagementWrites } from '../../functions/cli/doctor-aws-delivery.ts';
 import { main } from '../../functions/cli/main.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
+import { type AlicloudDeliveryEmulator, startAlicloudDelivery } from '../emulator/alicloud-delivery.ts';
 import { type AlicloudKmsEmulator, startAlicloudKms } from '../emulator/alicloud-kms.ts';
+import {
+  type AwsDeliveryEmulator,
+  CREATE_LOG_GROUP_PATTERN,
+  startAwsDelivery,
+} from '../emulator/aws-delivery.ts';
 import { type AwsKmsState, logsKeyPolicy, rootOnlyKeyPolicy, startAwsKms } from '../emulator/aws-kms.ts';
 import type { EmulatedService } from '../emulator/harness.ts';
 import { DUMMY_CREDENTIALS } from '../emulator/sigv4.ts';
@@ -27,11 +35,46 @@ const MISSING = arn('us-east-1', '6666ffff-12ab-34cd-56ef-1234567890ab');
 let kms: EmulatedService;
 let kmsState: AwsKmsState;
 let aliKms: AlicloudKmsEmulator;
+let awsDelivery: AwsDeliveryEmulator;
+let aliDelivery: AlicloudDeliveryEmulator;
+
+/** What a deployed account looks like: a logging trail and atrest's rules, enabled. */
+function seedDelivery(): void {
+  awsDelivery.trails.splice(0, Infinity, {
+    Name: 'org-trail',
+    HomeRegion: 'us-east-1',
+    IsMultiRegionTrail: true,
+    isLogging: true,
+  });
+  awsDelivery.rules.splice(0, Infinity, {
+    Name: 'Atrest-OnCreateLogGroup1A2B3C-XYZ',
+    State: 'ENABLED',
+    EventPattern: CREATE_LOG_GROUP_PATTERN,
+  });
+  aliDelivery.trails.splice(0, Infinity, {
+    Name: 'atrest-trail',
+    SlsProjectArn: 'acs:log:cn-hangzhou:1234567890123456:project/actiontrail-atrest',
+    isLogging: true,
+  });
+  aliDelivery.rules.splice(0, Infinity, CLUSTER_RULE, DISK_RULE);
+}
+const CLUSTER_RULE = {
+  RuleName: 'atrest-cluster-kms-actiontrail',
+  Status: 'ENABLE' as const,
+  FilterPattern: '{"type":[{"suffix":":ActionTrail:ApiCall"}],"data":{"eventName":["CreateCluster"]}}',
+};
+const DISK_RULE = {
+  RuleName: 'atrest-disk-default-kms-actiontrail',
+  Status: 'ENABLE' as const,
+  FilterPattern: '{"data":{"eventName":["EnableDiskEncryptionByDefault","ModifyDiskDefaultKMSKeyId"]}}',
+};
 
 beforeAll(async () => {
   ({ service: kms, state: kmsState } = await startAwsKms());
   aliKms = await startAlicloudKms({ region: 'cn-hangzhou' });
-  Object.assign(process.env, {
+  awsDelivery = await startAwsDelivery();
+  aliDelivery = await startAlicloudDelivery();
+  Object.assign(process.env, awsDelivery.env, {
     AWS_ENDPOINT_URL_KMS: kms.url,
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
@@ -50,7 +93,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await kms.stop();
   await aliKms.stop();
+  await awsDelivery.stop();
+  await aliDelivery.stop();
 });
+beforeEach(seedDelivery);
 
 const doctor = async (
   config: unknown,
@@ -172,6 +218,7 @@ describe('atrest doctor: Alibaba Cloud keys', () => {
     ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
     ALIBABA_CLOUD_ENDPOINT_KMS: aliKms.url,
+    ...aliDelivery.env,
   });
 
   it('passes good keys for ACK, disks and SLS BYOK in the named region', async () => {
@@ -271,6 +318,21 @@ describe('key policy analysis (pure)', () => {
     ).toBe(true);
   });
 
+  it('China regions: the principal the stack deploys there (logs.<region>.amazonaws.com.cn) passes, the .com one does not', () => {
+    const statement = (service: string) =>
+      policy({
+        Effect: 'Allow',
+        Principal: { Service: service },
+        Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:GenerateDataKey*'],
+      });
+
+    expect(analyzeKeyPolicy(statement('logs.cn-north-1.amazonaws.com.cn'), 'cn-north-1').ok).toBe(true);
+    expect(analyzeKeyPolicy(statement('logs.cn-north-1.amazonaws.com'), 'cn-north-1').ok).toBe(false);
+    expect(logsStatement({ partition: 'aws-cn', region: 'cn-north-1', account: ACCOUNT }).Principal).toEqual({
+      Service: 'logs.cn-north-1.amazonaws.com.cn',
+    });
+  });
+
   it('names what is missing: another region’s principal, a narrow action list, an unconditional Deny', () => {
     const otherRegion = analyzeKeyPolicy(
       policy({ Effect: 'Allow', Principal: { Service: 'logs.eu-west-1.amazonaws.com' }, Action: 'kms:*' }),
@@ -357,5 +419,232 @@ describe('Alibaba Cloud key uses (pure)', () => {
     expect(formatCheck({ status: 'FAIL', check: 'x', detail: 'bad', fix: 'do y' })).toBe(
       'FAIL  x  bad  fix: do y',
     );
+  });
+});
+
+describe('atrest doctor: will an event reach the function? (AWS)', () => {
+  it('a logging multi-region trail and an ENABLED CreateLogGroup rule: ok in every region served', async () => {
+    const { code, lines } = await doctor(aws(GOOD, { 'eu-west-1': GOOD_EU }));
+
+    expect(code).toBe(0);
+    for (const region of ['us-east-1', 'eu-west-1']) {
+      expect(line(lines, `aws.log-group-kms@${region} trail-logging`)).toMatch(
+        /^ok {4}.*trail org-trail is logging management write events \(multi-region\)$/,
+      );
+      expect(line(lines, `aws.log-group-kms@${region} rule`)).toMatch(
+        /^ok .*Atrest-OnCreateLogGroup.*ENABLED$/,
+      );
+    }
+  });
+
+  it('no trail, or a trail that stopped logging: FAIL with the command that fixes it', async () => {
+    awsDelivery.trails.splice(0, Infinity);
+    const none = await doctor(aws(GOOD));
+    awsDelivery.trails.push({
+      Name: 'stopped',
+      HomeRegion: 'us-east-1',
+      IsMultiRegionTrail: false,
+      isLogging: false,
+    });
+    const stopped = await doctor(aws(GOOD));
+
+    expect(none.code).toBe(1);
+    expect(line(none.lines, 'aws.log-group-kms@us-east-1 trail-logging')).toMatch(
+      /^FAIL .*no CloudTrail trail covers us-east-1.*fix: aws cloudtrail create-trail .*start-logging/,
+    );
+    expect(line(stopped.lines, 'aws.log-group-kms@us-east-1 trail-logging')).toMatch(
+      /^FAIL .*stopped \(not logging\).*fix: aws cloudtrail start-logging/,
+    );
+  });
+
+  it('a trail that records only reads does not count', async () => {
+    awsDelivery.trails.splice(0, Infinity, {
+      Name: 'reads-only',
+      HomeRegion: 'us-east-1',
+      IsMultiRegionTrail: true,
+      isLogging: true,
+      selectors: { EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: true }] },
+    });
+
+    const { lines } = await doctor(aws(GOOD));
+
+    expect(line(lines, 'aws.log-group-kms@us-east-1 trail-logging')).toMatch(
+      /^FAIL .*reads-only \(no management write events\)/,
+    );
+  });
+
+  it('a DISABLED rule, or none at all: FAIL, with enable-rule or deploy', async () => {
+    awsDelivery.rules[0] = { ...(awsDelivery.rules[0] as (typeof awsDelivery.rules)[0]), State: 'DISABLED' };
+    const disabled = await doctor(aws(GOOD));
+    awsDelivery.rules.splice(0, Infinity, {
+      Name: 'other',
+      State: 'ENABLED',
+      EventPattern: '{"source":["aws.ec2"]}',
+    });
+    const missing = await doctor(aws(GOOD));
+
+    expect(line(disabled.lines, 'aws.log-group-kms@us-east-1 rule')).toMatch(
+      /^FAIL .*is DISABLED.*fix: aws events enable-rule --name Atrest-OnCreateLogGroup1A2B3C-XYZ --region us-east-1$/,
+    );
+    expect(line(missing.lines, 'aws.log-group-kms@us-east-1 rule')).toMatch(
+      /^FAIL .*no rule on the default bus of us-east-1 matches aws\.logs CreateLogGroup.*fix: deploy/,
+    );
+  });
+
+  it('finds the rule past the first page of ListRules', async () => {
+    const others = Array.from({ length: 130 }, (_, i) => ({
+      Name: `other-${i}`,
+      State: 'ENABLED' as const,
+      EventPattern: '{"source":["aws.ec2"]}',
+    }));
+    awsDelivery.rules.unshift(...others);
+
+    const { lines } = await doctor(aws(GOOD));
+
+    expect(line(lines, 'aws.log-group-kms@us-east-1 rule')).toMatch(/^ok /);
+  });
+});
+
+describe('atrest doctor: will an event reach the function? (Alibaba Cloud)', () => {
+  const aliEnv = () => ({
+    ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
+    ALIBABA_CLOUD_ENDPOINT_KMS: aliKms.url,
+    ...aliDelivery.env,
+  });
+  const cluster = { alicloud: { clusterKms: { kmsKeyId: 'key-good' } } };
+  const run = (config: unknown = cluster, env: Record<string, string> = aliEnv()) =>
+    doctor(config, ['--region', 'cn-hangzhou'], env);
+
+  it('no trail logging: FAIL with CreateTrail/StartLogging; a trail without SLS is named in the detail', async () => {
+    aliDelivery.trails.splice(0, Infinity);
+    const none = await run();
+    aliDelivery.trails.push({ Name: 'oss-only', isLogging: true });
+    const noSls = await run();
+
+    expect(none.code).toBe(1);
+    expect(line(none.lines, 'alicloud@cn-hangzhou trail-logging')).toMatch(
+      /^FAIL .*no ActionTrail trail.*fix: aliyun actiontrail CreateTrail .*StartLogging/,
+    );
+    expect(line(noSls.lines, 'alicloud@cn-hangzhou trail-logging')).toMatch(
+      /^ok .*oss-only is logging write events; none delivers to SLS/,
+    );
+  });
+
+  it('a disabled rule: FAIL with EnableRule; a missing one: FAIL with deploy', async () => {
+    aliDelivery.rules.splice(0, Infinity, { ...CLUSTER_RULE, Status: 'DISABLE' });
+    const disabled = await run();
+    aliDelivery.rules.splice(0, Infinity);
+    const missing = await run();
+
+    expect(line(disabled.lines, 'alicloud.cluster-kms@cn-hangzhou rule')).toMatch(
+      /^FAIL .*Status is DISABLE.*fix: aliyun eventbridge EnableRule --EventBusName default --RuleName atrest-cluster-kms-actiontrail --region cn-hangzhou$/,
+    );
+    expect(line(missing.lines, 'alicloud.cluster-kms@cn-hangzhou rule')).toMatch(
+      /^FAIL .*filters CreateCluster.*fix: deploy the ROS stack/,
+    );
+  });
+
+  it('a default bus with no room for the rules atrest needs: FAIL (Function Compute allows 10)', async () => {
+    aliDelivery.rules.splice(
+      0,
+      Infinity,
+      ...Array.from({ length: 10 }, (_, i) => ({
+        RuleName: `team-rule-${i}`,
+        Status: 'ENABLE' as const,
+        FilterPattern: '{"source":["acs.ecs"]}',
+      })),
+    );
+
+    const { code, lines } = await run();
+
+    expect(code).toBe(1);
+    expect(line(lines, 'alicloud@cn-hangzhou default-bus-room')).toMatch(
+      /^FAIL .*holds 10 rules and atrest needs 1 more; .*at most 10 event rules on the default event bus/,
+    );
+  });
+
+  it('reads every page of ListRules (the rule on the third page is found)', async () => {
+    aliDelivery.rules.splice(
+      0,
+      Infinity,
+      ...Array.from({ length: 230 }, (_, i) => ({
+        RuleName: `r-${i}`,
+        Status: 'ENABLE' as const,
+        FilterPattern: '{"source":["acs.ecs"]}',
+      })),
+      CLUSTER_RULE,
+    );
+
+    const { lines } = await run();
+
+    expect(line(lines, 'alicloud.cluster-kms@cn-hangzhou rule')).toMatch(/^ok /);
+    expect(aliDelivery.eventbridge.count({ action: 'ListRules' })).toBeGreaterThanOrEqual(3);
+  });
+
+  it('tells the operator before the first event that ModifyDiskDefaultKMSKeyId is for Alibaba Cloud accounts', async () => {
+    const { lines } = await run({ alicloud: { diskDefaultKms: { kmsKeyId: 'key-sm4' } } });
+
+    expect(line(lines, 'alicloud.disk-default-kms account-only')).toMatch(
+      /^skip .*can only be called by Alibaba Cloud accounts.*"Only Alibaba Cloud accounts can call this operation".*fix: set the default key once with the account's own credentials/,
+    );
+  });
+
+  it('signature checked: wrong credentials are a FAIL naming the service code', async () => {
+    const { lines } = await run(cluster, { ...aliEnv(), ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'wrong-secret' });
+
+    expect(line(lines, 'alicloud@cn-hangzhou trail-logging')).toMatch(
+      /^FAIL .*ActionTrail DescribeTrails failed: \S+/,
+    );
+  });
+});
+
+describe('delivery decisions (pure)', () => {
+  it('management write events: default selectors, basic and advanced selectors', () => {
+    expect(recordsManagementWrites({})).toBe(true);
+    expect(recordsManagementWrites({ EventSelectors: [{ ReadWriteType: 'WriteOnly' }] })).toBe(true);
+    expect(
+      recordsManagementWrites({ EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: false }] }),
+    ).toBe(false);
+    expect(
+      recordsManagementWrites({
+        AdvancedEventSelectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }],
+      }),
+    ).toBe(true);
+    expect(
+      recordsManagementWrites({
+        AdvancedEventSelectors: [
+          {
+            FieldSelectors: [
+              { Field: 'eventCategory', Equals: ['Management'] },
+              { Field: 'readOnly', Equals: ['true'] },
+            ],
+          },
+        ],
+      }),
+    ).toBe(false);
+  });
+
+  it('a CreateLogGroup pattern: source aws.logs with that event name (or every logs call)', () => {
+    expect(matchesCreateLogGroup(CREATE_LOG_GROUP_PATTERN)).toBe(true);
+    expect(matchesCreateLogGroup('{"source":["aws.logs"]}')).toBe(true);
+    expect(matchesCreateLogGroup('{"source":["aws.logs"],"detail":{"eventName":["DeleteLogGroup"]}}')).toBe(
+      false,
+    );
+    expect(matchesCreateLogGroup('not json')).toBe(false);
+    expect(matchesCreateLogGroup(undefined)).toBe(false);
+  });
+
+  it('judgeRules counts only the rules atrest still needs against the 10-rule default bus', () => {
+    const rules = Array.from({ length: 9 }, (_, i) => ({
+      name: `r${i}`,
+      status: 'ENABLE',
+      filterPattern: '{}',
+    }));
+
+    const checks = judgeRules('cn-hangzhou', ['alicloud.cluster-kms'], rules, 9);
+
+    expect(checks.map((c) => c.status)).toEqual(['FAIL', 'ok']);
+    expect(checks[1]?.detail).toBe('9 of 10 rules on the default bus; the 1 rule(s) atrest still needs fit');
   });
 });

@@ -85,9 +85,22 @@ describe('config', () => {
   });
 
   it('applies cross-field rules', () => {
-    expect(issuesOf({ alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS' } } })).toEqual([
-      'config.alicloud.tableBucketEncryption.kmsKeyArn: required when sseAlgorithm is "KMS"',
+    expect(
+      issuesOf({ alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256', kmsKeyArn: 'k' } } }),
+    ).toEqual([
+      'config.alicloud.tableBucketEncryption.kmsKeyArn: not allowed: OSS Tables supports only AES256 (OSS-managed keys), which takes no key',
     ]);
+  });
+
+  it("refuses KMS for OSS Tables with the API reference's words (only AES256 is supported)", () => {
+    const issues = issuesOf({
+      alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS', kmsKeyArn: 'acs:kms:cn-hangzhou:1:key/k' } },
+    });
+
+    expect(issues[0]).toMatch(
+      /^config\.alicloud\.tableBucketEncryption\.sseAlgorithm: "KMS" is not accepted/,
+    );
+    expect(issues[0]).toContain('"Currently, only the AES256 encryption algorithm is supported"');
   });
 
   it('reports JSON syntax errors with the source named', () => {

@@ -10,9 +10,13 @@
  * setting of each configured region.
  */
 import type { Config } from '../../functions/core/config.ts';
+import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
+import { CONFIG_SECTIONS, functionSpec } from '../../infra/functions.ts';
 import { startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
+import { startAlicloudDelivery } from './alicloud-delivery.ts';
 import { startAlicloudKms } from './alicloud-kms.ts';
+import { CREATE_LOG_GROUP_PATTERN, startAwsDelivery } from './aws-delivery.ts';
 import { startAwsKms } from './aws-kms.ts';
 import { DUMMY_CREDENTIALS, startCloudWatchLogs } from './cloudwatch-logs.ts';
 import { startEcs } from './ecs.ts';
@@ -41,7 +45,13 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   const ecs = await startEcs();
   const tables = await startOssTables();
   const aliKms = await startAlicloudKms({ region: ALI_REGION });
+  const awsDelivery = await startAwsDelivery();
+  const aliDelivery = await startAlicloudDelivery();
   const services: EmulatedService[] = [
+    awsDelivery.cloudtrail,
+    awsDelivery.eventbridge,
+    aliDelivery.actiontrail,
+    aliDelivery.eventbridge,
     logs.service,
     awsKms.service,
     sls.service,
@@ -100,7 +110,39 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   });
   seeded.push('ACK: cluster prod-payments, running, Secrets not encrypted');
 
+  // What a deployed account looks like to doctor: a logging trail per cloud and atrest's rules.
+  awsDelivery.trails.push({
+    Name: 'org-trail',
+    HomeRegion: AWS_REGION,
+    IsMultiRegionTrail: true,
+    isLogging: true,
+  });
+  awsDelivery.rules.push({
+    Name: 'Atrest-OnCreateLogGroup',
+    State: 'ENABLED',
+    EventPattern: CREATE_LOG_GROUP_PATTERN,
+  });
+  aliDelivery.trails.push({
+    Name: 'atrest-trail',
+    SlsProjectArn: `acs:log:${ALI_REGION}:1234567890123456:project/actiontrail-atrest`,
+    isLogging: true,
+  });
+  for (const id of ALICLOUD_FUNCTION_IDS) {
+    const [, section] = CONFIG_SECTIONS[id];
+    if ((ali as Record<string, unknown> | undefined)?.[section] === undefined) continue;
+    aliDelivery.rules.push({
+      RuleName: `atrest-${functionSpec(id).name}-actiontrail`,
+      Status: 'ENABLE',
+      FilterPattern: JSON.stringify(eventPattern(ALICLOUD_TRIGGERS[id])),
+    });
+  }
+  seeded.push(
+    'CloudTrail + ActionTrail: one logging trail each; EventBridge: the rules the stacks create, enabled',
+  );
+
   const env: Record<string, string> = {
+    ...awsDelivery.env,
+    ...aliDelivery.env,
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
     AWS_REGION,

@@ -3,7 +3,8 @@
  * (CloudWatch Logs, Lambda, KMS): the signature is recomputed with the known secret over the
  * request as received (method, path, query, the signed headers, the body) by
  * @smithy/signature-v4, and compared with the one sent. A mismatch is answered with the service's
- * own error code through ServiceFailure, so each service keeps its own error shape.
+ * own error code through ServiceFailure, so each service keeps its own error shape. Only the headers
+ * the client signed are verified: `x-amz-content-sha256` is optional, as on real AWS JSON services.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -100,6 +101,9 @@ export async function verifySigV4(
     region,
     service: signedService,
     sha256: Sha256,
+    // Never add x-amz-content-sha256 to what is verified: botocore and the AWS CLI do not send it to
+    // JSON services, and AWS accepts their requests. The payload hash is then computed from the body.
+    applyChecksum: false,
   });
   const signed = await signer.sign(
     {

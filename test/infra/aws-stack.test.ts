@@ -384,7 +384,12 @@ describe('AtrestStack creating its key (environment-agnostic)', () => {
           {
             Sid: 'AllowCloudWatchLogs',
             Effect: 'Allow',
-            Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            // One principal per partition: the URL suffix is amazonaws.com.cn in China (as doctor expects).
+            Principal: {
+              Service: {
+                'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+              },
+            },
             Action: [
               'kms:Encrypt*',
               'kms:Decrypt*',

@@ -86,11 +86,17 @@ const _facts = (event: unknown): EventFacts => {
 const asString = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' && value.length <= 256 ? value : undefined;
 
-/** The new cluster's id: responseElements (`cluster_id`, casing varies), else referencedResources. */
+/**
+ * The new cluster's id: responseElements (`cluster_id`, casing varies), else referencedResources —
+ * ActionTrail documents ACK clusters as `ACS::ACK::Cluster` ("Fields in Alibaba Cloud-initiated
+ * events"); `ACS::CS::Cluster` (the API's product code) is kept for records that use it.
+ */
 function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
+  const referenced = event.data.referencedResources;
   return (
     asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
-    asString(event.data.referencedResources?.['ACS::CS::Cluster']?.[0])
+    asString(referenced?.['ACS::ACK::Cluster']?.[0]) ??
+    asString(referenced?.['ACS::CS::Cluster']?.[0])
   );
 }
 
@@ -103,7 +109,8 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
     return {
       kind: 'rejected',
       code: 'MissingClusterId',
-      reason: 'no cluster id in responseElements.cluster_id or referencedResources["ACS::CS::Cluster"]',
+      reason:
+        'no cluster id in responseElements.cluster_id or referencedResources["ACS::ACK::Cluster"] / ["ACS::CS::Cluster"]',
       ...known,
     };
   if (!CLUSTER_ID.test(clusterId))

@@ -21,11 +21,12 @@
  * duplicate; a second, later drift to the same key does not). Our own Modify produces such an
  * event too: it ends `compliant` after one read, with no write. A timer tick's revision is its
  * triggerTime. Caveat (API reference): "Only Alibaba Cloud accounts can call"
- * ModifyDiskDefaultKMSKeyId; if that holds for RAM roles too, the write fails `Forbidden*` → `failed`.
+ * ModifyDiskDefaultKMSKeyId; if that holds for RAM roles too, the write fails `Forbidden*` → `failed`,
+ * and the outcome's message says so with the fix (explainModifyDenied); `atrest doctor` warns first.
  */
 import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
-import { GoneError, InvalidError, type RemediationError } from '#core/errors';
+import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { ALICLOUD_REGION, formatIssues } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
@@ -235,6 +236,34 @@ export function classifyDiskError(error: unknown): RemediationError {
   return classified;
 }
 
+/** What the ECS API reference says about who may call ModifyDiskDefaultKMSKeyId. */
+export const MODIFY_ACCOUNT_ONLY =
+  'ECS ModifyDiskDefaultKMSKeyId can only be called by Alibaba Cloud accounts (API reference: "Only Alibaba Cloud accounts can call this operation"), so the function\'s RAM role may be refused';
+
+/**
+ * A permission failure of the Modify write, told as what it most likely is, with the fix. Other
+ * errors pass through unchanged. Pure.
+ */
+export function explainModifyDenied(
+  error: RemediationError,
+  region: string,
+  kmsKeyId: string,
+): RemediationError {
+  // Not the caller's standing: the key's own authorisation, a whitelist, or bad credentials.
+  if (!(error instanceof DeniedError) || /KMS|WhiteList|AccessKey|Signature|SecurityToken/i.test(error.code))
+    return error;
+  const fix = `fix: set the key once with the account's own credentials (aliyun ecs ModifyDiskDefaultKMSKeyId --RegionId ${region} --KMSKeyId ${kmsKeyId}); this function then keeps checking it and reports drift, or grant the role AliyunECSFullAccess if your account lets RAM identities call it`;
+  return new DeniedError(
+    `${error.message} — ${MODIFY_ACCOUNT_ONLY}; ${fix}`,
+    {
+      code: error.code,
+      ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
+      ...(error.status !== undefined ? { status: error.status } : {}),
+    },
+    { cause: error },
+  );
+}
+
 // ------------------------------------------------------------------------------------------------
 // the remediator
 // ------------------------------------------------------------------------------------------------
@@ -275,7 +304,11 @@ export function createRemediator(
         // happened so a retried Modify does not enable twice.
         state.encrypted = true;
       }
-      await call(target.region, 'ModifyDiskDefaultKMSKeyId', { KMSKeyId: desired.kmsKeyId });
+      try {
+        await call(target.region, 'ModifyDiskDefaultKMSKeyId', { KMSKeyId: desired.kmsKeyId });
+      } catch (error) {
+        throw explainModifyDenied(classifyDiskError(error), target.region, desired.kmsKeyId);
+      }
     },
 
     classify: classifyDiskError,

@@ -88,11 +88,13 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
   );
   const referenced = event.data.referencedResources?.['ACS::SLS::LogStore']?.[0];
   if ((project === undefined || logstore === undefined) && referenced !== undefined) {
-    const [p, l, ...rest] = referenced.split('/');
-    if (rest.length === 0) {
-      project ??= asName(p);
-      logstore ??= asName(l);
-    }
+    const parts = referenced.split('/');
+    // "p/ls" names both. A bare name is the logstore alone: taking it for the project would read a
+    // project that does not exist and end a real logstore `gone`.
+    if (parts.length === 2) {
+      project ??= asName(parts[0]);
+      logstore ??= asName(parts[1]);
+    } else if (parts.length === 1) logstore ??= asName(parts[0]);
   }
   return { ...(project !== undefined ? { project } : {}), ...(logstore !== undefined ? { logstore } : {}) };
 }
@@ -106,7 +108,10 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
     return {
       kind: 'rejected',
       code: 'InvalidEvent',
-      reason: 'no project and logstore name in the event',
+      reason:
+        logstore !== undefined
+          ? `the project of logstore ${JSON.stringify(logstore.slice(0, 64))} cannot be determined: no project in requestParameters and referencedResources["ACS::SLS::LogStore"] is not "<project>/<logstore>"`
+          : 'no project and logstore name in the event',
       ...known,
     };
   if (!SLS_PROJECT.test(project) || !SLS_LOGSTORE.test(logstore))

@@ -297,7 +297,9 @@ export class AtrestStack extends Stack {
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchLogs',
-        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        // Regional and partitional: logs.<region>.amazonaws.com, logs.cn-north-1.amazonaws.com.cn in
+        // China (aws-cdk region-info: `case 'logs': return regionalPartitional`).
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.${this.urlSuffix}`)],
         actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
         resources: ['*'],
         conditions: {

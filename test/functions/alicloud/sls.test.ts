@@ -4,6 +4,7 @@ import {
   DeniedError,
   GoneError,
   InvalidError,
+  QuotaExceededError,
   ThrottledError,
   TransientError,
   UnexpectedError,
@@ -121,7 +122,7 @@ describe('classifySlsError', () => {
     ['InvalidParameter.KeyId', 400, InvalidError],
     ['ServerBusy', 503, TransientError],
     ['InternalServerError', 500, TransientError],
-    ['ExceedQuota', 403, ThrottledError],
+    ['ExceedQuota', 403, QuotaExceededError],
     ['WriteQuotaExceed', 403, ThrottledError],
     ['Throttling.User', 400, ThrottledError],
     ['Whatever', 429, ThrottledError],
@@ -148,6 +149,25 @@ describe('classifySlsError', () => {
     const typed = new InvalidError('bad', { code: 'InvalidProjectName' });
     expect(classifySlsError(typed)).toBe(typed);
     expect(classifySlsError(new TypeError('x')).code).toBe('TypeError');
+  });
+});
+
+describe('ExceedQuota: a rate or a hard quota', () => {
+  it.each([
+    ['Project operation qps exceed', ThrottledError, true],
+    ['Project write quota exceed: inflow: 100GB', ThrottledError, true],
+    ['Rate exceeded', ThrottledError, true],
+    ['domain quota exceed', QuotaExceededError, false],
+    ['logstore count exceeds the quota of project', QuotaExceededError, false],
+  ] as const)('"%s" is %s (retryable: %s), code kept', (message, type, retryable) => {
+    const error = classifySlsError(new SlsServiceError('ExceedQuota', message, 403, 'rid-q'));
+
+    expect(error).toBeInstanceOf(type);
+    expect({ code: error.code, requestId: error.requestId, retryable: error.retryable }).toEqual({
+      code: 'ExceedQuota',
+      requestId: 'rid-q',
+      retryable,
+    });
   });
 });
 

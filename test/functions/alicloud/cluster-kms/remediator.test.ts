@@ -63,6 +63,19 @@ describe('parseEvent', () => {
     expect(parsed.kind === 'targets' && parsed.targets[0]?.clusterId).toBe(ID);
   });
 
+  it.each(['ACS::ACK::Cluster', 'ACS::CS::Cluster'])(
+    'reads the cluster id from referencedResources["%s"] when responseElements has none',
+    (type) => {
+      const event = load('create-cluster.json');
+      event.data.responseElements = null;
+      event.data.referencedResources = { [type]: [ID] };
+
+      const parsed = parseEvent(event);
+
+      expect(parsed.kind === 'targets' && parsed.targets[0]?.clusterId).toBe(ID);
+    },
+  );
+
   it('ignores a failed CreateCluster call', () => {
     expect(parseEvent(load('create-cluster-failed.json'))).toMatchObject({
       kind: 'ignored',

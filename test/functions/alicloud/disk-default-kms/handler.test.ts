@@ -239,6 +239,28 @@ describe('alicloud.disk-default-kms through the emulator', () => {
     expect(count('ModifyDiskDefaultKMSKeyId')).toBe(1);
   });
 
+  it('a RAM role refused by ModifyDiskDefaultKMSKeyId: the failed outcome says only the account may call it, and the fix', async () => {
+    ecs.service.failNext('ModifyDiskDefaultKMSKeyId', { status: 403, code: 'Forbidden.RAM', times: 1 });
+
+    const { outcomes } = await run(sample('enable-disk-encryption-by-default.json'));
+
+    expect(outcomes[0]).toMatchObject({ outcome: 'failed', error: { code: 'Forbidden.RAM' } });
+    expect(outcomes[0]?.error?.message).toContain('can only be called by Alibaba Cloud accounts');
+    expect(outcomes[0]?.error?.message).toContain(`fix: set the key once with the account's own credentials`);
+  });
+
+  it('a key ECS may not use is not blamed on the caller', async () => {
+    ecs.service.failNext('ModifyDiskDefaultKMSKeyId', {
+      status: 403,
+      code: 'InvalidParameter.KMSKeyId.KMSUnauthorized',
+      times: 1,
+    });
+
+    const { outcomes } = await run(sample('enable-disk-encryption-by-default.json'));
+
+    expect(outcomes[0]?.error?.message).not.toContain('Alibaba Cloud accounts');
+  });
+
   it('retries throttling on the reads and a 5xx on the write', async () => {
     ecs.service.failNext('DescribeDiskEncryptionByDefaultStatus', {
       status: 400,

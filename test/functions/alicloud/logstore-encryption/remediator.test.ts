@@ -93,6 +93,24 @@ describe('parse', () => {
   });
 
   it.each([
+    ['no project anywhere', { requestParameters: {} }],
+    ['only the logstore in requestParameters', { requestParameters: { logstoreName: 'ls_two' } }],
+  ])(
+    'rejects a bare logstore name in referencedResources (%s): the project is never guessed',
+    (_why, data) => {
+      const parsed = parseEvent(
+        withData({ ...data, referencedResources: { 'ACS::SLS::LogStore': ['ls_two'] } }),
+      );
+
+      expect(parsed).toMatchObject({
+        kind: 'rejected',
+        code: 'InvalidEvent',
+        reason: expect.stringContaining('the project of logstore "ls_two" cannot be determined'),
+      });
+    },
+  );
+
+  it.each([
     ['no names', { requestParameters: {}, referencedResources: null }],
     [
       'a project that is not a host label',

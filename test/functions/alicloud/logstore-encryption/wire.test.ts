@@ -220,7 +220,12 @@ describe('alicloud.logstore-encryption against the SLS emulator', () => {
   it('retries throttling (ExceedQuota) on the write, then applies', async () => {
     // Prepare
     sls.state.seedLogstore(PROJECT, LOGSTORE);
-    sls.service.failNext('UpdateLogStoreEncryption', { status: 403, code: 'ExceedQuota', times: 2 });
+    sls.service.failNext('UpdateLogStoreEncryption', {
+      status: 403,
+      code: 'ExceedQuota',
+      message: 'Project operation qps exceed',
+      times: 2,
+    });
 
     // Act
     const [outcome] = await remediateEvent(remediator, event(), deps());
@@ -249,7 +254,12 @@ describe('alicloud.logstore-encryption against the SLS emulator', () => {
   it('fails with the throttling code when retries run out', async () => {
     // Prepare
     sls.state.seedLogstore(PROJECT, LOGSTORE);
-    sls.service.failNext('UpdateLogStoreEncryption', { status: 403, code: 'ExceedQuota', times: 50 });
+    sls.service.failNext('UpdateLogStoreEncryption', {
+      status: 403,
+      code: 'ExceedQuota',
+      message: 'Project operation qps exceed',
+      times: 50,
+    });
     const config: Config = parseConfig({
       alicloud: { logstoreEncryption: { encryptType: 'default' } },
       retry: { maxAttempts: 3 },
@@ -260,6 +270,25 @@ describe('alicloud.logstore-encryption against the SLS emulator', () => {
 
     // Assess
     expect(outcome).toMatchObject({ outcome: 'failed', attempts: 3, error: { code: 'ExceedQuota' } });
+  });
+
+  it('a hard quota (ExceedQuota that is not a rate) fails at once: no retry burns the budget', async () => {
+    // Prepare
+    sls.state.seedLogstore(PROJECT, LOGSTORE);
+    sls.service.failNext('UpdateLogStoreEncryption', {
+      status: 403,
+      code: 'ExceedQuota',
+      message: 'domain quota exceed',
+      times: 50,
+    });
+
+    // Act
+    const [outcome] = await remediateEvent(remediator, event(), deps());
+
+    // Assess
+    expect(outcome).toMatchObject({ outcome: 'failed', attempts: 1, error: { code: 'ExceedQuota' } });
+    expect(outcome?.error?.message).toMatch(/hard SLS quota/);
+    expect(sls.service.count({ action: 'UpdateLogStoreEncryption' })).toBe(1);
   });
 
   it('sweep: lists every logstore of every project and remediates each', async () => {

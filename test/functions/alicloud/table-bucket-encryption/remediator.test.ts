@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
+import { type Config, parseConfig } from '#core/config';
 import { permissions } from '../../../../functions/alicloud/table-bucket-encryption/permissions.ts';
 import {
   createRemediator,
@@ -109,8 +109,12 @@ describe('parse', () => {
 });
 
 describe('desire and evaluate', () => {
+  // The config refuses KMS (the API accepts only AES256 today); the remediator keeps its KMS path
+  // for GetTableBucketEncryption answers and the day the API accepts it, so those cases skip parsing.
   const config = (section: Record<string, unknown>) =>
-    parseConfig({ alicloud: { tableBucketEncryption: section } });
+    section.sseAlgorithm === 'KMS'
+      ? ({ alicloud: { tableBucketEncryption: section } } as Config)
+      : parseConfig({ alicloud: { tableBucketEncryption: section } });
   const KEY = 'acs:kms:cn-hangzhou:1234567890123456:key/key-1';
 
   it('is off without a section, excluded by bucket name', () => {
