@@ -272,9 +272,16 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
  * `applied` in a dry run means "would write".
  */
 export function dryRunSummary(outcomes: Outcome[], show = 20): string {
-  const would = outcomes.filter((o) => o.outcome === 'applied');
+  // Several events may name one resource (a redelivery, a dead letter of it): count it once.
+  const would = [
+    ...new Map(
+      outcomes.filter((o) => o.outcome === 'applied').map((o) => [`${o.region ?? ''} ${o.resource}`, o]),
+    ).values(),
+  ];
+  const changing = new Set(would.map((o) => `${o.region ?? ''} ${o.resource}`));
   const failed = outcomes.filter(isFailure).length;
-  const head = `atrest: dry run, nothing written: ${would.length} would change${failed > 0 ? `, ${failed} failed or rejected` : ''}, ${outcomes.length - would.length - failed} would stay as they are`;
+  const staying = outcomes.filter((o) => o.outcome !== 'applied' && !isFailure(o)).length;
+  const head = `atrest: dry run, nothing written: ${changing.size} would change${failed > 0 ? `, ${failed} failed or rejected` : ''}, ${staying} would stay as they are`;
   if (would.length === 0) return head;
   const list = would
     .slice(0, show)

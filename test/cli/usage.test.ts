@@ -105,6 +105,17 @@ describe('dry-run summary', () => {
     expect(lines).toHaveLength(22);
     expect(lines.at(-1)).toBe('  … and 5 more (the applied lines on stdout)');
   });
+
+  it('counts a resource named by several events once', () => {
+    const twice = [
+      outcome({ outcome: 'applied', resource: '/g/1' }),
+      outcome({ outcome: 'applied', resource: '/g/1' }),
+    ];
+    expect(dryRunSummary(twice).split('\n')).toEqual([
+      'atrest: dry run, nothing written: 1 would change, 0 would stay as they are',
+      '  would encrypt /g/1 (us-east-1)',
+    ]);
+  });
 });
 
 describe('atrest init', () => {
