@@ -13,6 +13,7 @@ import { parseConfig } from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { fillResource } from '../../functions/core/permissions.ts';
 import { AtrestStack, type AtrestStackProps, SWEEP_EVENT } from '../../infra/aws/lib/atrest-stack.ts';
+import { REPO_ROOT } from '../../infra/functions.ts';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const EU_KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/5678abcd-12ab-34cd-56ef-1234567890ab';
@@ -488,6 +489,29 @@ describe('AtrestStack fails at synth', () => {
     expect(attempt({ permissions: { cloud: 'alicloud', statements: permissions.statements } })).toThrow(
       /expected an aws PermissionSet/,
     );
+  });
+});
+
+describe('with the feature flags of cdk.json (what `cdk synth` uses)', () => {
+  it('still passes cdk-nag, with the region key and the composite alarm', () => {
+    const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+      context: Record<string, unknown>;
+    };
+    const outdir = mkdtempSync(join(tmpdir(), 'atrest-cdk-'));
+    outdirs.push(outdir);
+    const app = new App({ outdir, context: cdkJson.context });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = new AtrestStack(app, 'Atrest', {
+      ...BASE,
+      env: { account: '111122223333', region: 'eu-west-1' },
+    });
+    const template = Template.fromStack(stack);
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+
+    expect(Object.keys(cdkJson.context).length).toBeGreaterThan(80);
+    expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: EU_KEY_ARN });
+    template.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
   });
 });
 
