@@ -190,7 +190,10 @@ export class AtrestAlicloudStack extends ros.Stack {
         `reservedConcurrency: expected a whole number of at least 1 (0 would stop every invocation), got ${reserved}`,
       ]);
     const alarmEmail = checkedEmail(props.alarmEmail);
-    this.otsInstanceName = checkedOtsInstanceName(props.otsInstanceName ?? `${prefix}-store`);
+    this.otsInstanceName = checkedOtsInstanceName(
+      // At most 16 characters: a long prefix is cut, never a trailing hyphen.
+      props.otsInstanceName ?? `${prefix.slice(0, 10).replace(/-+$/, '')}-store`,
+    );
     // Tablestore table names: letters, digits, underscores.
     this.otsTableName = `${prefix.replaceAll('-', '_')}_idempotency`;
 

@@ -485,6 +485,14 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
+  it('keeps the default instance name within 16 characters for a long prefix', () => {
+    const { template: t } = synth(permissions, {
+      functions: ['alicloud.disk-default-kms'],
+      namePrefix: 'platform-securi',
+    });
+    expect(t.Resources.OtsInstance?.Properties.InstanceName).toBe('platform-s-store');
+  });
+
   it('leaves the FC concurrency to the account when asked (reservedConcurrency null)', () => {
     const { template: t } = synth(permissions, { reservedConcurrency: null });
     expect(ofType(t, 'ALIYUN::FC3::ConcurrencyConfig')).toEqual([]);
