@@ -85,7 +85,11 @@ export async function doctor(options: DoctorOptions): Promise<number> {
   }
   if (config.alicloud)
     for await (const c of checkAlicloud(config.alicloud, { ...options, regions: aliFlags })) emit(c);
-  for (const c of ackRbacChecks(config, aliFlags)) emit(c);
+  for await (const c of ackRbacChecks(config, aliFlags, {
+    env: options.env,
+    ...(options.ackRoleId !== undefined ? { roleId: options.ackRoleId } : {}),
+  }))
+    emit(c);
 
   return failed ? 1 : 0;
 }

@@ -184,6 +184,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           region: { type: 'string', multiple: true },
           'aws-region': { type: 'string', multiple: true },
           'alicloud-region': { type: 'string', multiple: true },
+          'ack-role-id': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         });
         if (args.positionals.length > 0) throw new UsageError('doctor takes no arguments', 'doctor');
@@ -192,6 +193,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
           regions: args.values.region ?? [],
           awsRegions: args.values['aws-region'] ?? [],
           alicloudRegions: args.values['alicloud-region'] ?? [],
+          ...(args.values['ack-role-id'] !== undefined ? { ackRoleId: args.values['ack-role-id'] } : {}),
           env: io.env,
           out: io.out,
           err: io.err,

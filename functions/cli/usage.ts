@@ -74,7 +74,10 @@ dead-letter messages, atrest's own re-queued bodies.
 Progress and a summary on stderr.`,
   },
   doctor: {
-    synopsis: ['atrest doctor [--config FILE] [--aws-region R]... [--alicloud-region R]... [--region R]...'],
+    synopsis: [
+      'atrest doctor [--config FILE] [--aws-region R]... [--alicloud-region R]... [--region R]...',
+      '              [--ack-role-id ID]',
+    ],
     summary: 'preflight: config, keys, key policies, trails and rules, cluster RBAC',
     details: `Checks the config; each configured key exists, is enabled, has the right spec and usage, and
 (AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail / ActionTrail),
@@ -83,7 +86,9 @@ rules); ACK clusters need an RBAC grant for the function role. One line per chec
 "ok|FAIL|skip  <check>  <detail>  fix: ...".
   --aws-region R       AWS regions where the default key is used (repeat)
   --alicloud-region R  Alibaba Cloud regions where the default keys are used (repeat)
-  --region R           both clouds, each taking the names that are its own region format`,
+  --region R           both clouds, each taking the names that are its own region format
+  --ack-role-id ID     the cluster-kms role id (stack output ClusterKmsRoleId): check each ACK
+                       cluster grants it RBAC (run as an RBAC admin of the clusters)`,
   },
 };
 

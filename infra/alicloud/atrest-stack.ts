@@ -406,6 +406,9 @@ export class AtrestAlicloudStack extends ros.Stack {
         });
 
       new ros.RosOutput(this, `${logical}FunctionName`, { value: fn.attrFunctionName });
+      // doctor --ack-role-id takes it to check each cluster's RBAC grant.
+      if (fnId === 'alicloud.cluster-kms')
+        new ros.RosOutput(this, 'ClusterKmsRoleId', { value: role.attrRoleId });
     }
     this.alarms(prefix, alarmEmail, logProject, dlqName);
     new ros.RosOutput(this, 'DeadLetterQueueName', { value: this.deadLetterQueue.getAtt('QueueName') });

@@ -4,6 +4,7 @@
  * cluster-kms gets the ACK RBAC explanation. Real clients against the emulated services.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rbacChecks } from '../../functions/cli/doctor-ack-rbac.ts';
 import { main } from '../../functions/cli/main.ts';
 import { type OfflineCloud, startOfflineCloud } from '../emulator/offline.ts';
 import { captureIo, writeConfig } from './helpers.ts';

@@ -12,7 +12,7 @@
 import type { Config } from '../../functions/core/config.ts';
 import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
 import { CONFIG_SECTIONS, functionSpec } from '../../infra/functions.ts';
-import { startAck } from './ack.ts';
+import { type AckState, startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
 import { startAlicloudDelivery } from './alicloud-delivery.ts';
 import { startAlicloudKms } from './alicloud-kms.ts';
@@ -34,6 +34,8 @@ export interface OfflineCloud {
   env: Record<string, string>;
   /** One line per seeded thing, for the operator. */
   seeded: string[];
+  /** The ACK emulator's state (clusters, RBAC grants), for tests. */
+  ack: AckState;
   stop(): Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   return {
     env,
     seeded,
+    ack: ack.clusters,
     stop: async () => {
       await Promise.all(services.map((s) => s.stop()));
     },
