@@ -110,3 +110,37 @@ describe('offline: init → emulator → doctor / replay / sweep', () => {
     ).toEqual(would);
   });
 });
+
+describe('npm run emulator as a process', { timeout: 60_000 }, () => {
+  it('prints the exports, serves on loopback, and exits 0 on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(
+      join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+      [join(REPO_ROOT, 'bin', 'emulator.ts')],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      // Bounded wait for the last hint line (the process prints everything at once when ready).
+      for (let i = 0; i < 200 && !out.includes('npx atrest sweep alicloud'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const logs = /^export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS='(http:\/\/127\.0\.0\.1:\d+)'$/m.exec(out)?.[1];
+
+      expect(logs).toBeDefined();
+      const answer = await fetch(`${logs}/`, { method: 'POST', signal: AbortSignal.timeout(5_000) });
+      expect(answer.status).toBeGreaterThanOrEqual(400); // unsigned: refused, but served
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      // Never leave the emulator running when an assertion above fails.
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
