@@ -27,8 +27,31 @@ const OLD_AWS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0
 const ALI_KEY = 'key-hzz6c1f2b3a4d5e6f7g8h';
 const DRIFT_KEY = '0e478b7a-4262-4802-b8cb-00d3fb40beef';
 const CLUSTER = 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b';
+/** The cluster of events/alicloud/cluster-kms/create-cluster.console.json (bought in the console). */
+const CONSOLE_CLUSTER = 'c4a2f9b7c3d5e5f6a0b1c2d3e4f5a6b7c';
+/** The trail logstore of events/alicloud/logstore-encryption/create-logstore.sls-trigger.json. */
+const TRAIL = { project: 'atrest-trail-1234567890123456', logstore: 'actiontrail_atrest-trail' };
 
-const event = (path: string): object => JSON.parse(readFileSync(join(ROOT, 'events', path), 'utf8'));
+/**
+ * A sample event, played as if it happened now: idempotency compares when an event was observed
+ * with when the last completed run began, so a drift sample dated before this demo's own writes
+ * would (rightly) be taken as already handled. The same sample loaded again keeps its first time:
+ * it is a redelivery.
+ */
+const stamps = new Map<string, string>();
+const event = (path: string): object => {
+  const e = JSON.parse(readFileSync(join(ROOT, 'events', path), 'utf8')) as Record<string, unknown> & {
+    detail?: Record<string, unknown>;
+    data?: Record<string, unknown>;
+  };
+  const at = stamps.get(path) ?? new Date(Date.now() + 1).toISOString();
+  stamps.set(path, at);
+  if (typeof e.time === 'string') e.time = at;
+  if (typeof e.triggerTime === 'string') e.triggerTime = at;
+  if (typeof e.detail?.eventTime === 'string') e.detail.eventTime = at;
+  if (typeof e.data?.eventTime === 'string') e.data.eventTime = at;
+  return e;
+};
 const short = (key: string | undefined): string => {
   if (key === undefined || key === '') return 'none';
   const id = key.startsWith('arn:') ? `key/${key.split('/').pop()}` : key;
@@ -173,17 +196,21 @@ export async function runDemo(
   };
 
   const logGroup = (name: string) => () => short(logs.state.logGroup(name)?.kmsKeyId);
-  const logstore = () => {
-    const conf = sls.state.logstore('app-logs-prod', 'access-log')?.encrypt_conf;
-    if (!conf) return 'none';
-    return `${conf.enable ? '' : 'disabled '}${conf.encrypt_type}${conf.user_cmk_info ? ` ${short(conf.user_cmk_info.cmk_key_id)}` : ''}`;
-  };
+  const logstore =
+    (name = 'access-log') =>
+    () => {
+      const conf = sls.state.logstore('app-logs-prod', name)?.encrypt_conf;
+      if (!conf) return 'none';
+      return `${conf.enable ? '' : 'disabled '}${conf.encrypt_type}${conf.user_cmk_info ? ` ${short(conf.user_cmk_info.cmk_key_id)}` : ''}`;
+    };
   const bucketArn = `acs:osstables:${REGION}:${ACCOUNT}:bucket/analytics-tables`;
   const bucket = () => tables.state.bucket(bucketArn)?.encryption?.sseAlgorithm ?? 'none';
-  const cluster = () => {
-    const c = ack.clusters.get(CLUSTER);
-    return c ? `${c.state}, ${short(c.kmsKeyId)}` : 'gone';
-  };
+  const cluster =
+    (id = CLUSTER) =>
+    () => {
+      const c = ack.clusters.get(id);
+      return c ? `${c.state}, ${short(c.kmsKeyId)}` : 'gone';
+    };
   const disk = () => {
     const r = ecs.state.region(REGION);
     return r.encrypted ? `on, ${short(r.kmsKeyId)}` : 'off';
@@ -224,7 +251,7 @@ export async function runDemo(
     () => lambda(malformed, lambdaContext()),
   );
 
-  await step('alicloud.logstore-encryption', 'app-logs-prod/access-log', logstore, () =>
+  await step('alicloud.logstore-encryption', 'app-logs-prod/access-log', logstore(), () =>
     fcHandlers.logstore(
       event('alicloud/logstore-encryption/create-logstore.json'),
       fcContext('atrest-logstore-encryption'),
@@ -236,13 +263,13 @@ export async function runDemo(
       fcContext('atrest-table-bucket-encryption'),
     ),
   );
-  await step('alicloud.cluster-kms', `${CLUSTER.slice(0, 12)}…`, cluster, () =>
+  await step('alicloud.cluster-kms', `${CLUSTER.slice(0, 12)}…`, cluster(), () =>
     fcHandlers.cluster(event('alicloud/cluster-kms/create-cluster.json'), fcContext('atrest-cluster-kms')),
   );
   // Minutes later the cluster is running; FC delivers the delayed re-invocation.
   ack.clusters.advance(CLUSTER, 'running');
   for (const requeued of fc.drain())
-    await step('alicloud.cluster-kms', `${CLUSTER.slice(0, 12)}… (re-queued)`, cluster, () =>
+    await step('alicloud.cluster-kms', `${CLUSTER.slice(0, 12)}… (re-queued)`, cluster(), () =>
       fcHandlers.cluster(requeued.body, fcContext('atrest-cluster-kms')),
     );
   await step('alicloud.disk-default-kms', `${REGION} default disk key`, disk, () =>
@@ -263,6 +290,40 @@ export async function runDemo(
     fcHandlers.disk(event('alicloud/disk-default-kms/timer.json'), fcContext('atrest-disk-default-kms')),
   );
 
+  // Someone buys an ACK Pro cluster in the console: ActionTrail records a ConsoleOperation.
+  ack.clusters.seed({ clusterId: CONSOLE_CLUSTER, name: 'prod-web', state: 'running' });
+  await step(
+    'alicloud.cluster-kms',
+    `${CONSOLE_CLUSTER.slice(0, 12)}… (console)`,
+    cluster(CONSOLE_CLUSTER),
+    () =>
+      fcHandlers.cluster(
+        event('alicloud/cluster-kms/create-cluster.console.json'),
+        fcContext('atrest-cluster-kms'),
+      ),
+  );
+  // SLS's own records never reach EventBridge: the trail writes the record to its logstore, and
+  // the FC log trigger hands the function the cursor range, which it reads with PullLogs.
+  sls.state.seedLogstore('app-logs-prod', 'trail-log');
+  sls.state.appendLogs(TRAIL.project, TRAIL.logstore, 0, {
+    topic: 'actiontrail_audit_event',
+    logs: [
+      {
+        time: Math.floor(Date.now() / 1000),
+        contents: {
+          __topic__: 'actiontrail_audit_event',
+          event: JSON.stringify(event('alicloud/logstore-encryption/create-logstore.record.json')),
+        },
+      },
+    ],
+  });
+  await step('alicloud.logstore-encryption', 'app-logs-prod/trail-log (trail)', logstore('trail-log'), () =>
+    fcHandlers.logstore(
+      event('alicloud/logstore-encryption/create-logstore.sls-trigger.json'),
+      fcContext('atrest-logstore-encryption'),
+    ),
+  );
+
   // Did every resource end where the config says it should?
   const checks: Array<[string, boolean]> = [
     ['/app/orders/api', logs.state.logGroup('/app/orders/api')?.kmsKeyId === AWS_KEY],
@@ -277,6 +338,11 @@ export async function runDemo(
     ],
     ['analytics-tables', tables.state.bucket(bucketArn)?.encryption?.sseAlgorithm === 'AES256'],
     [CLUSTER, ack.clusters.get(CLUSTER)?.kmsKeyId === ALI_KEY],
+    [`${CONSOLE_CLUSTER} (console)`, ack.clusters.get(CONSOLE_CLUSTER)?.kmsKeyId === ALI_KEY],
+    [
+      'app-logs-prod/trail-log (trail)',
+      sls.state.logstore('app-logs-prod', 'trail-log')?.encrypt_conf?.user_cmk_info?.cmk_key_id === ALI_KEY,
+    ],
     [`${REGION} default disk key`, ecs.state.region(REGION).kmsKeyId === ALI_KEY],
   ];
   for (const s of services) await s.stop();

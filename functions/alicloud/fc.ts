@@ -2,15 +2,22 @@
  * The Function Compute 3.0 entry adapter shared by the four Alibaba Cloud functions:
  * Buffer → JSON → (unwrap a re-queued event) → engine → one structured log line per outcome.
  *
+ * Trail path: an SLS (log) trigger invocation (a cursor range on a trail logstore) is read with
+ * PullLogs and each ActionTrail record the function owns goes through the same single-event path,
+ * one by one (trail.ts, trail-invocation.ts, loaded only for such invocations).
+ *
  * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
  * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
  * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
  * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
  *
- * Failures: when any outcome is `failed` or `rejected`, or the re-queue itself failed, the handler
- * throws after logging, so FC's async retry and the on-failure destination (dead letter) get the
- * event with the outcomes in the error message.
+ * Settled means settled: when any outcome is not settled — `failed`, `rejected`, a `duplicate` of
+ * work another invocation still holds in progress (`settled: false`), a `deferred` whose re-queue
+ * failed — the handler throws after logging, so FC's async retry and the on-failure destination
+ * (dead letter) get the event with the outcomes in the error message. The idempotency lock lasts
+ * the function's configured timeout (`context.function.timeout`), so a killed invocation's lock
+ * has expired by the time FC retries.
  *
  * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
  * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
@@ -28,12 +35,13 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, type Outcome } from '#core/outcome';
+import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import { isSlsTriggerEvent } from './events.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -176,7 +184,8 @@ export function createFcHandler(options: FcHandlerOptions) {
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
-    const timeoutMs = (context.function?.timeout ?? 60) * 1000;
+    const timeoutSeconds = context.function?.timeout ?? 60;
+    const timeoutMs = timeoutSeconds * 1000;
     const credentials = () => credentialsFrom(context, env);
     const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
     const decoded = decode(event);
@@ -196,59 +205,95 @@ export function createFcHandler(options: FcHandlerOptions) {
         log,
         options,
         rate: sweepRate,
+        lockSeconds: timeoutSeconds,
       });
     }
-    const { event: original, deferral } = unwrapDeferred(decoded);
-    let outcomes = await remediateEvent(remediator, original, {
-      config,
-      store,
-      remainingMs: () => timeoutMs - (now() - started),
-      ...options.engine,
-    });
-
-    let requeueFailure: unknown;
-    const anyFailed = outcomes.some(isFailure);
-    if (outcomes.some((o) => o.outcome === 'deferred')) {
-      const plan = planDeferral(deferral, deadlineMs, now(), random());
-      if (plan.kind === 'expired') {
-        outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
-      } else if (!anyFailed) {
-        // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
-        // and a re-queue on top would start a second chain for the same work.
-        try {
-          await requeue(original, plan, context, env, credentials);
-          log(
-            line('INFO', 'requeued', {
-              function: remediator.id,
-              attempt: plan.deferral.attempt,
-              delaySeconds: plan.delaySeconds,
-              firstSeenAt: plan.deferral.firstSeenAt,
-              requestId: context.requestId,
-            }),
-          );
-        } catch (error) {
-          requeueFailure = error;
-          const { errorFacts } = await import('./openapi.ts');
-          const facts = errorFacts(error);
-          log(
-            line('ERROR', 'requeue failed', {
-              function: remediator.id,
-              requestId: context.requestId,
-              error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
-            }),
-          );
+    const remainingMs = () => timeoutMs - (now() - started);
+    /** One event through the engine, then its deferral (re-queue or expiry). */
+    const processOne = async (
+      original: unknown,
+      deferral: Deferral | undefined,
+    ): Promise<{ outcomes: Outcome[]; requeueFailure?: unknown }> => {
+      let outcomes = await remediateEvent(remediator, original, {
+        config,
+        store,
+        remainingMs,
+        lockSeconds: timeoutSeconds,
+        ...options.engine,
+      });
+      let requeueFailure: unknown;
+      // Anything unsettled besides the deferral (a failure, a duplicate still in progress) throws below.
+      const anyFailed = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
+      if (outcomes.some((o) => o.outcome === 'deferred')) {
+        const plan = planDeferral(deferral, deadlineMs, now(), random());
+        if (plan.kind === 'expired') {
+          outcomes = outcomes.map((o) => (o.outcome === 'deferred' ? expire(o, plan) : o));
+        } else if (!anyFailed) {
+          // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
+          // and a re-queue on top would start a second chain for the same work.
+          try {
+            await requeue(original, plan, context, env, credentials);
+            log(
+              line('INFO', 'requeued', {
+                function: remediator.id,
+                attempt: plan.deferral.attempt,
+                delaySeconds: plan.delaySeconds,
+                firstSeenAt: plan.deferral.firstSeenAt,
+                requestId: context.requestId,
+              }),
+            );
+          } catch (error) {
+            requeueFailure = error;
+            const { errorFacts } = await import('./openapi.ts');
+            const facts = errorFacts(error);
+            log(
+              line('ERROR', 'requeue failed', {
+                function: remediator.id,
+                requestId: context.requestId,
+                error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+              }),
+            );
+          }
         }
       }
+      return { outcomes, ...(requeueFailure !== undefined ? { requeueFailure } : {}) };
+    };
+
+    let outcomes: Outcome[];
+    let requeueFailure: unknown;
+    if (isSlsTriggerEvent(decoded)) {
+      // The trail path: read the logstore range and run each record this function owns, one by
+      // one, as if delivered alone (a deferred record is re-queued alone). Loaded on first use.
+      const { runTrailInvocation } = await import('./trail-invocation.ts');
+      const result = await runTrailInvocation({
+        event: decoded,
+        remediator,
+        context,
+        env,
+        credentials,
+        remainingMs,
+        log: (level, message, fields) =>
+          log(line(level, message, { ...fields, requestId: context.requestId })),
+        processOne: (record) => processOne(record, undefined),
+      });
+      outcomes = result.outcomes;
+      requeueFailure = result.requeueFailure;
+    } else {
+      const { event: original, deferral } = unwrapDeferred(decoded);
+      ({ outcomes, requeueFailure } = await processOne(original, deferral));
     }
 
     for (const outcome of outcomes)
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
-    const failed = outcomes.filter(isFailure);
+    // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
+    // (processOne re-queues only an event with no other unsettled outcome, and that one throws here.)
+    const requeued = requeueFailure === undefined;
+    const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =
         failed.length > 0
-          ? `${failed.length} of ${outcomes.length} outcome(s) failed`
+          ? `${failed.length} of ${outcomes.length} outcome(s) not settled`
           : 'the deferred event could not be re-queued';
       throw new FcRemediationError(
         `atrest ${remediator.id}: ${what}: ${JSON.stringify(failed.length > 0 ? failed : outcomes)}`,
@@ -292,6 +337,7 @@ interface SweepRun {
   log: (line: string) => void;
   options: FcHandlerOptions;
   rate: number;
+  lockSeconds: number;
 }
 
 /** The scheduled sweep of this function's region; see the header. */
@@ -322,7 +368,7 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
     store: run.store,
     rate: run.rate,
     remainingMs: run.remainingMs,
-    ...(run.options.engine ? { engine: run.options.engine } : {}),
+    engine: { ...run.options.engine, lockSeconds: run.lockSeconds },
     // Real time unless the test drives a fake clock (engine.sleep alone must not make pacing spin).
     ...(run.options.now
       ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
@@ -382,7 +428,7 @@ async function requeue(
 
 function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
   if (isFailure(outcome)) return 'ERROR';
-  return outcome.outcome === 'deferred' ? 'WARN' : 'INFO';
+  return isSettled(outcome) ? 'INFO' : 'WARN';
 }
 
 function line(level: string, message: string, fields: Record<string, unknown>): string {

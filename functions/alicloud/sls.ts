@@ -430,7 +430,12 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
   };
 }
 
-function toServiceError(action: string, status: number, body: Buffer, requestId?: string): SlsServiceError {
+export function toServiceError(
+  action: string,
+  status: number,
+  body: Buffer,
+  requestId?: string,
+): SlsServiceError {
   let code = httpStatusCode(status);
   let message = `${action} failed with HTTP ${status} (the body is not an SLS error)`;
   try {

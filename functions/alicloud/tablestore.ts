@@ -3,15 +3,20 @@
  * conditional writes so that concurrent Function Compute instances run a key's work at most once.
  *
  * Table: primary key `key` (STRING); columns `status` ('inProgress' | 'completed'), `expiresAt`
- * (INTEGER, epoch ms) and `owner` (STRING, a random token per run). The owner token lets a run
- * recognise its own row after a retried write that did land, and keeps a run whose lock expired
- * from completing or deleting the row of the run that took it over.
+ * (INTEGER, epoch ms), `startedAt` (INTEGER, epoch ms the run began) and `owner` (STRING, a random
+ * token per run). The owner token lets a run recognise its own row after a retried write that did
+ * land, and keeps a run whose lock expired from completing or deleting the row of the run that
+ * took it over. The lock lasts `lockSeconds` (the function's configured timeout), so a killed
+ * invocation's key is free again when Function Compute retries it.
  *
- * acquire  = PutRow EXPECT_NOT_EXIST; on OTSConditionCheckFail GetRow: live row → duplicate;
- *            expired row → UpdateRow EXPECT_EXIST + `expiresAt == <value read>` (of two racers
- *            that read the same expired row, only one can match).
- * complete = UpdateRow status=completed, expiresAt=now+ttl (EXPECT_EXIST + owner == ours).
+ * acquire  = PutRow EXPECT_NOT_EXIST; on OTSConditionCheckFail GetRow: a live lock, or a completed
+ *            row that began at or after the delivery was observed → duplicate; an expired row, or
+ *            a completed one that began before it (new work) → UpdateRow EXPECT_EXIST +
+ *            `expiresAt == <value read>` (of two racers that read the same row, only one can match).
+ * complete = UpdateRow status=completed, expiresAt=now+ttl, startedAt (EXPECT_EXIST + owner == ours).
  * release  = DeleteRow (EXPECT_EXIST + owner == ours).
+ * A failed complete or release comes back as `storeError` beside the work's value (the engine
+ * reports "applied, not recorded" or a failure naming OTS's code); a failed claim throws.
  *
  * The `tablestore` SDK (5.6.5) is CommonJS, ~776 KiB bundled, and crashes as an ESM bundle
  * (undeclared loop variables under strict mode): it is imported on first use only.
@@ -24,11 +29,18 @@ import {
   DeniedError,
   InvalidError,
   type RemediationError,
+  storeError,
   ThrottledError,
   TransientError,
   UnexpectedError,
 } from '#core/errors';
-import type { IdempotencyStore, RunResult, Settled } from '#core/idempotency';
+import {
+  type IdempotencyStore,
+  judgeRecord,
+  type RunOptions,
+  type RunResult,
+  type Settled,
+} from '#core/idempotency';
 import { backoffDelay, type RetryPolicy } from '#core/retry';
 import { formatIssues } from '#core/validation';
 import type { AlicloudCredentials } from './clients.ts';
@@ -101,6 +113,7 @@ type Status = 'inProgress' | 'completed';
 interface LockRow {
   status: Status;
   expiresAt: number;
+  startedAt?: number;
   owner?: string;
 }
 
@@ -121,15 +134,17 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
     this.random = options.random ?? Math.random;
   }
 
-  async run<T>(
-    key: string,
-    options: { ttlSeconds: number; lockSeconds: number },
-    work: () => Promise<Settled<T>>,
-  ): Promise<RunResult<T>> {
-    const ots = await this.connect();
+  async run<T>(key: string, options: RunOptions, work: () => Promise<Settled<T>>): Promise<RunResult<T>> {
+    let ots: Ots;
     const owner = randomUUID();
-    const duplicate = await this.acquire(ots, key, options.lockSeconds * 1000, owner);
-    if (duplicate) return duplicate;
+    let claim: { startedAt: number } | Extract<RunResult<never>, { kind: 'duplicate' }>;
+    try {
+      ots = await this.connect();
+      claim = await this.acquire(ots, key, options, owner);
+    } catch (error) {
+      throw storeError('claim', error);
+    }
+    if ('kind' in claim) return claim;
     let settled: Settled<T>;
     try {
       settled = await work();
@@ -138,39 +153,59 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
       await this.release(ots, key, owner).catch(() => undefined);
       throw error;
     }
-    if (settled.keep) await this.complete(ots, key, options.ttlSeconds * 1000, owner);
-    else await this.release(ots, key, owner);
+    try {
+      if (settled.keep) await this.complete(ots, key, options.ttlSeconds * 1000, claim.startedAt, owner);
+      else await this.release(ots, key, owner);
+    } catch (error) {
+      // Not recorded: free the key if we can, so a later delivery reads (compliant) instead of
+      // finding it in progress until the lock ends.
+      if (settled.keep) await this.release(ots, key, owner).catch(() => undefined);
+      return {
+        kind: 'ran',
+        value: settled.value,
+        storeError: storeError(settled.keep ? 'complete' : 'release', error),
+      };
+    }
     return { kind: 'ran', value: settled.value };
   }
 
-  /** Undefined when this run now holds the key; else the duplicate answer. */
+  /** The claim's start when this run now holds the key; else the duplicate answer. */
   private async acquire(
     ots: Ots,
     key: string,
-    lockMs: number,
+    options: RunOptions,
     owner: string,
-  ): Promise<Extract<RunResult<never>, { kind: 'duplicate' }> | undefined> {
+  ): Promise<{ startedAt: number } | Extract<RunResult<never>, { kind: 'duplicate' }>> {
+    const lockMs = options.lockSeconds * 1000;
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       const now = this.now();
-      const claim = { status: 'inProgress' as const, expiresAt: now + lockMs, owner };
-      if (await this.write('PutRow', () => ots.put(key, claim))) return undefined;
+      const claim = { status: 'inProgress' as const, expiresAt: now + lockMs, startedAt: now, owner };
+      if (await this.write('PutRow', () => ots.put(key, claim))) return { startedAt: now };
       const found = await this.call('GetRow', () => ots.get(key));
       // Released between our put and our get: the key is free again.
       if (found === undefined) continue;
       // An earlier try of our own put landed although its answer was lost.
-      if (found.owner === owner) return undefined;
-      if (found.expiresAt > now) return { kind: 'duplicate', state: found.status };
-      // Expired (a crashed holder, or an old completion): take it over unless someone else just did.
+      if (found.owner === owner) return { startedAt: found.startedAt ?? now };
+      const state = judgeRecord(found, now, options.observedAt);
+      if (state !== 'free') return { kind: 'duplicate', state };
+      // Expired (a crashed holder, an old completion) or completed before this delivery was
+      // observed: take it over unless someone else just did.
       if (await this.write('UpdateRow', () => ots.update(key, claim, { expiresAt: found.expiresAt })))
-        return undefined;
+        return { startedAt: now };
     }
     throw new ConflictError(`idempotency key ${key}: lost the claim ${MAX_ACQUIRE_ROUNDS} times in a row`, {
       code: CONDITION_FAILED,
     });
   }
 
-  private async complete(ots: Ots, key: string, ttlMs: number, owner: string): Promise<void> {
-    const done = { status: 'completed' as const, expiresAt: this.now() + ttlMs };
+  private async complete(
+    ots: Ots,
+    key: string,
+    ttlMs: number,
+    startedAt: number,
+    owner: string,
+  ): Promise<void> {
+    const done = { status: 'completed' as const, expiresAt: this.now() + ttlMs, startedAt };
     // A failed owner check means our lock expired and another run took the key: leave its row alone.
     await this.write('UpdateRow', () => ots.update(key, done, { owner }));
   }
@@ -229,7 +264,7 @@ class Ots {
     private readonly table: string,
   ) {}
 
-  put(key: string, row: Required<LockRow>): Promise<unknown> {
+  put(key: string, row: LockRow): Promise<unknown> {
     return this.client.putRow({
       tableName: this.table,
       primaryKey: [{ key }],
@@ -272,6 +307,7 @@ class Ots {
       { status: row.status },
       { expiresAt: this.ts.Long.fromNumber(row.expiresAt) },
     ];
+    if (row.startedAt !== undefined) cells.push({ startedAt: this.ts.Long.fromNumber(row.startedAt) });
     if (row.owner !== undefined) cells.push({ owner: row.owner });
     return cells;
   }
@@ -292,16 +328,21 @@ function parseRecord(key: string, cells: readonly SdkCell[]): LockRow {
   const status = byName.get('status');
   const expiresAt = byName.get('expiresAt');
   const owner = byName.get('owner');
-  const ms =
-    typeof expiresAt === 'object' && expiresAt !== null && 'toNumber' in expiresAt
-      ? (expiresAt as Int64).toNumber()
-      : undefined;
+  const int = (cell: unknown) =>
+    typeof cell === 'object' && cell !== null && 'toNumber' in cell ? (cell as Int64).toNumber() : undefined;
+  const ms = int(expiresAt);
+  const startedAt = int(byName.get('startedAt'));
   if ((status !== 'inProgress' && status !== 'completed') || ms === undefined)
     throw new UnexpectedError(
       `idempotency record ${key} is malformed (want status inProgress|completed and an INTEGER expiresAt)`,
       { code: 'MalformedRecord' },
     );
-  return { status, expiresAt: ms, ...(typeof owner === 'string' ? { owner } : {}) };
+  return {
+    status,
+    expiresAt: ms,
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(typeof owner === 'string' ? { owner } : {}),
+  };
 }
 
 /**

@@ -64,6 +64,19 @@ export function rbacChecks(
   });
 }
 
+/** The grants in DescribeUserPermission's answer; anything else (not JSON, not an array) is none. */
+export function grantsFrom(body: unknown): AckGrant[] {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body) as unknown;
+    } catch {
+      return [];
+    }
+  }
+  return Array.isArray(value) ? value.filter((g): g is AckGrant => typeof g === 'object' && g !== null) : [];
+}
+
 export async function* ackRbacChecks(
   config: Config,
   regions: readonly string[],
@@ -107,17 +120,14 @@ export async function* ackRbacChecks(
         for (const c of batch) if (typeof c.cluster_id === 'string') clusters.push(c.cluster_id);
         if (batch.length === 0 || page * 100 >= Number(body.page_info?.total_count ?? 0)) break;
       }
+      // The answer is a bare JSON array, which the client's `json` body type refuses: read it as text.
       const grants = await api.roa('CS', region, {
         action: 'DescribeUserPermission',
         method: 'GET',
         pathname: `/permissions/users/${encodeURIComponent(options.roleId)}`,
+        bodyType: 'none',
       });
-      yield* rbacChecks(
-        region,
-        options.roleId,
-        clusters,
-        Array.isArray(grants.body) ? (grants.body as AckGrant[]) : [],
-      );
+      yield* rbacChecks(region, options.roleId, clusters, grantsFrom(grants.body));
     } catch (error) {
       const e = classifyAlicloud(error);
       yield {

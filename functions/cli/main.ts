@@ -1,14 +1,15 @@
 /**
  * `atrest` — the operator CLI (CONTRACT.md section 2). NDJSON outcomes on stdout, one per event or
- * resource; human-readable lines on stderr only. Exit 0 when no line is failed/rejected, 1 otherwise,
- * 2 for a usage or config error (then nothing was written to any cloud). `doctor` prints one check
+ * resource; human-readable lines on stderr only. Exit 0 when every line is settled (done: applied,
+ * compliant, excluded, gone, ignored, a duplicate of completed work), 1 when any is not (failed,
+ * rejected, deferred, a duplicate of work still in progress elsewhere), 2 for a usage or config error (then nothing was written to any cloud). `doctor` prints one check
  * per line on stdout instead, with the same exit codes.
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
-import { FUNCTION_IDS, isFailure } from '#core/outcome';
+import { FUNCTION_IDS, isFailure, isSettled } from '#core/outcome';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
@@ -226,7 +227,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       default:
         throw new UsageError(`unknown command "${verb}"${suggestion(verb, Object.keys(VERBS))}`);
     }
-    const failures = outcomes.filter(isFailure).length;
+    // Settled means settled: a deferral or another run's lock is not done, and a script must know.
+    const failures = outcomes.filter((o) => !isSettled(o)).length;
     io.err(summary(outcomes, Date.now() - started));
     if (dryRun) io.err(dryRunSummary(outcomes));
     return failures > 0 ? 1 : 0;

@@ -45,7 +45,11 @@ export class Registry {
     return remediator;
   }
 
-  /** The function whose `owns()` accepts the event, by the event's own fields. */
+  /**
+   * The function whose `owns()` accepts the event, by the event's own fields: an EventBridge
+   * envelope, an Alibaba Cloud CloudEvent of any ActionTrail type, or a bare ActionTrail record.
+   * An SLS-trigger event stands for many records: `atrest replay` expands it first (trail.ts).
+   */
   async route(event: unknown): Promise<AnyRemediator | undefined> {
     for (const id of candidates(event)) {
       const remediator = await this.get(id);

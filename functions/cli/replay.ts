@@ -8,8 +8,10 @@ import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
+import { isBareTrailRecord } from '../alicloud/events.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
+import { expandTrail } from './trail.ts';
 import { UsageError } from './usage.ts';
 
 export interface ReplayOptions {
@@ -35,6 +37,8 @@ export interface Loaded {
   event?: unknown;
   /** Set when the file could not be read as JSON. */
   problem?: string;
+  /** Set when the records an SLS-trigger event stands for could not be read (trail.ts). */
+  failure?: { code: string; message: string; requestId?: string };
 }
 
 export async function replay(paths: string[], options: ReplayOptions): Promise<Outcome[]> {
@@ -49,8 +53,19 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     outcomes.push(o);
     options.emit(o);
   };
-  for (const item of collect(paths, options.stdin)) {
+  const items: Loaded[] = [];
+  // An SLS-trigger event stands for the trail records of its range: each is routed on its own.
+  for (const item of collect(paths, options.stdin)) items.push(...(await expandTrail(item, options.env)));
+  for (const item of items) {
     const started = Date.now();
+    if (item.failure !== undefined) {
+      record({
+        ...unrouted(item.source, 'ignored', started, options.dryRun),
+        outcome: 'failed',
+        error: item.failure,
+      });
+      continue;
+    }
     const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
     if (!remediator) {
       record(unroutable(item, started, options.dryRun));
@@ -163,7 +178,8 @@ export function looksLikeEnvelope(event: unknown): boolean {
   const e = event as Record<string, unknown>;
   return (
     (typeof e['detail-type'] === 'string' && typeof e.source === 'string') ||
-    (typeof e.specversion === 'string' && typeof e.type === 'string')
+    (typeof e.specversion === 'string' && typeof e.type === 'string') ||
+    isBareTrailRecord(e)
   );
 }
 

@@ -26,6 +26,20 @@ const patterns = z.array(
   ),
 );
 
+/**
+ * Which delivery paths are deployed for an Alibaba Cloud function: `eventbridge` (ActionTrail
+ * events on the default bus), `trail` (an FC SLS trigger on a trail's logstore), or both. The
+ * default is each function's own (its events.ts `DEFAULT_DELIVERY`): both where EventBridge
+ * support for its service is undocumented. Idempotency makes a record that arrives twice one
+ * piece of work.
+ */
+export const DELIVERY_PATHS = ['eventbridge', 'trail'] as const;
+const delivery = z.array(z.enum(DELIVERY_PATHS)).check(
+  z.minLength(1),
+  z.maxLength(2),
+  z.refine((paths) => new Set(paths).size === paths.length, 'each path at most once'),
+);
+
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 /** A key alias (`alias/x`, `arn:…:alias/x`) gets its own message instead of the bare pattern. */
 const KMS_ALIAS = /(^|:)alias\//;
@@ -82,6 +96,8 @@ export const LogstoreEncryptionConfig = z.strictObject({
   byRegion: z.optional(aliRegionMap(UserCmkInfo)),
   /** `project/logstore` names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const ClusterKmsConfig = z.strictObject({
@@ -91,6 +107,8 @@ export const ClusterKmsConfig = z.strictObject({
   exclude: z.optional(patterns),
   /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
   deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const TableBucketEncryptionConfig = z.strictObject({
@@ -102,6 +120,8 @@ export const TableBucketEncryptionConfig = z.strictObject({
   sseAlgorithm: z.enum(['AES256', 'KMS']),
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const DiskDefaultKmsConfig = z.strictObject({
@@ -111,6 +131,8 @@ export const DiskDefaultKmsConfig = z.strictObject({
   regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
   /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
   enableIfDisabled: z.optional(z.boolean()),
+  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+  delivery: z.optional(delivery),
 });
 
 export const IdempotencyConfig = z.strictObject({

@@ -4,7 +4,15 @@
  * handlers (Lambda, Function Compute, CLI) pass in the store, the clock and the time budget.
  */
 import type { Config } from './config.ts';
-import { ConflictError, GoneError, NotReadyError, type RemediationError, UnexpectedError } from './errors.ts';
+import {
+  ConflictError,
+  GoneError,
+  type IdempotencyStoreError,
+  NotReadyError,
+  type RemediationError,
+  storeError,
+  UnexpectedError,
+} from './errors.ts';
 import { type IdempotencyStore, idempotencyKey } from './idempotency.ts';
 import type { Outcome, OutcomeError, OutcomeKind } from './outcome.ts';
 import type { Remediator, Target, Verdict } from './remediator.ts';
@@ -19,6 +27,13 @@ export interface EngineDeps {
   force?: boolean;
   /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis, FC's timeout). Default: unbounded. */
   remainingMs?: () => number;
+  /**
+   * How long one invocation can run, in seconds: the life of the in-progress lock when its holder
+   * is killed before it can release it. Lambda: the remaining time at the invocation's start (its
+   * configured timeout); Function Compute: `context.function.timeout`. Default 900 (the CLI, whose
+   * file store also frees a dead process's lock at once).
+   */
+  lockSeconds?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   now?: () => number;
@@ -34,7 +49,11 @@ interface Run {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-type Result = { outcome: OutcomeKind; reason?: string; error?: OutcomeError };
+type Result = { outcome: OutcomeKind; reason?: string; error?: OutcomeError; settled?: boolean };
+
+/** Outcomes whose work is done and remembered: later deliveries observed before the run began are `duplicate`. */
+const KEPT: readonly OutcomeKind[] = ['applied', 'compliant', 'gone', 'excluded'];
+export const DEFAULT_LOCK_SECONDS = 15 * 60;
 
 /** Runs one delivered event through its function; one Outcome per target it names (usually one). */
 export async function remediateEvent<T extends Target, D, S>(
@@ -101,6 +120,7 @@ export async function remediateTarget<T extends Target, D, S>(
     dryRun: deps.dryRun ?? false,
     ...(result.reason !== undefined ? { reason: result.reason } : {}),
     ...(result.error !== undefined ? { error: result.error } : {}),
+    ...(result.settled !== undefined ? { settled: result.settled } : {}),
   };
 }
 
@@ -117,27 +137,56 @@ async function decide<T extends Target, D, S>(r: Remediator<T, D, S>, target: T,
     region: target.region,
     resource: target.resource,
     desired: desire.key,
-    ...(target.revision !== undefined ? { revision: target.revision } : {}),
   });
   const ttlSeconds = config.idempotency?.ttlSeconds ?? 3600;
-  // The lock outlives the longest run we allow, so a crashed holder frees the key by itself.
-  const lockSeconds = 15 * 60;
+  const lockSeconds = run.deps.lockSeconds ?? DEFAULT_LOCK_SECONDS;
+  // Unknown or unreadable: observed now, so a completed record never swallows it (one read at most).
+  const stated = target.observedAt !== undefined ? Date.parse(target.observedAt) : Number.NaN;
+  const observedAt = Number.isFinite(stated) ? stated : run.deps.now();
+  let ran: Awaited<ReturnType<IdempotencyStore['run']>>;
   try {
-    const ran = await store.run(key, { ttlSeconds, lockSeconds }, async () => {
+    ran = await store.run(key, { ttlSeconds, lockSeconds, observedAt }, async () => {
       const result = await converge(r, target, desire.desired, run);
       // Only settled work is remembered; a failure or deferral must let the next delivery try again.
-      const keep = ['applied', 'compliant', 'gone', 'excluded'].includes(result.outcome);
-      return { value: result, keep };
+      return { value: result, keep: KEPT.includes(result.outcome) };
     });
-    return ran.kind === 'ran'
-      ? ran.value
-      : { outcome: 'duplicate', reason: `idempotency record ${ran.state}` };
   } catch (error) {
-    // The store itself failed (table missing, throttled, no permission): report, never drop.
-    const e = error as { code?: unknown; name?: string };
-    const code = typeof e.code === 'string' ? e.code : (e.name ?? 'IdempotencyStoreError');
-    return { outcome: 'failed', error: { code, message: `idempotency store: ${(error as Error).message}` } };
+    // Claiming failed (table missing, throttled, denied, a lost answer): nothing was done; the
+    // delivery is not settled and the platform retries it.
+    return { outcome: 'failed', error: toOutcomeError(storeError('claim', error)) };
   }
+  if (ran.kind === 'duplicate')
+    return {
+      outcome: 'duplicate',
+      reason: `idempotency record ${ran.state}`,
+      settled: ran.state === 'completed',
+    };
+  const result = ran.value as Result;
+  return ran.storeError ? afterStoreFailure(result, ran.storeError, lockSeconds) : result;
+}
+
+/**
+ * The work ran but its record could not be written. Settled work stays what it is — the resource
+ * is encrypted — with a warning; unsettled work becomes (or stays) `failed` and names the store's
+ * error, because the key is still locked: a retry within the lock's life finds it in progress.
+ */
+function afterStoreFailure(result: Result, error: IdempotencyStoreError, lockSeconds: number): Result {
+  const what = `${error.code}${error.requestId ? `, request id ${error.requestId}` : ''}`;
+  if (KEPT.includes(result.outcome))
+    return {
+      ...result,
+      reason: `${result.reason ? `${result.reason}; ` : ''}warning: done, but the idempotency record could not be completed (${what}); later deliveries check the resource again (in the next ${lockSeconds} s they may find it in progress)`,
+    };
+  const lock = `the idempotency lock could not be released (${what}): a retry in the next ${lockSeconds} s finds it in progress`;
+  if (result.outcome === 'failed' && result.error)
+    return { outcome: 'failed', error: { ...result.error, message: `${result.error.message}; and ${lock}` } };
+  return {
+    outcome: 'failed',
+    error: {
+      ...toOutcomeError(error),
+      message: `${error.message}; the work ended ${result.outcome}${result.reason ? ` (${result.reason})` : ''}, and ${lock}`,
+    },
+  };
 }
 
 /** Read, decide, write with retry, verify. Never throws. */

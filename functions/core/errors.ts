@@ -73,6 +73,55 @@ export class UnexpectedError extends RemediationError {
   readonly retryable = false;
 }
 
+/**
+ * The idempotency store failed (table missing, throttled, access denied, a lost answer): carries
+ * the store's own code and request id. The delivery is not settled; the platform retries it.
+ */
+export class IdempotencyStoreError extends RemediationError {
+  readonly retryable = true;
+  /** Which step failed: taking the key, recording completion, or releasing it after unsettled work. */
+  readonly step: 'claim' | 'complete' | 'release';
+
+  constructor(
+    step: 'claim' | 'complete' | 'release',
+    message: string,
+    context: ServiceErrorContext,
+    options?: ErrorOptions,
+  ) {
+    super(message, context, options);
+    this.step = step;
+  }
+}
+
+/** Wraps whatever a store's call threw, keeping a classified error's code, request id and status. */
+export function storeError(step: IdempotencyStoreError['step'], thrown: unknown): IdempotencyStoreError {
+  if (thrown instanceof IdempotencyStoreError) return thrown;
+  const e = (thrown ?? {}) as {
+    code?: unknown;
+    name?: unknown;
+    requestId?: unknown;
+    status?: unknown;
+    message?: unknown;
+  };
+  const code =
+    typeof e.code === 'string' && e.code !== ''
+      ? e.code
+      : typeof e.name === 'string'
+        ? e.name
+        : 'IdempotencyStoreError';
+  const message = typeof e.message === 'string' ? e.message : String(thrown);
+  return new IdempotencyStoreError(
+    step,
+    `idempotency store (${step}): ${message}`,
+    {
+      code,
+      ...(typeof e.requestId === 'string' ? { requestId: e.requestId } : {}),
+      ...(typeof e.status === 'number' ? { status: e.status } : {}),
+    },
+    { cause: thrown },
+  );
+}
+
 /** An event or config that fails validation; never reaches a cloud API. */
 export class ValidationError extends Error {
   readonly issues: readonly string[];

@@ -51,8 +51,34 @@ export interface Outcome {
   reason?: string;
   /** Only when outcome is `failed` or `rejected`. */
   error?: OutcomeError;
+  /**
+   * Only on `duplicate`: true when the record shows the work completed, false when another run
+   * still holds it in progress — then nothing is done yet and the delivery is not settled.
+   */
+  settled?: boolean;
 }
 
-/** Outcomes after which the CLI exits 1 and a deployed function reports a failure. */
+/** Outcomes that are errors: logged at ERROR, counted by the failure alarms. */
 export const isFailure = (o: Pick<Outcome, 'outcome'>): boolean =>
   o.outcome === 'failed' || o.outcome === 'rejected';
+
+/**
+ * Settled means settled: the work is done (`applied`, `compliant`, `excluded`, `gone`, `ignored`,
+ * a `duplicate` of completed work). Anything else — failed, rejected, deferred, a duplicate of work
+ * still in progress — must not be acknowledged: Lambda and Function Compute throw so the platform
+ * retries or dead-letters the event, and the CLI exits 1.
+ */
+export const isSettled = (o: Pick<Outcome, 'outcome' | 'settled'>): boolean => {
+  switch (o.outcome) {
+    case 'applied':
+    case 'compliant':
+    case 'excluded':
+    case 'gone':
+    case 'ignored':
+      return true;
+    case 'duplicate':
+      return o.settled !== false;
+    default:
+      return false;
+  }
+};

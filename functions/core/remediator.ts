@@ -14,8 +14,14 @@ export interface Target {
   region: string;
   /** ARN (AWS) or id (Alibaba Cloud) as printed in the outcome line. */
   resource: string;
-  /** Extra idempotency input for events that are new work on an old resource (drift). */
-  revision?: string;
+  /**
+   * When the work was found (ISO 8601): CloudTrail `detail.eventTime`, ActionTrail `data.eventTime`
+   * (else the envelope's `time`), a timer's `triggerTime`. Absent (a sweep's listing): the moment the
+   * engine takes the target. Idempotency compares it with a completed record's start: a delivery
+   * observed at or before the moment a completed run began reading is that run's work (`duplicate`);
+   * one observed later is new work (a re-creation under the same name, a tamper, a later drift).
+   */
+  observedAt?: string;
 }
 
 /** Where a parse could not produce targets, whatever it could still tell about the event. */

@@ -116,7 +116,7 @@ export interface SweepOptions {
   /** Asked before each resource is started: true stops the sweep there (a time budget). */
   outOfTime?: () => boolean;
   /** Engine knobs (tests inject `sleep`, `random`; a function passes `remainingMs`). */
-  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads' | 'remainingMs'>;
+  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads' | 'remainingMs' | 'lockSeconds'>;
   /** Called once per resource as soon as its outcome is known (NDJSON, log lines, progress). */
   onOutcome?: (outcome: Outcome) => void;
   /** Called each time the listing yields a new resource. */
@@ -286,7 +286,7 @@ export interface ScheduledSweepOptions {
   /** Milliseconds left in this invocation; below SWEEP_RESERVE_MS no new resource is started. */
   remainingMs: () => number;
   /** Engine knobs (tests inject `sleep`, `random`). */
-  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
+  engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads' | 'lockSeconds'>;
   /** The pacing's clock and the summary's duration. Default: real time. */
   clock?: Pick<TokenBucketOptions, 'now' | 'sleep'>;
   /** Called once per resource as soon as its outcome is known (the function's outcome log line). */

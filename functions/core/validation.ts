@@ -49,3 +49,20 @@ export function formatIssues(issues: readonly Issue[], root = ''): string[] {
     return `${where}: ${describe(issue)}${keys}`;
   });
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The first candidate that is an ISO 8601 instant with a zone (`2026-11-22T08:00:03Z`), as a
+ * `Target.observedAt`; undefined when none is (the engine then takes the delivery as observed now).
+ */
+export function observedAtOf(...candidates: unknown[]): string | undefined {
+  for (const value of candidates)
+    if (typeof value === 'string' && ISO_INSTANT.test(value) && Number.isFinite(Date.parse(value)))
+      return value;
+  return undefined;
+}
+
+/** `{ observedAt }` to spread into a Target, or nothing (exactOptionalPropertyTypes). */
+export const withObservedAt = (observedAt: string | undefined): { observedAt?: string } =>
+  observedAt !== undefined ? { observedAt } : {};

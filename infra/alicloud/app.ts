@@ -11,6 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
 import { parseConfig } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { runEntry } from '../cli-errors.ts';
 import {
   booleanFrom,
@@ -30,7 +31,8 @@ export interface AlicloudAppOptions {
   outdir?: string;
   /**
    * Context values: `config` (file), `alarmEmail` (required), `namePrefix`, `reservedConcurrency`
-   * (default 20, `none`), `sweepRate`, `otsInstanceName`, `createOtsInstance`, `trustSourceCondition`.
+   * (default 20, `none`), `sweepRate`, `otsInstanceName`, `createOtsInstance`, `trustSourceCondition`,
+   * `trailProject` + `trailLogstore` (an existing trail's logstore).
    */
   context?: Record<string, string>;
 }
@@ -50,6 +52,10 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   const reservedConcurrency = capFrom(context, 'reservedConcurrency');
   const sweepRate = integerFrom(context, 'sweepRate');
   const otsInstanceName = stringFrom(context, 'otsInstanceName');
+  const trailProject = stringFrom(context, 'trailProject');
+  const trailLogstore = stringFrom(context, 'trailLogstore');
+  if ((trailProject === undefined) !== (trailLogstore === undefined))
+    throw new ConfigError(['trailProject, trailLogstore: give both (an existing trail logstore) or neither']);
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
   new AtrestAlicloudStack(app, 'Atrest', {
@@ -62,6 +68,9 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
     ...(otsInstanceName !== undefined ? { otsInstanceName } : {}),
     createOtsInstance: booleanFrom(context, 'createOtsInstance', true),
     trustSourceCondition: booleanFrom(context, 'trustSourceCondition', true),
+    ...(trailProject !== undefined && trailLogstore !== undefined
+      ? { trail: { project: trailProject, logstore: trailLogstore } }
+      : {}),
   });
   return app;
 }

@@ -4,6 +4,7 @@
  * account and region:
  *
  *   ActionTrail write event ─▶ EventBridge (default bus) ─▶ FC3 eventbridge trigger ─▶ function
+ *   ActionTrail trail ─▶ SLS logstore ─▶ FC3 log trigger (trail.ts) ──────────────────┤   │
  *        (undeliverable after the trigger's retries ─▶ MNS dead-letter queue)              │
  *   timer: disk-default-kms every 6 h; the others' daily sweep ────────────────────────┘   │
  *     concurrency cap (20 by default) · async invoke config: retries, on failure ─▶ DLQ    │
@@ -23,8 +24,11 @@
  * key ids are parameters (`ClusterKmsKeyId`, …, written `{{Name}}` and replaced with
  * `Fn::Replace`), since changing a key changes no grant.
  *
- * Then src/ros-checks run over the template (encryption, least privilege, dead letters) and a
- * violation fails the synth, as cdk-nag does on AWS.
+ * Each function's config `delivery` (default: its events.ts DEFAULT_DELIVERY) says which of the
+ * EventBridge trigger and the trail trigger it gets.
+ *
+ * Then the ROS checks (infra/alicloud/checks) run over the template (encryption, least privilege,
+ * dead letters) and a violation fails the synth, as cdk-nag does on AWS.
  */
 import * as ros from '@alicloud/ros-cdk-core';
 import * as fc3 from '@alicloud/ros-cdk-fc3';
@@ -34,8 +38,14 @@ import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
+import { TRAIL_EVENTS as CLUSTER_EVENTS } from '../../functions/alicloud/cluster-kms/events.ts';
+import { TRAIL_EVENTS as DISK_EVENTS } from '../../functions/alicloud/disk-default-kms/events.ts';
+import { trailEventNames } from '../../functions/alicloud/events.ts';
+import { TRAIL_EVENTS as LOGSTORE_EVENTS } from '../../functions/alicloud/logstore-encryption/events.ts';
+import { TRAIL_EVENTS as TABLE_EVENTS } from '../../functions/alicloud/table-bucket-encryption/events.ts';
 import { checkEnvironmentSize, type SizedValue } from '../env-size.ts';
 import { type FunctionId, functionConfig, functionSpec } from '../functions.ts';
+import { deliveryOf, TrailPath, type TrailSource } from './trail.ts';
 
 export type AlicloudFunctionId = Extract<FunctionId, `alicloud.${string}`>;
 
@@ -57,7 +67,12 @@ export interface AlicloudTriggerSpec {
   timeoutSeconds?: number;
 }
 
-const ANY_ACTIONTRAIL_API_CALL = [{ suffix: ':ActionTrail:ApiCall' }];
+/** Every ActionTrail event type that can create or change a resource: API, console, service. */
+const ANY_ACTIONTRAIL_EVENT = [
+  { suffix: ':ActionTrail:ApiCall' },
+  { suffix: ':ActionTrail:ConsoleOperation' },
+  { suffix: ':ActionTrail:AliyunServiceEvent' },
+];
 
 /**
  * ActionTrail delivery is best effort: once a day every resource of the region is swept, 03:00 UTC.
@@ -67,13 +82,17 @@ const ANY_ACTIONTRAIL_API_CALL = [{ suffix: ':ActionTrail:ApiCall' }];
 const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } as const;
 
 export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
-  // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ApiCall type.
-  'alicloud.logstore-encryption': { eventNames: ['CreateLogStore'], ...DAILY_SWEEP },
-  'alicloud.cluster-kms': { eventNames: ['CreateCluster'], type: ['cs:ActionTrail:ApiCall'], ...DAILY_SWEEP },
-  'alicloud.table-bucket-encryption': { eventNames: ['CreateTableBucket'], ...DAILY_SWEEP },
+  // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ActionTrail types.
+  'alicloud.logstore-encryption': { eventNames: trailEventNames(LOGSTORE_EVENTS), ...DAILY_SWEEP },
+  'alicloud.cluster-kms': {
+    eventNames: trailEventNames(CLUSTER_EVENTS),
+    type: ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent'],
+    ...DAILY_SWEEP,
+  },
+  'alicloud.table-bucket-encryption': { eventNames: trailEventNames(TABLE_EVENTS), ...DAILY_SWEEP },
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   'alicloud.disk-default-kms': {
-    eventNames: ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+    eventNames: trailEventNames(DISK_EVENTS),
     timer: '0 0 */6 * * *',
     timeoutSeconds: 300,
   },
@@ -105,7 +124,7 @@ export const DEFAULT_RESERVED_CONCURRENCY = 20;
 export const OTS_RESERVED_WORDS = ['ali', 'ay', 'ots', 'taobao', 'admin'] as const;
 
 const PREREQUISITES = [
-  'ActionTrail: events reach EventBridge only for write API calls; create a trail (ALIYUN::ACTIONTRAIL::Trail) if your account has none, since whether the default bus receives them without one is unconfirmed.',
+  'ActionTrail: events reach EventBridge only for write events; the trail path (functions whose delivery includes "trail") reads a trail logstore, created by this stack unless TrailProject/TrailLogstore name an existing one.',
   'EventBridge, Function Compute 3.0, Tablestore, SLS and MNS must be activated in this region.',
   'alicloud.disk-default-kms: the first customer-managed key needs the service role AliyunECSDiskEncryptDefaultRole (authorize it once in the ECS console).',
   'alicloud.logstore-encryption with BYOK: userCmkInfo.roleArn must name a role SLS can assume to use the key.',
@@ -141,6 +160,8 @@ export interface AtrestAlicloudStackProps extends ros.StackProps {
    * Off only if Function Compute turns out not to send a source ARN (see README, verified where).
    */
   trustSourceCondition?: boolean;
+  /** The trail path reads this existing trail's logstore; default: the stack creates a trail. */
+  trail?: TrailSource;
 }
 
 export class AtrestAlicloudStack extends ros.Stack {
@@ -170,6 +191,12 @@ export class AtrestAlicloudStack extends ros.Stack {
             resource: 'IdempotencyTable',
             reason:
               'ALIYUN::OTS::Table (ros-cdk-ots 1.11.0) and the tablestore SDK 5.6.5 expose no SSESpecification, so neither ROS nor the deploy script can create the table encrypted; it holds only resource ids, outcome states and timestamps.',
+          },
+          {
+            rule: 'ATREST-ROS-RAM2',
+            resource: 'TrailInvocationRole',
+            reason:
+              "SLS (log.aliyuncs.com) assumes it for the trail logstore trigger; the source ARN SLS presents is unconfirmed and a wrong condition would stop the trail path without a trace; the role may only fc:InvokeFunction atrest's own functions.",
           },
         ],
       },
@@ -263,7 +290,18 @@ export class AtrestAlicloudStack extends ros.Stack {
       `/table/${this.otsTableName}`,
     ]);
 
+    // The trail path, when any function's delivery includes it (trail.ts).
+    const trail = ids.some((id) => deliveryOf(id, config).includes('trail'))
+      ? new TrailPath(this, 'TrailPath', {
+          prefix,
+          ...(props.trail ? { existing: props.trail } : {}),
+          triggerLogs: { project: logProject.getAtt('Name'), logstore: this.logstore.getAtt('LogstoreName') },
+        })
+      : undefined;
+
     for (const fnId of ids) {
+      const delivery = deliveryOf(fnId, config);
+      const onTrail = trail !== undefined && delivery.includes('trail') ? trail : undefined;
       const permissions = props.permissions.get(fnId);
       if (permissions === undefined) throw new ConfigError([`permissions: none loaded for ${fnId}`]);
       const fnName = `${prefix}-${functionSpec(fnId).name}`;
@@ -306,6 +344,7 @@ export class AtrestAlicloudStack extends ros.Stack {
                 },
                 { effect: 'Allow', action: ['mns:SendMessage'], resource: [dlqArn] },
                 { effect: 'Allow', action: ['log:PostLogStoreLogs'], resource: [logstoreArn] },
+                ...(onTrail ? [onTrail.readStatement()] : []),
               ],
             },
           },
@@ -371,27 +410,30 @@ export class AtrestAlicloudStack extends ros.Stack {
         destinationConfig: { onFailure: { destination: dlqArn } },
       });
 
-      new fc3.Trigger(this, `${logical}EventTrigger`, {
-        functionName: fn.attrFunctionName,
-        triggerName: 'actiontrail',
-        triggerType: 'eventbridge',
-        triggerConfig: {
-          triggerEnable: true,
-          // Asynchronous, so the async invoke config (retries, dead-letter queue) applies.
-          asyncInvocationType: true,
-          eventRuleFilterPattern: JSON.stringify(eventPattern(trigger)),
-          eventSourceConfig: { eventSourceType: 'Default' },
-          eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
-          runOptions: {
-            mode: 'event-driven',
-            // ALL: one event that cannot be delivered does not block the others; it goes to the
-            // dead-letter queue after the retries instead of being dropped.
-            errorsTolerance: 'ALL',
-            retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
-            deadLetterQueue: { Arn: dlqArn },
+      if (delivery.includes('eventbridge'))
+        new fc3.Trigger(this, `${logical}EventTrigger`, {
+          functionName: fn.attrFunctionName,
+          triggerName: 'actiontrail',
+          triggerType: 'eventbridge',
+          triggerConfig: {
+            triggerEnable: true,
+            // Asynchronous, so the async invoke config (retries, dead-letter queue) applies.
+            asyncInvocationType: true,
+            eventRuleFilterPattern: JSON.stringify(eventPattern(trigger)),
+            eventSourceConfig: { eventSourceType: 'Default' },
+            eventSinkConfig: { deliveryOption: { mode: 'event-driven', eventSchema: 'CloudEvents' } },
+            runOptions: {
+              mode: 'event-driven',
+              // ALL: one event that cannot be delivered does not block the others; it goes to the
+              // dead-letter queue after the retries instead of being dropped.
+              errorsTolerance: 'ALL',
+              retryStrategy: { PushRetryStrategy: 'EXPONENTIAL_DECAY_RETRY' },
+              deadLetterQueue: { Arn: dlqArn },
+            },
           },
-        },
-      });
+        });
+
+      onTrail?.addTrigger(logical, fn, fnName);
 
       if (trigger.timer !== undefined)
         new fc3.Trigger(this, `${logical}TimerTrigger`, {
@@ -587,7 +629,7 @@ export function checkedOtsInstanceName(name: string): string {
 /** `{"type":[…],"data":{"eventName":[…],"errorCode":[{"exists":false}]}}`: successful calls only. */
 export function eventPattern(trigger: AlicloudTriggerSpec): Record<string, unknown> {
   return {
-    type: [...(trigger.type ?? ANY_ACTIONTRAIL_API_CALL)],
+    type: [...(trigger.type ?? ANY_ACTIONTRAIL_EVENT)],
     data: { eventName: [...trigger.eventNames], errorCode: [{ exists: false }] },
   };
 }

@@ -7,7 +7,10 @@ describe('npm start (the offline demo)', () => {
     const code = await runDemo((line) => lines.push(line));
     const text = lines.join('\n');
     expect(code).toBe(0);
-    expect(text).toContain('All 7 resources are encrypted with the configured key.');
+    expect(text).toMatch(/All \d+ resources are encrypted with the configured key\./);
+    // One console creation, and one record that arrived through the trail path (CONTRACT section 6).
+    expect(text).toMatch(/^alicloud\.cluster-kms +\S+ \(console\) .* applied$/m);
+    expect(text).toMatch(/^alicloud\.logstore-encryption +\S+ \(trail\) .* applied$/m);
     for (const id of [
       'aws.log-group-kms',
       'alicloud.logstore-encryption',

@@ -53,8 +53,57 @@ describe('atrest doctor: regions per cloud', () => {
     const rbac = lines.find((l) => l.includes('ack-rbac'));
 
     expect(rbac).toMatch(
-      /^skip {2}alicloud\.cluster-kms@cn-hangzhou ack-rbac {2}.*atrest-cluster-kms-cn-hangzhou/,
+      /^skip {2}alicloud\.cluster-kms@cn-hangzhou ack-rbac {2}.*atrest-cluster-kms-cn-hangzhou.*--ack-role-id/,
     );
     expect(rbac).toMatch(/fix: ACK console > Authorizations > RAM Roles/);
+  });
+
+  it('with --ack-role-id: FAIL for a cluster that grants the role nothing, ok once it is admin there', async () => {
+    const cluster = 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b';
+    const role = '3000000000000001';
+    const flags = ['--alicloud-region', 'cn-hangzhou', '--aws-region', 'us-east-1', '--ack-role-id', role];
+    const grant = (resource_id: string, resource_type: 'cluster' | 'namespace') => ({
+      resource_id,
+      resource_type,
+      role_type: 'admin' as const,
+      role_name: '',
+      is_owner: 0 as const,
+      is_ram_role: 1 as const,
+    });
+    // A namespace grant is not enough: UpdateKMSEncryption acts on the whole cluster.
+    cloud.ack.permissions.set(role, [grant(`${cluster}/kube-system`, 'namespace')]);
+    const before = await doctor(flags);
+
+    expect(before.code).toBe(1);
+    expect(before.lines.find((l) => l.includes('ack-rbac'))).toMatch(
+      new RegExp(
+        `^FAIL {2}alicloud\\.cluster-kms@cn-hangzhou ack-rbac ${cluster} {2}role ${role} has no RBAC grant on cluster ${cluster}.*fix: ACK console`,
+      ),
+    );
+
+    cloud.ack.permissions.set(role, [grant(cluster, 'cluster')]);
+    const after = await doctor(flags);
+    expect(after.lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
+    expect(after.code).toBe(0);
+    expect(after.lines.find((l) => l.includes('ack-rbac'))).toMatch(
+      new RegExp(`^ok {4}.*role ${role} is admin on ${cluster}`),
+    );
+  });
+
+  it('reads an all-clusters grant as covering every cluster, and flags a non-admin role for review', () => {
+    const all = rbacChecks(
+      'cn-hangzhou',
+      'r',
+      ['c1', 'c2'],
+      [{ resource_id: 'all-clusters', role_type: 'admin' }],
+    );
+    expect(all.map((c) => c.status)).toEqual(['ok', 'ok']);
+    expect(rbacChecks('cn-hangzhou', 'r', ['c1'], [{ resource_id: 'c1', role_type: 'ops' }])[0]?.status).toBe(
+      'skip',
+    );
+    expect(rbacChecks('cn-hangzhou', 'r', [], [])[0]).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/no ACK cluster/),
+    });
   });
 });

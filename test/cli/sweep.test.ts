@@ -128,6 +128,16 @@ describe('atrest sweep aws.log-group-kms: behaviour', () => {
     expect(outcomes.find((o) => o.outcome === 'failed')?.error?.code).toBe('AccessDeniedException');
   });
 
+  it('exits 1 for a deferred line: the work is not settled (written, the read-back never shows it)', async () => {
+    state.lagReads('/app/plain/000', 1_000);
+    const io = captureIo(awsEnv());
+
+    const code = await main(['sweep', 'aws.log-group-kms', '--rate', '10000'], io);
+
+    expect(countBy(outcomesOf(io))).toEqual({ deferred: 1, applied: 19, compliant: 12, excluded: 8 });
+    expect(code).toBe(1);
+  });
+
   it('reports a listing it may not make as a failed line, exit 1', async () => {
     logs.failNext('DescribeLogGroups', { status: 400, code: 'AccessDeniedException', times: 1 });
     const io = captureIo(awsEnv());

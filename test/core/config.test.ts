@@ -134,3 +134,23 @@ describe('config', () => {
     );
   });
 });
+
+describe('alicloud delivery paths', () => {
+  const section = { kmsKeyId: 'key-1' };
+
+  it.each([[['eventbridge']], [['trail']], [['eventbridge', 'trail']]])('accepts %j', (delivery) => {
+    expect(
+      parseConfig({ alicloud: { clusterKms: { ...section, delivery } } }).alicloud?.clusterKms?.delivery,
+    ).toEqual(delivery);
+  });
+
+  it.each([
+    [[], 'too small'],
+    [['trail', 'trail'], 'each path at most once'],
+    [['sns'], 'expected one of'],
+  ])('refuses %j, naming the field', (delivery, why) => {
+    expect(() => parseConfig({ alicloud: { clusterKms: { ...section, delivery } } })).toThrow(
+      new RegExp(`config\\.alicloud\\.clusterKms\\.delivery.*${why}`),
+    );
+  });
+});

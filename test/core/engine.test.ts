@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config.ts';
 import { type EngineDeps, remediateEvent } from '../../functions/core/engine.ts';
-import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
-import { OUTCOMES } from '../../functions/core/outcome.ts';
+import { IdempotencyStoreError } from '../../functions/core/errors.ts';
+import { type IdempotencyStore, MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
+import { isSettled, OUTCOMES, type Outcome } from '../../functions/core/outcome.ts';
 import { FakeCloud, fakeRemediator, fault } from './fake-remediator.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -267,6 +268,105 @@ describe('engine', () => {
       },
     });
     expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'ResourceNotFoundException' } });
+  });
+
+  it('a delivery observed after the completed run began is new work: one read, no write', async () => {
+    const s = setup();
+    let now = Date.parse('2026-11-22T10:00:02Z');
+    const store = new MemoryIdempotencyStore(() => now);
+    const first = await run(s, { name: '/app', time: '2026-11-22T10:00:00Z' }, { store });
+    now += 60_000;
+    const redelivered = await run(s, { name: '/app', time: '2026-11-22T10:00:00Z' }, { store });
+    const later = await run(s, { name: '/app', time: '2026-11-22T10:00:30Z' }, { store });
+
+    expect([first.outcome, redelivered.outcome, later.outcome]).toEqual([
+      'applied',
+      'duplicate',
+      'compliant',
+    ]);
+    expect(redelivered.settled).toBe(true);
+    expect(s.cloud.writes).toBe(1);
+  });
+
+  it('marks a duplicate of work in progress as not settled', async () => {
+    const s = setup();
+    const [a, b] = await Promise.all([run(s), run(s)]);
+    const duplicate = [a, b].find((o) => o?.outcome === 'duplicate');
+
+    expect(duplicate).toMatchObject({ reason: 'idempotency record inProgress', settled: false });
+    expect(isSettled(duplicate as Outcome)).toBe(false);
+  });
+
+  it('claims with the lock the platform gives (one invocation), 900 s by default', async () => {
+    const s = setup({ '/a': {}, '/b': {} });
+    const locks: number[] = [];
+    const store: IdempotencyStore = {
+      run: (key, options, work) => {
+        locks.push(options.lockSeconds);
+        return s.store.run(key, options, work);
+      },
+    };
+    await run(s, { name: '/a' }, { store, lockSeconds: 60 });
+    await run(s, { name: '/b' }, { store });
+
+    expect(locks).toEqual([60, 900]);
+  });
+
+  it('written but not recorded is applied with a warning naming the store code and request id', async () => {
+    const s = setup();
+    const store: IdempotencyStore = {
+      run: async (_key, _options, work) => ({
+        kind: 'ran',
+        value: (await work()).value,
+        storeError: new IdempotencyStoreError('complete', 'idempotency store (complete): busy', {
+          code: 'OTSServerBusy',
+          requestId: 'ots-req-1',
+        }),
+      }),
+    };
+    const outcome = await run(s, undefined, { store, lockSeconds: 60 });
+
+    expect(outcome.outcome).toBe('applied');
+    expect(outcome.reason).toContain(
+      'warning: done, but the idempotency record could not be completed (OTSServerBusy, request id ots-req-1)',
+    );
+    expect(isSettled(outcome)).toBe(true);
+  });
+
+  it('a deferral whose lock could not be released fails with the store code (the key stays locked)', async () => {
+    const s = setup({ '/app': { ready: false } });
+    const store: IdempotencyStore = {
+      run: async (_key, _options, work) => ({
+        kind: 'ran',
+        value: (await work()).value,
+        storeError: new IdempotencyStoreError('release', 'idempotency store (release): busy', {
+          code: 'OTSServerBusy',
+        }),
+      }),
+    };
+    const outcome = await run(s, undefined, { store, lockSeconds: 60 });
+
+    expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'OTSServerBusy' } });
+    expect(outcome.error?.message).toContain('the work ended deferred');
+    expect(outcome.error?.message).toContain('a retry in the next 60 s finds it in progress');
+  });
+
+  it('keeps the store code and request id of a failed claim', async () => {
+    const s = setup();
+    const outcome = await run(s, undefined, {
+      store: {
+        run: async () => {
+          throw new IdempotencyStoreError('claim', 'idempotency store (claim): throttled', {
+            code: 'ProvisionedThroughputExceededException',
+            requestId: 'ddb-req-9',
+          });
+        },
+      },
+    });
+    expect(outcome).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'ProvisionedThroughputExceededException', requestId: 'ddb-req-9' },
+    });
   });
 
   it('only ever produces contract outcomes, with the contract fields', async () => {

@@ -53,7 +53,7 @@ export function fakeRemediator(
     cloud,
     owns: (event) => typeof event === 'object' && event !== null && 'name' in event,
     parse(event) {
-      const e = event as { name?: unknown; id?: unknown; ignore?: boolean };
+      const e = event as { name?: unknown; id?: unknown; ignore?: boolean; time?: unknown };
       if (e?.ignore) return { kind: 'ignored', reason: 'not ours', eventId: String(e.id ?? '') };
       if (typeof e?.name !== 'string' || e.name === '')
         return { kind: 'rejected', code: 'InvalidEvent', reason: 'name: expected string' };
@@ -66,6 +66,8 @@ export function fakeRemediator(
             region: 'us-east-1',
             resource: e.name,
             name: e.name,
+            // When it happened: given, else a fixed past moment (so a redelivery is a duplicate).
+            observedAt: typeof e.time === 'string' ? e.time : '2026-11-22T10:00:00Z',
           },
         ],
       };

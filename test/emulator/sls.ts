@@ -1,7 +1,7 @@
 /**
- * Emulated Simple Log Service (SLS): ListProject, ListLogStores, GetLogStore and
- * UpdateLogStoreEncryption on their real paths, LOG v1 signed, with projects and logstores held in
- * memory. The project comes from the Host header, as on the real service (`<project>.<endpoint>`):
+ * Emulated Simple Log Service (SLS): ListProject, ListLogStores, GetLogStore,
+ * UpdateLogStoreEncryption, GetCursor and PullLogs on their real paths, LOG v1 signed, with
+ * projects, logstores and their shards' log groups held in memory. The project comes from the Host header, as on the real service (`<project>.<endpoint>`):
  * a client pointed at `http://127.0.0.1:<port>` must send `Host: <project>.127.0.0.1:<port>`.
  *
  * The signature check is rebuilt here from the server's side (string-to-sign from the received
@@ -12,6 +12,7 @@
  * the Date header must be within 15 minutes; Content-MD5 and x-log-bodyrawsize must match the body.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { type Acs3Credential, EMULATOR_CREDENTIALS } from './acs3.ts';
 import {
   type Answer,
@@ -32,6 +33,30 @@ export interface SlsLogstoreState {
   logstoreName: string;
   createTime: number;
   encrypt_conf?: SlsEncryptConfState;
+  /** Each shard's log groups, oldest first (PullLogs reads them by cursor). */
+  shards?: Map<number, EmulatedLogGroup[]>;
+}
+
+/** One log group as PutLogs would have written it. */
+export interface EmulatedLogGroup {
+  topic?: string;
+  source?: string;
+  logs: { time: number; contents: Record<string, string> }[];
+}
+
+/**
+ * Cursors are opaque base64 text on the real service (`MTUyOTQ4MDIwOTY1NTk3ODQ2Mw==`, a number
+ * in decimal); here the number is a fixed base plus the log group's index in its shard.
+ */
+const CURSOR_BASE = 1_529_480_209_655_978_000n;
+export const emulatorCursor = (index: number): string =>
+  Buffer.from(String(CURSOR_BASE + BigInt(index))).toString('base64');
+function cursorIndex(cursor: string | null): number | undefined {
+  if (cursor === null || !/^[A-Za-z0-9+/]+=*$/.test(cursor)) return undefined;
+  const text = Buffer.from(cursor, 'base64').toString('utf8');
+  if (!/^\d{19}$/.test(text)) return undefined;
+  const index = BigInt(text) - CURSOR_BASE;
+  return index >= 0n && index <= 10_000_000n ? Number(index) : undefined;
 }
 
 export interface SlsProjectState {
@@ -88,6 +113,24 @@ export class SlsState {
     return logstore;
   }
 
+  /**
+   * Appends one log group to a shard (as PutLogs would), creating project, logstore and shard when
+   * needed. Returns the cursors before and after it: the range an SLS trigger would hand over.
+   */
+  appendLogs(
+    projectName: string,
+    logstoreName: string,
+    shard: number,
+    group: EmulatedLogGroup,
+  ): { beginCursor: string; endCursor: string } {
+    const logstore = this.logstore(projectName, logstoreName) ?? this.seedLogstore(projectName, logstoreName);
+    logstore.shards ??= new Map();
+    const groups = logstore.shards.get(shard) ?? [];
+    logstore.shards.set(shard, groups);
+    groups.push(group);
+    return { beginCursor: emulatorCursor(groups.length - 1), endCursor: emulatorCursor(groups.length) };
+  }
+
   logstore(projectName: string, logstoreName: string): SlsLogstoreState | undefined {
     return this.projects.get(projectName)?.logstores.get(logstoreName);
   }
@@ -136,6 +179,11 @@ class SlsHandler implements ServiceHandler {
     if (method === 'GET' && path === '/logstores') return 'ListLogStores';
     if (method === 'GET' && /^\/logstores\/[^/]+$/.test(path)) return 'GetLogStore';
     if (method === 'PUT' && /^\/logstores\/[^/]+\/encryption$/.test(path)) return 'UpdateLogStoreEncryption';
+    if (method === 'GET' && /^\/logstores\/[^/]+\/shards\/[^/]+$/.test(path)) {
+      const type = ctx.url.searchParams.get('type');
+      if (type === 'log') return 'PullLogs';
+      if (type === 'cursor') return 'GetCursor';
+    }
     return `Unsupported:${method} ${path}`;
   }
 
@@ -164,6 +212,7 @@ class SlsHandler implements ServiceHandler {
     log(`${projectName}/${name}`);
     const logstore = project.logstores.get(name);
     if (!logstore) throw new ServiceFailure(404, 'LogStoreNotExist', `logstore ${name} does not exist`);
+    if (action === 'PullLogs' || action === 'GetCursor') return this.readShard(ctx, action, logstore);
     if (action === 'GetLogStore')
       return json(200, {
         logstoreName: logstore.logstoreName,
@@ -177,6 +226,54 @@ class SlsHandler implements ServiceHandler {
       });
     this.updateEncryption(ctx, logstore);
     return json(200, undefined);
+  }
+
+  /**
+   * GetCursor (`from=begin|end`) and PullLogs. PullLogs answers only in protobuf (API reference:
+   * "supports reading data in only the Protocol Buffer format"), so a request that does not
+   * accept `application/x-protobuf` is refused; the LogGroupList is deflated (zlib) when the
+   * client accepts `deflate`, with `x-log-compresstype`, `x-log-bodyrawsize`, `x-log-cursor` and
+   * `x-log-count` as the SDKs read them.
+   */
+  private readShard(ctx: RequestContext, action: string, logstore: SlsLogstoreState): Answer {
+    const shardText = ctx.url.pathname.split('/')[4] ?? '';
+    const shard = /^\d{1,6}$/.test(shardText) ? Number(shardText) : -1;
+    const groups = logstore.shards?.get(shard);
+    if (!groups) throw new ServiceFailure(404, 'ShardNotExist', `shard ${shardText} does not exist`);
+    const params = ctx.url.searchParams;
+    if (action === 'GetCursor') {
+      const from = params.get('from');
+      if (from !== 'begin' && from !== 'end')
+        throw new ServiceFailure(400, 'ParameterInvalid', 'from must be begin, end or a unix time');
+      return json(200, { cursor: emulatorCursor(from === 'begin' ? 0 : groups.length) });
+    }
+    if (!(headerOf(ctx, 'accept') ?? '').includes('application/x-protobuf'))
+      throw new ServiceFailure(400, 'ParameterInvalid', 'PullLogs answers only application/x-protobuf');
+    const start = cursorIndex(params.get('cursor'));
+    if (start === undefined || start > groups.length)
+      throw new ServiceFailure(400, 'InvalidCursor', `cursor ${params.get('cursor')} is invalid`);
+    const endParam = params.get('end_cursor');
+    const end = endParam === null ? groups.length : cursorIndex(endParam);
+    if (end === undefined || end > groups.length || end < start)
+      throw new ServiceFailure(400, 'InvalidCursor', `end_cursor ${endParam} is invalid`);
+    const count = Number(params.get('count') ?? '');
+    if (!Number.isInteger(count) || count < 1 || count > 1000)
+      throw new ServiceFailure(400, 'ParameterInvalid', 'count must be 1..1000');
+    const stop = Math.min(end, start + count);
+    const raw = encodeLogGroupList(groups.slice(start, stop));
+    const deflate = (headerOf(ctx, 'accept-encoding') ?? '').split(',').some((e) => e.trim() === 'deflate');
+    return {
+      status: 200,
+      body: deflate ? deflateSync(raw) : raw,
+      headers: {
+        'content-type': 'application/x-protobuf',
+        'x-log-requestid': nextRequestId(),
+        'x-log-cursor': emulatorCursor(stop),
+        'x-log-count': String(stop - start),
+        'x-log-bodyrawsize': String(raw.length),
+        ...(deflate ? { 'x-log-compresstype': 'deflate' } : {}),
+      },
+    };
   }
 
   /** `p1.127.0.0.1:4510` → `p1`; a Host without a project prefix names none. */
@@ -294,6 +391,47 @@ class SlsHandler implements ServiceHandler {
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
       throw new ServiceFailure(401, 'SignatureNotMatch', `Signature ${signature} not matched.`);
   }
+}
+
+// LogGroupList encoding (SLS "Data encoding", proto2), written here from the schema rather than
+// imported from the client's decoder, so a decoder bug cannot agree with itself.
+function varint(value: number): Buffer {
+  const bytes: number[] = [];
+  let v = value;
+  while (v >= 0x80) {
+    bytes.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+const field = (number: number, payload: Buffer): Buffer =>
+  Buffer.concat([varint(number * 8 + 2), varint(payload.length), payload]);
+const text = (number: number, value: string): Buffer => field(number, Buffer.from(value, 'utf8'));
+const keyValue = (key: string, value: string): Buffer => Buffer.concat([text(1, key), text(2, value)]);
+
+export function encodeLogGroupList(groups: readonly EmulatedLogGroup[]): Buffer {
+  return Buffer.concat(
+    groups.map((group) =>
+      field(
+        1,
+        Buffer.concat([
+          ...group.logs.map((log) =>
+            field(
+              1,
+              Buffer.concat([
+                varint(8), // field 1 (Time), wire type 0
+                varint(log.time),
+                ...Object.entries(log.contents).map(([k, v]) => field(2, keyValue(k, v))),
+              ]),
+            ),
+          ),
+          ...(group.topic !== undefined ? [text(3, group.topic)] : []),
+          ...(group.source !== undefined ? [text(4, group.source)] : []),
+        ]),
+      ),
+    ),
+  );
 }
 
 function page(ctx: RequestContext): { offset: number; size: number } {

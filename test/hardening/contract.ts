@@ -29,6 +29,7 @@ export const OutcomeLine = z.strictObject({
       requestId: z.optional(z.string()),
     }),
   ),
+  settled: z.optional(z.boolean()),
 });
 
 /** Why `outcome` breaks the contract, or an empty list. */
@@ -39,6 +40,8 @@ export function contractProblems(outcome: Outcome): string[] {
   const failure = outcome.outcome === 'failed' || outcome.outcome === 'rejected';
   if (failure !== (outcome.error !== undefined))
     problems.push('error must be present exactly when failed/rejected');
+  if ((outcome.outcome === 'duplicate') !== (outcome.settled !== undefined))
+    problems.push('settled must be present exactly on duplicate lines');
   const region = outcome.function.startsWith('aws.') ? AWS_REGION : ALICLOUD_REGION;
   if (outcome.region !== '' && !region.test(outcome.region)) problems.push(`region ${outcome.region}`);
   if (outcome.outcome !== 'rejected' && outcome.outcome !== 'ignored' && outcome.resource === '')

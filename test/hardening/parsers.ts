@@ -89,7 +89,14 @@ export interface Parser {
 }
 
 export const aliNames = (names: readonly string[]): Hints => ({
-  type: fc.constantFrom('sls:ActionTrail:ApiCall', 'cs:ActionTrail:ApiCall', 'ecs:ActionTrail:ApiCall'),
+  type: fc.constantFrom(
+    'sls:ActionTrail:ApiCall',
+    'cs:ActionTrail:ApiCall',
+    'ecs:ActionTrail:ApiCall',
+    'sls:ActionTrail:ConsoleOperation',
+    'cs:ActionTrail:ConsoleOperation',
+    'ecs:ActionTrail:AliyunServiceEvent',
+  ),
   'data.eventName': fc.constantFrom(...names),
   'data.errorCode': fc.constant(null),
 });

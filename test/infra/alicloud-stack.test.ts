@@ -41,6 +41,13 @@ const LOGICAL: Record<AlicloudFunctionId, string> = {
   'alicloud.table-bucket-encryption': 'TableBucketEncryption',
   'alicloud.disk-default-kms': 'DiskDefaultKms',
 };
+/** The functions the example config delivers through the trail path too (their default). */
+const ON_TRAIL: AlicloudFunctionId[] = ['alicloud.logstore-encryption', 'alicloud.table-bucket-encryption'];
+const ALL_TYPES = [
+  { suffix: ':ActionTrail:ApiCall' },
+  { suffix: ':ActionTrail:ConsoleOperation' },
+  { suffix: ':ActionTrail:AliyunServiceEvent' },
+];
 /** The functions whose timer runs the FC adapter's scheduled sweep. */
 const SWEEPING: AlicloudFunctionId[] = [
   'alicloud.logstore-encryption',
@@ -207,17 +214,20 @@ describe('AtrestAlicloudStack', () => {
     expect(config.asyncInvocationType).toBe(true);
     expect(config.eventSourceConfig).toEqual({ eventSourceType: 'Default' });
     expect(JSON.parse(config.eventRuleFilterPattern)).toEqual({
-      type: id === 'alicloud.cluster-kms' ? ['cs:ActionTrail:ApiCall'] : [{ suffix: ':ActionTrail:ApiCall' }],
+      type:
+        id === 'alicloud.cluster-kms'
+          ? ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent']
+          : ALL_TYPES,
       data: { eventName: [...ALICLOUD_TRIGGERS[id].eventNames], errorCode: [{ exists: false }] },
     });
   });
 
-  it('reacts to the event names of CONTRACT.md section 1', () => {
+  it("reacts to the event names of CONTRACT.md section 1, and the ACK buy page's alias", () => {
     expect(
       Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, ALICLOUD_TRIGGERS[id].eventNames])),
     ).toEqual({
       'alicloud.logstore-encryption': ['CreateLogStore'],
-      'alicloud.cluster-kms': ['CreateCluster'],
+      'alicloud.cluster-kms': ['CreateCluster', 'Create'],
       'alicloud.table-bucket-encryption': ['CreateTableBucket'],
       'alicloud.disk-default-kms': ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
     });
@@ -318,7 +328,14 @@ describe('AtrestAlicloudStack', () => {
         },
       ]);
       expect(policies).toHaveLength(1);
-      expect(policies[0]?.PolicyDocument.Statement).toEqual([...expected, ...PLATFORM_STATEMENTS]);
+      const statements = policies[0]?.PolicyDocument.Statement ?? [];
+      expect(statements.slice(0, expected.length + PLATFORM_STATEMENTS.length)).toEqual([
+        ...expected,
+        ...PLATFORM_STATEMENTS,
+      ]);
+      // The trail path's read, on the trail logstore only, for the functions it delivers to.
+      const rest = statements.slice(expected.length + PLATFORM_STATEMENTS.length);
+      expect(rest.map((s) => s.Action)).toEqual(ON_TRAIL.includes(id) ? [['log:GetCursorOrData']] : []);
     },
   );
 
@@ -330,10 +347,13 @@ describe('AtrestAlicloudStack', () => {
     );
     const declared = [...permissions.values()].flatMap((p) => p.statements.flatMap((s) => s.actions));
 
-    expect(new Set(granted)).toEqual(new Set([...declared, ...PLATFORM_STATEMENTS.flatMap((s) => s.Action)]));
+    expect(new Set(granted)).toEqual(
+      new Set([...declared, ...PLATFORM_STATEMENTS.flatMap((s) => s.Action), 'log:GetCursorOrData']),
+    );
   });
 
   it('grants fc:InvokeFunction only to functions whose permissions.ts declare self-invocation', () => {
+    expect(ofType(template, 'ALIYUN::RAM::Role').map(([id]) => id)).toContain('TrailInvocationRole');
     for (const id of ALICLOUD_FUNCTION_IDS) {
       const declares = permissions.get(id)?.statements.some((s) => s.actions.includes('fc:InvokeFunction'));
       const statements = template.Resources[`${LOGICAL[id]}Role`]?.Properties.Policies[0].PolicyDocument
@@ -435,8 +455,117 @@ describe('AtrestAlicloudStack', () => {
     const notes = template.Metadata.atrest.Prerequisites as string[];
 
     expect(template.Description).toMatch(/Prerequisites/);
-    expect(notes.some((n) => n.includes('ALIYUN::ACTIONTRAIL::Trail'))).toBe(true);
+    expect(notes.some((n) => n.includes('TrailProject/TrailLogstore'))).toBe(true);
     expect(notes.some((n) => n.includes('AliyunECSDiskEncryptDefaultRole'))).toBe(true);
+  });
+
+  it('creates a trail writing to its own SLS project, and starts it, when none is given', () => {
+    expect(template.Resources.ActionTrail).toMatchObject({
+      Type: 'ALIYUN::ACTIONTRAIL::Trail',
+      Properties: {
+        Name: 'atrest-trail',
+        EventRW: 'Write',
+        SlsProjectArn: sub(
+          'acs:log:${ALIYUN::Region}:${ALIYUN::AccountId}:project/atrest-trail-${ALIYUN::AccountId}-${ALIYUN::Region}',
+        ),
+      },
+    });
+    expect(template.Resources.ActionTrailLogging?.Properties).toEqual({ Name: 'atrest-trail', Enable: true });
+    // In order: the project, the trail (which creates the logstore), logging on, then the triggers.
+    const dependsOn = (id: string) =>
+      (template.Resources[id] as { DependsOn?: string[] } | undefined)?.DependsOn;
+    expect(dependsOn('ActionTrail')).toEqual(['TrailLogProject']);
+    expect(dependsOn('ActionTrailLogging')).toEqual(['ActionTrail']);
+    expect(dependsOn('LogstoreEncryptionTrailTrigger')).toEqual(['ActionTrailLogging']);
+  });
+
+  it.each(ALICLOUD_FUNCTION_IDS)(
+    '%s: an SLS log trigger on the trail logstore exactly when delivery has trail',
+    (id) => {
+      const trigger = template.Resources[`${LOGICAL[id]}TrailTrigger`];
+      if (!ON_TRAIL.includes(id)) {
+        expect(trigger).toBeUndefined();
+        return;
+      }
+      expect(trigger?.Type).toBe('ALIYUN::FC3::Trigger');
+      expect(trigger?.Properties).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': [LOGICAL[id], 'FunctionName'] },
+        TriggerType: 'log',
+        InvocationRole: { 'Fn::GetAtt': ['TrailInvocationRole', 'Arn'] },
+        TriggerConfig: {
+          enable: true,
+          sourceConfig: { logstore: 'actiontrail_atrest-trail' },
+          jobConfig: { triggerInterval: 60, maxRetryTime: 3 },
+        },
+      });
+    },
+  );
+
+  it('lets SLS invoke only the functions on the trail path, with a role it assumes', () => {
+    const role = template.Resources.TrailInvocationRole;
+    const statement = role?.Properties.Policies[0].PolicyDocument.Statement as Statement[];
+
+    expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['log.aliyuncs.com'] } },
+    ]);
+    expect(statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['fc:InvokeFunction'],
+        Resource: [
+          sub('acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/atrest-logstore-encryption'),
+          sub('acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/atrest-table-bucket-encryption'),
+        ],
+      },
+    ]);
+  });
+
+  it("follows each function's delivery: trail only drops its EventBridge rule, eventbridge only its trigger", () => {
+    const config = structuredClone(CONFIG);
+    config.alicloud.logstoreEncryption.delivery = ['trail'];
+    config.alicloud.tableBucketEncryption.delivery = ['eventbridge'];
+    config.alicloud.clusterKms.delivery = ['eventbridge', 'trail'];
+    const { template: t } = synth(permissions, { config });
+
+    expect(t.Resources.LogstoreEncryptionEventTrigger).toBeUndefined();
+    expect(t.Resources.LogstoreEncryptionTrailTrigger?.Properties.TriggerType).toBe('log');
+    expect(t.Resources.TableBucketEncryptionTrailTrigger).toBeUndefined();
+    expect(t.Resources.TableBucketEncryptionEventTrigger).toBeDefined();
+    expect(t.Resources.ClusterKmsTrailTrigger).toBeDefined();
+    expect(t.Resources.ClusterKmsEventTrigger).toBeDefined();
+  });
+
+  it('reads an existing trail logstore from parameters instead of creating a trail', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'atrest-ros-'));
+    outdirs.push(outdir);
+    const app = new ros.App({ outdir });
+    new AtrestAlicloudStack(app, 'Atrest', {
+      config: CONFIG,
+      permissions,
+      alarmEmail: 'oncall@example.com',
+      trail: { project: 'org-audit', logstore: 'actiontrail_org-trail' },
+    });
+    const t = app.synth().getStackByName('Atrest').template as RosTemplate;
+
+    expect(t.Resources.ActionTrail).toBeUndefined();
+    expect(t.Parameters.TrailProject?.Default).toBe('org-audit');
+    expect(t.Parameters.TrailLogstore?.Default).toBe('actiontrail_org-trail');
+    expect(t.Resources.LogstoreEncryptionTrailTrigger?.Properties.TriggerConfig.sourceConfig).toEqual({
+      logstore: { Ref: 'TrailLogstore' },
+    });
+  });
+
+  it('refuses a trail logstore name that is not one, at synth', () => {
+    const app = new ros.App({ outdir: mkdtempSync(join(tmpdir(), 'atrest-ros-')) });
+    expect(
+      () =>
+        new AtrestAlicloudStack(app, 'Atrest', {
+          config: CONFIG,
+          permissions,
+          alarmEmail: 'oncall@example.com',
+          trail: { project: 'Org Audit', logstore: 'x' },
+        }),
+    ).toThrow(ConfigError);
   });
 
   it('fails at synth on a bad config, naming the field', () => {

@@ -2,8 +2,11 @@
  * alicloud.cluster-kms — every new ACK Pro cluster gets Secret encryption at rest with the
  * configured KMS key.
  *
- * Trigger: ActionTrail `CreateCluster` (type `cs:ActionTrail:ApiCall`) delivered by EventBridge as
- * a CloudEvent; also the same event re-queued by the FC adapter while the cluster is not ready.
+ * Trigger: ActionTrail `CreateCluster` (API call, console operation — ACK Pro clusters are mostly
+ * bought in the console — or service event; the names, and the buy page's `Create` alias, are in
+ * events.ts), as an EventBridge CloudEvent (`cs:ActionTrail:<eventType>`), a bare trail record, or
+ * a record of an SLS-trigger range on the trail path; also the same event re-queued by the FC
+ * adapter while the cluster is not ready.
  * Reads: ACK `DescribeClusterDetail` (`GET /clusters/{id}`): `state`, `cluster_type`,
  * `cluster_spec`, and the key from `meta_data` (a JSON string) → Capabilities.EncryptionKMSKeyId /
  * DisableEncryption (there is no top-level field; the Terraform provider reads it the same way).
@@ -25,16 +28,18 @@
  *   NotReadyError → `deferred`, not a failure.
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
+
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
-const EVENT_NAME = 'CreateCluster';
 const PAGE_SIZE = 50;
 
 /**
@@ -101,7 +106,7 @@ function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
 }
 
 export function parseEvent(event: unknown): Parsed<ClusterTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const clusterId = clusterIdOf(e);
@@ -129,8 +134,8 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
         account,
         region,
         resource: clusterId,
-        // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
-        revision: call.callId,
+        // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
+        ...withObservedAt(call.observedAt),
         clusterId,
         ...(clusterName ? { clusterName } : {}),
       },
@@ -245,7 +250,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
 

@@ -3,9 +3,10 @@
  * every new ECS/EBS disk is encrypted with) is the configured KMS key.
  *
  * Triggers: ActionTrail `EnableDiskEncryptionByDefault` and `ModifyDiskDefaultKMSKeyId` (someone
- * changed the default: drift) delivered by EventBridge as CloudEvents — whether ECS attributes
- * them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type suffix `:ActionTrail:ApiCall`
- * and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
+ * changed the default: drift), as API calls, console operations or service events (events.ts),
+ * delivered as EventBridge CloudEvents, bare trail records or records of an SLS-trigger range —
+ * whether ECS attributes them to `ecs:` or `ebs:` is UNCONFIRMED, so routing keys on the type
+ * suffix `:ActionTrail:<eventType>` and the event name — plus an FC timer trigger (`{"triggerTime","triggerName","payload"}`) that
  * checks every configured region (`regions`, else the keys of `byRegion`).
  * Reads: ECS `DescribeDiskEncryptionByDefaultStatus` (`Encrypted`) then, when encrypted,
  * `DescribeDiskDefaultKMSKeyId` (`KMSKeyId`): one logical read is up to two API calls.
@@ -16,25 +17,37 @@
  * account and region and has no id of its own; this ARN-shaped name keeps outcome lines, logs and
  * idempotency keys unambiguous across accounts and regions (the suffix is ours, not an ECS type).
  *
- * Idempotency revision: a drift event is new work even on a resource done before, so its revision
- * is the key it set plus its ActionTrail event id (a re-delivery of the same event stays a
- * duplicate; a second, later drift to the same key does not). Our own Modify produces such an
- * event too: it ends `compliant` after one read, with no write. A timer tick's revision is its
- * triggerTime. Caveat (API reference): "Only Alibaba Cloud accounts can call"
- * ModifyDiskDefaultKMSKeyId; if that holds for RAM roles too, the write fails `Forbidden*` → `failed`,
- * and the outcome's message says so with the fix (explainModifyDenied); `atrest doctor` warns first.
+ * Idempotency: events and timer ticks share one key per account and region, so a tick and a
+ * drift event at once make one write (the other waits on the lock). Each carries when it was
+ * observed (`eventTime`, a tick's `triggerTime`): a drift observed after the last completed run
+ * began is new work even on a resource done before, a re-delivery of the same event is not. Our
+ * own Modify produces such an event too: it ends `compliant` after one read, with no write.
+ * Caveat (API reference): "Only Alibaba Cloud accounts can call" ModifyDiskDefaultKMSKeyId; if
+ * that holds for RAM roles too, the write fails `Forbidden*` → `failed`, and the outcome's message
+ * says so with the fix (explainModifyDenied); `atrest doctor` warns first.
  */
 import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
 import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { ALICLOUD_REGION, formatIssues } from '#core/validation';
+import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
-import { ActionTrailCloudEvent, accountOf, isActionTrailCall, pick, regionOf } from '../events.ts';
+import {
+  ActionTrailCloudEvent,
+  accountOf,
+  apiNameOf,
+  asTrailCloudEvent,
+  isActionTrailCall,
+  pick,
+  regionOf,
+  type TrailEventType,
+  trailEventType,
+} from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
-export const EVENT_NAMES = ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'] as const;
+export const EVENT_NAMES = TRAIL_EVENTS.names;
 
 export type DiskTarget = Target;
 
@@ -98,8 +111,10 @@ export function configuredRegions(section: DiskDefaultKmsConfig): string[] {
   return section.regions ?? Object.keys(section.byRegion ?? {});
 }
 
-export function parseEvent(event: unknown, config: Config, account: string): Parsed<DiskTarget> {
-  if (isTimerEvent(event)) return parseTimer(event, config, account);
+export function parseEvent(delivered: unknown, config: Config, account: string): Parsed<DiskTarget> {
+  if (isTimerEvent(delivered)) return parseTimer(delivered, config, account);
+  // A bare trail record gets the envelope EventBridge would have given it.
+  const event = asTrailCloudEvent(delivered);
   const base = facts(event);
   const result = ActionTrailCloudEvent.safeParse(event);
   if (!result.success)
@@ -124,9 +139,13 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       ? { resource: resourceOf(region, eventAccount) }
       : {}),
   };
-  const name = e.data.eventName;
-  if (!e.type.endsWith(':ActionTrail:ApiCall') || !(EVENT_NAMES as readonly string[]).includes(name))
-    return { kind: 'ignored', reason: `not an ${EVENT_NAMES.join(' or ')} API call (${name})`, ...known };
+  const name = apiNameOf(trailEventType(e.type) as TrailEventType, e.data, TRAIL_EVENTS);
+  if (name === undefined)
+    return {
+      kind: 'ignored',
+      reason: `not an ${EVENT_NAMES.join(' or ')} event (${e.data.eventName.slice(0, 128)})`,
+      ...known,
+    };
   if (e.data.errorCode)
     return {
       kind: 'ignored',
@@ -147,16 +166,16 @@ export function parseEvent(event: unknown, config: Config, account: string): Par
       reason: 'no account (userIdentity.accountId / aliyunaccountid)',
       ...known,
     };
-  const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId : e.id;
-  let revision = `${name}@${callId}`;
-  if (name === 'ModifyDiskDefaultKMSKeyId') {
-    const key = pick(params, 'KMSKeyId', 'KmsKeyId', 'kmsKeyId');
-    revision = `${typeof key === 'string' ? key.slice(0, 256) : '?'}@${callId}`;
-  }
   return {
     kind: 'targets',
     targets: [
-      { eventId: e.id, account: eventAccount, region, resource: resourceOf(region, eventAccount), revision },
+      {
+        eventId: e.id,
+        account: eventAccount,
+        region,
+        resource: resourceOf(region, eventAccount),
+        ...withObservedAt(observedAtOf(e.data.eventTime, e.time)),
+      },
     ],
   };
 }
@@ -180,7 +199,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
       reason: 'no region to check: set alicloud.diskDefaultKms.regions or byRegion',
       eventId,
     };
-  // Each tick is new work: the trigger time is the revision.
+  // Observed when the tick fired: work completed before it is checked again, a retried tick is not.
   return {
     kind: 'targets',
     targets: regions.map((region) => ({
@@ -188,7 +207,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
       account,
       region,
       resource: resourceOf(region, account),
-      revision: triggerTime,
+      ...withObservedAt(observedAtOf(triggerTime)),
     })),
   };
 }
@@ -280,7 +299,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, EVENT_NAMES) || isTimerEvent(event),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS) || isTimerEvent(event),
     parse: (event, config) => parseEvent(event, config, account),
     desire: desireFor,
 

@@ -1,9 +1,11 @@
 /**
  * alicloud.logstore-encryption — every new SLS logstore gets the configured encryption.
  *
- * Trigger: ActionTrail `CreateLogStore` delivered by EventBridge as a CloudEvent. Which `source`
- * and `type` prefix SLS events carry is UNCONFIRMED (research §1), so routing keys only on the
- * type suffix `:ActionTrail:ApiCall` and `data.eventName`.
+ * Trigger: ActionTrail `CreateLogStore` (API call, console operation or service event; the names
+ * are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path — SLS is not among the services whose ActionTrail events
+ * reach EventBridge, so the trail path is the one that delivers. Routing keys only on the `type`
+ * suffix (`:ActionTrail:<eventType>`) and `data.eventName`, never on `source`.
  * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
  * Sweep: `ListProject` + `ListLogStores`.
  *
@@ -14,10 +16,12 @@
  * the key. A logstore already encrypted differently is therefore `failed` with
  * `EncryptionImmutable` and never written.
  */
+
 import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -28,9 +32,9 @@ import {
   type SlsClient,
   type SlsEncryptConf,
 } from '../sls.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
-const EVENT_NAME = 'CreateLogStore';
 const PAGE = 500;
 
 export interface LogstoreTarget extends Target {
@@ -100,7 +104,7 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
 }
 
 export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
   const { project, logstore } = namesOf(e);
@@ -124,7 +128,7 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
   return {
     kind: 'targets',
     targets: [
-      // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+      // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
       {
         eventId: e.id,
         account,
@@ -132,7 +136,7 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
         resource: `${project}/${logstore}`,
         project,
         logstore,
-        revision: call.callId,
+        ...withObservedAt(call.observedAt),
       },
     ],
   };
@@ -204,7 +208,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),

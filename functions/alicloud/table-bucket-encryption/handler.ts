@@ -1,6 +1,7 @@
 /**
- * Function Compute entry of alicloud.table-bucket-encryption (EventBridge trigger on `CreateTableBucket`, one
- * CloudEvent per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
+ * Function Compute entry of alicloud.table-bucket-encryption (EventBridge trigger on
+ * `CreateTableBucket`, one CloudEvent per invocation; the SLS log trigger of the trail path, a
+ * cursor range per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
  * that invocation with the field named, instead of failing the module import.
  */
 import { createFcHandler, type FcContext, type FcHandlerOptions } from '../fc.ts';

@@ -2,9 +2,11 @@
  * alicloud.table-bucket-encryption — every new OSS Tables table bucket gets the configured
  * default encryption.
  *
- * Trigger: ActionTrail `CreateTableBucket` on EventBridge. Whether OSS Tables calls reach
- * EventBridge at all is UNCONFIRMED (research §1): `atrest sweep alicloud.table-bucket-encryption`
- * (ListTableBuckets) is the backstop either way.
+ * Trigger: ActionTrail `CreateTableBucket` (API call, console operation or service event; the
+ * names are in events.ts), as an EventBridge CloudEvent, a bare trail record, or a record of an
+ * SLS-trigger range on the trail path. Whether OSS Tables calls reach EventBridge at all is
+ * UNCONFIRMED, so both paths are deployed by default; `atrest sweep
+ * alicloud.table-bucket-encryption` (ListTableBuckets) is the backstop either way.
  * Reads: `GetTableBucketEncryption`. Writes: `PutTableBucketEncryption`.
  *
  * Resource id: the bucket ARN `acs:osstables:<region>:<account>:bucket/<name>`, built only from
@@ -13,10 +15,12 @@
  * A Put replaces the bucket's default encryption; tables created before it keep theirs (only new
  * tables inherit the bucket default), which is why this runs as soon as the bucket exists.
  */
+
 import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import {
@@ -28,9 +32,9 @@ import {
   type TableBucketEncryption,
   tableBucketArn,
 } from '../oss-tables.ts';
+import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
-const EVENT_NAME = 'CreateTableBucket';
 
 export interface TableBucketTarget extends Target {
   /** The bucket ARN (also `resource`). */
@@ -63,7 +67,7 @@ const _facts = (event: unknown): EventFacts => {
 };
 
 export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
-  const call = parseTrailCall(event, [EVENT_NAME]);
+  const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
 
@@ -102,10 +106,12 @@ export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
       ...known,
     };
   const arn = tableBucketArn(region, account, name);
-  // The creating call's id: redeliveries are one piece of work, a re-created name is new work.
+  // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
   return {
     kind: 'targets',
-    targets: [{ eventId: e.id, account, region, resource: arn, arn, name, revision: call.callId }],
+    targets: [
+      { eventId: e.id, account, region, resource: arn, arn, name, ...withObservedAt(call.observedAt) },
+    ],
   };
 }
 
@@ -153,7 +159,7 @@ export function createRemediator(
 
   return {
     id: FUNCTION_ID,
-    owns: (event) => isActionTrailCall(event, [EVENT_NAME]),
+    owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
     parse: (event) => parseEvent(event),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),

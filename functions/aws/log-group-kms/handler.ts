@@ -5,10 +5,17 @@
  * the init with a ConfigError naming the field, before any event is touched. Idempotency: the
  * DynamoDB table `$IDEMPOTENCY_TABLE_NAME` through Powertools when set, else per-instance memory.
  *
- * Per event: one structured log line per outcome (every Outcome field plus EMF metrics). A
- * `failed`, `deferred` or `rejected` outcome makes the invocation throw, with the outcomes in the
- * message, so Lambda's async retries run again and the on-failure destination (DLQ) receives the
- * event and the reason. Rejected events go there too, as on Function Compute: a retry is only a
+ * Per event: one structured log line per outcome (every Outcome field plus EMF metrics). Settled
+ * means settled: any outcome whose work is not done — `failed`, `rejected`, `deferred`, or a
+ * `duplicate` of work another invocation still holds in progress (`settled: false`) — makes the
+ * invocation throw, with the outcomes in the message, so Lambda's async retries run again and the
+ * on-failure destination (DLQ) receives the event and the reason. Returning success for an
+ * in-progress duplicate would drop the event if that holder then fails or dies.
+ *
+ * The in-progress lock lives as long as one invocation can: Lambda does not tell a function its
+ * configured timeout, so it is read as `getRemainingTimeInMillis()` at the start of the invocation
+ * (that is the timeout, less the few ms before our code runs), whatever is left when a key is
+ * claimed later in a sweep. Rejected events go there too, as on Function Compute: a retry is only a
  * parse, and if CloudTrail's shape ever drifts from our schema the events wait in the dead letter
  * (and its alarm fires) instead of vanishing into a log line.
  *
@@ -27,7 +34,7 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, type Outcome } from '#core/outcome';
+import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
@@ -62,7 +69,7 @@ export class UnsettledOutcomeError extends Error {
   }
 }
 
-const isUnsettled = (o: Outcome): boolean => o.outcome === 'deferred' || isFailure(o);
+const isUnsettled = (o: Outcome): boolean => !isSettled(o);
 
 // Shared with the Function Compute timer sweep; re-exported because this module always offered them.
 export {
@@ -85,7 +92,7 @@ function log(logger: Logger, outcome: Outcome): void {
   const line: Record<string, unknown> = { ...outcomeWithMetrics(outcome) };
   // Same levels as the Function Compute adapter: ERROR for failed/rejected, WARN for deferred.
   if (isFailure(outcome)) logger.error('outcome', line);
-  else if (outcome.outcome === 'deferred') logger.warn('outcome', line);
+  else if (!isSettled(outcome)) logger.warn('outcome', line);
   else logger.info('outcome', line);
 }
 
@@ -102,19 +109,19 @@ export function createHandler(deps: HandlerDeps = {}) {
   const sweepRate = sweepRateFrom(env);
 
   const run = async (event: unknown, context: Context): Promise<Outcome[]> => {
-    // The Powertools lock then expires with this invocation, not an hour later.
-    const invocationStore =
-      store instanceof PowertoolsIdempotencyStore ? store.withLambdaContext(context) : store;
+    // As long as this invocation can run (see the header), at least a second.
+    const lockSeconds = Math.max(1, Math.ceil(context.getRemainingTimeInMillis() / 1000));
     if (isSweepEvent(event))
       return sweep(
-        { env, config, logger, remediator, engine: deps.engine, rate: sweepRate },
-        invocationStore,
+        { env, config, logger, remediator, engine: deps.engine, rate: sweepRate, lockSeconds },
+        store,
         context,
       );
     const outcomes = await remediateEvent(remediator, event, {
       ...deps.engine,
       config,
-      store: invocationStore,
+      store,
+      lockSeconds,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });
     for (const outcome of outcomes) log(logger, outcome);
@@ -135,6 +142,7 @@ interface SweepDeps {
   remediator: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
   engine: HandlerDeps['engine'];
   rate: number;
+  lockSeconds: number;
 }
 
 /** The scheduled sweep of this region; see the header. */
@@ -147,7 +155,7 @@ async function sweep(deps: SweepDeps, store: IdempotencyStore, context: Context)
     store,
     rate: deps.rate,
     remainingMs: () => context.getRemainingTimeInMillis(),
-    ...(deps.engine ? { engine: deps.engine } : {}),
+    engine: { ...deps.engine, lockSeconds: deps.lockSeconds },
     onOutcome: (outcome) => log(deps.logger, outcome),
   });
   // Incomplete (time budget or a listing failure) is a warning: the next scheduled run starts over,

@@ -18,7 +18,7 @@ import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
-import { AWS_ACCOUNT, AWS_REGION, formatIssues } from '#core/validation';
+import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
 
@@ -49,6 +49,7 @@ const CloudTrailDetail = z.looseObject({
   eventSource: z.optional(z.string()),
   eventName: z.optional(z.string()),
   eventID: z.optional(z.string()),
+  eventTime: z.optional(z.string()),
   awsRegion: z.optional(z.string().check(z.regex(AWS_REGION))),
   recipientAccountId: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
   errorCode: z.optional(z.nullable(z.string())),
@@ -180,9 +181,9 @@ export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
         region,
         resource: logGroupArn(region, account, name),
         logGroupName: name,
-        // The CloudTrail id of the creating call: every delivery (and replay) of this creation is
-        // one piece of work, but a group deleted and re-created under the same name is new work.
-        ...(d.eventID !== undefined && d.eventID !== '' ? { revision: d.eventID.slice(0, 256) } : {}),
+        // When the call happened: every delivery (and replay) of this creation is the work of the
+        // run that began after it; a group deleted and re-created later is new work.
+        ...withObservedAt(observedAtOf(d.eventTime, e.time)),
         ...(requested !== undefined ? { requestedKmsKeyId: requested } : {}),
       },
     ],

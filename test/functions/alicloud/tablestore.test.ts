@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlicloudCredentials } from '../../../functions/alicloud/clients.ts';
 import { storeFromEnv, TablestoreIdempotencyStore } from '../../../functions/alicloud/tablestore.ts';
-import { ConfigError, DeniedError, InvalidError, ThrottledError } from '../../../functions/core/errors.ts';
+import { ConfigError, IdempotencyStoreError } from '../../../functions/core/errors.ts';
 import type { Settled } from '../../../functions/core/idempotency.ts';
 import {
   type RunningTablestore,
@@ -9,7 +9,7 @@ import {
   TABLESTORE_CREDENTIALS,
 } from '../../emulator/tablestore.ts';
 
-const LIMITS = { ttlSeconds: 3600, lockSeconds: 900 };
+const LIMITS = { ttlSeconds: 3600, lockSeconds: 900, observedAt: 0 };
 const NOW = 1_800_000_000_000;
 
 let ots: RunningTablestore;
@@ -73,6 +73,37 @@ describe('TablestoreIdempotencyStore through the Tablestore emulator', () => {
     // Assess
     expect(result).toEqual({ kind: 'duplicate', state: 'completed' });
     expect(again.runs).toBe(0);
+  });
+
+  it('settles deliveries observed at or before the completed run began; a later one takes the row over', async () => {
+    // Prepare: a run that began at NOW completed.
+    await store().run('k-observed', { ...LIMITS, observedAt: NOW - 5_000 }, counted());
+    const later = () => store({ now: () => NOW + 60_000 });
+    const old = counted();
+    const fresh = counted();
+    // Act
+    const redelivered = await later().run('k-observed', { ...LIMITS, observedAt: NOW }, old);
+    const newWork = await later().run('k-observed', { ...LIMITS, observedAt: NOW + 1 }, fresh);
+    // Assess
+    expect(redelivered).toEqual({ kind: 'duplicate', state: 'completed' });
+    expect(newWork).toEqual({ kind: 'ran', value: 'done' });
+    expect([old.runs, fresh.runs]).toEqual([0, 1]);
+    expect(ots.rows().get('k-observed')).toMatchObject({ status: 'completed', startedAt: NOW + 60_000 });
+  });
+
+  it('returns a failed completion beside the value (the work is done) with the OTS code', async () => {
+    // Prepare
+    ots.service.failNext('UpdateRow', { status: 503, code: 'OTSServerBusy', times: 10 });
+    // Act
+    const result = await store().run('k-unrecorded', LIMITS, counted());
+    // Assess
+    expect(result).toMatchObject({
+      kind: 'ran',
+      value: 'done',
+      storeError: { step: 'complete', code: 'OTSServerBusy' },
+    });
+    // The lock was released instead, so the next delivery runs (and reads) rather than waiting.
+    expect(ots.rows().has('k-unrecorded')).toBe(false);
   });
 
   it('runs the work exactly once among 20 concurrent calls on one key', async () => {
@@ -162,27 +193,32 @@ describe('TablestoreIdempotencyStore through the Tablestore emulator', () => {
     expect(delays).toEqual([25, 50]);
   });
 
-  it('gives up after maxAttempts and throws ThrottledError with the OTS code', async () => {
+  it('gives up after maxAttempts and throws IdempotencyStoreError with the OTS code', async () => {
     // Prepare
     ots.service.failNext('PutRow', { status: 503, code: 'OTSServerBusy', times: 10 });
     const work = counted();
     // Act
     const run = store({ maxAttempts: 3 }).run('k-busy-long', LIMITS, work);
     // Assess
-    await expect(run).rejects.toMatchObject({ name: 'ThrottledError', code: 'OTSServerBusy', status: 503 });
-    await expect(run).rejects.toBeInstanceOf(ThrottledError);
+    await expect(run).rejects.toMatchObject({
+      name: 'IdempotencyStoreError',
+      step: 'claim',
+      code: 'OTSServerBusy',
+      status: 503,
+    });
+    await expect(run).rejects.toBeInstanceOf(IdempotencyStoreError);
     expect(ots.service.count({ action: 'PutRow' })).toBe(3);
     expect(work.runs).toBe(0);
   });
 
-  it('surfaces a bad credential as DeniedError carrying OTSAuthFailed, the status and the request id', async () => {
+  it('surfaces a bad credential as IdempotencyStoreError carrying OTSAuthFailed, the status and the request id', async () => {
     // Prepare
     const wrong: AlicloudCredentials = { ...TABLESTORE_CREDENTIALS, accessKeySecret: 'not-the-secret' };
     const work = counted();
     // Act
     const run = store({ credentials: () => wrong }).run('k-denied', LIMITS, work);
     // Assess
-    await expect(run).rejects.toBeInstanceOf(DeniedError);
+    await expect(run).rejects.toBeInstanceOf(IdempotencyStoreError);
     await expect(run).rejects.toMatchObject({
       code: 'OTSAuthFailed',
       status: 403,
@@ -193,11 +229,11 @@ describe('TablestoreIdempotencyStore through the Tablestore emulator', () => {
     expect(work.runs).toBe(0);
   });
 
-  it('surfaces a missing table as InvalidError carrying OTSObjectNotExist', async () => {
+  it('surfaces a missing table as IdempotencyStoreError carrying OTSObjectNotExist', async () => {
     // Act
     const run = store({ tableName: 'no_such_table' }).run('k-table', LIMITS, counted());
     // Assess
-    await expect(run).rejects.toBeInstanceOf(InvalidError);
+    await expect(run).rejects.toBeInstanceOf(IdempotencyStoreError);
     await expect(run).rejects.toMatchObject({ code: 'OTSObjectNotExist', status: 404 });
   });
 

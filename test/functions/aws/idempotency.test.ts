@@ -1,16 +1,14 @@
+import { IdempotencyPersistenceLayerError } from '@aws-lambda-powertools/idempotency';
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError } from '#core/errors';
-import { PowertoolsIdempotencyStore } from '../../../functions/aws/idempotency.ts';
+import { ConfigError, IdempotencyStoreError } from '#core/errors';
+import { mapStoreError, PowertoolsIdempotencyStore } from '../../../functions/aws/idempotency.ts';
 import { DUMMY_CREDENTIALS } from '../../emulator/cloudwatch-logs.ts';
 import { type RunningDynalite, startDynalite } from '../../emulator/dynalite.ts';
 
 let db: RunningDynalite;
 let store: PowertoolsIdempotencyStore;
-const options = { ttlSeconds: 600, lockSeconds: 900 };
-const context = (remainingMs: number) =>
-  ({ getRemainingTimeInMillis: () => remainingMs }) as unknown as Context;
+const options = { ttlSeconds: 600, lockSeconds: 60, observedAt: 0 };
 
 /** How many records Powertools keeps (each id is `atrest#<md5 of {"key": …}>`). */
 const recordCount = async () =>
@@ -22,9 +20,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('AWS_ACCESS_KEY_ID', DUMMY_CREDENTIALS.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', DUMMY_CREDENTIALS.secretAccessKey);
-  store = new PowertoolsIdempotencyStore({ env: { IDEMPOTENCY_TABLE_NAME: db.tableName } }).withLambdaContext(
-    context(60_000),
-  );
+  store = new PowertoolsIdempotencyStore({ env: { IDEMPOTENCY_TABLE_NAME: db.tableName } });
 });
 
 afterAll(async () => {
@@ -90,11 +86,11 @@ describe('PowertoolsIdempotencyStore (the idempotency port on Powertools + Dynam
     expect(after.kind).toBe('ran');
   });
 
-  it('bounds the in-progress lock by the Lambda context and the record by ttlSeconds', async () => {
+  it('bounds the in-progress lock by lockSeconds and the record by ttlSeconds', async () => {
     const now = Date.now();
     let id = '';
 
-    await store.run('k-expiry', { ttlSeconds: 120, lockSeconds: 900 }, async () => {
+    await store.run('k-expiry', { ttlSeconds: 120, lockSeconds: 60, observedAt: 0 }, async () => {
       const { Items } = await db.client.send(new ScanCommand({ TableName: db.tableName }));
       const row = Items?.find((r) => r.status?.S === 'INPROGRESS');
       id = row?.id?.S ?? '';
@@ -109,6 +105,44 @@ describe('PowertoolsIdempotencyStore (the idempotency port on Powertools + Dynam
     expect(id).toMatch(/^atrest#/);
     expect(Number(Item?.expiration?.N)).toBeGreaterThanOrEqual(Math.floor(now / 1000) + 119);
     expect(Number(Item?.expiration?.N)).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 121);
+  });
+
+  it('maps the Powertools-wrapped SDK error to the store code, request id and step', () => {
+    const sdk = Object.assign(new Error('User is not authorized to perform: dynamodb:DeleteItem'), {
+      name: 'AccessDeniedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400, requestId: 'REQ-DELETE-1' },
+    });
+    const wrapped = new IdempotencyPersistenceLayerError('Failed to delete record from idempotency store', {
+      cause: sdk,
+    });
+
+    const error = mapStoreError('release', wrapped);
+
+    expect(error).toBeInstanceOf(IdempotencyStoreError);
+    expect(error).toMatchObject({
+      step: 'release',
+      code: 'AccessDeniedException',
+      requestId: 'REQ-DELETE-1',
+      status: 400,
+    });
+    expect(error.message).toContain('Failed to delete record from idempotency store');
+    expect(error.message).toContain('not authorized');
+  });
+
+  it('settles an earlier-observed delivery with the completed record, and runs a later one again', async () => {
+    const work = vi.fn(async () => ({ value: 'done', keep: true }));
+    const at = Date.now();
+
+    await store.run('k-observed', { ...options, observedAt: at - 10_000 }, work);
+    const old = await store.run('k-observed', { ...options, observedAt: at - 10_000 }, work);
+    const later = await store.run('k-observed', { ...options, observedAt: Date.now() + 1_000 }, work);
+    const again = await store.run('k-observed', { ...options, observedAt: at - 10_000 }, work);
+
+    expect(old).toEqual({ kind: 'duplicate', state: 'completed' });
+    expect(later).toEqual({ kind: 'ran', value: 'done' });
+    expect(again).toEqual({ kind: 'duplicate', state: 'completed' });
+    expect(work).toHaveBeenCalledTimes(2);
   });
 
   it('needs a table name', () => {

@@ -46,7 +46,7 @@ describe('parseEvent', () => {
           region: 'cn-hangzhou',
           resource: ID,
           // the ActionTrail call id: every delivery of this creation is the same work
-          revision: '3C6E1F0A-8B2D-5E4F-9A7C-1D2E3F4A5B6C',
+          observedAt: '2026-11-22T08:00:03Z',
           clusterId: ID,
           clusterName: 'prod-payments',
         },

@@ -39,11 +39,18 @@ const ownModify = () => {
 let ecs: EcsEmulator;
 let logs: string[];
 let store: MemoryIdempotencyStore;
+/** Simulated clock of the store: each delivery arrives 2 s after the call or tick it reports. */
+let clock = 0;
+const arrive = (event: { data?: { eventTime?: string }; triggerTime?: string }) => {
+  const at = Date.parse(event.data?.eventTime ?? event.triggerTime ?? '');
+  if (Number.isFinite(at)) clock = at + 2_000;
+};
 
 const run = async (
   event: unknown,
   config: Config = CONFIG,
 ): Promise<{ outcomes: Outcome[]; threw: boolean }> => {
+  arrive(event as Parameters<typeof arrive>[0]);
   const handler = createFcHandler(
     handlerOptions({
       env: {
@@ -80,7 +87,7 @@ beforeEach(() => {
     ecs.state.seedKey(region, DRIFT_KEY);
   }
   logs = [];
-  store = new MemoryIdempotencyStore();
+  store = new MemoryIdempotencyStore(() => clock);
 });
 
 describe('alicloud.disk-default-kms through the emulator', () => {

@@ -44,18 +44,16 @@ describe('parseEvent', () => {
           account: ACCOUNT,
           region: 'cn-hangzhou',
           resource: 'acs:ecs:cn-hangzhou:1234567890123456:disk-default-encryption',
-          revision: 'EnableDiskEncryptionByDefault@A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D',
+          observedAt: '2026-11-22T09:00:00Z',
         },
       ],
     });
   });
 
-  it('makes the key a Modify call set, plus the call id, the revision (each drift is new work)', () => {
+  it('observes a Modify call at its eventTime (a drift after the last completed run is new work)', () => {
     const parsed = parseEvent(load('modify-disk-default-kms-key-id.json'), CONFIG, '');
 
-    expect(parsed.kind === 'targets' && parsed.targets[0]?.revision).toBe(
-      '0e478b7a-4262-4802-b8cb-00d3fb40beef@F0E1D2C3-B4A5-4968-8776-655443322110',
-    );
+    expect(parsed.kind === 'targets' && parsed.targets[0]?.observedAt).toBe('2026-11-22T09:30:00Z');
   });
 
   it('accepts the ebs: type prefix too (the attribution is unconfirmed)', () => {
@@ -65,15 +63,15 @@ describe('parseEvent', () => {
     expect(parseEvent(event, CONFIG, '').kind).toBe('targets');
   });
 
-  it('turns a timer tick into one target per configured region, revision = triggerTime', () => {
+  it('turns a timer tick into one target per configured region, observed at triggerTime', () => {
     const parsed = parseEvent(load('timer.json'), CONFIG, ACCOUNT);
 
-    expect(parsed.kind === 'targets' && parsed.targets.map((t) => [t.region, t.revision, t.account])).toEqual(
-      [
-        ['cn-beijing', '2026-11-22T12:00:00Z', ACCOUNT],
-        ['cn-hangzhou', '2026-11-22T12:00:00Z', ACCOUNT],
-      ],
-    );
+    expect(
+      parsed.kind === 'targets' && parsed.targets.map((t) => [t.region, t.observedAt, t.account]),
+    ).toEqual([
+      ['cn-beijing', '2026-11-22T12:00:00Z', ACCOUNT],
+      ['cn-hangzhou', '2026-11-22T12:00:00Z', ACCOUNT],
+    ]);
   });
 
   it('prefers `regions` over the byRegion keys for the timer', () => {

@@ -54,7 +54,7 @@ describe('parse', () => {
           region: 'cn-hangzhou',
           resource: 'app-logs-prod/access-log',
           // the ActionTrail call id: every delivery of this creation is the same work
-          revision: '92b33345-0c1d-4f2a-8b7e-3d5c6a7b8e90',
+          observedAt: '2026-05-01T08:00:00Z',
           project: 'app-logs-prod',
           logstore: 'access-log',
         },
@@ -68,9 +68,21 @@ describe('parse', () => {
     expect(parsed.kind === 'ignored' && parsed.reason).toContain('LogStoreAlreadyExist');
   });
 
-  it('ignores other API calls and console operations', () => {
+  it('ignores other API calls, in any event type', () => {
     expect(parseEvent(withData({ eventName: 'DeleteLogStore' })).kind).toBe('ignored');
-    expect(parseEvent({ ...sample(), type: 'sls:ActionTrail:ConsoleOperation' }).kind).toBe('ignored');
+    expect(
+      parseEvent({ ...withData({ eventName: 'DeleteLogStore' }), type: 'sls:ActionTrail:ConsoleOperation' })
+        .kind,
+    ).toBe('ignored');
+  });
+
+  it.each(['ConsoleOperation', 'AliyunServiceEvent'])('accepts CreateLogStore as a %s', (eventType) => {
+    const parsed = parseEvent({ ...sample(), type: `sls:ActionTrail:${eventType}` });
+    expect(parsed).toMatchObject({ kind: 'targets', targets: [{ resource: 'app-logs-prod/access-log' }] });
+  });
+
+  it('ignores an ActionTrail event type that cannot create anything', () => {
+    expect(parseEvent({ ...sample(), type: 'sls:ActionTrail:Insight' }).kind).toBe('rejected');
   });
 
   it.each([
@@ -167,11 +179,13 @@ describe('parse', () => {
     );
   });
 
-  it('owns only CreateLogStore API calls', () => {
+  it('owns CreateLogStore in every event type and as a bare trail record', () => {
     const remediator = createRemediator({ env: {} });
     expect(remediator.owns(sample())).toBe(true);
     expect(remediator.owns(withData({ eventName: 'CreateProject' }))).toBe(false);
-    expect(remediator.owns({ ...sample(), type: 'sls:ActionTrail:ConsoleOperation' })).toBe(false);
+    expect(remediator.owns({ ...sample(), type: 'sls:ActionTrail:ConsoleOperation' })).toBe(true);
+    expect(remediator.owns({ ...sample(), type: 'sls:ActionTrail:Insight' })).toBe(false);
+    expect(remediator.owns(sample().data)).toBe(true);
     expect(remediator.owns('nope')).toBe(false);
   });
 });

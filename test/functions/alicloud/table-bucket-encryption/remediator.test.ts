@@ -45,7 +45,7 @@ describe('parse', () => {
           region: 'cn-hangzhou',
           resource: ARN,
           // the ActionTrail call id: every delivery of this creation is the same work
-          revision: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
+          observedAt: '2026-05-01T09:30:00Z',
           arn: ARN,
           name: 'analytics-tables',
         },

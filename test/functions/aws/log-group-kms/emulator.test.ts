@@ -369,19 +369,28 @@ describe('idempotency in memory', () => {
 
   it('a group deleted and re-created under the same name is new work, not a duplicate', async () => {
     state.seedLogGroup('/e2e/recreated');
-    const store = new MemoryIdempotencyStore();
-    expect((await run(eventFor('/e2e/recreated'), { store })).outcome).toBe('applied');
+    // The store's clock: the first delivery is handled 2 s after its CloudTrail eventTime.
+    let now = Date.parse('2026-11-22T10:00:02Z');
+    const store = new MemoryIdempotencyStore(() => now);
+    const created = eventFor('/e2e/recreated', (e) => {
+      e.detail.eventTime = '2026-11-22T10:00:00Z';
+    });
+    expect((await run(created, { store })).outcome).toBe('applied');
 
-    // A stack redeploy: the group is deleted and created again (a new CloudTrail call, a new eventID).
+    // A stack redeploy a minute later: the group is deleted and created again (a new CloudTrail call).
+    now += 60_000;
     state.delete('/e2e/recreated');
     state.seedLogGroup('/e2e/recreated');
+    const redelivered = await run(created, { store });
     const again = await run(
       eventFor('/e2e/recreated', (e) => {
         e.detail.eventID = 'a-new-cloudtrail-call-id';
+        e.detail.eventTime = '2026-11-22T10:01:00Z';
       }),
       { store },
     );
 
+    expect(redelivered.outcome).toBe('duplicate');
     expect(again.outcome).toBe('applied');
     expect(state.logGroup('/e2e/recreated')?.kmsKeyId).toBe(KEY);
     expect(calls('AssociateKmsKey')).toBe(2);

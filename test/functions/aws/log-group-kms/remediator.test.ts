@@ -78,7 +78,7 @@ describe('parse: the sample events', () => {
           resource: 'arn:aws:logs:us-east-1:111122223333:log-group:/app/orders/api',
           logGroupName: '/app/orders/api',
           // CloudTrail's id of the creating call: redeliveries share it, a re-creation does not
-          revision: '3a9e7c21-5b4d-4e6f-8a1b-2c3d4e5f6a7b',
+          observedAt: '2026-11-22T09:14:07Z',
         },
       ],
     });
