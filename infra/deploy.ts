@@ -43,6 +43,9 @@ export interface DeployOptions {
   codeBucket?: string;
   stackName: string;
   namePrefix?: string;
+  /** Alibaba Cloud: an existing trail's logstore for the trail path (both or neither). */
+  trailProject?: string;
+  trailLogstore?: string;
   reservedConcurrency?: string;
   sweepRate?: string;
   createKey: boolean;
@@ -87,6 +90,8 @@ export function parseDeployArgs(argv: string[], env: Record<string, string | und
         'code-bucket': { type: 'string' },
         'stack-name': { type: 'string' },
         'name-prefix': { type: 'string' },
+        'trail-project': { type: 'string' },
+        'trail-logstore': { type: 'string' },
         'reserved-concurrency': { type: 'string' },
         'sweep-rate': { type: 'string' },
         'create-key': { type: 'boolean', default: false },
@@ -115,6 +120,8 @@ export function parseDeployArgs(argv: string[], env: Record<string, string | und
     throw new ConfigError(['--code-bucket: required, an OSS bucket in the same region for the code zips']);
   const account = str('account');
   const namePrefix = str('name-prefix');
+  const trailProject = str('trail-project');
+  const trailLogstore = str('trail-logstore');
   const reservedConcurrency = str('reserved-concurrency');
   const sweepRate = str('sweep-rate');
   return {
@@ -126,6 +133,8 @@ export function parseDeployArgs(argv: string[], env: Record<string, string | und
     ...(codeBucket !== undefined ? { codeBucket } : {}),
     stackName: str('stack-name') ?? (cloud === 'aws' ? 'Atrest' : 'atrest'),
     ...(namePrefix !== undefined ? { namePrefix } : {}),
+    ...(trailProject !== undefined ? { trailProject } : {}),
+    ...(trailLogstore !== undefined ? { trailLogstore } : {}),
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
     ...(sweepRate !== undefined ? { sweepRate } : {}),
     createKey: values['create-key'] === true,
@@ -231,6 +240,8 @@ export async function deployAlicloud(
     context: {
       ...context(options),
       ...(options.namePrefix !== undefined ? { namePrefix: options.namePrefix } : {}),
+      ...(options.trailProject !== undefined ? { trailProject: options.trailProject } : {}),
+      ...(options.trailLogstore !== undefined ? { trailLogstore: options.trailLogstore } : {}),
     },
   });
   const findings = synthAlicloud(app);

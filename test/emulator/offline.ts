@@ -9,9 +9,11 @@
  * events/` has something to encrypt), a few more for `sweep` to find, and the ECS default-disk
  * setting of each configured region.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../../functions/core/config.ts';
 import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
-import { CONFIG_SECTIONS, functionSpec } from '../../infra/functions.ts';
+import { CONFIG_SECTIONS, functionSpec, REPO_ROOT } from '../../infra/functions.ts';
 import { type AckState, startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
 import { startAlicloudDelivery } from './alicloud-delivery.ts';
@@ -22,7 +24,7 @@ import { DUMMY_CREDENTIALS, startCloudWatchLogs } from './cloudwatch-logs.ts';
 import { startEcs } from './ecs.ts';
 import type { EmulatedService } from './harness.ts';
 import { startOssTables } from './oss-tables.ts';
-import { startSls } from './sls.ts';
+import { type SlsEmulator, startSls } from './sls.ts';
 
 /** The account and regions the sample events use. */
 export const AWS_ACCOUNT = '111122223333';
@@ -100,17 +102,25 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   for (const region of diskRegions)
     ecs.state.seedRegion(region, { encrypted: true, kmsKeyId: ecs.state.serviceKeyId(region) });
   seeded.push(`ECS (${diskRegions.join(', ')}): default disk encryption on, with the service key`);
-  sls.state.seedLogstore('app-logs-prod', 'access-log');
-  sls.state.seedLogstore('app-logs-prod', 'audit-log');
-  seeded.push('SLS: project app-logs-prod with logstores access-log, audit-log (unencrypted)');
-  tables.state.seedBucket('analytics-tables');
-  seeded.push('OSS Tables: table bucket analytics-tables (no encryption)');
-  ack.clusters.seed({
-    clusterId: 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b',
-    name: 'prod-payments',
-    state: 'running',
-  });
-  seeded.push('ACK: cluster prod-payments, running, Secrets not encrypted');
+  // The resources the Alibaba samples name (EventBridge, console, service and trail forms), plus
+  // audit-log for a sweep to find.
+  for (const logstore of ['access-log', 'console-log', 'service-log', 'trail-log', 'audit-log'])
+    sls.state.seedLogstore('app-logs-prod', logstore);
+  seeded.push('SLS: project app-logs-prod with 5 unencrypted logstores');
+  for (const bucket of ['analytics-tables', 'console-tables', 'service-tables', 'trail-tables'])
+    tables.state.seedBucket(bucket);
+  seeded.push('OSS Tables: 4 table buckets without encryption');
+  for (const [clusterId, name] of [
+    ['c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b', 'prod-payments'],
+    ['c4a2f9b7c3d5e5f6a0b1c2d3e4f5a6b7c', 'prod-web'],
+    ['c5b3a0c8d4e6f6a7b1c2d3e4f5a6b7c8d', 'prod-batch'],
+    ['c6c4b1d9e5f7a7b8c2d3e4f5a6b7c8d9e', 'prod-search'],
+  ] as const)
+    ack.clusters.seed({ clusterId, name, state: 'running' });
+  seeded.push('ACK: 4 running clusters, Secrets not encrypted');
+  seeded.push(
+    `SLS trail logstore: ${seedTrail(sls.state)} ActionTrail records for the *.sls-trigger.json samples`,
+  );
 
   // What a deployed account looks like to doctor: a logging trail per cloud and atrest's rules.
   awsDelivery.trails.push({
@@ -167,4 +177,34 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
       await Promise.all(services.map((s) => s.stop()));
     },
   };
+}
+
+/**
+ * The trail path's samples (`events/alicloud/<fn>/*.sls-trigger.json`) hand a function a cursor
+ * range of a trail logstore; each gets its sibling `*.record.json` written to that shard, as the
+ * trail would have. Returns how many records were written.
+ */
+function seedTrail(sls: SlsEmulator['state']): number {
+  let written = 0;
+  const root = join(REPO_ROOT, 'events', 'alicloud');
+  for (const fn of readdirSync(root))
+    for (const file of readdirSync(join(root, fn)).filter((f) => f.endsWith('.sls-trigger.json'))) {
+      const trigger = JSON.parse(readFileSync(join(root, fn, file), 'utf8')) as {
+        source?: { projectName?: string; logstoreName?: string; shardId?: number };
+      };
+      const { projectName, logstoreName, shardId } = trigger.source ?? {};
+      if (projectName === undefined || logstoreName === undefined || shardId === undefined) continue;
+      const record = readFileSync(join(root, fn, file.replace('.sls-trigger.json', '.record.json')), 'utf8');
+      sls.appendLogs(projectName, logstoreName, shardId, {
+        topic: 'actiontrail_audit_event',
+        logs: [
+          {
+            time: Math.floor(Date.now() / 1000),
+            contents: { __topic__: 'actiontrail_audit_event', event: JSON.stringify(JSON.parse(record)) },
+          },
+        ],
+      });
+      written++;
+    }
+  return written;
 }
