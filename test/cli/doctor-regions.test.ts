@@ -75,17 +75,27 @@ describe('atrest doctor: regions per cloud', () => {
     const before = await doctor(flags);
 
     expect(before.code).toBe(1);
-    expect(before.lines.find((l) => l.includes('ack-rbac'))).toMatch(
+    expect(before.lines.find((l) => l.includes(`ack-rbac ${cluster}`))).toMatch(
       new RegExp(
         `^FAIL {2}alicloud\\.cluster-kms@cn-hangzhou ack-rbac ${cluster} {2}role ${role} has no RBAC grant on cluster ${cluster}.*fix: ACK console`,
       ),
     );
 
-    cloud.ack.permissions.set(role, [grant(cluster, 'cluster')]);
+    // Admin on every cluster of the region (the emulator seeds four).
+    const clusters = [
+      cluster,
+      'c4a2f9b7c3d5e5f6a0b1c2d3e4f5a6b7c',
+      'c5b3a0c8d4e6f6a7b1c2d3e4f5a6b7c8d',
+      'c6c4b1d9e5f7a7b8c2d3e4f5a6b7c8d9e',
+    ];
+    cloud.ack.permissions.set(
+      role,
+      clusters.map((c) => grant(c, 'cluster')),
+    );
     const after = await doctor(flags);
     expect(after.lines.filter((l) => l.startsWith('FAIL'))).toEqual([]);
     expect(after.code).toBe(0);
-    expect(after.lines.find((l) => l.includes('ack-rbac'))).toMatch(
+    expect(after.lines.find((l) => l.includes(`ack-rbac ${cluster}`))).toMatch(
       new RegExp(`^ok {4}.*role ${role} is admin on ${cluster}`),
     );
   });
