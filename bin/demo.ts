@@ -229,6 +229,25 @@ export async function runDemo(
   await step(AWS, '/app/payments/worker', logGroup('/app/payments/worker'), () =>
     lambda(event('aws/log-group-kms/create-log-group-with-kms-key.json'), lambdaContext()),
   );
+  // Someone removes the key (DisassociateKmsKey): the tamper event restores it, and the event of
+  // atrest's own AssociateKmsKey ends without a read or a write (no loop).
+  await disassociateKmsKey(logs.service.url, '/app/orders/api');
+  // It happens now, after the creation was remediated (the sample's own time is in the past).
+  const tamper = event('aws/log-group-kms/disassociate-kms-key.json') as {
+    time: string;
+    detail: { eventTime: string };
+  };
+  tamper.time = tamper.detail.eventTime = new Date().toISOString();
+  const [restored] = await step(AWS, '/app/orders/api (key removed)', logGroup('/app/orders/api'), () =>
+    lambda(tamper, lambdaContext()),
+  );
+  const ownWrite = event('aws/log-group-kms/associate-kms-key-other-key.json') as {
+    detail: { requestParameters: Record<string, unknown> };
+  };
+  ownWrite.detail.requestParameters.kmsKeyId = AWS_KEY;
+  const [own] = await step(AWS, "/app/orders/api (atrest's own write)", logGroup('/app/orders/api'), () =>
+    lambda(ownWrite, lambdaContext()),
+  );
   await step(
     AWS,
     '(CreateLogGroup that failed)',
@@ -353,6 +372,13 @@ export async function runDemo(
   out('');
   out(`API calls seen by the emulator: ${calls} (${writes} successful writes)`);
   const bad = checks.filter(([, ok]) => !ok);
+  if (restored?.outcome !== 'applied' || own?.outcome !== 'ignored') {
+    out(
+      `The tamper was not restored as it should be (restore: ${restored?.outcome}, own write: ${own?.outcome})`,
+    );
+    return 1;
+  }
+  out('The key stays: DisassociateKmsKey was undone; atrest ignored the event of its own write (no loop).');
   if (bad.length > 0) {
     out(`NOT encrypted as configured: ${bad.map(([name]) => name).join(', ')}`);
     return 1;
@@ -362,6 +388,18 @@ export async function runDemo(
   );
   out('Next: `npm test` runs the test suite; README.md shows how to point atrest at real clouds.');
   return 0;
+}
+
+/** Someone else's DisassociateKmsKey against the emulator, with the real SDK client. */
+async function disassociateKmsKey(url: string, logGroupName: string): Promise<void> {
+  const { CloudWatchLogsClient, DisassociateKmsKeyCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const client = new CloudWatchLogsClient({
+    region: 'us-east-1',
+    endpoint: url,
+    credentials: DUMMY_CREDENTIALS,
+  });
+  await client.send(new DisassociateKmsKeyCommand({ logGroupName }));
+  client.destroy();
 }
 
 function print(rows: Row[], out: (line: string) => void): void {

@@ -4,6 +4,15 @@
  *   cdk.out/aws/Atrest.template.json        (CloudFormation, cdk-nag checked)
  *   cdk.out/alicloud/Atrest.template.json   (ROS, ROS checks run)
  *   dist/<function id>/                      (the bundles the templates deploy)
+ *   cdk.out/aws-org/{Atrest,AtrestMemberRoles,AtrestMemberForwarding}.template.json
+ *                                            (organization mode: central stack with the org bus and
+ *                                             StackSets, and the two member templates)
+ *   cdk.out/alicloud-org/{AtrestMember,AtrestOrg}.template.json
+ *                                            (Resource Directory: member role; trail + stack group)
+ *
+ * Organization mode uses `--organization-id o-…`, `--organizational-units ou-…,…` and
+ * `--rd-folder-ids fd-…,…`; without them it is synthesised with placeholder ids (o-exampleorgid,
+ * r-examplerootid, r-examplerootfolder) so the templates can be read and checked.
  *
  * Config: `--config FILE`, else $ATREST_CONFIG, else infra/example-config.json (fake ids: said so
  * on stderr; write yours with `atrest init`). `--alarm-email` (required with your own config),
@@ -68,8 +77,24 @@ await runEntry('synth', async () => {
     },
   });
   const findings = synthAlicloud(ali);
+  // Organization mode, with placeholder ids unless given: the templates can be read and checked.
+  const awsOrg = await createAwsApp({
+    outdir: join(values.out, 'aws-org'),
+    context: {
+      ...context,
+      createKey: String(values['create-key']),
+      organizationId: values['organization-id'],
+      organizationalUnits: values['organizational-units'],
+    },
+  });
+  awsOrg.synth();
+  const aliOrg = await createAlicloudApp({
+    outdir: join(values.out, 'alicloud-org'),
+    context: { ...context, rdFolderIds: values['rd-folder-ids'] },
+  });
+  findings.push(...synthAlicloud(aliOrg));
   process.stderr.write(
-    `synth: templates in ${values.out}/{aws,alicloud} (${Date.now() - started} ms); ROS checks: ${findings.filter((f) => f.compliance === 'COMPLIANT').length} compliant, ${findings.filter((f) => f.acknowledged !== undefined).length} acknowledged\n`,
+    `synth: templates in ${values.out}/{aws,alicloud,aws-org,alicloud-org} (${Date.now() - started} ms); ROS checks: ${findings.filter((f) => f.compliance === 'COMPLIANT').length} compliant, ${findings.filter((f) => f.acknowledged !== undefined).length} acknowledged\n`,
   );
 });
 
@@ -82,6 +107,9 @@ function parse() {
       'reserved-concurrency': { type: 'string' },
       'sweep-rate': { type: 'string' },
       'name-prefix': { type: 'string' },
+      'organization-id': { type: 'string', default: 'o-exampleorgid' },
+      'organizational-units': { type: 'string', default: 'r-examplerootid' },
+      'rd-folder-ids': { type: 'string', default: 'r-examplerootfolder' },
       out: { type: 'string', default: join(REPO_ROOT, 'cdk.out') },
     },
   });

@@ -16,7 +16,10 @@ export type AlicloudService =
   | 'KMS'
   // `atrest doctor` only: ActionTrail trails, EventBridge rules.
   | 'ACTIONTRAIL'
-  | 'EVENTBRIDGE';
+  | 'EVENTBRIDGE'
+  // the org-wide CLI: the caller's identity, the Resource Directory's accounts.
+  | 'STS'
+  | 'RESOURCEMANAGER';
 
 const HOSTS: Record<AlicloudService, (region: string, account?: string) => string> = {
   SLS: (region) => `${region}.log.aliyuncs.com`,
@@ -27,6 +30,9 @@ const HOSTS: Record<AlicloudService, (region: string, account?: string) => strin
   KMS: (region) => `kms.${region}.aliyuncs.com`,
   ACTIONTRAIL: (region) => `actiontrail.${region}.aliyuncs.com`,
   EVENTBRIDGE: (region) => `eventbridge.${region}.aliyuncs.com`,
+  // Global endpoints: the caller's identity and the Resource Directory are not regional.
+  STS: () => 'sts.aliyuncs.com',
+  RESOURCEMANAGER: () => 'resourcemanager.aliyuncs.com',
 };
 
 export interface Endpoint {

@@ -38,10 +38,12 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency
 import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
+import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
 import { isSlsTriggerEvent } from './events.ts';
+import { restoresFromEnv } from './restores.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -67,6 +69,8 @@ export interface FcHandlerOptions {
   create: (credentials: () => AlicloudCredentials, invocation: FcInvocation) => AnyRemediator;
   /** Idempotency store; default: Tablestore when configured (`storeFromEnv`), else per-instance memory. */
   store?: IdempotencyStore;
+  /** Counts tamper restores; default: Tablestore when configured (`restoresFromEnv`), else per-instance memory. */
+  restores?: RestoreCounter;
   env?: Record<string, string | undefined>;
   /** How long an event may keep being deferred, from when it was first seen. Default 120 minutes. */
   deferDeadlineMs?: (config: Config) => number;
@@ -104,6 +108,7 @@ const FIRST_DELAY_S = 60;
 const MAX_DELAY_S = 900;
 
 const memory = new MemoryIdempotencyStore();
+const memoryRestores = new MemoryRestoreCounter();
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -209,6 +214,7 @@ export function createFcHandler(options: FcHandlerOptions) {
       });
     }
     const remainingMs = () => timeoutMs - (now() - started);
+    const restores = options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores;
     /** One event through the engine, then its deferral (re-queue or expiry). */
     const processOne = async (
       original: unknown,
@@ -217,6 +223,7 @@ export function createFcHandler(options: FcHandlerOptions) {
       let outcomes = await remediateEvent(remediator, original, {
         config,
         store,
+        restores,
         remainingMs,
         lockSeconds: timeoutSeconds,
         ...options.engine,

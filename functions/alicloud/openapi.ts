@@ -71,7 +71,10 @@ export interface RoaCall {
 }
 
 type RoaService = Extract<AlicloudService, 'CS' | 'FC'>;
-type RpcService = Extract<AlicloudService, 'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE'>;
+type RpcService = Extract<
+  AlicloudService,
+  'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE' | 'STS' | 'RESOURCEMANAGER'
+>;
 
 /** Signed calls to Alibaba Cloud OpenAPI products. Cheap to create; clients are built on first use. */
 export class AlicloudApi {

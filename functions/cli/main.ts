@@ -13,9 +13,12 @@ import { FUNCTION_IDS, isFailure, isSettled } from '#core/outcome';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
+import { AccountAccessError } from './org.ts';
 import { replayRemote } from './remote.ts';
 import { replay, STDIN } from './replay.ts';
+import { runReport } from './report-command.ts';
 import { DEFAULT_RATE, sweep } from './sweep.ts';
+import type { OrgDeps } from './units.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
 export interface Io {
@@ -24,6 +27,8 @@ export interface Io {
   env: Record<string, string | undefined>;
   /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
   errRaw?: (text: string) => void;
+  /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
+  outTty?: boolean;
   /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
   stdin?: () => Promise<string>;
 }
@@ -49,6 +54,7 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   ...(process.stderr.isTTY ? { errRaw: (text: string) => process.stderr.write(text) } : {}),
+  outTty: process.stdout.isTTY === true,
   stdin: () => readStream(process.stdin),
 };
 
@@ -60,7 +66,8 @@ export function version(): string {
   return pkg.version;
 }
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+/** `deps`: the org-wide seams (account access, account listing); tests and the runtime pass them. */
+export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {}): Promise<number> {
   const [verb, ...rest] = argv;
   try {
     if (verb === undefined || verb === '--help' || verb === '-h') {
@@ -148,6 +155,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const args = parse('sweep', rest, {
           config: { type: 'string' },
           region: { type: 'string', multiple: true },
+          org: { type: 'boolean' },
+          account: { type: 'string', multiple: true },
           'dry-run': { type: 'boolean' },
           concurrency: { type: 'string' },
           rate: { type: 'string' },
@@ -167,8 +176,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         const config = loadCliConfig(args.values.config, io.env);
         dryRun = args.values['dry-run'] ?? false;
         outcomes = await sweep(id, {
+          ...deps,
           config,
           regions: args.values.region ?? [],
+          org: args.values.org ?? false,
+          accounts: args.values.account ?? [],
           dryRun,
           concurrency,
           rate,
@@ -179,6 +191,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         });
         break;
       }
+      case 'report':
+        return await runReport(rest, io, deps);
       case 'doctor': {
         const args = parse('doctor', rest, {
           config: { type: 'string' },
@@ -240,6 +254,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (error instanceof ConfigError) {
       io.err(`atrest: ${error.message}`);
       return 2;
+    }
+    if (error instanceof AccountAccessError) {
+      // The organization's accounts or the caller's identity could not be read: nothing was done.
+      io.err(`atrest: ${error.message}${error.requestId ? ` (request id ${error.requestId})` : ''}`);
+      return 1;
     }
     throw error;
   }

@@ -8,6 +8,7 @@ import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
+import { localRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isBareTrailRecord } from '../alicloud/events.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
@@ -23,6 +24,8 @@ export interface ReplayOptions {
   log: (line: string) => void;
   /** Default: $ATREST_IDEMPOTENCY_FILE, else per-process memory. */
   store?: IdempotencyStore;
+  /** Counts tamper restores. Default: beside $ATREST_IDEMPOTENCY_FILE (`<file>.restores`), else per-process memory. */
+  restores?: RestoreCounter;
   registry?: Registry;
   /** The text of standard input, when a path is `-`. */
   stdin?: string;
@@ -47,6 +50,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     (options.env.ATREST_IDEMPOTENCY_FILE
       ? new FileIdempotencyStore(options.env.ATREST_IDEMPOTENCY_FILE)
       : new MemoryIdempotencyStore());
+  const restores = options.restores ?? localRestoreCounter(options.env);
   const registry = options.registry ?? new Registry({ env: options.env });
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
@@ -75,6 +79,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
     for (const o of await remediateEvent(remediator, item.event, {
       config: options.config,
       store,
+      restores,
       dryRun: options.dryRun,
       force: options.force,
     }))

@@ -62,16 +62,36 @@ dead-letter messages, atrest's own re-queued bodies.
   },
   sweep: {
     synopsis: [
-      'atrest sweep <function-id> [--region R]... [--dry-run] [--concurrency N] [--rate N] [--config FILE]',
+      'atrest sweep <function-id> [--org | --account ID...] [--region R]... [--dry-run] [--concurrency N]',
+      '             [--rate N] [--config FILE]',
     ],
     summary: 'find existing resources of a kind and remediate the non-compliant ones (backfill)',
     details: `Lists existing resources of that kind and remediates each non-compliant one.
-  --region R       where to sweep (repeat); default the configured regions
+  --org            every account of the organization (AWS Organizations / Resource Directory
+                   ListAccounts, less excludeAccounts); needs the cloud's "organization" config
+  --account ID     one account (repeat); another than your own needs the "organization" config
+  --region R       where to sweep (repeat); default the configured (organization's) regions
   --dry-run        read and decide, write nothing; ends with what would change
   --concurrency N  resources in flight (1-64, default 4)
   --rate N         remediator API calls per second across all regions (default 5), so live
                    events keep their quota
-Progress and a summary on stderr.`,
+Progress and a summary on stderr. An interrupted org-wide run resumes where it stopped
+(checkpoint in $ATREST_CHECKPOINT_DIR, default .atrest/checkpoints).`,
+  },
+  report: {
+    synopsis: [
+      'atrest report [function-id]... [--org | --account ID...] [--region R]...',
+      '              [--format table|ndjson|md|csv] [--rate N] [--config FILE]',
+    ],
+    summary: 'where do we stand? one line per resource, read-only',
+    details: `Reads, never writes: one line per resource of each configured function (default: all),
+{"function","account","region","resource","status","current","desired"}, status
+compliant|noncompliant|excluded|error.
+  --format F       table on a terminal (ends with totals per function, account and region), else
+                   ndjson; md and csv for pipelines
+  --org, --account ID, --region R   as for sweep (an interrupted org-wide run resumes)
+  --rate N         API calls per second across all regions
+Exit 0 when nothing is noncompliant or error, 1 otherwise, 2 usage.`,
   },
   doctor: {
     synopsis: [
@@ -155,3 +175,6 @@ function editDistance(a: string, b: string): number {
     }
   return (d[a.length] as number[])[b.length] as number;
 }
+
+/** `atrest report --help` (report-command.ts prints it too). */
+export const REPORT_USAGE = verbHelp('report');

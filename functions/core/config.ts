@@ -6,7 +6,7 @@
  */
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
-import { ALICLOUD_REGION, AWS_REGION, formatIssues } from './validation.ts';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
 
@@ -25,6 +25,20 @@ const patterns = z.array(
     }, 'not a valid regular expression'),
   ),
 );
+
+/**
+ * Tamper restore (every function): `enforce` "always" (default) also restores the configured
+ * encryption when someone removes or weakens it; "create" acts on creations only. A resource is
+ * restored at most `maxRestoresPerHour` times per clock hour (default 3); past that its tamper
+ * events end `failed` with `EnforcementLoop`, so two automations fighting over it cannot drain the
+ * API quota.
+ */
+export const ENFORCE_MODES = ['always', 'create'] as const;
+export const DEFAULT_MAX_RESTORES_PER_HOUR = 3;
+const enforcement = {
+  enforce: z.optional(z.enum(ENFORCE_MODES)),
+  maxRestoresPerHour: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+};
 
 /**
  * Which delivery paths are deployed for an Alibaba Cloud function: `eventbridge` (ActionTrail
@@ -66,6 +80,7 @@ export const LogGroupKmsConfig = z.strictObject({
   byRegion: z.optional(awsRegionMap(awsKeyArn)),
   /** Log group names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
 });
 
 export const ENCRYPT_TYPES = [
@@ -96,6 +111,7 @@ export const LogstoreEncryptionConfig = z.strictObject({
   byRegion: z.optional(aliRegionMap(UserCmkInfo)),
   /** `project/logstore` names matching any of these regular expressions are left alone. */
   exclude: z.optional(patterns),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -107,6 +123,7 @@ export const ClusterKmsConfig = z.strictObject({
   exclude: z.optional(patterns),
   /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
   deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -120,6 +137,7 @@ export const TableBucketEncryptionConfig = z.strictObject({
   sseAlgorithm: z.enum(['AES256', 'KMS']),
   kmsKeyArn: z.optional(nonEmpty()),
   exclude: z.optional(patterns),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -131,6 +149,7 @@ export const DiskDefaultKmsConfig = z.strictObject({
   regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
   /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
   enableIfDisabled: z.optional(z.boolean()),
+  ...enforcement,
   /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
   delivery: z.optional(delivery),
 });
@@ -146,14 +165,34 @@ export const RetryConfig = z.strictObject({
   capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
 });
 
+/**
+ * One cloud's organization (CONTRACT.md section 7): without it a function and the CLI act on
+ * their own account only. With it, another account's resources are reached through
+ * `<memberRoleName>` in that account (STS AssumeRole).
+ */
+const organizationConfig = (account: RegExp, region: RegExp) =>
+  z.strictObject({
+    /** The role each member account holds for atrest (deployed by the member StackSet / stack group). */
+    memberRoleName: z.string().check(z.regex(/^[A-Za-z0-9+=,.@_-]{1,64}$/)),
+    /** Where `--org` sweeps and reports by default. */
+    regions: z.array(z.string().check(z.regex(region))).check(z.minLength(1)),
+    /** Accounts atrest never acts on (their events end `excluded`; `--org` skips them). */
+    excludeAccounts: z.optional(z.array(z.string().check(z.regex(account)))),
+  });
+
+export const AwsOrganizationConfig = organizationConfig(AWS_ACCOUNT, AWS_REGION);
+export const AlicloudOrganizationConfig = organizationConfig(ALICLOUD_ACCOUNT, ALICLOUD_REGION);
+
 export const Config = z.strictObject({
   aws: z.optional(
     z.strictObject({
+      organization: z.optional(AwsOrganizationConfig),
       logGroupKms: z.optional(LogGroupKmsConfig),
     }),
   ),
   alicloud: z.optional(
     z.strictObject({
+      organization: z.optional(AlicloudOrganizationConfig),
       logstoreEncryption: z.optional(LogstoreEncryptionConfig),
       clusterKms: z.optional(ClusterKmsConfig),
       tableBucketEncryption: z.optional(TableBucketEncryptionConfig),
@@ -165,6 +204,7 @@ export const Config = z.strictObject({
 });
 
 export type Config = z.infer<typeof Config>;
+export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
 export type LogGroupKmsConfig = z.infer<typeof LogGroupKmsConfig>;
 export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
 export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;

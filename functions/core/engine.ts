@@ -16,6 +16,7 @@ import {
 import { type IdempotencyStore, idempotencyKey } from './idempotency.ts';
 import type { Outcome, OutcomeError, OutcomeKind } from './outcome.ts';
 import type { Remediator, Target, Verdict } from './remediator.ts';
+import { MemoryRestoreCounter, type RestoreCounter, restoreKey } from './restores.ts';
 import { backoffDelay, DEFAULT_RETRY, mayRetry, type RetryPolicy } from './retry.ts';
 
 export interface EngineDeps {
@@ -39,7 +40,12 @@ export interface EngineDeps {
   now?: () => number;
   /** How many extra reads verify may take while the read-back still shows the old state. Default 3. */
   verifyReads?: number;
+  /** Counts tamper restores per resource and hour. Default: one per-process memory counter. */
+  restores?: RestoreCounter;
 }
+
+/** Used when the caller passes no counter: the cap then holds per process (a warm instance, one CLI run). */
+const processRestores = new MemoryRestoreCounter();
 
 interface Run {
   deps: Required<Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'remainingMs'>> & EngineDeps;
@@ -201,6 +207,10 @@ async function converge<T extends Target, D, S>(
   let verdict = judge(r, observed.value, target, desired);
   if (verdict.done) return verdict.done;
   if (run.deps.dryRun) return { outcome: 'applied', reason: 'dry run: would write' };
+  if (target.tamper) {
+    const refused = await countRestore(r, target, run);
+    if (refused) return refused;
+  }
 
   // Write, retrying conflicts (after a fresh read: someone else may have done it) and throttling.
   for (;;) {
@@ -237,6 +247,41 @@ async function converge<T extends Target, D, S>(
     await run.deps.sleep(backoffDelay(read, run.policy, run.deps.random()));
   }
   return { outcome: 'deferred', reason: 'written, but the read-back does not show it yet; will re-check' };
+}
+
+/**
+ * A tamper restore is about to write: count it against the resource's hourly cap first. Past the
+ * cap nothing is written and the event fails with `EnforcementLoop` (it alarms like any failure).
+ */
+async function countRestore<T extends Target, D, S>(
+  r: Remediator<T, D, S>,
+  target: T,
+  run: Run,
+): Promise<Result | undefined> {
+  const tamper = target.tamper;
+  if (!tamper) return undefined;
+  const counter = run.deps.restores ?? processRestores;
+  const key = restoreKey({
+    functionId: r.id,
+    account: target.account,
+    region: target.region,
+    resource: target.resource,
+  });
+  try {
+    const taken = await counter.take(key, tamper.callId, tamper.maxRestoresPerHour, run.deps.now());
+    if (taken.allowed) return undefined;
+    return {
+      outcome: 'failed',
+      error: {
+        code: 'EnforcementLoop',
+        message: `${tamper.event}: already restored after ${taken.count} other tamper(s) this hour (maxRestoresPerHour ${tamper.maxRestoresPerHour}); something keeps removing the encryption, so atrest stops writing until the next hour`,
+      },
+    };
+  } catch (error) {
+    const e = error as { code?: unknown; name?: string };
+    const code = typeof e.code === 'string' ? e.code : (e.name ?? 'RestoreCounterError');
+    return { outcome: 'failed', error: { code, message: `restore counter: ${(error as Error).message}` } };
+  }
 }
 
 type Judged<S> = { done: Result; state?: never } | { done?: never; state: S };

@@ -22,6 +22,24 @@ export interface Target {
    * one observed later is new work (a re-creation under the same name, a tamper, a later drift).
    */
   observedAt?: string;
+  /**
+   * Set when the event removed or weakened the encryption (a tamper event, CONTRACT section 6):
+   * a write for it is a restore, counted against the resource's hourly cap before it is made.
+   */
+  tamper?: Tamper;
+}
+
+/** What a tamper target carries into the engine: the event, and the cap of its function's config. */
+export interface Tamper {
+  /** The API call that removed or weakened the encryption (e.g. `DisassociateKmsKey`). */
+  event: string;
+  /**
+   * That call's own id (CloudTrail `eventID`, ActionTrail `eventId`), the same in every delivery,
+   * retry and re-queue of it: the cap counts distinct tampers, so retrying one never uses it up.
+   */
+  callId: string;
+  /** Restores allowed per resource and clock hour (config `maxRestoresPerHour`, default 3). */
+  maxRestoresPerHour: number;
 }
 
 /** Where a parse could not produce targets, whatever it could still tell about the event. */

@@ -25,6 +25,7 @@ import {
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
 import { assertRosCompliant, type RosFinding } from './checks/index.ts';
+import { addAlicloudOrganization } from './organization.ts';
 
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
@@ -32,7 +33,8 @@ export interface AlicloudAppOptions {
   /**
    * Context values: `config` (file), `alarmEmail` (required), `namePrefix`, `reservedConcurrency`
    * (default 20, `none`), `sweepRate`, `otsInstanceName`, `createOtsInstance`, `trustSourceCondition`,
-   * `trailProject` + `trailLogstore` (an existing trail's logstore).
+   * `trailProject` + `trailLogstore` (an existing trail's logstore); organization mode:
+   * `rdFolderIds`, `homeRegion`.
    */
   context?: Record<string, string>;
 }
@@ -58,9 +60,10 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
     throw new ConfigError(['trailProject, trailLogstore: give both (an existing trail logstore) or neither']);
   // Validated before any permissionsFor(section) sees it (the stack validates it again, cheaply).
   const config = parseConfig(readConfigFile(configPathFrom(context)));
+  const permissions = await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config);
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
-    permissions: await loadAllPermissions(ALICLOUD_FUNCTION_IDS, config),
+    permissions,
     alarmEmail,
     ...(namePrefix !== undefined ? { namePrefix } : {}),
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
@@ -72,6 +75,14 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
       ? { trail: { project: trailProject, logstore: trailLogstore } }
       : {}),
   });
+  // Resource Directory mode (`rdFolderIds`, `homeRegion`): the member template and the trail + stack group.
+  addAlicloudOrganization(
+    app,
+    context,
+    config.alicloud?.organization?.memberRoleName,
+    permissions,
+    namePrefix,
+  );
   return app;
 }
 

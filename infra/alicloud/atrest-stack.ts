@@ -83,6 +83,8 @@ const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } 
 
 export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
   // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ActionTrail types.
+  // Each function's events.ts names its creations and its tamper events (CONTRACT section 6);
+  // restoring needs no permission beyond the function's own write and read.
   'alicloud.logstore-encryption': { eventNames: trailEventNames(LOGSTORE_EVENTS), ...DAILY_SWEEP },
   'alicloud.cluster-kms': {
     eventNames: trailEventNames(CLUSTER_EVENTS),

@@ -19,6 +19,14 @@ describe('npm start (the offline demo)', () => {
       'alicloud.disk-default-kms',
     ])
       expect(text).toMatch(new RegExp(`^${id.replace('.', '\\.')} .* applied$`, 'm'));
+    // The key stays: one tamper, restored; the event of atrest's own write ends without a write.
+    expect(text).toMatch(
+      /^aws\.log-group-kms +\/app\/orders\/api \(key removed\) +none +AssociateKmsKey +key\/1234abcd… +applied$/m,
+    );
+    expect(text).toMatch(
+      /^aws\.log-group-kms +\/app\/orders\/api \(atrest's own write\) .* — .* ignored( \[\d+\])?$/m,
+    );
+    expect(text).toContain('The key stays: DisassociateKmsKey was undone');
     for (const outcome of ['duplicate', 'compliant', 'ignored', 'rejected', 'deferred'])
       expect(text).toMatch(new RegExp(` ${outcome}( \\[\\d+\\])?$`, 'm'));
   });

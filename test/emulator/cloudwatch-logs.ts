@@ -5,7 +5,8 @@
  * `{"__type": …, "message": …}` with `x-amzn-requestid` (as on success).
  *
  * Operations: DescribeLogGroups (logGroupIdentifiers, logGroupNamePrefix, limit, nextToken),
- * AssociateKmsKey, CreateLogGroup, DeleteLogGroup. The emulator knows KMS keys: AssociateKmsKey
+ * AssociateKmsKey, DisassociateKmsKey (the tamper event atrest restores), CreateLogGroup,
+ * DeleteLogGroup. The emulator knows KMS keys: AssociateKmsKey
  * with an unknown or disabled key is InvalidParameterException; with a key whose policy does not
  * let CloudWatch Logs use it, AccessDeniedException — as the real service answers.
  *
@@ -29,9 +30,20 @@ export { DUMMY_CREDENTIALS };
 const TARGET_PREFIX = 'Logs_20140328.';
 const JSON_11 = 'application/x-amz-json-1.1';
 const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]{1,512}$/;
-const OPERATIONS = ['DescribeLogGroups', 'AssociateKmsKey', 'CreateLogGroup', 'DeleteLogGroup'] as const;
+const OPERATIONS = [
+  'DescribeLogGroups',
+  'AssociateKmsKey',
+  'DisassociateKmsKey',
+  'CreateLogGroup',
+  'DeleteLogGroup',
+] as const;
 type Operation = (typeof OPERATIONS)[number];
-const WRITES: ReadonlySet<string> = new Set(['AssociateKmsKey', 'CreateLogGroup', 'DeleteLogGroup']);
+const WRITES: ReadonlySet<string> = new Set([
+  'AssociateKmsKey',
+  'DisassociateKmsKey',
+  'CreateLogGroup',
+  'DeleteLogGroup',
+]);
 
 export interface KmsKeyOptions {
   /** Default true. A disabled key makes AssociateKmsKey fail with InvalidParameterException. */
@@ -225,6 +237,20 @@ class CloudWatchLogsHandler implements ServiceHandler {
         return this.describeLogGroups(body, log);
       case 'AssociateKmsKey':
         return this.associateKmsKey(body, log);
+      case 'DisassociateKmsKey': {
+        // API reference: logGroupName or resourceIdentifier, never both; the group falls back to
+        // CloudWatch Logs' own encryption (no kmsKeyId in DescribeLogGroups).
+        const hasName = body.logGroupName !== undefined;
+        if (hasName === (body.resourceIdentifier !== undefined))
+          throw invalid('Specify exactly one of logGroupName or resourceIdentifier');
+        const name = hasName ? requiredName(body) : this.nameOf(optionalString(body, 'resourceIdentifier'));
+        log(name);
+        const g = this.state.record(name);
+        if (!g) throw notFound();
+        g.before = g.kmsKeyId;
+        delete g.kmsKeyId;
+        return {};
+      }
       case 'CreateLogGroup':
         return this.createLogGroup(body, log);
       case 'DeleteLogGroup': {

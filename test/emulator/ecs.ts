@@ -1,7 +1,8 @@
 /**
  * Emulated ECS (RPC API 2014-05-26), account-level default disk encryption only:
  * DescribeDiskEncryptionByDefaultStatus, DescribeDiskDefaultKMSKeyId, EnableDiskEncryptionByDefault
- * and ModifyDiskDefaultKMSKeyId. ACS3-signed `POST /?RegionId=…` with the action in `x-acs-action`,
+ * ModifyDiskDefaultKMSKeyId, and the tampers DisableDiskEncryptionByDefault and
+ * ResetDiskDefaultKMSKeyId (back to the service key). ACS3-signed `POST /?RegionId=…` with the action in `x-acs-action`,
  * exactly what `@alicloud/openapi-client` sends.
  *
  * Error codes are the documented ones (ModifyDiskDefaultKMSKeyId reference): an unknown key is
@@ -85,7 +86,12 @@ class EcsHandler implements ServiceHandler {
   }
 
   isWrite(action: string): boolean {
-    return action === 'EnableDiskEncryptionByDefault' || action === 'ModifyDiskDefaultKMSKeyId';
+    return [
+      'EnableDiskEncryptionByDefault',
+      'ModifyDiskDefaultKMSKeyId',
+      'DisableDiskEncryptionByDefault',
+      'ResetDiskDefaultKMSKeyId',
+    ].includes(action);
   }
 
   error(status: number, code: string, message: string, requestId: string): Answer {
@@ -118,6 +124,19 @@ class EcsHandler implements ServiceHandler {
       case 'EnableDiskEncryptionByDefault':
         current.encrypted = true;
         current.kmsKeyId ??= this.state.serviceKeyId(region);
+        return jsonAnswer(200, { RequestId: requestId }, requestId);
+      case 'DisableDiskEncryptionByDefault':
+        current.encrypted = false;
+        return jsonAnswer(200, { RequestId: requestId }, requestId);
+      case 'ResetDiskDefaultKMSKeyId':
+        // SDK doc comment: back to the service key; needs default encryption on.
+        if (!current.encrypted)
+          throw new ServiceFailure(
+            403,
+            'InvalidDefaultEncryption.NotFound',
+            'Account-level default encryption is not enabled in this region.',
+          );
+        current.kmsKeyId = this.state.serviceKeyId(region);
         return jsonAnswer(200, { RequestId: requestId }, requestId);
       case 'ModifyDiskDefaultKMSKeyId': {
         const keyId = query.get('KMSKeyId');

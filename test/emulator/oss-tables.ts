@@ -115,12 +115,13 @@ class OssTablesHandler implements ServiceHandler {
     if (/^\/buckets\/[^/]+\/encryption$/.test(path)) {
       if (method === 'GET') return 'GetTableBucketEncryption';
       if (method === 'PUT') return 'PutTableBucketEncryption';
+      if (method === 'DELETE') return 'DeleteTableBucketEncryption';
     }
     return `Unsupported:${method} ${path.slice(0, 100)}`;
   }
 
   isWrite(action: string): boolean {
-    return action === 'PutTableBucketEncryption';
+    return action === 'PutTableBucketEncryption' || action === 'DeleteTableBucketEncryption';
   }
 
   error(status: number, code: string, message: string, requestId: string): Answer {
@@ -150,6 +151,11 @@ class OssTablesHandler implements ServiceHandler {
           ? { sseAlgorithm: bucket.encryption.sseAlgorithm, kmsKeyArn: bucket.encryption.kmsKeyArn ?? '' }
           : {},
       });
+    }
+    if (action === 'DeleteTableBucketEncryption') {
+      // API reference: 204 No Content; the bucket keeps no default encryption configuration.
+      delete bucket.encryption;
+      return json(204, undefined);
     }
     bucket.encryption = parseEncryption(ctx.body);
     return json(200, undefined);

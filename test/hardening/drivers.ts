@@ -16,6 +16,7 @@ import { remediateEvent } from '#core/engine';
 import type { IdempotencyStore } from '#core/idempotency';
 import type { FunctionId, Outcome } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
+import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { createRemediator as createClusterKms } from '../../functions/alicloud/cluster-kms/remediator.ts';
 import { createRemediator as createDiskDefaultKms } from '../../functions/alicloud/disk-default-kms/remediator.ts';
 import { createRemediator as createLogstoreEncryption } from '../../functions/alicloud/logstore-encryption/remediator.ts';
@@ -70,6 +71,10 @@ export interface DeliverOptions {
   index?: number;
   /** Envelope id of this delivery; default derived from the index. */
   eventId?: string;
+  /** Deliver the function's tamper event instead of its creation event (the restore path). */
+  tamper?: boolean;
+  /** Default: a fresh counter per delivery (the cap has its own tests). */
+  restores?: RestoreCounter;
 }
 
 export interface Driver {
@@ -107,18 +112,28 @@ export interface Driver {
   env(endpoint?: string): Record<string, string>;
   /** Points the process-wide endpoint variables back at the emulator (AWS reads them from process.env). */
   restoreEndpoint(): void;
+
+  // The restore path (tamper events, CONTRACT section 6)
+  /** The function's main tamper event for resource `index` (its sample in events/). */
+  tamperEvent(index?: number, eventId?: string): EventJson;
+  /** The event atrest's own restore write of resource `index` produces. */
+  ownWriteEvent(index?: number, eventId?: string): EventJson;
+  /** Resource `index` as the tamper event leaves it: the encryption removed or weakened. */
+  strip(index?: number): void;
 }
 
 const sample = (path: string): EventJson =>
   JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8'));
 
 export async function deliver(driver: Driver, options: DeliverOptions): Promise<Outcome> {
+  const index = options.index ?? 0;
   const [outcome] = await remediateEvent(
     options.remediator ?? driver.remediator(),
-    driver.event(options.index ?? 0, options.eventId),
+    options.tamper ? driver.tamperEvent(index, options.eventId) : driver.event(index, options.eventId),
     {
       config: options.config ?? driver.config(),
       store: options.store,
+      restores: options.restores ?? new MemoryRestoreCounter(),
       sleep: async () => {},
       random: () => 0.5,
     },
@@ -232,6 +247,23 @@ export function awsLogGroupDriver(): Driver & { state: CloudWatchLogsState } {
     env: (endpoint?: string): Record<string, string> => ({
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint ?? driver.url,
     }),
+    tamperEvent(i = 0, eventId?: string) {
+      const e = sample('aws/log-group-kms/disassociate-kms-key.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.detail.eventID = `tamper-${e.id}`;
+      e.detail.requestParameters.logGroupName = name(i);
+      return e;
+    },
+    ownWriteEvent(i = 0, eventId?: string) {
+      const e = sample('aws/log-group-kms/associate-kms-key-other-key.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.detail.eventID = `own-${e.id}`;
+      e.detail.requestParameters = { logGroupName: name(i), kmsKeyId: AWS_KEY };
+      return e;
+    },
+    strip(i = 0) {
+      driver.state.seedLogGroup(name(i));
+    },
   };
   return driver;
 }
@@ -298,6 +330,15 @@ export function slsLogstoreDriver(): Driver & { emulator: SlsEmulator } {
         times: 99,
       });
       const userCmkInfo = { keyId: `key-${kind}`, roleArn: SLS_ROLE, regionId: 'cn-hangzhou' };
+      // On the restore path the logstore already carries this CMK, switched off: re-enabling it
+      // meets the same unusable key.
+      const stripped = driver.emulator.state.logstore(SLS_PROJECT, logstore(0));
+      if (stripped?.encrypt_conf?.enable === false)
+        stripped.encrypt_conf = {
+          enable: false,
+          encrypt_type: 'aes_gcm',
+          user_cmk_info: { cmk_key_id: userCmkInfo.keyId, arn: SLS_ROLE, region_id: 'cn-hangzhou' },
+        };
       return {
         config: parseConfig({
           alicloud: { logstoreEncryption: { encryptType: 'aes_gcm', userCmkInfo } },
@@ -333,6 +374,27 @@ export function slsLogstoreDriver(): Driver & { emulator: SlsEmulator } {
     env: (endpoint?: string): Record<string, string> => ({
       ALIBABA_CLOUD_ENDPOINT_SLS: endpoint ?? driver.url,
     }),
+    tamperEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/logstore-encryption/update-logstore-encryption-disable.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `tamper-${e.id}`;
+      e.data.requestParameters.logstoreName = logstore(i);
+      e.data.referencedResources['ACS::SLS::LogStore'] = [`${SLS_PROJECT}/${logstore(i)}`];
+      return e;
+    },
+    ownWriteEvent(i = 0, eventId?: string) {
+      const e = driver.tamperEvent(i, eventId);
+      e.data.eventId = `own-${e.id}`;
+      e.data.requestParameters.enable = true;
+      return e;
+    },
+    strip(i = 0) {
+      // Only `enable` can change once set: the tamper switches it off, type and key stay.
+      driver.emulator.state.seedLogstore(SLS_PROJECT, logstore(i), {
+        enable: false,
+        encrypt_type: 'default',
+      });
+    },
   };
   return driver;
 }
@@ -425,6 +487,24 @@ export function ackClusterDriver(): Driver & { emulator: AckEmulator } {
     env: (endpoint?: string): Record<string, string> => ({
       ALIBABA_CLOUD_ENDPOINT_CS: endpoint ?? driver.url,
     }),
+    tamperEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/cluster-kms/update-kms-encryption-disable.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `tamper-${e.id}`;
+      e.data.requestParameters.ClusterId = clusterId(i);
+      e.data.referencedResources['ACS::CS::Cluster'] = [clusterId(i)];
+      return e;
+    },
+    ownWriteEvent(i = 0, eventId?: string) {
+      const e = driver.tamperEvent(i, eventId);
+      e.data.eventId = `own-${e.id}`;
+      e.data.requestParameters.disable_encryption = false;
+      e.data.requestParameters.kms_key_id = ACK_KEY;
+      return e;
+    },
+    strip(i = 0) {
+      driver.emulator.clusters.seed({ clusterId: clusterId(i), kmsKeyId: ACK_KEY, disableEncryption: true });
+    },
   };
   return driver;
 }
@@ -524,6 +604,26 @@ export function ossTableBucketDriver(): Driver & { emulator: OssTablesEmulator }
     env: (endpoint?: string): Record<string, string> => ({
       ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: endpoint ?? driver.url,
     }),
+    tamperEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/table-bucket-encryption/delete-table-bucket-encryption.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `tamper-${e.id}`;
+      e.data.requestParameters.tableBucketARN = bucketArn(i);
+      return e;
+    },
+    ownWriteEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/table-bucket-encryption/put-table-bucket-encryption-other.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `own-${e.id}`;
+      e.data.requestParameters = {
+        tableBucketARN: bucketArn(i),
+        encryptionConfiguration: { sseAlgorithm: 'AES256' },
+      };
+      return e;
+    },
+    strip(i = 0) {
+      driver.emulator.state.seedBucket(bucketName(i));
+    },
   };
   return driver;
 }
@@ -634,6 +734,29 @@ export function ecsDiskDefaultDriver(): Driver & { emulator: EcsEmulator } {
     env: (endpoint?: string): Record<string, string> => ({
       ALIBABA_CLOUD_ENDPOINT_ECS: endpoint ?? driver.url,
     }),
+    tamperEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/disk-default-kms/reset-disk-default-kms-key-id.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `tamper-${e.id}`;
+      e.aliyunregionid = ecsRegion(i);
+      e.data.acsRegion = ecsRegion(i);
+      e.data.requestParameters.RegionId = ecsRegion(i);
+      return e;
+    },
+    ownWriteEvent(i = 0, eventId?: string) {
+      const e = sample('alicloud/disk-default-kms/modify-disk-default-kms-key-id.json');
+      e.id = eventId ?? eventIdFor(i);
+      e.data.eventId = `own-${e.id}`;
+      e.aliyunregionid = ecsRegion(i);
+      e.data.acsRegion = ecsRegion(i);
+      e.data.requestParameters.RegionId = ecsRegion(i);
+      e.data.requestParameters.KMSKeyId = ECS_KEY;
+      return e;
+    },
+    strip(i = 0) {
+      // ResetDiskDefaultKMSKeyId: default encryption stays on, with the service key.
+      driver.seed(i);
+    },
   };
   return driver;
 }

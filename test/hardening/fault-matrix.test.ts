@@ -7,6 +7,10 @@
  * succeeded), the emulator's final state, and the idempotency record: a settled outcome keeps it (a
  * second delivery is `duplicate` with no API call), anything else releases it (the next delivery
  * runs again) — a failed attempt never leaves a lock behind.
+ *
+ * Every cell runs on two paths: the creation path (the creation event, a resource without the
+ * encryption) and the restore path (the function's tamper event, the resource as the tamper left
+ * it). The restore path meets the same faults with the same answers: a restore is a remediation.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '#core/config';
@@ -371,12 +375,29 @@ describe('the matrix covers every cell for every function', () => {
   });
 });
 
-describe.each(drivers.map((d) => [d.id, d] as const))('fault matrix: %s', (_id, d) => {
+type Path = 'creation' | 'restore';
+
+/** The restore path's view of a driver: `seed` leaves the resource as its tamper event does. */
+const onPath = (d: Driver, path: Path): Driver =>
+  path === 'creation' ? d : (Object.create(d, { seed: { value: (i?: number) => d.strip(i) } }) as Driver);
+
+// Each path gets drivers of its own: a driver caches clients bound to the emulator it started.
+const restoreDrivers = allDrivers();
+
+describe.each(
+  drivers.flatMap((d, i) =>
+    (['creation', 'restore'] as const).map(
+      (path) => [d.id, path, path === 'creation' ? d : (restoreDrivers[i] as Driver)] as const,
+    ),
+  ),
+)('fault matrix: %s, %s path', (_id, path, driver) => {
+  const d = onPath(driver, path);
+  const tamper = path === 'restore';
   beforeAll(async () => {
-    await d.start();
+    await driver.start();
   });
   afterAll(async () => {
-    await d.stop();
+    await driver.stop();
   });
   beforeEach(() => {
     d.reset();
@@ -402,6 +423,7 @@ describe.each(drivers.map((d) => [d.id, d] as const))('fault matrix: %s', (_id, 
       try {
         outcome = await deliver(d, {
           store,
+          tamper,
           ...(arranged.config ? { config: arranged.config } : {}),
           ...(arranged.remediator ? { remediator: arranged.remediator } : {}),
         });
@@ -441,7 +463,11 @@ describe.each(drivers.map((d) => [d.id, d] as const))('fault matrix: %s', (_id, 
       d.service.clearFaults();
       d.service.resetLog();
       expect(store.size).toBe(want.record === 'kept' ? 1 : 0);
-      const next = await deliver(d, { store, ...(arranged.config ? { config: arranged.config } : {}) });
+      const next = await deliver(d, {
+        store,
+        tamper,
+        ...(arranged.config ? { config: arranged.config } : {}),
+      });
       if (want.record === 'kept') {
         expect(next.outcome).toBe('duplicate');
         expect(d.service.calls).toHaveLength(0);

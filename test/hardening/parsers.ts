@@ -117,11 +117,19 @@ export const PARSERS: Parser[] = [
       source: fc.constant(SOURCE),
       'detail-type': fc.constant(DETAIL_TYPE),
       'detail.eventSource': fc.constant('logs.amazonaws.com'),
-      'detail.eventName': fc.constant('CreateLogGroup'),
+      // The creation and the tamper events (CONTRACT section 6).
+      'detail.eventName': fc.constantFrom('CreateLogGroup', 'DisassociateKmsKey', 'AssociateKmsKey'),
       'detail.errorCode': fc.constant(null),
       'detail.requestParameters': fc.record(
-        { logGroupName: name(LOG_GROUP_NAME), kmsKeyId: junk() },
-        { requiredKeys: ['logGroupName'] },
+        {
+          logGroupName: name(LOG_GROUP_NAME),
+          kmsKeyId: junk(),
+          resourceIdentifier: fc.oneof(
+            name(LOG_GROUP_NAME).map((n) => `arn:aws:logs:us-east-1:111122223333:log-group:${n}`),
+            hostileString(),
+          ),
+        },
+        { requiredKeys: [] },
       ),
     },
     check: (t) => [
@@ -138,9 +146,9 @@ export const PARSERS: Parser[] = [
     schema: ActionTrailCloudEvent,
     sample: sample('alicloud/logstore-encryption/create-logstore.json'),
     hints: {
-      ...aliNames(['CreateLogStore']),
+      ...aliNames(['CreateLogStore', 'UpdateLogStoreEncryption']),
       'data.requestParameters': fc.record(
-        { ProjectName: name(SLS_PROJECT), logstoreName: name(SLS_LOGSTORE) },
+        { ProjectName: name(SLS_PROJECT), logstoreName: name(SLS_LOGSTORE), enable: junk() },
         { requiredKeys: [] },
       ),
       'data.referencedResources': fc.record({
@@ -163,9 +171,12 @@ export const PARSERS: Parser[] = [
     schema: ActionTrailCloudEvent,
     sample: sample('alicloud/cluster-kms/create-cluster.json'),
     hints: {
-      ...aliNames(['CreateCluster']),
+      ...aliNames(['CreateCluster', 'UpdateKMSEncryption']),
       'data.responseElements': fc.record({ cluster_id: name(CLUSTER_ID) }, { requiredKeys: [] }),
-      'data.requestParameters': fc.record({ name: junk() }, { requiredKeys: [] }),
+      'data.requestParameters': fc.record(
+        { name: junk(), ClusterId: name(CLUSTER_ID), disable_encryption: junk(), kms_key_id: junk() },
+        { requiredKeys: [] },
+      ),
     },
     check: (t) => [
       ...aliBase(t),
@@ -180,8 +191,18 @@ export const PARSERS: Parser[] = [
     schema: ActionTrailCloudEvent,
     sample: sample('alicloud/table-bucket-encryption/create-table-bucket.json'),
     hints: {
-      ...aliNames(['CreateTableBucket']),
-      'data.requestParameters': fc.record({ name: name(TABLE_BUCKET_NAME) }, { requiredKeys: [] }),
+      ...aliNames(['CreateTableBucket', 'DeleteTableBucketEncryption', 'PutTableBucketEncryption']),
+      'data.requestParameters': fc.record(
+        {
+          name: name(TABLE_BUCKET_NAME),
+          tableBucketARN: fc.oneof(
+            name(TABLE_BUCKET_NAME).map((n) => `acs:osstables:cn-hangzhou:${ACCOUNT}:bucket/${n}`),
+            hostileString(),
+          ),
+          encryptionConfiguration: junk(),
+        },
+        { requiredKeys: [] },
+      ),
       'data.responseElements': fc.record(
         {
           arn: fc.oneof(

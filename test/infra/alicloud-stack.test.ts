@@ -222,14 +222,23 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
-  it("reacts to the event names of CONTRACT.md section 1, and the ACK buy page's alias", () => {
+  it("reacts to the event names of CONTRACT.md sections 1 and 6 (tampers), and the ACK buy page's alias", () => {
     expect(
       Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, ALICLOUD_TRIGGERS[id].eventNames])),
     ).toEqual({
-      'alicloud.logstore-encryption': ['CreateLogStore'],
-      'alicloud.cluster-kms': ['CreateCluster', 'Create'],
-      'alicloud.table-bucket-encryption': ['CreateTableBucket'],
-      'alicloud.disk-default-kms': ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
+      'alicloud.logstore-encryption': ['CreateLogStore', 'UpdateLogStoreEncryption'],
+      'alicloud.cluster-kms': ['CreateCluster', 'UpdateKMSEncryption', 'Create'],
+      'alicloud.table-bucket-encryption': [
+        'CreateTableBucket',
+        'DeleteTableBucketEncryption',
+        'PutTableBucketEncryption',
+      ],
+      'alicloud.disk-default-kms': [
+        'EnableDiskEncryptionByDefault',
+        'ModifyDiskDefaultKMSKeyId',
+        'DisableDiskEncryptionByDefault',
+        'ResetDiskDefaultKMSKeyId',
+      ],
     });
   });
 

@@ -103,14 +103,14 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
     expect(s.violations).toEqual([]);
   });
 
-  it('listens to successful CloudTrail CreateLogGroup calls only', () => {
+  it('listens to successful CloudTrail CreateLogGroup calls and the tamper events only', () => {
     s.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectEquals({
         source: ['aws.logs'],
         'detail-type': ['AWS API Call via CloudTrail'],
         detail: {
           eventSource: ['logs.amazonaws.com'],
-          eventName: ['CreateLogGroup'],
+          eventName: ['CreateLogGroup', 'DisassociateKmsKey', 'AssociateKmsKey'],
           errorCode: [{ exists: false }],
           errorMessage: [{ exists: false }],
         },

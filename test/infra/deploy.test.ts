@@ -3,7 +3,7 @@
  * checks), the cloud steps go through an injected runner, so the plan, the create-or-update
  * decision and the re-run are all tested offline.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -202,16 +202,25 @@ describe('deploy arguments', () => {
 
 describe('zipDirectory', () => {
   it('is deterministic and readable: each entry inflates back to the file', () => {
-    const dir = join(REPO_ROOT, 'events', 'aws', 'log-group-kms');
+    const dir = temp();
+    writeFileSync(join(dir, 'b.json'), '{"b":2}');
+    mkdirSync(join(dir, 'node_modules', 'x'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', 'x', 'index.js'), 'module.exports = 1;\n'.repeat(50));
+    writeFileSync(join(dir, 'a.js'), 'exports.handler = async () => [];');
     const zip = zipDirectory(dir);
     expect(zipDirectory(dir).equals(zip)).toBe(true);
-    // First local header: name, then the deflated bytes of create-log-group-by-service.json.
-    const nameLength = zip.readUInt16LE(26);
-    const size = zip.readUInt32LE(18);
-    const name = zip.subarray(30, 30 + nameLength).toString();
-    const data = inflateRawSync(zip.subarray(30 + nameLength, 30 + nameLength + size));
-    expect(name).toBe('create-log-group-by-service.json');
-    expect(data.equals(readFileSync(join(dir, name)))).toBe(true);
-    expect(zip.readUInt16LE(zip.length - 22 + 10)).toBe(4);
+    // Entries in path order, each a local header, then the deflated bytes.
+    const names: string[] = [];
+    for (let at = 0; zip.readUInt32LE(at) === 0x04034b50; ) {
+      const size = zip.readUInt32LE(at + 18);
+      const nameLength = zip.readUInt16LE(at + 26);
+      const name = zip.subarray(at + 30, at + 30 + nameLength).toString();
+      const data = inflateRawSync(zip.subarray(at + 30 + nameLength, at + 30 + nameLength + size));
+      expect(data.equals(readFileSync(join(dir, name)))).toBe(true);
+      names.push(name);
+      at += 30 + nameLength + size;
+    }
+    expect(names).toEqual(['a.js', 'b.json', 'node_modules/x/index.js']);
+    expect(zip.readUInt16LE(zip.length - 22 + 10)).toBe(3);
   });
 });

@@ -23,9 +23,15 @@ export const CREATION_EVENTS = {
   ],
 } as const satisfies TrailEvents;
 
-/** Everything the function owns; tamper events join here. */
+/**
+ * Tamper (CONTRACT section 6): `UpdateKMSEncryption` with `disable_encryption: true` or another
+ * key; one that sets the configured key is atrest's own write.
+ */
+export const TAMPER_EVENTS = { names: ['UpdateKMSEncryption'] } as const satisfies TrailEvents;
+
+/** Everything the function owns. */
 export const TRAIL_EVENTS: TrailEvents = {
-  names: [...CREATION_EVENTS.names],
+  names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names],
   aliases: [...CREATION_EVENTS.aliases],
 };
 

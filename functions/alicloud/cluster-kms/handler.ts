@@ -1,7 +1,8 @@
 /**
  * Function Compute entry of alicloud.cluster-kms (EventBridge trigger on ActionTrail
- * `CreateCluster`, one CloudEvent per invocation; the SLS log trigger of the trail path, a cursor
- * range per invocation; plus its own delayed re-invocations while the cluster is not ready). The handler is built on first use so a bad ATREST_CONFIG_JSON fails that
+ * `CreateCluster` and the tamper `UpdateKMSEncryption`, one CloudEvent per invocation; the SLS
+ * log trigger of the trail path, a cursor range per invocation; plus its own delayed
+ * re-invocations while the cluster is not ready). The handler is built on first use so a bad ATREST_CONFIG_JSON fails that
  * invocation with the field named, instead of failing the module import.
  */
 import type { Config } from '#core/config';

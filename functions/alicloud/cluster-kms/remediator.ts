@@ -7,6 +7,10 @@
  * events.ts), as an EventBridge CloudEvent (`cs:ActionTrail:<eventType>`), a bare trail record, or
  * a record of an SLS-trigger range on the trail path; also the same event re-queued by the FC
  * adapter while the cluster is not ready.
+ * Tamper event (`enforce: "always"`, the default): `UpdateKMSEncryption` with
+ * `disable_encryption: true` or another key restores the configured key, at most
+ * `maxRestoresPerHour` times an hour; one that sets the configured key (atrest's own write) ends
+ * `ignored` without a read.
  * Reads: ACK `DescribeClusterDetail` (`GET /clusters/{id}`): `state`, `cluster_type`,
  * `cluster_spec`, and the key from `meta_data` (a JSON string) → Capabilities.EncryptionKMSKeyId /
  * DisableEncryption (there is no top-level field; the Terraform provider reads it the same way).
@@ -33,6 +37,7 @@ import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { NotReadyError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
@@ -57,10 +62,17 @@ export interface ClusterTarget extends Target {
 
 export interface ClusterDesired {
   kmsKeyId: string;
+  /**
+   * The exclude patterns, for clusters whose name the event did not carry (a tamper event names
+   * only the id): the read's name is checked too, so an excluded cluster is never written.
+   */
+  exclude?: readonly string[];
 }
 
 export interface ClusterState {
   lifecycle: string;
+  /** The cluster's name (DescribeClusterDetail `name`). */
+  name?: string;
   clusterType: string;
   clusterSpec?: string;
   kmsKeyId?: string;
@@ -92,24 +104,40 @@ const asString = (value: unknown): string | undefined =>
   typeof value === 'string' && value !== '' && value.length <= 256 ? value : undefined;
 
 /**
- * The new cluster's id: responseElements (`cluster_id`, casing varies), else referencedResources —
- * ActionTrail documents ACK clusters as `ACS::ACK::Cluster` ("Fields in Alibaba Cloud-initiated
- * events"); `ACS::CS::Cluster` (the API's product code) is kept for records that use it.
+ * The cluster's id: responseElements (`cluster_id`, casing varies) for a creation; the request's
+ * path parameter for UpdateKMSEncryption; else referencedResources — ActionTrail documents ACK
+ * clusters as `ACS::ACK::Cluster` ("Fields in Alibaba Cloud-initiated events"); `ACS::CS::Cluster`
+ * (the API's product code) is kept for records that use it.
  */
-function clusterIdOf(event: ActionTrailCloudEvent): string | undefined {
+function clusterIdOf(event: ActionTrailCloudEvent, apiName: string): string | undefined {
   const referenced = event.data.referencedResources;
   return (
     asString(pick(event.data.responseElements, 'cluster_id', 'ClusterId')) ??
+    (apiName === 'CreateCluster'
+      ? undefined
+      : asString(pick(event.data.requestParameters, 'ClusterId', 'cluster_id'))) ??
     asString(referenced?.['ACS::ACK::Cluster']?.[0]) ??
     asString(referenced?.['ACS::CS::Cluster']?.[0])
   );
 }
 
-export function parseEvent(event: unknown): Parsed<ClusterTarget> {
+/** What an UpdateKMSEncryption call asked for (body fields; ActionTrail's casing varies). */
+function kmsRequestOf(event: ActionTrailCloudEvent): { disable?: boolean; kmsKeyId?: string } {
+  const params = event.data.requestParameters;
+  const disable = pick(params, 'disable_encryption', 'DisableEncryption');
+  const key = asString(pick(params, 'kms_key_id', 'KmsKeyId', 'KMSKeyId'));
+  return {
+    ...(disable === true || disable === 'true' ? { disable: true } : {}),
+    ...(disable === false || disable === 'false' ? { disable: false } : {}),
+    ...(key !== undefined ? { kmsKeyId: key } : {}),
+  };
+}
+
+export function parseEvent(event: unknown, config?: Config): Parsed<ClusterTarget> {
   const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
-  const clusterId = clusterIdOf(e);
+  const clusterId = clusterIdOf(e, call.apiName);
   if (clusterId === undefined)
     return {
       kind: 'rejected',
@@ -125,6 +153,7 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
       reason: `not an ACK cluster id: ${JSON.stringify(clusterId.slice(0, 64))}`,
       ...known,
     };
+  if (call.apiName === 'UpdateKMSEncryption') return parseTamper(e, clusterId, call, config);
   const clusterName = asString(pick(e.data.requestParameters, 'name', 'Name', 'cluster_name'));
   return {
     kind: 'targets',
@@ -143,6 +172,36 @@ export function parseEvent(event: unknown): Parsed<ClusterTarget> {
   };
 }
 
+/** UpdateKMSEncryption: a tamper unless it sets exactly the configured key with encryption on. */
+function parseTamper(
+  e: ActionTrailCloudEvent,
+  clusterId: string,
+  call: Extract<ReturnType<typeof parseTrailCall>, { kind: 'call' }>,
+  config: Config | undefined,
+): Parsed<ClusterTarget> {
+  const name = call.apiName;
+  const known = { ...call.known, resource: clusterId };
+  const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms', call.callId);
+  if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+  const target: ClusterTarget = {
+    eventId: e.id,
+    account: call.account,
+    region: call.region,
+    resource: clusterId,
+    // A tamper observed after the last completed run is new work; its redelivery is not.
+    ...withObservedAt(call.observedAt),
+    clusterId,
+    tamper: gate.tamper,
+  };
+  const asked = kmsRequestOf(e);
+  if (config !== undefined && asked.disable !== true && asked.kmsKeyId !== undefined) {
+    const desire = desireFor(target, config);
+    if (desire.kind === 'desired' && desire.desired.kmsKeyId === asked.kmsKeyId)
+      return { kind: 'ignored', reason: setsConfiguredState(name, `key ${asked.kmsKeyId}`), ...known };
+  }
+  return { kind: 'targets', targets: [target] };
+}
+
 // ------------------------------------------------------------------------------------------------
 // desire / evaluate (pure)
 // ------------------------------------------------------------------------------------------------
@@ -157,7 +216,11 @@ export function desireFor(target: ClusterTarget, config: Config): Desire<Cluster
   }
   // A KMS key lives in one region: a per-region key wins over the default one.
   const kmsKeyId = section.byRegion?.[target.region] ?? section.kmsKeyId;
-  return { kind: 'desired', desired: { kmsKeyId }, key: kmsKeyId };
+  return {
+    kind: 'desired',
+    desired: { kmsKeyId, ...(section.exclude?.length ? { exclude: section.exclude } : {}) },
+    key: kmsKeyId,
+  };
 }
 
 /** ACK Pro: managed cluster with an `ack.pro.*` spec; only these support Secret encryption. */
@@ -179,6 +242,8 @@ export function observe(state: ClusterState): Observed<ClusterState> {
 }
 
 export function evaluateState(state: ClusterState, desired: ClusterDesired): Verdict {
+  const pattern = state.name !== undefined ? excludedBy(state.name, desired.exclude) : undefined;
+  if (pattern !== undefined) return { kind: 'excluded', reason: `${state.name} matches exclude ${pattern}` };
   if (!isAckPro(state))
     return {
       kind: 'excluded',
@@ -213,6 +278,7 @@ export function clusterStateFrom(body: unknown): ClusterState {
     lifecycle: typeof b.state === 'string' ? b.state : 'unknown',
     clusterType: typeof b.cluster_type === 'string' ? b.cluster_type : 'unknown',
     ...(typeof b.cluster_spec === 'string' && b.cluster_spec !== '' ? { clusterSpec: b.cluster_spec } : {}),
+    ...(typeof b.name === 'string' && b.name !== '' ? { name: b.name } : {}),
     ...(typeof key === 'string' && key !== '' ? { kmsKeyId: key } : {}),
     disableEncryption: disabled === true || disabled === 'true',
   };
@@ -251,7 +317,7 @@ export function createRemediator(
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
-    parse: (event) => parseEvent(event),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
 
     async read(target) {

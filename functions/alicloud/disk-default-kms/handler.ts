@@ -1,7 +1,8 @@
 /**
  * Function Compute entry of alicloud.disk-default-kms: EventBridge trigger on ActionTrail
- * `EnableDiskEncryptionByDefault` / `ModifyDiskDefaultKMSKeyId`, the SLS log trigger of the trail
- * path when deployed, and an FC timer trigger. The
+ * `EnableDiskEncryptionByDefault` and the tampers `ModifyDiskDefaultKMSKeyId`,
+ * `DisableDiskEncryptionByDefault`, `ResetDiskDefaultKMSKeyId` (events.ts), the SLS log trigger of
+ * the trail path when deployed, and an FC timer trigger. The
  * timer event names no account, so the account comes from the FC context or `FC_ACCOUNT_ID`.
  * The handler is built on first use so a bad ATREST_CONFIG_JSON fails that invocation with the
  * field named, instead of failing the module import.

@@ -30,6 +30,7 @@ import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
 import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { tamperOf } from '#core/tamper';
 import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import {
@@ -44,7 +45,7 @@ import {
   trailEventType,
 } from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
-import { TRAIL_EVENTS } from './events.ts';
+import { TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
 export const EVENT_NAMES = TRAIL_EVENTS.names;
@@ -166,6 +167,14 @@ export function parseEvent(delivered: unknown, config: Config, account: string):
       reason: 'no account (userIdentity.accountId / aliyunaccountid)',
       ...known,
     };
+  const callId = e.data.eventId && e.data.eventId !== '' ? e.data.eventId : e.id;
+  const resource = resourceOf(region, eventAccount);
+  let tamper: Target['tamper'];
+  if ((TAMPER_EVENTS.names as readonly string[]).includes(name)) {
+    const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms', callId);
+    if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+    tamper = gate.tamper;
+  }
   return {
     kind: 'targets',
     targets: [
@@ -173,8 +182,9 @@ export function parseEvent(delivered: unknown, config: Config, account: string):
         eventId: e.id,
         account: eventAccount,
         region,
-        resource: resourceOf(region, eventAccount),
+        resource,
         ...withObservedAt(observedAtOf(e.data.eventTime, e.time)),
+        ...(tamper ? { tamper } : {}),
       },
     ],
   };
@@ -229,11 +239,17 @@ export function desireFor(target: DiskTarget, config: Config): Desire<DiskDesire
   };
 }
 
-export function evaluateState(state: DiskState, desired: DiskDesired): Verdict {
+export function evaluateState(state: DiskState, desired: DiskDesired, target?: DiskTarget): Verdict {
   if (!state.encrypted)
     return desired.enableIfDisabled
       ? { kind: 'write' }
-      : { kind: 'excluded', reason: 'default disk encryption is off; set enableIfDisabled' };
+      : {
+          kind: 'excluded',
+          reason:
+            target?.tamper?.event === 'DisableDiskEncryptionByDefault'
+              ? 'DisableDiskEncryptionByDefault switched default disk encryption off; atrest turns it back on only with alicloud.diskDefaultKms.enableIfDisabled'
+              : 'default disk encryption is off; set enableIfDisabled',
+        };
   return state.kmsKeyId === desired.kmsKeyId ? { kind: 'compliant' } : { kind: 'write' };
 }
 
@@ -314,7 +330,7 @@ export function createRemediator(
       return { kind: 'found', state: { encrypted: true, ...(kmsKeyId ? { kmsKeyId } : {}) } };
     },
 
-    evaluate: (state, desired) => evaluateState(state, desired),
+    evaluate: (state, desired, target) => evaluateState(state, desired, target),
 
     async apply(target, desired, state) {
       if (!state.encrypted) {

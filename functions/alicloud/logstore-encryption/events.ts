@@ -12,8 +12,14 @@ import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = { names: ['CreateLogStore'] } as const satisfies TrailEvents;
 
-/** Everything the function owns; tamper events join here. */
-export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
+/**
+ * Tamper (CONTRACT section 6): `UpdateLogStoreEncryption` with `enable: false` is restored to
+ * `enable: true` (only `enable` can change once set); with `enable: true` it is atrest's own write.
+ */
+export const TAMPER_EVENTS = { names: ['UpdateLogStoreEncryption'] } as const satisfies TrailEvents;
+
+/** Everything the function owns. */
+export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names] };
 
 /**
  * Delivery paths deployed when the config's `delivery` is absent. SLS is not among the services EventBridge lists for ActionTrail events: the trail path is what delivers them; EventBridge stays on in case it does.

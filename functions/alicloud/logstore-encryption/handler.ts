@@ -1,7 +1,7 @@
 /**
  * Function Compute entry of alicloud.logstore-encryption (the SLS log trigger of the trail path, a
- * cursor range per invocation; EventBridge trigger on ActionTrail `CreateLogStore`, one CloudEvent
- * per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
+ * cursor range per invocation; EventBridge trigger on ActionTrail `CreateLogStore` and the tamper
+ * `UpdateLogStoreEncryption`, one CloudEvent per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
  * that invocation with the field named, instead of failing the module import.
  */
 import { createFcHandler, type FcContext, type FcHandlerOptions } from '../fc.ts';

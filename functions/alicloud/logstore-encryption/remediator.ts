@@ -6,6 +6,9 @@
  * SLS-trigger range on the trail path — SLS is not among the services whose ActionTrail events
  * reach EventBridge, so the trail path is the one that delivers. Routing keys only on the `type`
  * suffix (`:ActionTrail:<eventType>`) and `data.eventName`, never on `source`.
+ * Tamper event (`enforce: "always"`, the default): `UpdateLogStoreEncryption` with `enable: false`
+ * restores `enable: true` (only `enable` can change once set), at most `maxRestoresPerHour` times
+ * an hour; one with `enable: true` (atrest's own restore) ends `ignored` without a read.
  * Reads: SLS `GetLogStore` (`encrypt_conf`). Writes: SLS `UpdateLogStoreEncryption`.
  * Sweep: `ListProject` + `ListLogStores`.
  *
@@ -21,6 +24,7 @@ import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
@@ -103,7 +107,20 @@ function namesOf(event: ActionTrailCloudEvent): { project?: string; logstore?: s
   return { ...(project !== undefined ? { project } : {}), ...(logstore !== undefined ? { logstore } : {}) };
 }
 
-export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
+/** `enable` of an UpdateLogStoreEncryption call: a boolean, or its string form; undefined when absent. */
+function enableOf(params: Record<string, unknown> | null | undefined): boolean | undefined {
+  const value = pick(params, 'enable', 'Enable') ?? pick(asRecord(pick(params, 'body')), 'enable', 'Enable');
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
+}
+
+const asRecord = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+
+export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarget> {
   const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
@@ -125,19 +142,42 @@ export function parseEvent(event: unknown): Parsed<LogstoreTarget> {
       reason: `not a valid SLS project/logstore name: ${JSON.stringify(`${project}/${logstore}`.slice(0, 140))}`,
       ...known,
     };
+  const resource = `${project}/${logstore}`;
+  const name = call.apiName;
+  if (name === 'UpdateLogStoreEncryption') {
+    // Switching encryption on is what atrest itself does; only `enable: false` (or an unreadable
+    // request, which one read settles) weakens it.
+    if (enableOf(e.data.requestParameters) === true)
+      return { kind: 'ignored', reason: setsConfiguredState(name, 'enable: true'), ...known, resource };
+    const gate = tamperOf(
+      config?.alicloud?.logstoreEncryption,
+      name,
+      'alicloud.logstoreEncryption',
+      call.callId,
+    );
+    if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known, resource };
+    return {
+      kind: 'targets',
+      // A tamper observed after the last completed run is new work; its redelivery is not.
+      targets: [
+        {
+          eventId: e.id,
+          account,
+          region,
+          resource,
+          project,
+          logstore,
+          ...withObservedAt(call.observedAt),
+          tamper: gate.tamper,
+        },
+      ],
+    };
+  }
   return {
     kind: 'targets',
     targets: [
       // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
-      {
-        eventId: e.id,
-        account,
-        region,
-        resource: `${project}/${logstore}`,
-        project,
-        logstore,
-        ...withObservedAt(call.observedAt),
-      },
+      { eventId: e.id, account, region, resource, project, logstore, ...withObservedAt(call.observedAt) },
     ],
   };
 }
@@ -209,7 +249,7 @@ export function createRemediator(
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
-    parse: (event) => parseEvent(event),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),
     classify: (error): RemediationError => classifySlsError(error),

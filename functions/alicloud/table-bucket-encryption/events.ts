@@ -10,8 +10,16 @@ import type { DeliveryPath, TrailEvents } from '../events.ts';
 
 export const CREATION_EVENTS = { names: ['CreateTableBucket'] } as const satisfies TrailEvents;
 
-/** Everything the function owns; tamper events join here. */
-export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names] };
+/**
+ * Tamper (CONTRACT section 6): the bucket's default encryption deleted, or replaced by another
+ * configuration; a Put of the configured one is atrest's own write.
+ */
+export const TAMPER_EVENTS = {
+  names: ['DeleteTableBucketEncryption', 'PutTableBucketEncryption'],
+} as const satisfies TrailEvents;
+
+/** Everything the function owns. */
+export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names] };
 
 /**
  * Delivery paths deployed when the config's `delivery` is absent. Whether OSS Tables' records reach EventBridge is undocumented: both paths.

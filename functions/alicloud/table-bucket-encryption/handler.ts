@@ -1,7 +1,8 @@
 /**
  * Function Compute entry of alicloud.table-bucket-encryption (EventBridge trigger on
- * `CreateTableBucket`, one CloudEvent per invocation; the SLS log trigger of the trail path, a
- * cursor range per invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
+ * `CreateTableBucket` and the tampers `DeleteTableBucketEncryption` / `PutTableBucketEncryption`,
+ * one CloudEvent per invocation; the SLS log trigger of the trail path, a cursor range per
+ * invocation). The handler is built on first use so a bad ATREST_CONFIG_JSON fails
  * that invocation with the field named, instead of failing the module import.
  */
 import { createFcHandler, type FcContext, type FcHandlerOptions } from '../fc.ts';

@@ -7,6 +7,9 @@
  * SLS-trigger range on the trail path. Whether OSS Tables calls reach EventBridge at all is
  * UNCONFIRMED, so both paths are deployed by default; `atrest sweep
  * alicloud.table-bucket-encryption` (ListTableBuckets) is the backstop either way.
+ * Tamper events (`enforce: "always"`, the default): `DeleteTableBucketEncryption`, and
+ * `PutTableBucketEncryption` with another configuration, restore the configured one, at most
+ * `maxRestoresPerHour` times an hour; a Put of the configured one (atrest's own) ends `ignored`.
  * Reads: `GetTableBucketEncryption`. Writes: `PutTableBucketEncryption`.
  *
  * Resource id: the bucket ARN `acs:osstables:<region>:<account>:bucket/<name>`, built only from
@@ -20,6 +23,7 @@ import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
 import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
 import { isActionTrailCall, parseTrailCall, pick } from '../events.ts';
@@ -66,13 +70,33 @@ const _facts = (event: unknown): EventFacts => {
   return typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
 };
 
-export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
+const asRecord = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+
+/** The configuration a PutTableBucketEncryption asked for: `encryptionConfiguration{sseAlgorithm,kmsKeyArn}`. */
+function requestedConfiguration(
+  params: Record<string, unknown> | null | undefined,
+): TableBucketState | undefined {
+  const conf = asRecord(pick(params, 'encryptionConfiguration', 'EncryptionConfiguration'));
+  const algorithm = pick(conf, 'sseAlgorithm', 'SSEAlgorithm');
+  if (typeof algorithm !== 'string') return undefined;
+  const key = pick(conf, 'kmsKeyArn', 'KMSKeyArn', 'kmsKeyId');
+  return { sseAlgorithm: algorithm, ...(typeof key === 'string' && key !== '' ? { kmsKeyArn: key } : {}) };
+}
+
+export function parseEvent(event: unknown, config?: Config): Parsed<TableBucketTarget> {
   const call = parseTrailCall(event, TRAIL_EVENTS);
   if (call.kind !== 'call') return call;
   const { event: e, region, account, known } = call;
+  const tamper = call.apiName !== 'CreateTableBucket';
 
   const named = pick(e.data.requestParameters, 'name', 'Name', 'tableBucketName', 'TableBucketName');
-  const arnValue = pick(e.data.responseElements, 'arn', 'Arn', 'tableBucketARN', 'TableBucketArn');
+  // A creation returns the ARN; the encryption calls take it as their path parameter.
+  const arnValue = tamper
+    ? pick(e.data.requestParameters, 'tableBucketARN', 'tableBucketArn', 'TableBucketArn', 'arn')
+    : pick(e.data.responseElements, 'arn', 'Arn', 'tableBucketARN', 'TableBucketArn');
   let name = typeof named === 'string' ? named : undefined;
   if (typeof arnValue === 'string') {
     const parts = parseTableBucketArn(arnValue);
@@ -106,6 +130,7 @@ export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
       ...known,
     };
   const arn = tableBucketArn(region, account, name);
+  if (tamper) return parseTamper(call.apiName, e.data.requestParameters, call, arn, name, config);
   // When the call happened: redeliveries are one piece of work, a later re-creation is new work.
   return {
     kind: 'targets',
@@ -113,6 +138,43 @@ export function parseEvent(event: unknown): Parsed<TableBucketTarget> {
       { eventId: e.id, account, region, resource: arn, arn, name, ...withObservedAt(call.observedAt) },
     ],
   };
+}
+
+/** DeleteTableBucketEncryption, or a Put of another configuration than the configured one. */
+function parseTamper(
+  name: string,
+  params: Record<string, unknown> | null | undefined,
+  call: Extract<ReturnType<typeof parseTrailCall>, { kind: 'call' }>,
+  arn: string,
+  bucket: string,
+  config: Config | undefined,
+): Parsed<TableBucketTarget> {
+  const known = { ...call.known, resource: arn };
+  const gate = tamperOf(
+    config?.alicloud?.tableBucketEncryption,
+    name,
+    'alicloud.tableBucketEncryption',
+    call.callId,
+  );
+  if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
+  const target: TableBucketTarget = {
+    eventId: call.event.id,
+    account: call.account,
+    region: call.region,
+    resource: arn,
+    arn,
+    name: bucket,
+    // A tamper observed after the last completed run is new work; its redelivery is not.
+    ...withObservedAt(call.observedAt),
+    tamper: gate.tamper,
+  };
+  const asked = name === 'PutTableBucketEncryption' ? requestedConfiguration(params) : undefined;
+  if (asked !== undefined && config !== undefined) {
+    const desire = desireFor(target, config);
+    if (desire.kind === 'desired' && evaluateState(asked, desire.desired).kind === 'compliant')
+      return { kind: 'ignored', reason: setsConfiguredState(name, desire.key), ...known };
+  }
+  return { kind: 'targets', targets: [target] };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -160,7 +222,7 @@ export function createRemediator(
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
-    parse: (event) => parseEvent(event),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
     evaluate: (state, desired) => evaluateState(state, desired),
     classify: (error): RemediationError => classifyOssTablesError(error),

@@ -37,10 +37,12 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency
 import { isFailure, isSettled, type Outcome } from '#core/outcome';
 import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
+import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
+import { DynamoRestoreCounter } from '../restores.ts';
 import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
 
 export interface HandlerDeps {
@@ -50,6 +52,8 @@ export interface HandlerDeps {
   logger?: Logger;
   /** Default: Powertools/DynamoDB when `IDEMPOTENCY_TABLE_NAME` is set, else per-instance memory. */
   store?: IdempotencyStore;
+  /** Counts tamper restores. Default: DynamoDB (the idempotency table) when `IDEMPOTENCY_TABLE_NAME` is set, else per-instance memory. */
+  restores?: RestoreCounter;
   /** Default: `createRemediator()` with the real CloudWatch Logs clients. */
   remediator?: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
   /** Paces this instance's reads and writes after a throttle. Default: one AdaptiveRateLimiter per instance. */
@@ -87,6 +91,13 @@ function defaultStore(env: Record<string, string | undefined>): IdempotencyStore
     : new MemoryIdempotencyStore();
 }
 
+function defaultRestores(env: Record<string, string | undefined>): RestoreCounter {
+  const table = env.IDEMPOTENCY_TABLE_NAME;
+  return table !== undefined && table !== ''
+    ? new DynamoRestoreCounter({ tableName: table })
+    : new MemoryRestoreCounter();
+}
+
 function log(logger: Logger, outcome: Outcome): void {
   // A plain record: the Logger merges its keys into the line (an interface type has no index signature).
   const line: Record<string, unknown> = { ...outcomeWithMetrics(outcome) };
@@ -101,6 +112,7 @@ export function createHandler(deps: HandlerDeps = {}) {
   const config = configFromEnv(env);
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
+  const restores = deps.restores ?? defaultRestores(env);
   // Kept for the life of the instance: a burst of creations is paced, not retried into failure.
   const remediator = withRateLimit(
     deps.remediator ?? createRemediator(),
@@ -121,6 +133,7 @@ export function createHandler(deps: HandlerDeps = {}) {
       ...deps.engine,
       config,
       store,
+      restores,
       lockSeconds,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });

@@ -2,7 +2,10 @@
  * aws.log-group-kms — every new CloudWatch Logs log group encrypted with the configured KMS key.
  *
  * Trigger: CloudTrail `CreateLogGroup` (logs.amazonaws.com) delivered by EventBridge, source
- * `aws.logs`, detail-type "AWS API Call via CloudTrail".
+ * `aws.logs`, detail-type "AWS API Call via CloudTrail". Tamper events (`enforce: "always"`, the
+ * default): `DisassociateKmsKey`, and `AssociateKmsKey` with a key other than the configured one;
+ * both restore the configured key, at most `maxRestoresPerHour` times an hour. An AssociateKmsKey
+ * with the configured key (atrest's own write, typically) ends `ignored` without a read.
  * Calls: CloudWatch Logs `AssociateKmsKey` (the write); state read with `DescribeLogGroups`
  * by exact `logGroupIdentifiers: [name]` — never `logGroupNamePrefix`, which would also match
  * `/foo-bar` for `/foo`.
@@ -18,6 +21,7 @@ import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
@@ -26,6 +30,12 @@ export const FUNCTION_ID = 'aws.log-group-kms' as const;
 
 /** CloudWatch Logs' own constraint on log group names (CreateLogGroup API reference). */
 export const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]{1,512}$/;
+
+/** Every CloudTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
+export const EVENT_NAMES = {
+  creation: ['CreateLogGroup'],
+  tamper: ['DisassociateKmsKey', 'AssociateKmsKey'],
+} as const;
 
 export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
 export const SOURCE = 'aws.logs';
@@ -74,6 +84,19 @@ const CreateLogGroupParameters = z.looseObject({
   kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });
 
+/**
+ * Associate/DisassociateKmsKey name the group by `logGroupName` or by `resourceIdentifier` (a
+ * log-group ARN, or `…:query-result:*` for Logs Insights results, which are not ours), never both.
+ */
+const KmsKeyCallParameters = z.looseObject({
+  logGroupName: z.optional(z.string().check(z.regex(LOG_GROUP_NAME))),
+  resourceIdentifier: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+});
+
+const LOG_GROUP_ARN =
+  /^arn:aws[a-z-]*:logs:([a-z0-9-]+):(\d{12}):log-group:([.\-_/#A-Za-z0-9]{1,512})(:\*)?$/;
+
 /** Event content quoted in a reason is cut here: a hostile event must not flood logs and NDJSON lines. */
 const quote = (value: unknown): string => String(value).slice(0, 128);
 
@@ -109,8 +132,11 @@ export function ownsEvent(event: unknown): boolean {
   return e.source === SOURCE && e['detail-type'] === DETAIL_TYPE;
 }
 
-/** Validates the delivered event into one target, or says why not. Pure; never throws. */
-export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
+/**
+ * Validates the delivered event into one target, or says why not. Pure; never throws. With the
+ * config, tamper events honour `enforce` and an AssociateKmsKey with the configured key is ignored.
+ */
+export function parseEvent(event: unknown, config?: Config): Parsed<LogGroupTarget> {
   const envelope = EventBridgeEnvelope.safeParse(event);
   if (!envelope.success) {
     const id = (event as { id?: unknown } | null)?.id;
@@ -133,17 +159,25 @@ export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
 
   if (e.source !== SOURCE || e['detail-type'] !== DETAIL_TYPE)
     return { kind: 'ignored', reason: `not a CloudTrail API call from ${SOURCE}`, ...facts };
-  if (d.eventSource !== 'logs.amazonaws.com' || d.eventName !== 'CreateLogGroup')
+  const tamperName = EVENT_NAMES.tamper.find((n) => n === d.eventName);
+  if (d.eventSource !== 'logs.amazonaws.com' || (d.eventName !== 'CreateLogGroup' && !tamperName))
     return {
       kind: 'ignored',
-      reason: `not CreateLogGroup (${quote(d.eventSource)} ${quote(d.eventName)})`,
+      reason: `not ${[...EVENT_NAMES.creation, ...EVENT_NAMES.tamper].join(', ')} (${quote(d.eventSource)} ${quote(d.eventName)})`,
       ...facts,
     };
-  // A failed CreateLogGroup (e.g. ResourceAlreadyExistsException) created nothing.
+  if (tamperName !== undefined && (d.errorCode === undefined || d.errorCode === null || d.errorCode === ''))
+    return parseTamper(
+      tamperName,
+      d.requestParameters,
+      { eventId: e.id, region, account, callId: d.eventID, observedAt: observedAtOf(d.eventTime, e.time) },
+      config,
+    );
+  // A failed call (e.g. ResourceAlreadyExistsException) created or changed nothing.
   if (d.errorCode !== undefined && d.errorCode !== null && d.errorCode !== '')
     return {
       kind: 'ignored',
-      reason: `CreateLogGroup failed with ${quote(d.errorCode)}; nothing was created`,
+      reason: `${quote(d.eventName)} failed with ${quote(d.errorCode)}; nothing was created or changed`,
       ...facts,
     };
 
@@ -188,6 +222,115 @@ export function parseEvent(event: unknown): Parsed<LogGroupTarget> {
       },
     ],
   };
+}
+
+interface CallFacts {
+  eventId: string;
+  region: string | undefined;
+  account: string | undefined;
+  /** CloudTrail's eventID of the call. */
+  callId: string | undefined;
+  /** When the call happened (`detail.eventTime`, else the envelope's `time`). */
+  observedAt: string | undefined;
+}
+
+/** DisassociateKmsKey / AssociateKmsKey: which group, and whether it weakens the encryption. */
+function parseTamper(
+  name: (typeof EVENT_NAMES.tamper)[number],
+  requestParameters: unknown,
+  call: CallFacts,
+  config: Config | undefined,
+): Parsed<LogGroupTarget> {
+  const facts = {
+    eventId: call.eventId,
+    ...(call.region !== undefined ? { region: call.region } : {}),
+    ...(call.account !== undefined ? { account: call.account } : {}),
+  };
+  const params = KmsKeyCallParameters.safeParse(requestParameters);
+  if (!params.success)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: reasonOf(params.error.issues, 'event.detail.requestParameters'),
+      ...facts,
+    };
+  let groupName = params.data.logGroupName;
+  const identifier = params.data.resourceIdentifier;
+  if (groupName === undefined && identifier !== undefined) {
+    const arn = LOG_GROUP_ARN.exec(identifier);
+    if (!arn) {
+      if (/^arn:aws[a-z-]*:logs:[^:]*:\d{12}:query-result:/.test(identifier))
+        return {
+          kind: 'ignored',
+          reason: `${name} on Logs Insights query results, not a log group`,
+          ...facts,
+        };
+      return {
+        kind: 'rejected',
+        code: 'InvalidEvent',
+        reason: `event.detail.requestParameters.resourceIdentifier: not a log group ARN (${quote(identifier)})`,
+        ...facts,
+      };
+    }
+    // The ARN must describe the call's own account and region; never act elsewhere on its word.
+    if (
+      (call.region !== undefined && arn[1] !== call.region) ||
+      (call.account !== undefined && arn[2] !== call.account)
+    )
+      return {
+        kind: 'rejected',
+        code: 'InvalidEvent',
+        reason: 'event.detail.requestParameters.resourceIdentifier: another account or region than the event',
+        ...facts,
+      };
+    groupName = arn[3];
+  }
+  if (groupName === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'event.detail.requestParameters: no logGroupName or resourceIdentifier',
+      ...facts,
+    };
+  if (call.region === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'event: no region (detail.awsRegion or region)',
+      ...facts,
+    };
+  if (call.account === undefined)
+    return {
+      kind: 'rejected',
+      code: 'InvalidEvent',
+      reason: 'event: no account (account or detail.recipientAccountId)',
+      ...facts,
+    };
+  const resource = logGroupArn(call.region, call.account, groupName);
+  const gate = tamperOf(config?.aws?.logGroupKms, name, 'aws.logGroupKms', call.callId || call.eventId);
+  if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...facts, resource };
+  const target: LogGroupTarget = {
+    eventId: call.eventId,
+    account: call.account,
+    region: call.region,
+    resource,
+    logGroupName: groupName,
+    // A tamper observed after the creation's run is new work (not swallowed by its record); a
+    // redelivery of this very call is a duplicate.
+    ...withObservedAt(call.observedAt),
+    tamper: gate.tamper,
+  };
+  if (name === 'AssociateKmsKey' && config !== undefined) {
+    const desire = desireFor(target, config);
+    if (desire.kind === 'desired' && params.data.kmsKeyId === desire.desired)
+      return {
+        kind: 'ignored',
+        reason: setsConfiguredState(name, `key ${desire.desired}`),
+        ...facts,
+        resource,
+      };
+  }
+  return { kind: 'targets', targets: [target] };
 }
 
 /** The region a key ARN lives in: `arn:<partition>:kms:<region>:<account>:key/<id>`. */
@@ -249,7 +392,7 @@ export function createRemediator(
     owns: ownsEvent,
     // When CreateLogGroup already carried the desired key, the engine still reads once: we trust
     // the state, not the event (the call may have been made with an alias, or changed since).
-    parse: (event) => parseEvent(event),
+    parse: (event, config) => parseEvent(event, config),
     desire: desireFor,
 
     async read(target) {

@@ -7,8 +7,9 @@
  * Context: `config` (file; else $ATREST_CONFIG), `alarmEmail` (required: who gets the alarms),
  * `createKey` (true|false, default false), `reservedConcurrency` (default 20, `none` for no cap),
  * `sweepRate` (calls/s of the scheduled sweep, default 5), `sweepHours` (hours between sweeps,
- * default 24). The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION) when known, else the stack
- * is environment-agnostic (then the log-group key is picked per region at deploy time).
+ * default 24); organization mode: `organizationId`, `organizationalUnits`, `homeRegion`,
+ * `delegatedAdmin`. The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION) when known, else
+ * the stack is environment-agnostic (then the log-group key is picked per region at deploy time).
  */
 import { pathToFileURL } from 'node:url';
 import { App, Duration, Validations } from 'aws-cdk-lib';
@@ -27,6 +28,7 @@ import {
 } from '../../config-source.ts';
 import { loadPermissions } from '../../permissions.ts';
 import { AtrestStack, FUNCTION_ID } from '../lib/atrest-stack.ts';
+import { addOrganization } from '../lib/organization-app.ts';
 
 export interface AwsAppOptions {
   /** Cloud assembly folder; default $CDK_OUTDIR (set by the CDK CLI) or a temporary folder. */
@@ -57,10 +59,11 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   const sweepHours = integerFrom(context, 'sweepHours');
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  new AtrestStack(app, 'Atrest', {
+  const permissions = await loadPermissions(FUNCTION_ID, config);
+  const stack = new AtrestStack(app, 'Atrest', {
     config,
     createKey: booleanFrom(context, 'createKey', false),
-    permissions: await loadPermissions(FUNCTION_ID, config),
+    permissions,
     code: lambda.Code.fromAsset(bundle.dir),
     alarmEmail,
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
@@ -68,6 +71,9 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
     ...(sweepHours !== undefined ? { sweepSchedule: events.Schedule.rate(Duration.hours(sweepHours)) } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
+  // Organization mode (`-c organizationId=o-… -c organizationalUnits=ou-…,r-…`): the central pieces
+  // join this stack, and the member templates are written beside it (infra/aws/lib/organization.ts).
+  addOrganization(app, stack, context, config, permissions);
   return app;
 }
 

@@ -2,6 +2,7 @@
  * Everything `aws.log-group-kms` needs in one account and region:
  *
  *   CloudTrail CreateLogGroup ─▶ EventBridge rule ─▶ Lambda ─▶ logs:AssociateKmsKey
+ *   (+ tampers: DisassociateKmsKey, AssociateKmsKey)
  *   daily schedule {"atrest":{"sweep":true}} ─┘         │ (reserved concurrency: 20 by default)
  *          (target failures ─▶ event DLQ)               ├─▶ DynamoDB idempotency table
  *                                                       └─▶ async failures ─▶ async DLQ
@@ -177,13 +178,15 @@ export class AtrestStack extends Stack {
         ...(event ? { event } : {}),
       });
     new events.Rule(this, 'OnCreateLogGroup', {
-      description: 'CloudTrail CreateLogGroup (successful calls only) to atrest aws.log-group-kms',
+      description:
+        'CloudTrail CreateLogGroup and the tampers DisassociateKmsKey/AssociateKmsKey (successful calls only) to atrest aws.log-group-kms',
       eventPattern: {
         source: ['aws.logs'],
         detailType: ['AWS API Call via CloudTrail'],
         detail: {
           eventSource: ['logs.amazonaws.com'],
-          eventName: ['CreateLogGroup'],
+          // Creations, and the tamper events whose restore (enforce: "always") needs no other permission.
+          eventName: ['CreateLogGroup', 'DisassociateKmsKey', 'AssociateKmsKey'],
           errorCode: events.Match.doesNotExist(),
           errorMessage: events.Match.doesNotExist(),
         },

@@ -96,7 +96,7 @@ describe('parseEvent', () => {
     const failed = load('enable-disk-encryption-by-default.json');
     failed.data.errorCode = 'UserNotInTheWhiteList';
     const other = load('enable-disk-encryption-by-default.json');
-    other.data.eventName = 'DisableDiskEncryptionByDefault';
+    other.data.eventName = 'DescribeDisks';
 
     expect(parseEvent(failed, CONFIG, '').kind).toBe('ignored');
     expect(parseEvent(other, CONFIG, '').kind).toBe('ignored');
