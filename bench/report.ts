@@ -4,7 +4,7 @@
  * and whether it passes. Rows without a target are context (sizes, bare `node -e 0`).
  */
 
-export type Section = 'cold-start' | 'economy' | 'burst' | 'overhead';
+export type Section = 'cold-start' | 'economy' | 'burst' | 'overhead' | 'org';
 
 export interface Row {
   section: Section;

@@ -4,7 +4,8 @@
  * the raw figures behind it, to `.bench/results.json` (gitignored).
  *
  *   tsx bench/run.ts [--runs N] [--events N] [--rate R] [--read-rate R2] [--concurrency N]
- *                    [--no-baseline] [--overhead-events N] [--only cold-start,economy,burst,overhead]
+ *                    [--no-baseline] [--overhead-events N] [--org-events N]
+ *                    [--only cold-start,economy,burst,overhead,org]
  *                    [--markdown] [--strict]
  *
  * Fully offline: the emulators listen on loopback, bundles are built locally with esbuild.
@@ -20,6 +21,7 @@ import { stopCloudWatchLogs } from './aws-emulator.ts';
 import { BURST_FUNCTIONS, type BurstResult, burstRows, measureBurst } from './burst.ts';
 import { type ColdStartReport, coldStartRows, measureColdStart } from './cold-start.ts';
 import { economyRows, measureEconomy } from './economy.ts';
+import { DEFAULT_ORG, measureOrg, type OrgBenchOptions, type OrgResult, orgRows } from './org.ts';
 import { measureOverhead, overheadRows } from './overhead.ts';
 import { formatMarkdown, formatTable, type Row, type Section } from './report.ts';
 import { percentile } from './stats.ts';
@@ -37,18 +39,21 @@ export interface BenchOptions {
     baseline: boolean;
   };
   overhead: { events: number; warmup: number };
+  /** Organization: many accounts and regions, per-account-region quotas (bench/org.ts). */
+  org: OrgBenchOptions;
   /** Where results.json and the bundles go. */
   outDir: string;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
-  sections: ['cold-start', 'economy', 'burst', 'overhead'],
+  sections: ['cold-start', 'economy', 'burst', 'overhead', 'org'],
   ids: FUNCTION_IDS,
   coldStart: { runs: 15 },
   // 1,000 events at 50 writes/s: a 20 s floor, so each burst run stays well under a minute.
   // Reads at 2x: every applied event reads twice (state, verify) per write, so both quotas bind alike.
   burst: { events: 1000, rate: 50, readRate: 100, concurrency: 25, baseline: true },
   overhead: { events: 10_000, warmup: 500 },
+  org: DEFAULT_ORG,
   outDir: join(REPO_ROOT, '.bench'),
 };
 
@@ -61,6 +66,7 @@ export interface BenchResults {
   coldStart?: ColdStartReport;
   economy?: Awaited<ReturnType<typeof measureEconomy>>;
   burst?: BurstResult[];
+  org?: OrgResult;
   overhead?: {
     events: number;
     warmup: number;
@@ -132,6 +138,12 @@ export async function runBench(
       }
       results.rows.push(...burstRows(results.burst));
     }
+    if (has('org')) {
+      const o = options.org;
+      progress(`organization: ${o.events} events, ${o.accounts} accounts × ${o.regions.length} regions…`);
+      results.org = await measureOrg(o);
+      results.rows.push(...orgRows(results.org));
+    }
   } finally {
     await stopCloudWatchLogs();
   }
@@ -164,6 +176,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; strict: boolean;
       concurrency: { type: 'string' },
       'no-baseline': { type: 'boolean' },
       'overhead-events': { type: 'string' },
+      'org-events': { type: 'string' },
       only: { type: 'string' },
       strict: { type: 'boolean' },
       markdown: { type: 'boolean' },
@@ -198,6 +211,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; strict: boolean;
         ...d.overhead,
         events: int(values['overhead-events'], d.overhead.events, 'overhead-events'),
       },
+      org: { ...d.org, events: int(values['org-events'], d.org.events, 'org-events') },
     },
   };
 }

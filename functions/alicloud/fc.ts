@@ -19,6 +19,12 @@
  * the function's configured timeout (`context.function.timeout`), so a killed invocation's lock
  * has expired by the time FC retries.
  *
+ * Accounts (#core/accounts, README "Organizations"): the own account is the context's
+ * `accountId` (else `$FC_ACCOUNT_ID`). An event of another account ends `ignored` without
+ * `alicloud.organization`; with it, the remediator of that account is built with the member
+ * role's credentials (Alibaba Cloud STS AssumeRole with this function's own credentials, cached
+ * per account for the life of the instance). Rate limits are per account and region.
+ *
  * Scheduled sweep: an FC timer event (`{"triggerTime","triggerName","payload"}`) whose payload is
  * exactly `{"atrest":{"sweep":true}}` (infra/alicloud SWEEP_PAYLOAD) runs every resource the
  * remediator lists in this function's own region (FC context `region`, else `$FC_REGION`) through
@@ -31,16 +37,18 @@
  * on every tick) gets them as before, whatever their payload; so does any other timer payload.
  */
 import * as z from 'zod/mini';
+import { CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
 import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isFailure, isSettled, type Outcome } from '#core/outcome';
-import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
+import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { ALICLOUD_REGION } from '#core/validation';
+import type { AlicloudSessionCredentials } from './accounts.ts';
 import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
 import { isSlsTriggerEvent } from './events.ts';
 import { restoresFromEnv } from './restores.ts';
@@ -74,8 +82,10 @@ export interface FcHandlerOptions {
   env?: Record<string, string | undefined>;
   /** How long an event may keep being deferred, from when it was first seen. Default 120 minutes. */
   deferDeadlineMs?: (config: Config) => number;
-  /** Paces this instance's reads and writes after a throttle. Default: one AdaptiveRateLimiter per handler. */
+  /** Paces this instance's reads and writes after a throttle. Default: one ScopedRateLimiter (per account and region) per handler. */
   limiter?: RateLimiter;
+  /** STS AssumeRole for member accounts (config `alicloud.organization`). Default: AlicloudAccounts (STS in this region). */
+  sts?: { assume(account: string, roleName: string): Promise<AlicloudSessionCredentials> };
   /** Engine knobs (tests inject `sleep: async () => {}`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
   /**
@@ -182,8 +192,30 @@ export function createFcHandler(options: FcHandlerOptions) {
   const random = options.random ?? Math.random;
   const log = options.log ?? ((line: string) => console.log(line));
   const deadlineMs = options.deferDeadlineMs?.(config) ?? DEFAULT_DEFER_DEADLINE_MS;
-  // One per instance, kept across invocations: a burst of creations is paced, not retried into failure.
-  const limiter = options.limiter ?? new AdaptiveRateLimiter();
+  // One per instance, kept across invocations: a burst of creations is paced, not retried into
+  // failure, per account and region as the quotas are.
+  const limiter = options.limiter ?? new ScopedRateLimiter();
+  // Member accounts (#core/accounts): credentials per account for the life of the instance, asked
+  // of STS with this function's own (rotating) credentials from the latest invocation's context.
+  let latest: FcContext = {};
+  const roleName = config.alicloud?.organization?.memberRoleName ?? '';
+  const sts =
+    options.sts ??
+    ({
+      assume: async (account: string, role: string) => {
+        // Loaded on first use: a single-account deployment never loads @alicloud/openapi-client for it.
+        const { AlicloudAccounts } = await import('./accounts.ts');
+        return new AlicloudAccounts({
+          credentials: () => credentialsFrom(latest, env),
+          env,
+          region: () => latest.region ?? env.FC_REGION ?? '',
+        }).assume(account, role);
+      },
+    } satisfies FcHandlerOptions['sts']);
+  const cache = new CredentialCache<AlicloudSessionCredentials>((account) => sts.assume(account, roleName), {
+    now,
+  });
+  const members = new Map<string, AnyRemediator>();
   // Also parsed once: a bad value fails the first invocation with the variable named.
   const sweepRate = sweepRateFrom(env);
 
@@ -192,14 +224,38 @@ export function createFcHandler(options: FcHandlerOptions) {
     const timeoutSeconds = context.function?.timeout ?? 60;
     const timeoutMs = timeoutSeconds * 1000;
     const credentials = () => credentialsFrom(context, env);
-    const remediator = withRateLimit(options.create(credentials, { context, env }), limiter);
+    latest = context;
+    const routed = routeByAccount(
+      options.create(credentials, { context, env }),
+      {
+        cloud: 'alicloud',
+        ownAccount: () => context.accountId ?? env.FC_ACCOUNT_ID,
+        member: async (account) => {
+          await cache.get(account);
+          let member = members.get(account);
+          if (member === undefined) {
+            const memberCredentials = () => {
+              const current = cache.current(account);
+              if (current === undefined) throw new CredentialsUnavailableError(account);
+              return current;
+            };
+            const { credentials: _own, ...rest } = context;
+            member = options.create(memberCredentials, { context: { ...rest, accountId: account }, env });
+            members.set(account, member);
+          }
+          return member;
+        },
+      },
+      config,
+    );
+    const remediator = withRateLimit(routed, limiter);
     const decoded = decode(event);
     const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
     const timer = sweepTimer(decoded);
     if (timer !== undefined && !remediator.owns(decoded)) {
       const remainingMs = () => timeoutMs - (now() - started);
       return sweep({
-        remediator,
+        remediator: withRateLimit(routed, limiter, { background: true }),
         timer,
         context,
         env,

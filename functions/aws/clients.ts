@@ -9,13 +9,21 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ConfigError } from '#core/errors';
 import { AWS_REGION } from '#core/validation';
 
-const logsClients = new Map<string, CloudWatchLogsClient>();
+const logsClients = new Map<string, { client: CloudWatchLogsClient; keyId?: string }>();
 
 export interface LogsClientOptions {
   /** Abort a request that has not completed after this many ms (a retryable TimeoutError). Default 10 000. */
   requestTimeoutMs?: number;
   /** Abort a connection attempt after this many ms. Default 3 000. */
   connectionTimeoutMs?: number;
+  /**
+   * A member account's assumed-role credentials (#core/accounts): the client is kept per account
+   * and region, and rebuilt when the credentials are refreshed. Default: the SDK's default chain.
+   */
+  member?: {
+    account: string;
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  };
 }
 
 /**
@@ -26,9 +34,12 @@ export interface LogsClientOptions {
 export function logsClient(region: string, options: LogsClientOptions = {}): CloudWatchLogsClient {
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const connectionTimeout = options.connectionTimeoutMs ?? 3_000;
-  const key = `${region}|${connectionTimeout}|${requestTimeout}`;
+  const member = options.member;
+  const key = `${region}|${connectionTimeout}|${requestTimeout}|${member?.account ?? ''}`;
   const cached = logsClients.get(key);
-  if (cached) return cached;
+  if (cached && cached.keyId === member?.credentials.accessKeyId) return cached.client;
+  // Refreshed credentials: the old client's keys are about to expire.
+  cached?.client.destroy();
   if (!AWS_REGION.test(region)) throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
   const client = new CloudWatchLogsClient({
     region,
@@ -37,7 +48,8 @@ export function logsClient(region: string, options: LogsClientOptions = {}): Clo
     // @smithy/node-http-handler 4.x `requestTimeout` alone only logs a warning and keeps waiting;
     // `throwOnRequestTimeout` makes it abort the request (test/hardening/fault-matrix.test.ts).
     requestHandler: { connectionTimeout, requestTimeout, throwOnRequestTimeout: true },
+    ...(member ? { credentials: { ...member.credentials } } : {}),
   });
-  logsClients.set(key, client);
+  logsClients.set(key, { client, ...(member ? { keyId: member.credentials.accessKeyId } : {}) });
   return client;
 }

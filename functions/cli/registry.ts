@@ -12,12 +12,23 @@ export type AnyRemediator = Remediator<any, any, any>;
 
 export interface RemediatorOptions {
   env?: Record<string, string | undefined>;
+  /** A member account's remediator (functions/cli/accounts.ts): its account and credentials. */
+  account?: string;
+  /** Alibaba Cloud: the member's credentials, asked per request. */
+  credentials?: () => { accessKeyId: string; accessKeySecret: string; securityToken?: string };
+  /** AWS: the member's CloudWatch Logs client per region. */
+  logsClient?: (region: string) => unknown;
 }
 
 type Factory = (options: RemediatorOptions) => Promise<AnyRemediator>;
 
 const factories: Record<FunctionId, Factory> = {
-  'aws.log-group-kms': async (o) => (await import('../aws/log-group-kms/remediator.ts')).createRemediator(o),
+  'aws.log-group-kms': async (o) =>
+    (await import('../aws/log-group-kms/remediator.ts')).createRemediator({
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.account ? { accountId: o.account } : {}),
+      ...(o.logsClient ? { client: o.logsClient as never } : {}),
+    }),
   'alicloud.logstore-encryption': async (o) =>
     (await import('../alicloud/logstore-encryption/remediator.ts')).createRemediator(o),
   'alicloud.cluster-kms': async (o) =>
@@ -43,6 +54,11 @@ export class Registry {
       this.cache.set(id, remediator);
     }
     return remediator;
+  }
+
+  /** A fresh remediator of `id` with other options (a member account's credentials); not cached. */
+  create(id: FunctionId, options: RemediatorOptions): Promise<AnyRemediator> {
+    return factories[id]({ ...this.options, ...options });
   }
 
   /**

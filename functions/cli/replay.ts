@@ -10,6 +10,7 @@ import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } f
 import { FUNCTION_IDS, type FunctionId, type Outcome } from '#core/outcome';
 import { localRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isBareTrailRecord } from '../alicloud/events.ts';
+import { CliAccounts } from './accounts.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
 import { expandTrail } from './trail.ts';
@@ -27,6 +28,8 @@ export interface ReplayOptions {
   /** Counts tamper restores. Default: beside $ATREST_IDEMPOTENCY_FILE (`<file>.restores`), else per-process memory. */
   restores?: RestoreCounter;
   registry?: Registry;
+  /** Own account (GetCallerIdentity, once) and member accounts. Default: one per run. */
+  accounts?: CliAccounts;
   /** The text of standard input, when a path is `-`. */
   stdin?: string;
 }
@@ -52,6 +55,7 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
       : new MemoryIdempotencyStore());
   const restores = options.restores ?? localRestoreCounter(options.env);
   const registry = options.registry ?? new Registry({ env: options.env });
+  const accounts = options.accounts ?? new CliAccounts({ env: options.env, registry });
   const outcomes: Outcome[] = [];
   const record = (o: Outcome) => {
     outcomes.push(o);
@@ -70,7 +74,9 @@ export async function replay(paths: string[], options: ReplayOptions): Promise<O
       });
       continue;
     }
-    const remediator = item.problem === undefined ? await registry.route(item.event) : undefined;
+    const owner = item.problem === undefined ? await registry.route(item.event) : undefined;
+    // Whose account: the caller's own (GetCallerIdentity, once), a member's, or none of ours.
+    const remediator = owner ? accounts.wrap(owner, options.config) : undefined;
     if (!remediator) {
       record(unroutable(item, started, options.dryRun));
       continue;

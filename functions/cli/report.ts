@@ -77,7 +77,7 @@ export async function report(ids: readonly string[], options: ReportOptions): Pr
   if (!(rate > 0 && rate <= 10_000)) throw new UsageError('--rate must be a number above 0, at most 10000');
 
   const registry = options.registry ?? new Registry({ env: options.env });
-  const access = options.access ?? defaultAccess(registry, options.env);
+  const access = options.access ?? defaultAccess(registry, options.env, options.config);
   const listAccounts = options.listAccounts ?? defaultListAccounts(options.env);
   const units = await planUnits(chosen, options.flags, options.config, options.env, { access, listAccounts });
   const orgWide = options.flags.org || options.flags.accounts.length > 0;

@@ -69,7 +69,7 @@ export async function sweepRun(id: string, options: SweepOptions): Promise<Sweep
   if (!(rate > 0 && rate <= MAX_RATE))
     throw new UsageError(`--rate must be a number above 0, at most ${MAX_RATE}`);
   const registry = options.registry ?? new Registry({ env: options.env });
-  const access = options.access ?? defaultAccess(registry, options.env);
+  const access = options.access ?? defaultAccess(registry, options.env, options.config);
   const listAccounts = options.listAccounts ?? defaultListAccounts(options.env);
   const flags = { org: options.org ?? false, accounts: options.accounts ?? [], regions: options.regions };
   const units = await planUnits([id], flags, options.config, options.env, { access, listAccounts });

@@ -5,8 +5,10 @@
 import type { Config } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import { CliAccounts } from './accounts.ts';
 import {
   type AccountAccess,
+  AccountAccessError,
   type Cloud,
   callerAccount,
   cloudOf,
@@ -14,6 +16,7 @@ import {
   listAwsAccounts,
   resolveScope,
   type ScopeFlags,
+  SELF,
   singleAccountAccess,
 } from './org.ts';
 import type { Registry } from './registry.ts';
@@ -37,10 +40,25 @@ export const defaultListAccounts =
   (cloud: Cloud): Promise<string[]> =>
     cloud === 'aws' ? listAwsAccounts(env) : listAlicloudAccounts(env);
 
-export function defaultAccess(registry: Registry, env: Record<string, string | undefined>): AccountAccess {
-  // Integration point: the runtime's per-account credentials (STS AssumeRole of memberRoleName,
-  // cached) replace this single-account access once they exist.
-  return singleAccountAccess(registry, callerAccount(env));
+export function defaultAccess(
+  registry: Registry,
+  env: Record<string, string | undefined>,
+  config?: Config,
+): AccountAccess {
+  if (config === undefined) return singleAccountAccess(registry, callerAccount(env));
+  // The runtime's per-account credentials: the caller's own account (GetCallerIdentity, once),
+  // members through STS AssumeRole of memberRoleName, cached per account for the run.
+  const accounts = new CliAccounts({ env, registry });
+  return {
+    ownAccount: async (cloud) => (await accounts.ownAccount(cloud)).account,
+    async remediator(id, account) {
+      try {
+        return account === SELF ? await registry.get(id) : await accounts.remediatorFor(id, account, config);
+      } catch (error) {
+        throw AccountAccessError.from(`account ${account}`, error);
+      }
+    },
+  };
 }
 
 /** The regions of a single-account run of `id` when none is named: the config's, else the environment's. */

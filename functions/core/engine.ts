@@ -113,7 +113,9 @@ export async function remediateTarget<T extends Target, D, S>(
     attempts: 0,
   };
   const started = run.deps.now();
-  const result = await decide(remediator, target, run);
+  // Whose account (#core/accounts): a target this function must not touch ends here, untouched.
+  const admission = await admit(remediator, target, deps.config);
+  const result = admission ?? (await decide(remediator, target, run));
   return {
     function: remediator.id,
     eventId: target.eventId,
@@ -128,6 +130,19 @@ export async function remediateTarget<T extends Target, D, S>(
     ...(result.error !== undefined ? { error: result.error } : {}),
     ...(result.settled !== undefined ? { settled: result.settled } : {}),
   };
+}
+
+/** The remediator's admission check; a check that throws (own account unknowable) is `failed`, never a crash. */
+async function admit<T extends Target, D, S>(
+  r: Remediator<T, D, S>,
+  target: T,
+  config: Config,
+): Promise<Result | undefined> {
+  try {
+    return await r.admit?.(target, config);
+  } catch (thrown) {
+    return { outcome: 'failed', error: toOutcomeError(r.classify(thrown)) };
+  }
 }
 
 async function decide<T extends Target, D, S>(r: Remediator<T, D, S>, target: T, run: Run): Promise<Result> {

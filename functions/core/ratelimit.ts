@@ -17,12 +17,16 @@ import type { Remediator, Target } from './remediator.ts';
 
 export type CallKind = 'read' | 'write';
 
-/** The port: wait before a call, report how it went. */
+/**
+ * The port: wait before a call, report how it went. `scope` names the quota the call counts
+ * against — `<account>/<region>` (withRateLimit passes it): a cloud API's quota is per account
+ * and region, so one noisy account must not slow the others.
+ */
 export interface RateLimiter {
   /** Resolves when a call of this kind may be sent. */
-  acquire(kind: CallKind): Promise<void>;
+  acquire(kind: CallKind, scope?: string): Promise<void>;
   /** Reports one finished call; `throttled` when the API answered with its rate-limit error. */
-  record(kind: CallKind, throttled: boolean): void;
+  record(kind: CallKind, throttled: boolean, scope?: string): void;
 }
 
 export interface AdaptiveRateLimiterOptions {
@@ -146,21 +150,101 @@ export class AdaptiveRateLimiter implements RateLimiter {
   }
 }
 
-/** The same remediator, with every read and write paced by `limiter`. */
+/** The quota a target's calls count against: its account in its region. */
+export const scopeOf = (target: Pick<Target, 'account' | 'region'>): string =>
+  `${target.account}/${target.region}`;
+
+export interface ScopedRateLimiterOptions extends AdaptiveRateLimiterOptions {
+  /** Scopes kept at most; the least recently used is dropped (it starts unthrottled again). Default 2 000. */
+  maxScopes?: number;
+}
+
+/**
+ * One AdaptiveRateLimiter per scope (account/region): a throttle in one account's quota paces
+ * only that account's calls. Background calls (a sweep, `withRateLimit(…, { background: true })`)
+ * wait while a live call of the same scope is waiting for its turn, so a sweep never takes the
+ * slot a live event is queued for.
+ */
+export class ScopedRateLimiter implements RateLimiter {
+  private readonly limiters = new Map<string, AdaptiveRateLimiter>();
+  private readonly waiting = new Map<string, number>();
+  private readonly max: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly options: ScopedRateLimiterOptions = {}) {
+    this.max = options.maxScopes ?? 2_000;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /** The limiter of a scope (made on first use). */
+  of(scope = ''): AdaptiveRateLimiter {
+    let limiter = this.limiters.get(scope);
+    if (limiter === undefined) {
+      limiter = new AdaptiveRateLimiter(this.options);
+      if (this.limiters.size >= this.max) {
+        const oldest = this.limiters.keys().next().value;
+        if (oldest !== undefined) this.limiters.delete(oldest);
+      }
+    } else this.limiters.delete(scope);
+    this.limiters.set(scope, limiter);
+    return limiter;
+  }
+
+  async acquire(kind: CallKind, scope = ''): Promise<void> {
+    const key = `${kind} ${scope}`;
+    this.waiting.set(key, (this.waiting.get(key) ?? 0) + 1);
+    try {
+      await this.of(scope).acquire(kind);
+    } finally {
+      const left = (this.waiting.get(key) ?? 1) - 1;
+      if (left > 0) this.waiting.set(key, left);
+      else this.waiting.delete(key);
+    }
+  }
+
+  /** A background call: yields to live calls of the same scope, then takes its turn. */
+  async acquireBackground(kind: CallKind, scope = ''): Promise<void> {
+    const key = `${kind} ${scope}`;
+    for (let i = 0; (this.waiting.get(key) ?? 0) > 0 && i < 10_000; i++) await this.sleep(10);
+    await this.acquire(kind, scope);
+  }
+
+  record(kind: CallKind, throttled: boolean, scope = ''): void {
+    this.limiters.get(scope)?.record(kind, throttled);
+  }
+
+  /** Scopes currently tracked. */
+  get size(): number {
+    return this.limiters.size;
+  }
+}
+
+export interface WithRateLimitOptions {
+  /** Calls of a sweep: they yield to live calls of the same scope (ScopedRateLimiter). Default false. */
+  background?: boolean;
+}
+
+/** The same remediator, with every read and write paced by `limiter` in its target's scope. */
 export function withRateLimit<T extends Target, D, S>(
   remediator: Remediator<T, D, S>,
   limiter: RateLimiter,
+  options: WithRateLimitOptions = {},
 ): Remediator<T, D, S> {
+  const acquire = (kind: CallKind, scope: string): Promise<void> =>
+    options.background && limiter instanceof ScopedRateLimiter
+      ? limiter.acquireBackground(kind, scope)
+      : limiter.acquire(kind, scope);
   const limited =
-    <A extends unknown[], R>(kind: CallKind, fn: (...args: A) => Promise<R>) =>
+    <A extends [T, ...unknown[]], R>(kind: CallKind, fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      await limiter.acquire(kind);
+      const scope = scopeOf(args[0]);
+      await acquire(kind, scope);
       try {
         const result = await fn(...args);
-        limiter.record(kind, false);
+        limiter.record(kind, false, scope);
         return result;
       } catch (error) {
-        limiter.record(kind, remediator.classify(error) instanceof ThrottledError);
+        limiter.record(kind, remediator.classify(error) instanceof ThrottledError, scope);
         throw error;
       }
     };

@@ -74,12 +74,23 @@ export type Verdict =
   /** Cannot be fixed by writing (e.g. SLS encryption is immutable once set): `failed`, no write. */
   | { kind: 'blocked'; code: string; message: string };
 
+/** A target the function must not touch at all (another account, an excluded account). */
+export interface Admission {
+  outcome: 'ignored' | 'excluded';
+  reason: string;
+}
+
 export interface Remediator<T extends Target = Target, D = unknown, S = unknown> {
   readonly id: FunctionId;
   /** Cheap envelope check used to route an event to its function (CLI replay, shared buses). */
   owns(event: unknown): boolean;
   /** Validates the delivered event. Must not throw: a malformed event is `rejected` with the reason. */
   parse(event: unknown, config: Config): Parsed<T>;
+  /**
+   * Asked before anything else for each target (#core/accounts: whose account is it?): an answer
+   * ends the target with that outcome, no read, no idempotency record. Absent: every target is admitted.
+   */
+  admit?(target: T, config: Config): Admission | undefined | Promise<Admission | undefined>;
   /** The encryption the config wants for this target. */
   desire(target: T, config: Config): Desire<D>;
   /** One read of the resource's current encryption. Throws a RemediationError (via classify) on API errors. */

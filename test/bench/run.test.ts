@@ -23,16 +23,23 @@ describe('bench: the whole run on a tiny size', () => {
       coldStart: { runs: 1 },
       burst: { events: 20, rate: 100, readRate: 200, concurrency: 4, baseline: true },
       overhead: { events: 200, warmup: 10 },
+      org: { ...DEFAULT_OPTIONS.org, events: 60, accounts: 5, rate: 50, readRate: 100, concurrency: 8 },
       outDir,
     });
   }, 60_000);
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
+  it('organization: every event applied in its own account, once, with one AssumeRole per account', () => {
+    expect(results.org).toMatchObject({ lost: 0, doubled: 0, wrongAccount: 0, stsMaxPerAccount: 1 });
+    expect(results.org?.outcomes).toEqual({ applied: 60 });
+    expect(results.org?.stsCalls).toBe(5);
+  });
+
   it('writes results.json with every section and one row per figure', () => {
     const written = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as BenchResults;
     expect(written.rows).toEqual(results.rows);
     expect(new Set(written.rows.map((r) => r.section))).toEqual(
-      new Set(['cold-start', 'economy', 'burst', 'overhead']),
+      new Set(['cold-start', 'economy', 'burst', 'overhead', 'org']),
     );
     for (const row of written.rows) {
       expect(Number.isFinite(row.value), `${row.subject} ${row.metric}`).toBe(true);

@@ -11,7 +11,8 @@ import {
   DUMMY_CREDENTIALS,
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
-import type { EmulatedService } from '../emulator/harness.ts';
+import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
+import { type StsEmulator, startSts } from '../emulator/sts.ts';
 import { writeConfig, writeEvents } from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/atrest.mjs', import.meta.url));
@@ -20,6 +21,8 @@ const EVENT = fileURLToPath(new URL('../../events/aws/log-group-kms/create-log-g
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 let logs: EmulatedService;
+// The CLI asks STS GetCallerIdentity for its own account (once per run).
+let sts: StsEmulator;
 let state: CloudWatchLogsState;
 let env: NodeJS.ProcessEnv;
 
@@ -60,6 +63,13 @@ const ndjson = (stdout: string) =>
 
 beforeAll(async () => {
   ({ service: logs, state } = await startCloudWatchLogs());
+  sts = await startSts(
+    new AccountDirectory('111122223333').addAws({
+      accessKeyId: DUMMY_CREDENTIALS.accessKeyId,
+      secret: DUMMY_CREDENTIALS.secretAccessKey,
+      account: '111122223333',
+    }),
+  );
   state.seedKey(KEY).seedLogGroup('/app/orders/api', KEY);
   env = {
     PATH: process.env.PATH,
@@ -68,10 +78,11 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
+    AWS_ENDPOINT_URL_STS: sts.url,
     ATREST_CONFIG: writeConfig({ aws: { logGroupKms: { kmsKeyArn: KEY } } }),
   };
 });
-afterAll(() => logs.stop());
+afterAll(() => Promise.all([logs.stop(), sts.stop()]));
 
 describe('bin/atrest.mjs', () => {
   it('replays an event against the emulator: one NDJSON line on stdout, exit 0', async () => {

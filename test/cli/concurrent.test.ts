@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { logGroupArn } from '../../functions/aws/log-group-kms/remediator.ts';
 import { idempotencyKey } from '../../functions/core/idempotency.ts';
 import type { Outcome } from '../../functions/core/outcome.ts';
+import { startCallerSts } from '../emulator/accounts.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
@@ -46,6 +47,7 @@ function start(args: string[], store: string): { child: ChildProcess; done: Prom
       AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
+      ...sts.env,
       ATREST_CONFIG: config,
       ATREST_IDEMPOTENCY_FILE: store,
     },
@@ -103,11 +105,15 @@ function records(store: string): string[] {
   });
 }
 
+// The CLI asks STS GetCallerIdentity for its own account (once per run).
+let sts: Awaited<ReturnType<typeof startCallerSts>>;
+
 beforeAll(async () => {
   ({ service: logs, state } = await startCloudWatchLogs());
+  sts = await startCallerSts();
   config = writeConfig({ aws: { logGroupKms: { kmsKeyArn: KEY } } });
 });
-afterAll(() => logs.stop());
+afterAll(() => Promise.all([logs.stop(), sts.stop()]));
 beforeEach(() => {
   for (const name of state.names()) state.delete(name);
   state.seedKey(KEY);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
 import { Registry } from '../../functions/cli/registry.ts';
+import { startCallerSts } from '../emulator/accounts.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
 import { type SlsEmulator, startSls } from '../emulator/sls.ts';
@@ -19,6 +20,8 @@ describe('atrest replay: trail forms', () => {
   let sls: SlsEmulator;
   let tables: OssTablesEmulator;
   let env: Record<string, string>;
+  // The CLI asks STS GetCallerIdentity for its own account (once per run).
+  let sts: Awaited<ReturnType<typeof startCallerSts>>;
   const config = writeConfig({
     alicloud: {
       logstoreEncryption: { encryptType: 'default' },
@@ -27,8 +30,9 @@ describe('atrest replay: trail forms', () => {
   });
 
   beforeAll(async () => {
-    [sls, tables] = await Promise.all([startSls(), startOssTables()]);
+    [sls, tables, sts] = await Promise.all([startSls(), startOssTables(), startCallerSts()]);
     env = {
+      ...sts.env,
       ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
       ALIBABA_CLOUD_ENDPOINT_SLS: sls.url,
@@ -36,7 +40,7 @@ describe('atrest replay: trail forms', () => {
     };
   });
   afterAll(async () => {
-    await Promise.all([sls.stop(), tables.stop()]);
+    await Promise.all([sls.stop(), tables.stop(), sts.stop()]);
   });
 
   it.each([

@@ -8,11 +8,15 @@
  * Secret encryption lives in `meta_data` (a JSON string) under Capabilities.EncryptionKMSKeyId /
  * DisableEncryption, as the Terraform provider reads it.
  */
+
+import { perAccountAlicloud } from './accounts.ts';
 import { type Acs3Credential, Acs3Verifier, jsonAnswer, roaError } from './acs3.ts';
 import {
+  type AccountDirectory,
   type Answer,
   EmulatedService,
   nextRequestId,
+  type PerAccount,
   type RequestContext,
   ServiceFailure,
   type ServiceHandler,
@@ -41,6 +45,8 @@ export interface AckCluster {
 
 export interface AckOptions {
   credentials?: Acs3Credential[];
+  /** Keep clusters per account for the keys of this directory (Alibaba Cloud STS issues them). */
+  accounts?: AccountDirectory;
   /** Reads a cluster stays `updating` after UpdateKMSEncryption. Default 1. */
   updatingReads?: number;
   /** Window in which a second UpdateKMSEncryption answers 409. Default 5 minutes. */
@@ -271,21 +277,28 @@ export interface AckEmulator {
   service: EmulatedService;
   url: string;
   clusters: AckState;
+  /** The clusters of each account; `clusters` is the default account's. */
+  states: PerAccount<AckState>;
   stop(): Promise<void>;
 }
 
 /** Starts the ACK emulator on a loopback port; point `ALIBABA_CLOUD_ENDPOINT_CS` at `url`. */
 export async function startAck(options: AckOptions = {}): Promise<AckEmulator> {
   const clusters = new AckState();
-  const service = new EmulatedService(
-    'ack',
-    new AckHandler(clusters, {
-      updatingReads: options.updatingReads ?? 1,
-      conflictWindowMs: options.conflictWindowMs ?? 5 * 60_000,
-      now: options.now ?? Date.now,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-    }),
-  );
+  const { handler, states } = perAccountAlicloud({
+    accounts: options.accounts,
+    credentials: options.credentials,
+    state: clusters,
+    makeState: () => new AckState(),
+    makeHandler: (state, credentials) =>
+      new AckHandler(state, {
+        updatingReads: options.updatingReads ?? 1,
+        conflictWindowMs: options.conflictWindowMs ?? 5 * 60_000,
+        now: options.now ?? Date.now,
+        ...(credentials ? { credentials } : {}),
+      }),
+  });
+  const service = new EmulatedService('ack', handler);
   const url = await service.start(options.port);
-  return { service, url, clusters, stop: () => service.stop() };
+  return { service, url, clusters, states, stop: () => service.stop() };
 }

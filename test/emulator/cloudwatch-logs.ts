@@ -15,9 +15,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import {
+  type AccountDirectory,
   type Answer,
   EmulatedService,
   nextRequestId,
+  PerAccount,
   type RequestContext,
   ServiceFailure,
   type ServiceHandler,
@@ -180,9 +182,42 @@ class CloudWatchLogsHandler implements ServiceHandler {
   readonly throttle = { status: 400, code: 'ThrottlingException' };
 
   constructor(
-    private readonly state: CloudWatchLogsState,
+    private readonly states: PerAccount<CloudWatchLogsState>,
     private readonly secrets: ReadonlyMap<string, string>,
+    private readonly directory: AccountDirectory | undefined,
   ) {}
+
+  /** `<account>/<region>` of the key and scope a request was signed with (per-scope rate limits). */
+  scope(ctx: RequestContext): string {
+    const m = /Credential=([^/]+)\/\d{8}\/([^/]+)\//.exec(header(ctx.req.headers, 'authorization') ?? '');
+    const account = this.directory?.accountOf(m?.[1] ?? '') ?? this.states.defaultAccount;
+    return `${account}/${m?.[2] ?? ''}`;
+  }
+
+  /**
+   * The state a request works on: the default account's for the base keys (whatever the signing
+   * region, as before accounts existed), else the issuing account's in the signing region.
+   */
+  private stateFor(accessKeyId: string, region: string, token: string | undefined): CloudWatchLogsState {
+    if (this.directory === undefined) return this.states.defaultState;
+    const account = this.directory.admit(accessKeyId, token, {
+      expired: () =>
+        new ServiceFailure(
+          400,
+          'ExpiredTokenException',
+          'The security token included in the request is expired',
+        ),
+      badToken: () =>
+        new ServiceFailure(
+          400,
+          'UnrecognizedClientException',
+          'The security token included in the request is invalid.',
+        ),
+    });
+    return account === this.states.defaultAccount
+      ? this.states.defaultState
+      : this.states.of(`${account}/${region}`);
+  }
 
   action(ctx: RequestContext): string {
     const target = header(ctx.req.headers, 'x-amz-target') ?? '';
@@ -200,10 +235,20 @@ class CloudWatchLogsHandler implements ServiceHandler {
     return WRITES.has(action);
   }
 
-  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
+  async handle(
+    ctx: RequestContext,
+    action: string,
+    log: (resource: string, account?: string) => void,
+  ): Promise<Answer> {
     if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
       throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
-    await verifySigV4(ctx, this.secrets, 'logs');
+    const signer = await verifySigV4(ctx, this.secrets, 'logs');
+    const state = this.stateFor(
+      signer.accessKeyId,
+      signer.region,
+      header(ctx.req.headers, 'x-amz-security-token'),
+    );
+    const logAs = (resource: string) => log(resource, state.account);
     if (!(header(ctx.req.headers, 'content-type') ?? '').startsWith(JSON_11))
       throw new ServiceFailure(400, 'SerializationException', `content-type must be ${JSON_11}`);
     let body: Body;
@@ -215,7 +260,7 @@ class CloudWatchLogsHandler implements ServiceHandler {
     } catch {
       throw new ServiceFailure(400, 'SerializationException', 'request body is not a JSON object');
     }
-    const result = this.dispatch(action as Operation, body, log);
+    const result = this.dispatch(action as Operation, body, logAs, state);
     return {
       status: 200,
       body: JSON.stringify(result),
@@ -231,38 +276,49 @@ class CloudWatchLogsHandler implements ServiceHandler {
     };
   }
 
-  private dispatch(op: Operation, body: Body, log: (resource: string) => void): unknown {
+  private dispatch(
+    op: Operation,
+    body: Body,
+    log: (resource: string) => void,
+    state: CloudWatchLogsState,
+  ): unknown {
     switch (op) {
       case 'DescribeLogGroups':
-        return this.describeLogGroups(body, log);
+        return this.describeLogGroups(body, log, state);
       case 'AssociateKmsKey':
-        return this.associateKmsKey(body, log);
+        return this.associateKmsKey(body, log, state);
       case 'DisassociateKmsKey': {
         // API reference: logGroupName or resourceIdentifier, never both; the group falls back to
         // CloudWatch Logs' own encryption (no kmsKeyId in DescribeLogGroups).
         const hasName = body.logGroupName !== undefined;
         if (hasName === (body.resourceIdentifier !== undefined))
           throw invalid('Specify exactly one of logGroupName or resourceIdentifier');
-        const name = hasName ? requiredName(body) : this.nameOf(optionalString(body, 'resourceIdentifier'));
+        const name = hasName
+          ? requiredName(body)
+          : this.nameOf(optionalString(body, 'resourceIdentifier'), state);
         log(name);
-        const g = this.state.record(name);
+        const g = state.record(name);
         if (!g) throw notFound();
         g.before = g.kmsKeyId;
         delete g.kmsKeyId;
         return {};
       }
       case 'CreateLogGroup':
-        return this.createLogGroup(body, log);
+        return this.createLogGroup(body, log, state);
       case 'DeleteLogGroup': {
         const name = requiredName(body);
         log(name);
-        if (!this.state.delete(name)) throw notFound();
+        if (!state.delete(name)) throw notFound();
         return {};
       }
     }
   }
 
-  private describeLogGroups(body: Body, log: (resource: string) => void): unknown {
+  private describeLogGroups(
+    body: Body,
+    log: (resource: string) => void,
+    state: CloudWatchLogsState,
+  ): unknown {
     const identifiers = body.logGroupIdentifiers;
     const prefix = optionalString(body, 'logGroupNamePrefix');
     const pattern = optionalString(body, 'logGroupNamePattern');
@@ -275,13 +331,13 @@ class CloudWatchLogsHandler implements ServiceHandler {
     if (prefix !== undefined && pattern !== undefined)
       throw invalid('logGroupNamePrefix and logGroupNamePattern are mutually exclusive');
 
-    let names = this.state.names();
+    let names = state.names();
     if (identifiers !== undefined) {
       if (!Array.isArray(identifiers) || identifiers.length < 1 || identifiers.length > 50)
         throw invalid('logGroupIdentifiers must hold 1 to 50 items');
-      const wanted = new Set(identifiers.map((id) => this.nameOf(id)));
+      const wanted = new Set(identifiers.map((id) => this.nameOf(id, state)));
       names = names.filter((n) => wanted.has(n));
-      if (identifiers.length === 1) log(this.nameOf(identifiers[0]));
+      if (identifiers.length === 1) log(this.nameOf(identifiers[0], state));
     }
     if (prefix !== undefined) names = names.filter((n) => n.startsWith(prefix));
     if (pattern !== undefined) names = names.filter((n) => n.includes(pattern));
@@ -293,21 +349,21 @@ class CloudWatchLogsHandler implements ServiceHandler {
     const more = names.length > page.length;
     const last = page.at(-1);
     return {
-      logGroups: page.map((n) => this.describe(n)),
+      logGroups: page.map((n) => this.describe(n, state)),
       ...(more && last !== undefined ? { nextToken: Buffer.from(last, 'utf8').toString('base64url') } : {}),
     };
   }
 
   /** One read of a group: the lagged state while `lagReads` has reads left. */
-  private describe(name: string): unknown {
-    const g = this.state.record(name);
+  private describe(name: string, state: CloudWatchLogsState): unknown {
+    const g = state.record(name);
     if (!g) throw notFound();
     let kmsKeyId = g.kmsKeyId;
     if (g.lag > 0) {
       g.lag -= 1;
       kmsKeyId = g.before;
     }
-    const arn = this.state.arnOf(name);
+    const arn = state.arnOf(name);
     return {
       logGroupName: name,
       creationTime: g.creationTime,
@@ -320,55 +376,57 @@ class CloudWatchLogsHandler implements ServiceHandler {
     };
   }
 
-  private associateKmsKey(body: Body, log: (resource: string) => void): unknown {
+  private associateKmsKey(body: Body, log: (resource: string) => void, state: CloudWatchLogsState): unknown {
     const hasName = body.logGroupName !== undefined;
     const hasArn = body.resourceIdentifier !== undefined;
     if (hasName === hasArn) throw invalid('Specify exactly one of logGroupName or resourceIdentifier');
-    const name = hasName ? requiredName(body) : this.nameOf(optionalString(body, 'resourceIdentifier'));
+    const name = hasName
+      ? requiredName(body)
+      : this.nameOf(optionalString(body, 'resourceIdentifier'), state);
     log(name);
     const kmsKeyId = optionalString(body, 'kmsKeyId');
     if (kmsKeyId === undefined) throw invalid("1 validation error detected: Value null at 'kmsKeyId'");
-    const g = this.state.record(name);
+    const g = state.record(name);
     if (!g) throw notFound();
-    this.checkKey(kmsKeyId, name);
+    this.checkKey(kmsKeyId, name, state);
     g.before = g.kmsKeyId;
     g.kmsKeyId = kmsKeyId;
     return {};
   }
 
-  private createLogGroup(body: Body, log: (resource: string) => void): unknown {
+  private createLogGroup(body: Body, log: (resource: string) => void, state: CloudWatchLogsState): unknown {
     const name = requiredName(body);
     log(name);
-    if (this.state.record(name))
+    if (state.record(name))
       throw new ServiceFailure(
         400,
         'ResourceAlreadyExistsException',
         'The specified log group already exists',
       );
     const kmsKeyId = optionalString(body, 'kmsKeyId');
-    if (kmsKeyId !== undefined) this.checkKey(kmsKeyId, name);
-    this.state.create(name, kmsKeyId);
+    if (kmsKeyId !== undefined) this.checkKey(kmsKeyId, name, state);
+    state.create(name, kmsKeyId);
     return {};
   }
 
   /** What the real service checks of a key, in its order: exists and enabled, then usable by Logs. */
-  private checkKey(kmsKeyId: string, name: string): void {
-    const key = this.state.key(kmsKeyId);
+  private checkKey(kmsKeyId: string, name: string, state: CloudWatchLogsState): void {
+    const key = state.key(kmsKeyId);
     if (!key) throw invalid(`Specified KMS key ${kmsKeyId} does not exist.`);
     if (!key.enabled) throw invalid(`Specified KMS key ${kmsKeyId} is disabled.`);
     if (!key.allowsLogs)
       throw new ServiceFailure(
         400,
         'AccessDeniedException',
-        `The specified KMS key does not exist or is not allowed to be used with Arn '${this.state.arnOf(name)}'`,
+        `The specified KMS key does not exist or is not allowed to be used with Arn '${state.arnOf(name)}'`,
       );
   }
 
   /** A log group identifier: its name, or its ARN (with or without the trailing `:*`). */
-  private nameOf(identifier: unknown): string {
+  private nameOf(identifier: unknown, state: CloudWatchLogsState): string {
     if (typeof identifier !== 'string')
       throw new ServiceFailure(400, 'SerializationException', 'expected a string');
-    const prefix = `arn:aws:logs:${this.state.region}:${this.state.account}:log-group:`;
+    const prefix = `arn:aws:logs:${state.region}:${state.account}:log-group:`;
     return identifier.startsWith(prefix) ? identifier.slice(prefix.length).replace(/:\*$/, '') : identifier;
   }
 }
@@ -378,16 +436,40 @@ export interface StartCloudWatchLogsOptions {
   account?: string;
   /** Access key id → secret the emulator accepts. Default: DUMMY_CREDENTIALS. */
   credentials?: ReadonlyArray<{ accessKeyId: string; secretAccessKey: string }>;
+  /**
+   * Accept the keys of this directory too (AWS STS issues them) and keep state per account and
+   * region for them. The base keys above still reach `state`.
+   */
+  accounts?: AccountDirectory;
   port?: number;
 }
 
 /** Starts the emulator on a loopback port; point the SDK at it with `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS = service.url`. */
-export async function startCloudWatchLogs(
-  options: StartCloudWatchLogsOptions = {},
-): Promise<{ service: EmulatedService; state: CloudWatchLogsState }> {
-  const state = new CloudWatchLogsState(options.region ?? 'us-east-1', options.account ?? '111122223333');
+export async function startCloudWatchLogs(options: StartCloudWatchLogsOptions = {}): Promise<{
+  service: EmulatedService;
+  state: CloudWatchLogsState;
+  /** The state of `account` in `region` (keys issued by STS for that account). */
+  stateOf: (account: string, region: string) => CloudWatchLogsState;
+}> {
+  const region = options.region ?? 'us-east-1';
+  const account = options.account ?? '111122223333';
+  const state = new CloudWatchLogsState(region, account);
+  const states = new PerAccount(account, state, (key) => {
+    const [a = '', r = ''] = key.split('/');
+    return new CloudWatchLogsState(r, a);
+  });
   const secrets = secretsOf(options.credentials);
-  const service = new EmulatedService('logs', new CloudWatchLogsHandler(state, secrets));
+  if (options.accounts) {
+    // The base keys stay valid and keep meaning the default account.
+    for (const [id, secret] of secrets) options.accounts.addAws({ accessKeyId: id, secret, account });
+  }
+  const handler = new CloudWatchLogsHandler(
+    states,
+    options.accounts?.awsSecrets ?? secrets,
+    options.accounts,
+  );
+  const service = new EmulatedService('logs', handler);
   await service.start(options.port ?? 0);
-  return { service, state };
+  const stateOf = (a: string, r: string) => (a === account ? state : states.of(`${a}/${r}`));
+  return { service, state, stateOf };
 }

@@ -10,11 +10,15 @@
  * Modify while default encryption is off answers `InvalidDefaultEncryption.NotFound` (documented
  * code; its HTTP status, 403 here, is not).
  */
+
+import { perAccountAlicloud } from './accounts.ts';
 import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
 import {
+  type AccountDirectory,
   type Answer,
   EmulatedService,
   nextRequestId,
+  type PerAccount,
   type RequestContext,
   ServiceFailure,
   type ServiceHandler,
@@ -174,15 +178,25 @@ export interface EcsEmulator {
   service: EmulatedService;
   url: string;
   state: EcsState;
+  /** The state of each account (keys issued by Alibaba Cloud STS); `state` is the default account's. */
+  states: PerAccount<EcsState>;
   stop(): Promise<void>;
 }
 
 /** Starts the ECS emulator on a loopback port; point `ALIBABA_CLOUD_ENDPOINT_ECS` at `url`. */
 export async function startEcs(
-  options: { credentials?: Acs3Credential[]; port?: number } = {},
+  options: { credentials?: Acs3Credential[]; accounts?: AccountDirectory; port?: number } = {},
 ): Promise<EcsEmulator> {
   const state = new EcsState();
-  const service = new EmulatedService('ecs', new EcsHandler(state, options.credentials));
+  const { handler, states } = perAccountAlicloud({
+    accounts: options.accounts,
+    credentials: options.credentials,
+    state,
+    makeState: () => new EcsState(),
+    makeHandler: (s, credentials) => new EcsHandler(s, credentials),
+    regionOf: (ctx) => ctx.url.searchParams.get('RegionId') ?? '',
+  });
+  const service = new EmulatedService('ecs', handler);
   const url = await service.start(options.port);
-  return { service, url, state, stop: () => service.stop() };
+  return { service, url, state, states, stop: () => service.stop() };
 }

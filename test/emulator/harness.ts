@@ -16,6 +16,8 @@ export interface RecordedCall {
   write: boolean;
   /** Status the emulator answered with. */
   status: number;
+  /** The account whose state the call used (per-account services, see AccountDirectory). */
+  account?: string;
   at: number;
 }
 
@@ -44,7 +46,13 @@ export interface ServiceHandler {
   /** Whether the action changes state (counted as a write). */
   isWrite(action: string): boolean;
   /** The real answer. May throw ServiceFailure for protocol-level errors. */
-  handle(ctx: RequestContext, action: string, log: (resource: string) => void): Answer | Promise<Answer>;
+  handle(
+    ctx: RequestContext,
+    action: string,
+    log: (resource: string, account?: string) => void,
+  ): Answer | Promise<Answer>;
+  /** The quota a request counts against (`<account>/<region>`), for `rateLimit(…, { perScope: true })`. */
+  scope?(ctx: RequestContext): string;
   /** Formats an error the way the real service does (JSON __type, XML Code, …). */
   error(status: number, code: string, message: string, requestId: string): Answer;
   /** The service's own throttling answer, used by rateLimit(). */
@@ -71,7 +79,10 @@ export class ServiceFailure extends Error {
 export class EmulatedService {
   readonly calls: RecordedCall[] = [];
   private readonly faults = new Map<string, Fault[]>();
-  private readonly limits = new Map<string, { perSecond: number; window: number[] }>();
+  private readonly limits = new Map<
+    string,
+    { perSecond: number; perScope: boolean; windows: Map<string, number[]> }
+  >();
   private server?: ReturnType<typeof createServer>;
   url = '';
 
@@ -88,9 +99,12 @@ export class EmulatedService {
     return this;
   }
 
-  /** Answer throttling errors above `perSecond` calls of `action` in any sliding second. */
-  rateLimit(action: string, perSecond: number): this {
-    this.limits.set(action, { perSecond, window: [] });
+  /**
+   * Answer throttling errors above `perSecond` calls of `action` in any sliding second; with
+   * `perScope`, counted per account and region (the handler's `scope()`), as the clouds' quotas are.
+   */
+  rateLimit(action: string, perSecond: number, options: { perScope?: boolean } = {}): this {
+    this.limits.set(action, { perSecond, perScope: options.perScope ?? false, windows: new Map() });
     return this;
   }
 
@@ -100,13 +114,14 @@ export class EmulatedService {
   }
 
   count(
-    filter: Partial<Pick<RecordedCall, 'action' | 'write' | 'resource'>> & { ok?: boolean } = {},
+    filter: Partial<Pick<RecordedCall, 'action' | 'write' | 'resource' | 'account'>> & { ok?: boolean } = {},
   ): number {
     return this.calls.filter(
       (c) =>
         (filter.action === undefined || c.action === filter.action) &&
         (filter.write === undefined || c.write === filter.write) &&
         (filter.resource === undefined || c.resource === filter.resource) &&
+        (filter.account === undefined || c.account === filter.account) &&
         (filter.ok === undefined || c.status < 400 === filter.ok),
     ).length;
   }
@@ -140,12 +155,18 @@ export class EmulatedService {
     return { ...fault };
   }
 
-  private throttled(action: string, now: number): boolean {
+  private throttled(action: string, now: number, ctx: RequestContext): boolean {
     const limit = this.limits.get(action);
     if (!limit) return false;
-    while (limit.window.length > 0 && (limit.window[0] ?? 0) <= now - 1000) limit.window.shift();
-    if (limit.window.length >= limit.perSecond) return true;
-    limit.window.push(now);
+    const scope = limit.perScope ? (this.handler.scope?.(ctx) ?? '') : '';
+    let window = limit.windows.get(scope);
+    if (!window) {
+      window = [];
+      limit.windows.set(scope, window);
+    }
+    while (window.length > 0 && (window[0] ?? 0) <= now - 1000) window.shift();
+    if (window.length >= limit.perSecond) return true;
+    window.push(now);
     return false;
   }
 
@@ -160,6 +181,7 @@ export class EmulatedService {
     const requestId = nextRequestId();
     let action = 'Unknown';
     let resource: string | undefined;
+    let account: string | undefined;
     let answer: Answer;
     try {
       action = this.handler.action(ctx);
@@ -180,16 +202,19 @@ export class EmulatedService {
           fault.message ?? `injected ${fault.code}`,
           requestId,
         );
-      else if (this.throttled(action, Date.now()))
+      else if (this.throttled(action, Date.now(), ctx)) {
+        // Throttled before the handler ran: the scope names the account the quota belongs to.
+        account = this.handler.scope?.(ctx).split('/')[0] || undefined;
         answer = this.handler.error(
           this.handler.throttle.status,
           this.handler.throttle.code,
           'Rate exceeded',
           requestId,
         );
-      else
-        answer = await this.handler.handle(ctx, action, (r) => {
+      } else
+        answer = await this.handler.handle(ctx, action, (r, a) => {
           resource = r;
+          if (a !== undefined) account = a;
         });
     } catch (error) {
       const failure =
@@ -198,19 +223,208 @@ export class EmulatedService {
           : new ServiceFailure(500, 'InternalError', (error as Error).message);
       answer = this.handler.error(failure.status, failure.code, failure.message, requestId);
     }
-    this.record(action, resource, answer.status);
+    this.record(action, resource, answer.status, account);
     res.writeHead(answer.status, { 'x-emulator-request-id': requestId, ...answer.headers });
     res.end(answer.body ?? '');
   }
 
-  private record(action: string, resource: string | undefined, status: number): void {
+  private record(action: string, resource: string | undefined, status: number, account?: string): void {
     this.calls.push({
       service: this.name,
       action,
       ...(resource !== undefined ? { resource } : {}),
+      ...(account !== undefined ? { account } : {}),
       write: this.handler.isWrite(action),
       status,
       at: Date.now(),
     });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts: which access key belongs to which account, and state kept per account
+// ---------------------------------------------------------------------------------------------
+
+/** One access key the emulators accept, and the account (and expiry) it belongs to. */
+export interface IssuedKey {
+  accessKeyId: string;
+  secret: string;
+  /** Session / security token the requests must carry (STS-issued keys). */
+  token?: string;
+  account: string;
+  /** ms since the epoch on the directory's clock; absent: never expires. */
+  expiresAt?: number;
+  /** The role session the key was issued for (`arn:aws:sts::A:assumed-role/R/S`, `acs:ram::A:role/R`). */
+  principal?: string;
+}
+
+/**
+ * The emulators' identity service: every access key they accept, with the account it belongs to.
+ * The base (dummy) keys belong to the default account; the STS fakes (sts.ts, alicloud-sts.ts)
+ * issue keys for other accounts. The AWS fakes read `awsSecrets` and the Alibaba Cloud fakes read
+ * `alicloudCredentials`, both live views, so a key issued by STS is accepted at once everywhere
+ * and each service picks the state of the key's account (`PerAccount`).
+ */
+export class AccountDirectory {
+  private readonly keys = new Map<string, IssuedKey>();
+  /** Live access key id → secret (the form verifySigV4 takes). */
+  readonly awsSecrets = new Map<string, string>();
+  /** Live list (the form Acs3Verifier and the SLS/OSS verifiers take). */
+  readonly alicloudCredentials: Array<{
+    accessKeyId: string;
+    accessKeySecret: string;
+    securityToken?: string;
+  }> = [];
+  now: () => number;
+
+  constructor(
+    readonly defaultAccount: string,
+    options: { now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Registers an AWS key (SigV4 services). */
+  addAws(key: IssuedKey): this {
+    this.keys.set(key.accessKeyId, key);
+    this.awsSecrets.set(key.accessKeyId, key.secret);
+    return this;
+  }
+
+  /** Registers an Alibaba Cloud key (ACS3 / SLS / OSS services). */
+  addAlicloud(key: IssuedKey): this {
+    this.keys.set(key.accessKeyId, key);
+    const i = this.alicloudCredentials.findIndex((c) => c.accessKeyId === key.accessKeyId);
+    const entry = {
+      accessKeyId: key.accessKeyId,
+      accessKeySecret: key.secret,
+      ...(key.token !== undefined ? { securityToken: key.token } : {}),
+    };
+    if (i >= 0) this.alicloudCredentials[i] = entry;
+    else this.alicloudCredentials.push(entry);
+    return this;
+  }
+
+  key(accessKeyId: string): IssuedKey | undefined {
+    return this.keys.get(accessKeyId);
+  }
+
+  /** The account of a key the service accepted (the default account for keys not issued by STS). */
+  accountOf(accessKeyId: string): string {
+    return this.keys.get(accessKeyId)?.account ?? this.defaultAccount;
+  }
+
+  /** Whether an accepted key has expired (STS keys only). */
+  expired(accessKeyId: string): boolean {
+    const at = this.keys.get(accessKeyId)?.expiresAt;
+    return at !== undefined && this.now() >= at;
+  }
+
+  /**
+   * For a service handler, after the signature checked out: the account of the key, or the
+   * service's own error for an expired or token-less STS key (`expired`, `badToken` name them).
+   */
+  admit(
+    accessKeyId: string,
+    token: string | undefined,
+    errors: { expired: () => Error; badToken: () => Error },
+  ): string {
+    const key = this.keys.get(accessKeyId);
+    if (key?.token !== undefined && token !== key.token) throw errors.badToken();
+    if (this.expired(accessKeyId)) throw errors.expired();
+    return this.accountOf(accessKeyId);
+  }
+}
+
+/** A service's state per account, made on first use; the default account's is the one single-account tests use. */
+export class PerAccount<S> {
+  private readonly states = new Map<string, S>();
+
+  constructor(
+    readonly defaultAccount: string,
+    readonly defaultState: S,
+    private readonly make: (account: string) => S,
+  ) {
+    this.states.set(defaultAccount, defaultState);
+  }
+
+  of(account: string): S {
+    let state = this.states.get(account);
+    if (state === undefined) {
+      state = this.make(account);
+      this.states.set(account, state);
+    }
+    return state;
+  }
+
+  /** Accounts that have state (the default one included). */
+  accounts(): string[] {
+    return [...this.states.keys()];
+  }
+}
+
+/** The access key id and session token a request carries (before its signature is checked). */
+export interface PresentedKey {
+  accessKeyId?: string;
+  token?: string;
+}
+
+/** Reads the key from the Authorization forms the Alibaba Cloud fakes verify (ACS3, OSS4, SLS `LOG`). */
+export function alicloudKeyOf(ctx: RequestContext): PresentedKey {
+  const header = (name: string): string | undefined => {
+    const v = ctx.req.headers[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
+  const auth = header('authorization') ?? '';
+  const id = /Credential=([^/,]+)/.exec(auth)?.[1] ?? /^LOG ([^:]+):/.exec(auth)?.[1];
+  const token = header('x-acs-security-token') ?? header('x-oss-security-token');
+  return { ...(id !== undefined ? { accessKeyId: id } : {}), ...(token !== undefined ? { token } : {}) };
+}
+
+/**
+ * One handler per account behind one port: picks the account of the presented key (after the
+ * directory checked its token and expiry), then lets that account's handler — holding that
+ * account's state — verify the signature and answer. The log records the account of every call.
+ */
+export class PerAccountHandler<H extends ServiceHandler> implements ServiceHandler {
+  readonly throttle: ServiceHandler['throttle'];
+
+  constructor(
+    private readonly directory: AccountDirectory,
+    readonly handlers: PerAccount<H>,
+    private readonly keyOf: (ctx: RequestContext) => PresentedKey,
+    private readonly errors: { expired: () => Error; badToken: () => Error },
+    private readonly regionOf: (ctx: RequestContext) => string = () => '',
+  ) {
+    this.throttle = handlers.defaultState.throttle;
+  }
+
+  private accountOf(ctx: RequestContext): string {
+    const { accessKeyId, token } = this.keyOf(ctx);
+    return accessKeyId === undefined
+      ? this.directory.defaultAccount
+      : this.directory.admit(accessKeyId, token, this.errors);
+  }
+
+  action(ctx: RequestContext): string {
+    return this.handlers.defaultState.action(ctx);
+  }
+
+  isWrite(action: string): boolean {
+    return this.handlers.defaultState.isWrite(action);
+  }
+
+  scope(ctx: RequestContext): string {
+    const id = this.keyOf(ctx).accessKeyId;
+    return `${id === undefined ? this.directory.defaultAccount : this.directory.accountOf(id)}/${this.regionOf(ctx)}`;
+  }
+
+  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void) {
+    const account = this.accountOf(ctx);
+    return this.handlers.of(account).handle(ctx, action, (resource) => log(resource, account));
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return this.handlers.defaultState.error(status, code, message, requestId);
   }
 }

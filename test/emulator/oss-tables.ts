@@ -14,11 +14,14 @@
  * (200 with an empty configuration, as ossutil describes) or `notFound` (404). UNCONFIRMED which.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { perAccountAlicloud } from './accounts.ts';
 import { type Acs3Credential, EMULATOR_CREDENTIALS } from './acs3.ts';
 import {
+  type AccountDirectory,
   type Answer,
   EmulatedService,
   nextRequestId,
+  type PerAccount,
   type RequestContext,
   ServiceFailure,
   type ServiceHandler,
@@ -67,6 +70,8 @@ export class OssTablesState {
 
 export interface OssTablesEmulatorOptions {
   credentials?: Acs3Credential[];
+  /** Keep buckets per account for the keys of this directory (Alibaba Cloud STS issues them). */
+  accounts?: AccountDirectory;
   /** How a bucket without encryption answers GetTableBucketEncryption. Default `empty`. */
   missingEncryption?: 'empty' | 'notFound';
   now?: () => number;
@@ -302,13 +307,23 @@ export interface OssTablesEmulator {
   /** `http://127.0.0.1:<port>`: the value for `ALIBABA_CLOUD_ENDPOINT_OSS_TABLES`. */
   url: string;
   state: OssTablesState;
+  /** The buckets of each account; `state` is the default account's. */
+  states: PerAccount<OssTablesState>;
   stop(): Promise<void>;
 }
 
 /** Starts the OSS Tables emulator on a loopback port; point `ALIBABA_CLOUD_ENDPOINT_OSS_TABLES` at `url`. */
 export async function startOssTables(options: OssTablesEmulatorOptions = {}): Promise<OssTablesEmulator> {
   const state = new OssTablesState();
-  const service = new EmulatedService('oss-tables', new OssTablesHandler(state, options));
+  const { handler, states } = perAccountAlicloud({
+    accounts: options.accounts,
+    credentials: options.credentials,
+    state,
+    makeState: () => new OssTablesState(),
+    makeHandler: (s, credentials) =>
+      new OssTablesHandler(s, { ...options, ...(credentials ? { credentials } : {}) }),
+  });
+  const service = new EmulatedService('oss-tables', handler);
   const url = await service.start(options.port);
-  return { service, url, state, stop: () => service.stop() };
+  return { service, url, state, states, stop: () => service.stop() };
 }

@@ -13,11 +13,14 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
+import { perAccountAlicloud } from './accounts.ts';
 import { type Acs3Credential, EMULATOR_CREDENTIALS } from './acs3.ts';
 import {
+  type AccountDirectory,
   type Answer,
   EmulatedService,
   nextRequestId,
+  type PerAccount,
   type RequestContext,
   ServiceFailure,
   type ServiceHandler,
@@ -143,6 +146,8 @@ export class SlsState {
 export interface SlsEmulatorOptions {
   /** Accepted credentials. Default: EMULATOR_CREDENTIALS. */
   credentials?: Acs3Credential[];
+  /** Keep projects per account for the keys of this directory (Alibaba Cloud STS issues them). */
+  accounts?: AccountDirectory;
   now?: () => number;
   port?: number;
 }
@@ -461,6 +466,8 @@ export interface SlsEmulator {
   /** `http://127.0.0.1:<port>`: the value for `ALIBABA_CLOUD_ENDPOINT_SLS`. */
   url: string;
   state: SlsState;
+  /** The projects of each account; `state` is the default account's. */
+  states: PerAccount<SlsState>;
   stop(): Promise<void>;
 }
 
@@ -468,8 +475,16 @@ export interface SlsEmulator {
 export async function startSls(options: SlsEmulatorOptions = {}): Promise<SlsEmulator> {
   const state = new SlsState();
   let ownHost = '';
-  const service = new EmulatedService('sls', new SlsHandler(state, options, () => ownHost));
+  const { handler, states } = perAccountAlicloud({
+    accounts: options.accounts,
+    credentials: options.credentials,
+    state,
+    makeState: () => new SlsState(),
+    makeHandler: (s, credentials) =>
+      new SlsHandler(s, { ...options, ...(credentials ? { credentials } : {}) }, () => ownHost),
+  });
+  const service = new EmulatedService('sls', handler);
   const url = await service.start(options.port);
   ownHost = new URL(url).host;
-  return { service, url, state, stop: () => service.stop() };
+  return { service, url, state, states, stop: () => service.stop() };
 }

@@ -25,12 +25,14 @@ import { handlerOptions as tableBucketOptions } from '../../functions/alicloud/t
 import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { main } from '../../functions/cli/main.ts';
 import { type AckEmulator, startAck } from '../emulator/ack.ts';
+import { type AlicloudStsEmulator, startAlicloudSts } from '../emulator/alicloud-sts.ts';
 import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';
 import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
 import { type FcEmulator, startFc } from '../emulator/fc.ts';
-import type { EmulatedService } from '../emulator/harness.ts';
+import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
 import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
 import { type SlsEmulator, startSls } from '../emulator/sls.ts';
+import { type StsEmulator, startSts } from '../emulator/sts.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
 import { ACK_KEY, AWS_KEY, clusterId, ECS_KEY } from './drivers.ts';
 
@@ -78,6 +80,9 @@ let oss: OssTablesEmulator;
 let ecs: EcsEmulator;
 let fcEmu: FcEmulator;
 let ots: RunningTablestore;
+// The CLI asks STS (GetCallerIdentity) for its own account: those calls must not leak either.
+let sts: StsEmulator;
+let aliSts: AlicloudStsEmulator;
 let dir: string;
 
 beforeAll(async () => {
@@ -92,6 +97,14 @@ beforeAll(async () => {
   ecs = await startEcs({ credentials: ali });
   fcEmu = await startFc({ credentials: ali, functions: [FC_FUNCTION] });
   ots = await startTablestore({ credentials: ALI });
+  sts = await startSts(
+    new AccountDirectory('111122223333').addAws({
+      accessKeyId: AWS.accessKeyId,
+      secret: AWS.secretAccessKey,
+      account: '111122223333',
+    }),
+  );
+  aliSts = await startAlicloudSts(new AccountDirectory(ACCOUNT), { credentials: [ALI] });
   dir = mkdtempSync(join(tmpdir(), 'atrest-secrets-'));
 
   vi.stubEnv('AWS_ACCESS_KEY_ID', AWS.accessKeyId);
@@ -99,6 +112,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_SESSION_TOKEN', AWS.sessionToken);
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', logs.service.url);
+  vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.url);
 
   // Capture every line: console (vitest's) and the raw streams (Powertools Logger writes there).
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const)
@@ -121,6 +135,8 @@ afterAll(async () => {
     ecs.stop(),
     fcEmu.stop(),
     ots.stop(),
+    sts.stop(),
+    aliSts.stop(),
   ]);
 });
 
@@ -358,6 +374,7 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
         ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
         ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
         ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+        ALIBABA_CLOUD_ENDPOINT_STS: aliSts.url,
       },
     });
     texts.push(...out, ...err);

@@ -19,6 +19,12 @@
  * parse, and if CloudTrail's shape ever drifts from our schema the events wait in the dead letter
  * (and its alarm fires) instead of vanishing into a log line.
  *
+ * Accounts (#core/accounts, README "Organizations"): the own account is the invoked function
+ * ARN's. An event of another account ends `ignored` without `aws.organization`; with it, the
+ * event's reads and writes use the member role's credentials (STS AssumeRole, cached per account
+ * for the life of the instance, clients per account and region). Rate limits are per account
+ * and region.
+ *
  * Scheduled sweep: the rule infra/aws wires sends exactly `{"atrest":{"sweep":true}}`. Then every
  * log group of this region (`$AWS_REGION`) goes through the same engine and idempotency, paced at
  * `$ATREST_SWEEP_RATE` CloudWatch Logs calls per second (default 5, so live events keep their
@@ -30,16 +36,19 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
 import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isFailure, isSettled, type Outcome } from '#core/outcome';
-import { AdaptiveRateLimiter, type RateLimiter, withRateLimit } from '#core/ratelimit';
+import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { AWS_REGION } from '#core/validation';
+import { AwsAccounts, type AwsSessionCredentials, accountOfFunctionArn } from '../accounts.ts';
+import { logsClient } from '../clients.ts';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
 import { DynamoRestoreCounter } from '../restores.ts';
@@ -56,8 +65,17 @@ export interface HandlerDeps {
   restores?: RestoreCounter;
   /** Default: `createRemediator()` with the real CloudWatch Logs clients. */
   remediator?: Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
-  /** Paces this instance's reads and writes after a throttle. Default: one AdaptiveRateLimiter per instance. */
+  /** Paces this instance's reads and writes after a throttle. Default: one ScopedRateLimiter (per account and region) per instance. */
   limiter?: RateLimiter;
+  /** STS for member accounts (config `aws.organization`). Default: AwsAccounts in `$AWS_REGION`. */
+  sts?: Pick<AwsAccounts, 'assume'>;
+  /** The remediator of a member account, given its current credentials. Default: createRemediator with that account's clients. */
+  memberRemediator?: (
+    account: string,
+    credentials: () => AwsSessionCredentials,
+  ) => Remediator<LogGroupTarget, DesiredKey, LogGroupState>;
+  /** Clock of the credentials cache (tests simulate expiry). Default Date.now. */
+  clock?: () => number;
   /** Engine knobs for tests (`sleep`, `random`, `now`, `verifyReads`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
 }
@@ -113,19 +131,57 @@ export function createHandler(deps: HandlerDeps = {}) {
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
   const restores = deps.restores ?? defaultRestores(env);
-  // Kept for the life of the instance: a burst of creations is paced, not retried into failure.
-  const remediator = withRateLimit(
-    deps.remediator ?? createRemediator(),
-    deps.limiter ?? new AdaptiveRateLimiter(),
+  // Whose account (#core/accounts): the own account comes from the invoked ARN at the first
+  // invocation; member accounts' credentials are cached for the life of the instance.
+  let own: { account: string; partition: string } | undefined;
+  const sts = deps.sts ?? new AwsAccounts({ region: env.AWS_REGION ?? 'us-east-1' });
+  const roleName = config.aws?.organization?.memberRoleName ?? '';
+  const cache = new CredentialCache<AwsSessionCredentials>(
+    (account) => sts.assume(account, roleName, own?.partition ?? 'aws'),
+    deps.clock ? { now: deps.clock } : {},
   );
+  const makeMember =
+    deps.memberRemediator ??
+    ((account: string, credentials: () => AwsSessionCredentials) =>
+      createRemediator({
+        client: (region) => logsClient(region, { member: { account, credentials: credentials() } }),
+      }));
+  const members = new Map<string, Remediator<LogGroupTarget, DesiredKey, LogGroupState>>();
+  const routed = routeByAccount(
+    deps.remediator ?? createRemediator(),
+    {
+      cloud: 'aws',
+      ownAccount: () => own?.account,
+      member: async (account) => {
+        await cache.get(account);
+        let member = members.get(account);
+        if (member === undefined) {
+          member = makeMember(account, () => {
+            const current = cache.current(account);
+            if (current === undefined) throw new CredentialsUnavailableError(account);
+            return current;
+          });
+          members.set(account, member);
+        }
+        return member;
+      },
+    },
+    config,
+  );
+  // Kept for the life of the instance: a burst of creations is paced, not retried into failure;
+  // per account and region, as the quotas are, and the sweep yields to live events.
+  const limiter = deps.limiter ?? new ScopedRateLimiter();
+  const remediator = withRateLimit(routed, limiter);
+  const sweeper = withRateLimit(routed, limiter, { background: true });
   const sweepRate = sweepRateFrom(env);
 
   const run = async (event: unknown, context: Context): Promise<Outcome[]> => {
+    own ??= accountOfFunctionArn(context.invokedFunctionArn);
     // As long as this invocation can run (see the header), at least a second.
     const lockSeconds = Math.max(1, Math.ceil(context.getRemainingTimeInMillis() / 1000));
     if (isSweepEvent(event))
       return sweep(
-        { env, config, logger, remediator, engine: deps.engine, rate: sweepRate, lockSeconds },
+        { env, config, logger, remediator: sweeper, engine: deps.engine, rate: sweepRate, lockSeconds },
         store,
         context,
       );

@@ -1,0 +1,174 @@
+/**
+ * Alibaba Cloud STS (RPC API 2015-04-01), emulated at the wire as @alicloud/openapi-client sends
+ * it (the client the official @alicloud/sts20150401 SDK is built on): ACS3-signed, the action in
+ * `x-acs-action`, the version in `x-acs-version`, parameters in the query. Answers the documented
+ * shapes: AssumeRole `{RequestId, AssumedRoleUser:{Arn, AssumedRoleId}, Credentials:{AccessKeyId,
+ * AccessKeySecret, SecurityToken, Expiration}}`, GetCallerIdentity `{AccountId, UserId, Arn,
+ * IdentityType, PrincipalId, RequestId}`; errors as RPC `{RequestId, HostId, Code, Message}`.
+ *
+ * AssumeRole issues an `STS.`-prefixed key with a security token for the role's account into the
+ * AccountDirectory: every Alibaba Cloud fake sharing it accepts the key and serves that account's
+ * state. A role must be seeded; an unknown role is 404 `EntityNotExist.Role`, a role whose trust
+ * policy does not name the caller (`deny`) 403 `NoPermission`.
+ */
+import { randomBytes } from 'node:crypto';
+import { STS_TOKEN_ERRORS } from './accounts.ts';
+import { Acs3Verifier, acs3Action, EMULATOR_CREDENTIALS, jsonAnswer, rpcError } from './acs3.ts';
+import {
+  type AccountDirectory,
+  type Answer,
+  alicloudKeyOf,
+  EmulatedService,
+  nextRequestId,
+  type RequestContext,
+  ServiceFailure,
+  type ServiceHandler,
+} from './harness.ts';
+
+const VERSION = '2015-04-01';
+const ROLE_ARN = /^acs:ram::(\d{1,20}):role\/([A-Za-z0-9.-]{1,64})$/;
+
+export interface AlicloudRoleRecord {
+  /** The role's trust policy does not name the caller: 403 NoPermission. */
+  deny?: boolean;
+}
+
+class AlicloudStsHandler implements ServiceHandler {
+  readonly throttle = { status: 400, code: 'Throttling.User' };
+  readonly roles = new Map<string, AlicloudRoleRecord>();
+  issued = 0;
+  private readonly verifier: Acs3Verifier;
+
+  constructor(private readonly directory: AccountDirectory) {
+    this.verifier = new Acs3Verifier(directory.alicloudCredentials);
+  }
+
+  action(ctx: RequestContext): string {
+    return acs3Action(ctx);
+  }
+
+  isWrite(): boolean {
+    return false;
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return rpcError(status, code, message, requestId, 'sts.aliyuncs.com');
+  }
+
+  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void): Answer {
+    const accessKeyId = this.verifier.check(ctx);
+    const caller = this.directory.admit(accessKeyId, alicloudKeyOf(ctx).token, STS_TOKEN_ERRORS);
+    if (ctx.req.headers['x-acs-version'] !== VERSION)
+      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${VERSION}`);
+    const query = ctx.url.searchParams;
+    const requestId = nextRequestId();
+    if (action === 'GetCallerIdentity') {
+      log(accessKeyId, caller);
+      const key = this.directory.key(accessKeyId);
+      return jsonAnswer(
+        200,
+        {
+          RequestId: requestId,
+          AccountId: caller,
+          UserId: `emulator-${caller}`,
+          PrincipalId: `emulator-${caller}`,
+          IdentityType: key?.principal ? 'AssumedRoleUser' : 'Account',
+          Arn: key?.principal ?? `acs:ram::${caller}:root`,
+        },
+        requestId,
+      );
+    }
+    if (action !== 'AssumeRole')
+      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api ${action} is not found.`);
+    const roleArn = query.get('RoleArn') ?? '';
+    const session = query.get('RoleSessionName') ?? '';
+    const m = ROLE_ARN.exec(roleArn);
+    if (!m)
+      throw new ServiceFailure(400, 'InvalidParameter.RoleArn', 'The parameter RoleArn is wrongly formed.');
+    if (!/^[A-Za-z0-9.@_-]{2,64}$/.test(session))
+      throw new ServiceFailure(
+        400,
+        'InvalidParameter.RoleSessionName',
+        'The parameter RoleSessionName is wrongly formed.',
+      );
+    const duration = Number(query.get('DurationSeconds') ?? '3600');
+    if (!Number.isInteger(duration) || duration < 900 || duration > 43_200)
+      throw new ServiceFailure(
+        400,
+        'InvalidParameter.DurationSeconds',
+        'The DurationSeconds is out of range.',
+      );
+    const [, account = '', roleName = ''] = m;
+    log(roleArn, account);
+    const role = this.roles.get(`${account}/${roleName.toLowerCase()}`);
+    if (role === undefined) throw new ServiceFailure(404, 'EntityNotExist.Role', 'The role not exists.');
+    if (role.deny)
+      throw new ServiceFailure(
+        403,
+        'NoPermission',
+        'You are not authorized to do this action. You should be authorized by RAM.',
+      );
+    this.issued += 1;
+    const accessKeyId2 = `STS.${randomBytes(12).toString('hex')}`;
+    const secret = randomBytes(20).toString('base64');
+    const token = randomBytes(48).toString('base64');
+    const expiresAt = this.directory.now() + duration * 1000;
+    const principal = `acs:ram::${account}:assumed-role/${roleName}/${session}`;
+    this.directory.addAlicloud({ accessKeyId: accessKeyId2, secret, token, account, expiresAt, principal });
+    return jsonAnswer(
+      200,
+      {
+        RequestId: requestId,
+        AssumedRoleUser: { Arn: principal, AssumedRoleId: `3${account.slice(0, 6)}:${session}` },
+        Credentials: {
+          AccessKeyId: accessKeyId2,
+          AccessKeySecret: secret,
+          SecurityToken: token,
+          Expiration: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        },
+      },
+      requestId,
+    );
+  }
+}
+
+export interface AlicloudStsEmulator {
+  service: EmulatedService;
+  /** The value for `ALIBABA_CLOUD_ENDPOINT_STS`. */
+  url: string;
+  /** Makes `acs:ram::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
+  seedRole(account: string, roleName: string, record?: AlicloudRoleRecord): void;
+  /** AssumeRole calls that issued credentials. */
+  issued(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Alibaba Cloud STS on a loopback port, issuing keys into `directory`. The emulator's base
+ * key (EMULATOR_CREDENTIALS) is the default account's caller unless `credentials` say otherwise.
+ */
+export async function startAlicloudSts(
+  directory: AccountDirectory,
+  options: { port?: number; credentials?: (typeof EMULATOR_CREDENTIALS)[] } = {},
+): Promise<AlicloudStsEmulator> {
+  for (const c of options.credentials ?? [EMULATOR_CREDENTIALS])
+    if (directory.key(c.accessKeyId) === undefined)
+      directory.addAlicloud({
+        accessKeyId: c.accessKeyId,
+        secret: c.accessKeySecret,
+        ...(c.securityToken !== undefined ? { token: c.securityToken } : {}),
+        account: directory.defaultAccount,
+      });
+  const handler = new AlicloudStsHandler(directory);
+  const service = new EmulatedService('sts', handler);
+  const url = await service.start(options.port ?? 0);
+  return {
+    service,
+    url,
+    seedRole: (account, roleName, record = {}) => {
+      handler.roles.set(`${account}/${roleName.toLowerCase()}`, record);
+    },
+    issued: () => handler.issued,
+    stop: () => service.stop(),
+  };
+}
