@@ -305,7 +305,7 @@ export async function runDemo(
       fcContext('atrest-disk-default-kms'),
     ),
   );
-  await step('alicloud.disk-default-kms', `${REGION} (hourly timer)`, disk, () =>
+  await step('alicloud.disk-default-kms', `${REGION} (6-hourly timer)`, disk, () =>
     fcHandlers.disk(event('alicloud/disk-default-kms/timer.json'), fcContext('atrest-disk-default-kms')),
   );
 

@@ -62,3 +62,22 @@ export function integerFrom(context: (key: string) => unknown, key: string): num
     throw new ConfigError([`${key}: expected a non-negative integer, got ${JSON.stringify(value)}`]);
   return n;
 }
+
+/** A required string from context; the error says what it is for. */
+export function requiredStringFrom(context: (key: string) => unknown, key: string, what: string): string {
+  const value = stringFrom(context, key);
+  if (value === undefined) throw new ConfigError([`${key}: required — ${what}`]);
+  return value;
+}
+
+/**
+ * A concurrency cap from context: a whole number ≥ 1, or `none` for no cap (null); undefined when
+ * absent, so the stack's default applies.
+ */
+export function capFrom(context: (key: string) => unknown, key: string): number | null | undefined {
+  if (context(key) === 'none') return null;
+  const n = integerFrom(context, key);
+  if (n === 0)
+    throw new ConfigError([`${key}: 0 would throttle every event; use a whole number ≥ 1 or "none"`]);
+  return n;
+}

@@ -1,5 +1,5 @@
 /**
- * The deployable functions as infra sees them: id (CONTRACT.md section 1), cloud, and the folder
+ * The deployable functions as infra sees them: id (README, What it does), cloud, and the folder
  * that holds `handler.ts` and `permissions.ts`. Infra reaches a function only through these paths
  * (the entry for bundling, the permissions for IAM/RAM), never through its code.
  */
@@ -28,7 +28,7 @@ export const FUNCTION_IDS = [
 
 export type FunctionId = (typeof FUNCTION_IDS)[number];
 
-/** Where each function's section sits in the config (CONTRACT.md section 3). */
+/** Where each function's section sits in the config (README, Configuration). */
 export const CONFIG_SECTIONS: Record<FunctionId, readonly [Cloud, string]> = {
   'aws.log-group-kms': ['aws', 'logGroupKms'],
   'alicloud.logstore-encryption': ['alicloud', 'logstoreEncryption'],
@@ -69,4 +69,16 @@ export function existingFunctions(cloud?: Cloud): FunctionId[] {
 
 export function isFunctionId(value: string): value is FunctionId {
   return (FUNCTION_IDS as readonly string[]).includes(value);
+}
+
+/**
+ * The config one function is deployed with: its own section, plus the shared top-level keys
+ * (`idempotency`, `retry`, …), and nothing of the other functions or the other cloud. Keeps
+ * another cloud's ids out of a function's environment and its 4 KB budget for its own section.
+ */
+export function functionConfig(id: FunctionId, config: Record<string, unknown>): Record<string, unknown> {
+  const [cloud, key] = CONFIG_SECTIONS[id];
+  const { aws: _aws, alicloud: _alicloud, ...shared } = config;
+  const section = configSection(id, config);
+  return section === undefined ? shared : { ...shared, [cloud]: { [key]: section } };
 }

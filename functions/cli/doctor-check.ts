@@ -18,6 +18,12 @@ export interface DoctorOptions {
   configPath?: string;
   /** `--region` flags: where the default (non-regional) keys are used. */
   regions: string[];
+  /** `--aws-region` flags; when given, `--region` no longer applies to AWS. */
+  awsRegions?: string[];
+  /** `--alicloud-region` flags; when given, `--region` no longer applies to Alibaba Cloud. */
+  alicloudRegions?: string[];
+  /** `--ack-role-id`: the cluster-kms role's id (stack output ClusterKmsRoleId), to check ACK RBAC. */
+  ackRoleId?: string;
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;

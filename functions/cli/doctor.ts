@@ -11,7 +11,9 @@
 import type { Config } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
+import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import { loadCliConfig } from './config.ts';
+import { ackRbacChecks } from './doctor-ack-rbac.ts';
 import { checkAlicloud } from './doctor-alicloud.ts';
 import { awsRegions, checkAws } from './doctor-aws.ts';
 import { checkAwsDelivery } from './doctor-aws-delivery.ts';
@@ -49,7 +51,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       check: 'config',
       detail: error.issues.join('; '),
       fix: unreadable
-        ? 'pass --config FILE (or set ATREST_CONFIG) naming the config document (CONTRACT.md section 3)'
+        ? 'pass --config FILE (or set ATREST_CONFIG) naming the config document (write one with: atrest init)'
         : 'correct the named field(s); the deployed functions refuse this config at start-up too',
     });
     options.err(`atrest: ${error.message}`);
@@ -61,17 +63,33 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       status: 'FAIL',
       check: 'config',
       detail: `${source}: valid, but no function is configured (every event would end "ignored")`,
-      fix: 'add a section, e.g. aws.logGroupKms or alicloud.clusterKms (CONTRACT.md section 3)',
+      fix: 'add a section, e.g. aws.logGroupKms or alicloud.clusterKms (README, Configuration; or start again with atrest init)',
     });
     return 1;
   }
   emit({ status: 'ok', check: 'config', detail: `${source}: valid; configured: ${on.join(', ')}` });
 
+  // Region names overlap between the clouds (us-east-1 is both), so each cloud takes its own flag;
+  // plain --region goes to a cloud without its own flag, in that cloud's region format.
+  const awsFlags = options.awsRegions?.length
+    ? options.awsRegions
+    : options.regions.filter((r) => AWS_REGION.test(r));
+  const aliFlags = options.alicloudRegions?.length
+    ? options.alicloudRegions
+    : options.regions.filter(
+        (r) => ALICLOUD_REGION.test(r) && !(config.aws !== undefined && AWS_REGION.test(r)),
+      );
   if (config.aws?.logGroupKms) {
-    for await (const c of checkAws(config.aws.logGroupKms, options)) emit(c);
-    for await (const c of checkAwsDelivery(awsRegions(config.aws.logGroupKms, options.regions))) emit(c);
+    for await (const c of checkAws(config.aws.logGroupKms, { ...options, regions: awsFlags })) emit(c);
+    for await (const c of checkAwsDelivery(awsRegions(config.aws.logGroupKms, awsFlags))) emit(c);
   }
-  if (config.alicloud) for await (const c of checkAlicloud(config.alicloud, options)) emit(c);
+  if (config.alicloud)
+    for await (const c of checkAlicloud(config.alicloud, { ...options, regions: aliFlags })) emit(c);
+  for await (const c of ackRbacChecks(config, aliFlags, {
+    env: options.env,
+    ...(options.ackRoleId !== undefined ? { roleId: options.ackRoleId } : {}),
+  }))
+    emit(c);
 
   return failed ? 1 : 0;
 }

@@ -1,51 +1,180 @@
+/**
+ * The CLI's help text, one entry per verb: `atrest <verb> --help` prints that entry, `atrest --help`
+ * the overview built from all of them, and a usage error prints the verb's synopsis and a pointer
+ * to its help (three lines, not the whole manual). Adding a verb is one entry in VERBS.
+ */
+import { FUNCTION_IDS } from '#core/outcome';
+
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** The verb whose synopsis the error should show; undefined for the global usage. */
+  readonly verb: string | undefined;
+  constructor(message: string, verb?: string) {
     super(message);
     this.name = 'UsageError';
+    this.verb = verb;
   }
 }
 
-/** `atrest report` and the org-wide flags of sweep and report (CONTRACT.md sections 7 and 8). */
-export const REPORT_USAGE = `  atrest report [function-id]... [--org | --account ID...] [--region R]...
-                [--format table|ndjson|md|csv] [--rate N] [--config FILE]
-      Where do we stand? Reads, never writes: one line per resource of each configured function
-      (default: all), {"function","account","region","resource","status","current","desired"},
-      status compliant|noncompliant|excluded|error. --format: table on a terminal (ends with
-      totals per function, account and region), else ndjson; md and csv for pipelines.
-      Exit 0 when nothing is noncompliant or error, 1 otherwise, 2 usage.
-  sweep and report: --org  every account of the organization (AWS Organizations / Resource
-      Directory ListAccounts, less excludeAccounts); --account ID (repeatable); --region R
-      (repeatable; default the organization's regions). Another account than your own needs the
-      cloud's "organization" config section. An interrupted org-wide run resumes where it stopped
-      (checkpoint in $ATREST_CHECKPOINT_DIR, default .atrest/checkpoints).`;
+export interface VerbHelp {
+  /** One line each: `atrest <verb> …` forms. */
+  synopsis: readonly string[];
+  /** One sentence for the overview. */
+  summary: string;
+  /** The rest of the verb's help: what it does, each flag. */
+  details: string;
+}
 
-export const USAGE = `usage:
-  atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]
-      Run each event through the function that owns it, in this process, against the real cloud
-      APIs (credentials and endpoints from the environment). A folder means every *.json in it; a
-      file may hold one event or a JSON array of events; - reads standard input. Dead letters are
-      unwrapped: \`aws sqs receive-message\` output, Lambda / Function Compute on-failure records,
-      EventBridge dead-letter messages, atrest's own re-queued bodies.
-      --dry-run  read state and decide, write nothing      --force  bypass the idempotency record
-  atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]
-                [--qualifier Q] [--fc2-service SERVICE]
-      Invoke the deployed function instead (AWS Lambda Invoke; Function Compute 3.0 InvokeFunction,
-      or @alicloud/fc2 for a function in an FC 2.0 service) and print its outcome lines.
-      Default function name: atrest-<name> (atrest-log-group-kms, …); region and account: the event's.
-  atrest sweep <function-id> [--org | --account ID...] [--region R]... [--dry-run] [--concurrency N]
-               [--rate N] [--config FILE]
-      List existing resources of that kind and remediate each non-compliant one (backfill).
-      --rate: remediator API calls per second across all regions (default 5), so live events keep
-      their quota. Progress and a summary on stderr.
-${REPORT_USAGE}
-  atrest doctor [--config FILE] [--region R]...
-      Preflight: config valid; each configured key exists, is enabled, has the right spec and usage,
-      and (AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail /
-      ActionTrail), the EventBridge rules exist and are enabled, the default bus has room for them
-      (Alibaba Cloud: 10 rules). One line per check on stdout:
-      "ok|FAIL|skip  <check>  <detail>  fix: ...". --region: where default keys are used.
+export const VERBS: Record<string, VerbHelp> = {
+  init: {
+    synopsis: [
+      'atrest init [--out FILE] [--aws-key ARN]... [--alicloud-key KEY_ID] [--alicloud-region R]...',
+      '            [--functions ID,...] [--logstore-role ARN] [--force]',
+    ],
+    summary: 'write a starter config from flags and validate it',
+    details: `Writes a config (default atrest.json) with a section for each function you enable, validates it
+with the same parser the functions run, and prints what to check next. JSON has no comments, so
+the guidance is printed, not written into the file.
+  --aws-key ARN          the log-group key of a region (repeat: one per region; the first is the default)
+  --alicloud-key KEY_ID  the KMS key id for cluster-kms, disk-default-kms and logstore BYOK
+  --alicloud-region R    regions disk-default-kms checks (repeat)
+  --functions ID,...     which functions to enable (default: every one whose key is given)
+  --logstore-role ARN    the role SLS assumes for BYOK (then logstores use your key, not SLS's)
+  --force                overwrite an existing file`,
+  },
+  replay: {
+    synopsis: [
+      'atrest replay <event.json|folder|->... [--config FILE] [--dry-run] [--force]',
+      'atrest replay --remote <event.json|folder>... [--function-name NAME] [--region R] [--account ID]',
+      '              [--qualifier Q] [--fc2-service SERVICE]',
+    ],
+    summary: 'run events through the function that owns them (here, or the deployed one)',
+    details: `Runs each event through the function that owns it, in this process, against the real cloud APIs
+(credentials and endpoints from the environment). A folder means every *.json in it; a file may
+hold one event or a JSON array of events; - reads standard input. Dead letters are unwrapped:
+\`aws sqs receive-message\` output, Lambda / Function Compute on-failure records, EventBridge
+dead-letter messages, atrest's own re-queued bodies.
+  --dry-run   read state and decide, write nothing (ends with a summary of what would change)
+  --force     bypass the idempotency record
+  --remote    invoke the deployed function instead (AWS Lambda Invoke; Function Compute 3.0
+              InvokeFunction, or @alicloud/fc2 with --fc2-service) and print its outcome lines.
+              Default function name atrest-<name> (atrest-log-group-kms, …); region and account:
+              the event's.`,
+  },
+  sweep: {
+    synopsis: [
+      'atrest sweep <function-id> [--org | --account ID...] [--region R]... [--dry-run] [--concurrency N]',
+      '             [--rate N] [--config FILE]',
+    ],
+    summary: 'find existing resources of a kind and remediate the non-compliant ones (backfill)',
+    details: `Lists existing resources of that kind and remediates each non-compliant one.
+  --org            every account of the organization (AWS Organizations / Resource Directory
+                   ListAccounts, less excludeAccounts); needs the cloud's "organization" config
+  --account ID     one account (repeat); another than your own needs the "organization" config
+  --region R       where to sweep (repeat); default the configured (organization's) regions
+  --dry-run        read and decide, write nothing; ends with what would change
+  --concurrency N  resources in flight (1-64, default 4)
+  --rate N         remediator API calls per second across all regions (default 5), so live
+                   events keep their quota
+Progress and a summary on stderr. An interrupted org-wide run resumes where it stopped
+(checkpoint in $ATREST_CHECKPOINT_DIR, default .atrest/checkpoints).`,
+  },
+  report: {
+    synopsis: [
+      'atrest report [function-id]... [--org | --account ID...] [--region R]...',
+      '              [--format table|ndjson|md|csv] [--rate N] [--config FILE]',
+    ],
+    summary: 'where do we stand? one line per resource, read-only',
+    details: `Reads, never writes: one line per resource of each configured function (default: all),
+{"function","account","region","resource","status","current","desired"}, status
+compliant|noncompliant|excluded|error.
+  --format F       table on a terminal (ends with totals per function, account and region), else
+                   ndjson; md and csv for pipelines
+  --org, --account ID, --region R   as for sweep (an interrupted org-wide run resumes)
+  --rate N         API calls per second across all regions
+Exit 0 when nothing is noncompliant or error, 1 otherwise, 2 usage.`,
+  },
+  doctor: {
+    synopsis: [
+      'atrest doctor [--config FILE] [--aws-region R]... [--alicloud-region R]... [--region R]...',
+      '              [--ack-role-id ID]',
+    ],
+    summary: 'preflight: config, keys, key policies, trails and rules, cluster RBAC',
+    details: `Checks the config; each configured key exists, is enabled, has the right spec and usage, and
+(AWS) its key policy lets CloudWatch Logs use it; a trail is logging (CloudTrail / ActionTrail),
+the EventBridge rules exist and are enabled, the default bus has room for them (Alibaba Cloud: 10
+rules); ACK clusters need an RBAC grant for the function role. One line per check on stdout:
+"ok|FAIL|skip  <check>  <detail>  fix: ...".
+  --aws-region R       AWS regions where the default key is used (repeat)
+  --alicloud-region R  Alibaba Cloud regions where the default keys are used (repeat)
+  --region R           both clouds, each taking the names that are its own region format
+  --ack-role-id ID     the cluster-kms role id (stack output ClusterKmsRoleId): check each ACK
+                       cluster grants it RBAC (run as an RBAC admin of the clusters)`,
+  },
+};
 
-  Config: --config FILE, else $ATREST_CONFIG. Output: NDJSON on stdout, logs on stderr.
+/** `atrest --help`: the verbs, one line each, and where to read more. */
+export function overview(): string {
+  const width = Math.max(...Object.keys(VERBS).map((v) => v.length));
+  const verbs = Object.entries(VERBS).map(([verb, h]) => `  ${verb.padEnd(width)}  ${h.summary}`);
+  return `usage: atrest <command> [options]     (atrest <command> --help for its options)
+
+${verbs.join('\n')}
+
+  Config: --config FILE, else $ATREST_CONFIG (write one with atrest init).
+  Output: NDJSON on stdout, logs on stderr. --version prints the version.
   Exit: 0 all good, 1 a failed or rejected line (doctor: a FAIL), 2 usage or config error.
-  Function ids: aws.log-group-kms, alicloud.logstore-encryption, alicloud.cluster-kms,
-                alicloud.table-bucket-encryption, alicloud.disk-default-kms`;
+  Function ids: ${FUNCTION_IDS.join(', ')}`;
+}
+
+/** Full help of one verb. */
+export function verbHelp(verb: string): string {
+  const help = VERBS[verb];
+  if (help === undefined) return overview();
+  return `usage: ${help.synopsis.join('\n       ')}\n\n${help.summary}.\n\n${help.details}`;
+}
+
+/** What a usage error prints under its message: the synopsis and where the details are. */
+export function shortUsage(verb: string | undefined): string {
+  const help = verb === undefined ? undefined : VERBS[verb];
+  if (help === undefined)
+    return `usage: atrest <${Object.keys(VERBS).join('|')}> [options]   (atrest --help)`;
+  return `usage: ${help.synopsis[0]}\n       (atrest ${verb} --help for all options)`;
+}
+
+/** The closest candidate within a small edit distance, for "did you mean …?". */
+export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (best === undefined || distance < best.distance) best = { candidate, distance };
+  }
+  // One slip per four characters (at least one): "swep", "--dryrun", "cluster-ksm" are typos;
+  // "deploy" is not a misspelt "replay".
+  if (best === undefined || best.distance > Math.max(1, Math.floor(input.length / 4))) return undefined;
+  return best.candidate;
+}
+
+/** ` — did you mean "x"?` or empty. */
+export function suggestion(input: string, candidates: readonly string[]): string {
+  const match = didYouMean(input, candidates);
+  return match === undefined ? '' : ` — did you mean "${match}"?`;
+}
+
+function editDistance(a: string, b: string): number {
+  // Damerau-Levenshtein (optimal string alignment): a swapped pair counts as one typo.
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const prev = d[i - 1] as number[];
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
+    }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/** `atrest report --help` (report-command.ts prints it too). */
+export const REPORT_USAGE = verbHelp('report');

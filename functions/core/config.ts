@@ -124,7 +124,17 @@ const delivery = z.array(z.enum(DELIVERY_PATHS)).check(
 );
 
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
-const awsKeyArn = z.string().check(z.regex(KMS_KEY_ARN));
+/** A key alias (`alias/x`, `arn:…:alias/x`) gets its own message instead of the bare pattern. */
+const KMS_ALIAS = /(^|:)alias\//;
+const awsKeyArn = z.string().check(
+  z.refine((v) => !KMS_ALIAS.test(v), {
+    // CloudWatch Logs AssociateKmsKey takes a key ARN only, and doctor compares key ARNs.
+    message:
+      'is a key alias; atrest needs the key ARN (arn:aws:kms:<region>:<account>:key/<key id>); look it up with: aws kms describe-key --key-id <alias> --query KeyMetadata.Arn',
+    abort: true,
+  }),
+  z.regex(KMS_KEY_ARN),
+);
 const aliKeyId = nonEmpty();
 
 const awsRegionMap = <T extends z.ZodMiniType>(value: T) =>

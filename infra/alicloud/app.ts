@@ -12,17 +12,29 @@ import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
 import { parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
-import { configPathFrom, readConfigFile, stringFrom } from '../config-source.ts';
+import { runEntry } from '../cli-errors.ts';
+import {
+  booleanFrom,
+  capFrom,
+  configPathFrom,
+  integerFrom,
+  readConfigFile,
+  requiredStringFrom,
+  stringFrom,
+} from '../config-source.ts';
 import { loadAllPermissions } from '../permissions.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from './atrest-stack.ts';
+import { assertRosCompliant, type RosFinding } from './checks/index.ts';
 import { addAlicloudOrganization } from './organization.ts';
 
 export interface AlicloudAppOptions {
   /** Where the template goes; default $CDK_OUTDIR or a temporary folder. */
   outdir?: string;
   /**
-   * Context values: `config` (file), `namePrefix`, `trailProject` + `trailLogstore` (an existing
-   * trail's logstore); organization mode: `rdFolderIds`, `homeRegion`.
+   * Context values: `config` (file), `alarmEmail` (required), `namePrefix`, `reservedConcurrency`
+   * (default 20, `none`), `sweepRate`, `otsInstanceName`, `createOtsInstance`, `trustSourceCondition`,
+   * `trailProject` + `trailLogstore` (an existing trail's logstore); organization mode:
+   * `rdFolderIds`, `homeRegion`.
    */
   context?: Record<string, string>;
 }
@@ -34,6 +46,14 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   });
   const context = (key: string) => app.node.tryGetContext(key) as unknown;
   const namePrefix = stringFrom(context, 'namePrefix');
+  const alarmEmail = requiredStringFrom(
+    context,
+    'alarmEmail',
+    'the e-mail address that receives the alarms (-c alarmEmail=oncall@example.com)',
+  );
+  const reservedConcurrency = capFrom(context, 'reservedConcurrency');
+  const sweepRate = integerFrom(context, 'sweepRate');
+  const otsInstanceName = stringFrom(context, 'otsInstanceName');
   const trailProject = stringFrom(context, 'trailProject');
   const trailLogstore = stringFrom(context, 'trailLogstore');
   if ((trailProject === undefined) !== (trailLogstore === undefined))
@@ -44,7 +64,13 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   new AtrestAlicloudStack(app, 'Atrest', {
     config,
     permissions,
+    alarmEmail,
     ...(namePrefix !== undefined ? { namePrefix } : {}),
+    ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
+    ...(sweepRate !== undefined ? { sweepRate } : {}),
+    ...(otsInstanceName !== undefined ? { otsInstanceName } : {}),
+    createOtsInstance: booleanFrom(context, 'createOtsInstance', true),
+    trustSourceCondition: booleanFrom(context, 'trustSourceCondition', true),
     ...(trailProject !== undefined && trailLogstore !== undefined
       ? { trail: { project: trailProject, logstore: trailLogstore } }
       : {}),
@@ -60,5 +86,11 @@ export async function createAlicloudApp(options: AlicloudAppOptions = {}): Promi
   return app;
 }
 
+/** Writes the template, then runs the ROS checks over it: a violation fails here, as cdk-nag does. */
+export function synthAlicloud(app: ros.App): RosFinding[] {
+  const assembly = app.synth();
+  return assembly.stacks.flatMap((stack) => assertRosCompliant(stack.template));
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
-  (await createAlicloudApp()).synth();
+  await runEntry('ros synth', async () => synthAlicloud(await createAlicloudApp()));

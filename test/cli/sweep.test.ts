@@ -124,6 +124,12 @@ describe('atrest sweep aws.log-group-kms: behaviour', () => {
     expect(countBy(outcomesOf(io))).toEqual({ applied: 20, compliant: 12, excluded: 8 });
     expect(outcomesOf(io).every((o) => o.dryRun && o.attempts === 0)).toBe(true);
     expect(logs.count({ write: true })).toBe(0);
+    // Ends with what a real run would change, one resource per line.
+    const at = io.stderr.findIndex((l) => l.startsWith('atrest: dry run'));
+    expect(io.stderr[at]?.split('\n')[0]).toBe(
+      'atrest: dry run, nothing written: 20 would change, 20 would stay as they are',
+    );
+    expect(io.stderr[at]?.split('\n').filter((l) => l.startsWith('  would encrypt '))).toHaveLength(20);
   });
 
   it('keeps going when a write is refused: one failed line with the code, exit 1', async () => {

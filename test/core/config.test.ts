@@ -67,9 +67,16 @@ describe('config', () => {
     expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: 42 } } })).toEqual([
       'config.aws.logGroupKms.kmsKeyArn: expected string',
     ]);
-    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: 'alias/foo' } } })[0]).toMatch(
+    expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: 'key/foo' } } })[0]).toMatch(
       /^config\.aws\.logGroupKms\.kmsKeyArn: does not match/,
     );
+    // An alias is a common first try: one clear line on what to use instead, not the pattern.
+    for (const alias of ['alias/foo', 'arn:aws:kms:us-east-1:111122223333:alias/foo'])
+      expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: alias } } })).toEqual([
+        expect.stringMatching(
+          /^config\.aws\.logGroupKms\.kmsKeyArn: is a key alias; atrest needs the key ARN .*describe-key/,
+        ),
+      ]);
     expect(issuesOf({ alicloud: { logstoreEncryption: { encryptType: 'rot13' } } })[0]).toMatch(
       /^config\.alicloud\.logstoreEncryption\.encryptType: expected one of "default"/,
     );

@@ -55,8 +55,21 @@ export interface AckOptions {
   port?: number;
 }
 
+/** One RBAC grant as DescribeUserPermission returns it (cs 2015-12-15, `GET /permissions/users/{uid}`). */
+export interface AckPermission {
+  /** A cluster id, `<cluster id>/<namespace>`, or `all-clusters`. */
+  resource_id: string;
+  resource_type: 'cluster' | 'namespace' | 'console';
+  role_type: 'admin' | 'ops' | 'dev' | 'restricted' | 'custom';
+  role_name: string;
+  is_owner: 0 | 1;
+  is_ram_role: 0 | 1;
+}
+
 export class AckState {
   private readonly clusters = new Map<string, AckCluster>();
+  /** RBAC grants by RAM user or role id. */
+  readonly permissions = new Map<string, AckPermission[]>();
 
   /** Adds or replaces a cluster; defaults: a running ACK Pro cluster in cn-hangzhou without encryption. */
   seed(cluster: Partial<AckCluster> & Pick<AckCluster, 'clusterId'>): AckCluster {
@@ -94,6 +107,7 @@ export class AckState {
 }
 
 const DETAIL = /^\/clusters\/([^/]+)$/;
+const PERMISSIONS = /^\/permissions\/users\/([^/]+)$/;
 const KMS = /^\/clusters\/([^/]+)\/kms$/;
 
 class AckHandler implements ServiceHandler {
@@ -112,6 +126,7 @@ class AckHandler implements ServiceHandler {
     if (req.method === 'GET' && DETAIL.test(url.pathname)) return 'DescribeClusterDetail';
     if (req.method === 'PUT' && KMS.test(url.pathname)) return 'UpdateKMSEncryption';
     if (req.method === 'GET' && url.pathname === '/api/v1/clusters') return 'DescribeClustersV1';
+    if (req.method === 'GET' && PERMISSIONS.test(url.pathname)) return 'DescribeUserPermission';
     return 'Unknown';
   }
 
@@ -140,6 +155,11 @@ class AckHandler implements ServiceHandler {
       }
       case 'DescribeClustersV1':
         return jsonAnswer(200, this.list(ctx.url.searchParams), requestId);
+      case 'DescribeUserPermission': {
+        const uid = decodeURIComponent(PERMISSIONS.exec(ctx.url.pathname)?.[1] ?? '');
+        log(uid);
+        return jsonAnswer(200, this.state.permissions.get(uid) ?? [], requestId);
+      }
       default:
         throw new ServiceFailure(
           404,

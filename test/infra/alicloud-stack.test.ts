@@ -12,6 +12,7 @@ import {
   ALICLOUD_TRIGGERS,
   type AlicloudFunctionId,
   AtrestAlicloudStack,
+  type AtrestAlicloudStackProps,
   SWEEP_PAYLOAD,
 } from '../../infra/alicloud/atrest-stack.ts';
 import { type FunctionId, REPO_ROOT } from '../../infra/functions.ts';
@@ -54,16 +55,34 @@ const SWEEPING: AlicloudFunctionId[] = [
   'alicloud.table-bucket-encryption',
 ];
 const sub = (text: string) => ({ 'Fn::Sub': text });
-const DLQ_ARN = sub('acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/atrest-dlq/messages');
+// Built on the queue's attribute, so ROS orders the queue before its consumers.
+const DLQ_ARN = {
+  'Fn::Join': [
+    '',
+    [
+      sub('acs:mns:${ALIYUN::Region}:${ALIYUN::AccountId}:/queues/'),
+      { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] },
+      '/messages',
+    ],
+  ],
+};
+const INSTANCE = { 'Fn::GetAtt': ['OtsInstance', 'InstanceName'] };
 /** What the platform wiring adds to each role after its permissions.ts statements. */
 const PLATFORM_STATEMENTS: Statement[] = [
   {
     Effect: 'Allow',
     Action: ['ots:GetRow', 'ots:PutRow', 'ots:UpdateRow', 'ots:DeleteRow'],
     Resource: [
-      sub(
-        'acs:ots:${ALIYUN::Region}:${ALIYUN::AccountId}:instance/${OtsInstanceName}/table/atrest_idempotency',
-      ),
+      {
+        'Fn::Join': [
+          '',
+          [
+            sub('acs:ots:${ALIYUN::Region}:${ALIYUN::AccountId}:instance/'),
+            INSTANCE,
+            '/table/atrest_idempotency',
+          ],
+        ],
+      },
     ],
   },
   { Effect: 'Allow', Action: ['mns:SendMessage'], Resource: [DLQ_ARN] },
@@ -85,16 +104,22 @@ afterAll(() => {
 
 function synth(
   permissions: ReadonlyMap<FunctionId, PermissionSet>,
-  props: { config?: unknown; namePrefix?: string; sweepRate?: number } = {},
+  props: Partial<Omit<AtrestAlicloudStackProps, 'permissions'>> = {},
 ) {
   const outdir = mkdtempSync(join(tmpdir(), 'atrest-ros-'));
   outdirs.push(outdir);
   const app = new ros.App({ outdir });
-  new AtrestAlicloudStack(app, 'Atrest', { config: CONFIG, permissions, ...props });
+  new AtrestAlicloudStack(app, 'Atrest', {
+    config: CONFIG,
+    permissions,
+    alarmEmail: 'oncall@example.com',
+    ...props,
+  });
   const template = app.synth().getStackByName('Atrest').template as RosTemplate;
   return { template, outdir };
 }
 
+const functionSpecName = (id: string) => id.slice(id.indexOf('.') + 1);
 const ofType = (template: RosTemplate, type: string) =>
   Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
@@ -140,27 +165,43 @@ describe('AtrestAlicloudStack', () => {
     }
   });
 
-  it('gives every function the config, with key ids from their parameters, and the Tablestore store', () => {
-    const config = template.Parameters.ConfigJson?.Default ?? '';
-    const keys = { LogstoreKmsKeyId: '', ClusterKmsKeyId: '', DiskDefaultKmsKeyId: '' };
-    let deployed = config;
-    for (const name of Object.keys(keys))
-      deployed = deployed.replaceAll(`{{${name}}}`, template.Parameters[name]?.Default ?? '');
-
-    expect(parseConfig(JSON.parse(deployed))).toEqual(parseConfig(CONFIG));
-    for (const [logical, fn] of ofType(template, 'ALIYUN::FC3::Function'))
-      expect(fn.Properties.EnvironmentVariables).toEqual({
-        ATREST_CONFIG_JSON: {
-          'Fn::Replace': [
-            Object.fromEntries(Object.keys(keys).map((name) => [`{{${name}}}`, { Ref: name }])),
-            { Ref: 'ConfigJson' },
-          ],
-        },
-        ATREST_OTS_ENDPOINT: sub('https://${OtsInstanceName}.${ALIYUN::Region}.ots.aliyuncs.com'),
-        ATREST_OTS_INSTANCE: { 'Fn::GetAtt': ['IdempotencyInstance', 'InstanceName'] },
+  it('gives each function only its own config section, key ids from their parameters, and the Tablestore store', () => {
+    const parsed = parseConfig(CONFIG);
+    const keyFor: Record<string, [string, string] | undefined> = {
+      LogstoreEncryption: ['LogstoreKmsKeyId', parsed.alicloud?.logstoreEncryption?.userCmkInfo?.keyId ?? ''],
+      ClusterKms: ['ClusterKmsKeyId', parsed.alicloud?.clusterKms?.kmsKeyId ?? ''],
+      DiskDefaultKms: ['DiskDefaultKmsKeyId', parsed.alicloud?.diskDefaultKms?.kmsKeyId ?? ''],
+      TableBucketEncryption: undefined,
+    };
+    const sectionOf: Record<string, string> = {
+      LogstoreEncryption: 'logstoreEncryption',
+      ClusterKms: 'clusterKms',
+      TableBucketEncryption: 'tableBucketEncryption',
+      DiskDefaultKms: 'diskDefaultKms',
+    };
+    expect(template.Parameters.ConfigJson).toBeUndefined();
+    for (const [logical, fn] of ofType(template, 'ALIYUN::FC3::Function')) {
+      const env = fn.Properties.EnvironmentVariables;
+      const key = keyFor[logical];
+      let text: string;
+      if (key === undefined) text = env.ATREST_CONFIG_JSON;
+      else {
+        expect(env.ATREST_CONFIG_JSON['Fn::Replace'][0]).toEqual({ [`{{${key[0]}}}`]: { Ref: key[0] } });
+        expect(template.Parameters[key[0]]?.Default).toBe(key[1]);
+        text = env.ATREST_CONFIG_JSON['Fn::Replace'][1].replaceAll(`{{${key[0]}}}`, key[1]);
+      }
+      const section = sectionOf[logical] as keyof NonNullable<typeof parsed.alicloud>;
+      // Its own section, nothing of AWS or of the other Alibaba functions.
+      expect(JSON.parse(text)).toEqual({ alicloud: { [section]: parsed.alicloud?.[section] } });
+      expect(env).toMatchObject({
+        ATREST_OTS_INSTANCE: INSTANCE,
         ATREST_OTS_TABLE: { 'Fn::GetAtt': ['IdempotencyTable', 'TableName'] },
-        ...(logical === 'DiskDefaultKms' ? {} : { ATREST_SWEEP_RATE: '5' }),
+        ATREST_OTS_ENDPOINT: {
+          'Fn::Join': ['', ['https://', INSTANCE, sub('.${ALIYUN::Region}.ots.aliyuncs.com')]],
+        },
       });
+      expect(env.ATREST_SWEEP_RATE).toBe(logical === 'DiskDefaultKms' ? undefined : '5');
+    }
   });
 
   it.each(ALICLOUD_FUNCTION_IDS)('%s: an eventbridge trigger on successful ActionTrail calls only', (id) => {
@@ -281,7 +322,19 @@ describe('AtrestAlicloudStack', () => {
 
       expect(role?.Type).toBe('ALIYUN::RAM::Role');
       expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
-        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['fc.aliyuncs.com'] } },
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { Service: ['fc.aliyuncs.com'] },
+          // Only this function may assume the role, not any FC function of the account.
+          Condition: {
+            StringLike: {
+              'acs:SourceArn': sub(
+                `acs:fc:\${ALIYUN::Region}:\${ALIYUN::AccountId}:functions/atrest-${functionSpecName(id)}`,
+              ),
+            },
+          },
+        },
       ]);
       expect(policies).toHaveLength(1);
       const statements = policies[0]?.PolicyDocument.Statement ?? [];
@@ -329,14 +382,18 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
-  it('keeps idempotency records in a Tablestore table keyed by `key`, with a TTL', () => {
-    expect(template.Resources.IdempotencyInstance?.Properties.InstanceName).toEqual({
-      Ref: 'OtsInstanceName',
+  it('keeps idempotency records in one Tablestore instance (V2, no classic network), table named by the prefix', () => {
+    expect(ofType(template, 'ALIYUN::OTS::Instance')).toEqual([]);
+    expect(ofType(template, 'ALIYUN::OTS::InstanceV2')).toHaveLength(1);
+    expect(template.Resources.OtsInstance?.Properties).toEqual({
+      InstanceName: 'atrest-store',
+      ClusterType: 'HYBRID',
+      InstanceDescription: 'atrest tables (idempotency records)',
+      NetworkTypeACL: ['VPC', 'INTERNET'],
     });
-    expect(template.Parameters.OtsInstanceName?.AllowedPattern).toBe(
-      '^[a-zA-Z][-a-zA-Z0-9]{1,14}[a-zA-Z0-9]$',
-    );
+    expect(template.Parameters.OtsInstanceName).toBeUndefined();
     expect(template.Resources.IdempotencyTable?.Properties).toMatchObject({
+      InstanceName: INSTANCE,
       TableName: 'atrest_idempotency',
       PrimaryKey: [{ Name: 'key', Type: 'STRING' }],
       MaxVersions: 1,
@@ -345,10 +402,61 @@ describe('AtrestAlicloudStack', () => {
     expect(template.Resources.IdempotencyTable?.Properties.TimeToLive).toBeGreaterThan(7 * 86_400);
   });
 
-  it('writes function logs to an encrypted logstore', () => {
+  it('writes function logs to a logstore encrypted as the config asks (BYOK key, role, region)', () => {
+    const cmk = CONFIG.alicloud.logstoreEncryption.userCmkInfo;
     expect(template.Resources.FunctionLogstore?.Properties).toMatchObject({
       ProjectName: { 'Fn::GetAtt': ['LogProject', 'Name'] },
-      EncryptConf: { Enable: true, EncryptType: 'default' },
+      EncryptConf: {
+        Enable: true,
+        EncryptType: 'default',
+        UserCmkInfo: { CmkKeyId: { Ref: 'LogstoreKmsKeyId' }, Arn: cmk.roleArn, RegionId: cmk.regionId },
+      },
+    });
+  });
+
+  it('caps every function at 20 instances', () => {
+    for (const id of ALICLOUD_FUNCTION_IDS)
+      expect(template.Resources[`${LOGICAL[id]}Concurrency`]).toEqual({
+        Type: 'ALIYUN::FC3::ConcurrencyConfig',
+        Properties: {
+          FunctionName: { 'Fn::GetAtt': [LOGICAL[id], 'FunctionName'] },
+          ReservedConcurrency: 20,
+        },
+      });
+  });
+
+  it.each(ALICLOUD_FUNCTION_IDS)('%s: the eventbridge trigger dead-letters what it cannot deliver', (id) => {
+    const runOptions = template.Resources[`${LOGICAL[id]}EventTrigger`]?.Properties.TriggerConfig.runOptions;
+    expect(runOptions).toMatchObject({ errorsTolerance: 'ALL', deadLetterQueue: { Arn: DLQ_ARN } });
+  });
+
+  it('alarms to an e-mail contact on failed outcomes and on dead letters', () => {
+    expect(template.Resources.AlarmContact?.Properties).toMatchObject({
+      Channels: { Mail: 'oncall@example.com' },
+    });
+    expect(template.Resources.AlarmContactGroup?.Properties.ContactNames).toEqual([
+      { 'Fn::GetAtt': ['AlarmContact', 'ContactName'] },
+    ]);
+    const alert = template.Resources.FailedOutcomeAlert;
+    expect(alert?.Type).toBe('ALIYUN::SLS::Alert');
+    expect(alert?.Properties.Project).toEqual({ 'Fn::GetAtt': ['LogProject', 'Name'] });
+    expect(alert?.Properties.Detail.Configuration).toMatchObject({
+      QueryList: [
+        expect.objectContaining({
+          LogStore: 'functions',
+          Query: expect.stringMatching(/^outcome: failed \|/),
+        }),
+      ],
+      Condition: 'failed > 0',
+      NotificationList: [expect.objectContaining({ Type: 'Email', EmailList: ['oncall@example.com'] })],
+    });
+    expect(template.Resources.DeadLetterDepthAlarm).toMatchObject({
+      Type: 'ALIYUN::CMS::ResourceMetricRule',
+      Properties: {
+        Namespace: 'acs_mns_new',
+        ContactGroups: [{ 'Fn::GetAtt': ['AlarmContactGroup', 'ContactGroupName'] }],
+        Escalations: { Critical: { ComparisonOperator: 'GreaterThanThreshold', Threshold: '0' } },
+      },
     });
   });
 
@@ -443,6 +551,7 @@ describe('AtrestAlicloudStack', () => {
     new AtrestAlicloudStack(app, 'Atrest', {
       config: CONFIG,
       permissions,
+      alarmEmail: 'oncall@example.com',
       trail: { project: 'org-audit', logstore: 'actiontrail_org-trail' },
     });
     const t = app.synth().getStackByName('Atrest').template as RosTemplate;
@@ -462,6 +571,7 @@ describe('AtrestAlicloudStack', () => {
         new AtrestAlicloudStack(app, 'Atrest', {
           config: CONFIG,
           permissions,
+          alarmEmail: 'oncall@example.com',
           trail: { project: 'Org Audit', logstore: 'x' },
         }),
     ).toThrow(ConfigError);
@@ -478,5 +588,77 @@ describe('AtrestAlicloudStack', () => {
     expect(() => synth(permissions, { namePrefix: 'acme' })).toThrow(
       /alicloud\.cluster-kms: permissions grant fc:InvokeFunction .* deployed as acme-cluster-kms/,
     );
+  });
+
+  it('fails at synth when a function environment would exceed FC’s 4 KB, naming the function', () => {
+    const exclude = Array.from({ length: 120 }, (_, i) => `^cluster-with-a-long-name-${i}$`);
+    const big = {
+      ...CONFIG,
+      alicloud: { ...CONFIG.alicloud, clusterKms: { kmsKeyId: 'key-hzz6c1f2b3a4d5e6f7g8h', exclude } },
+    };
+
+    expect(() => synth(permissions, { config: big })).toThrow(
+      /config \(alicloud\.cluster-kms\): the environment would be \d+ bytes, over the Function Compute limit of 4096/,
+    );
+  });
+
+  it('fails at synth without an alarm e-mail, or with a reserved Tablestore word in the instance name', () => {
+    expect(() => synth(permissions, { alarmEmail: '' })).toThrow(/alarmEmail: required/);
+    expect(() => synth(permissions, { otsInstanceName: 'my-ots-store' })).toThrow(/reserved word "ots"/);
+    expect(() => synth(permissions, { otsInstanceName: 'aliyun-atrest' })).toThrow(/reserved word "ali"/);
+  });
+
+  it('names the table after the prefix and can reuse an existing instance', async () => {
+    const own = new Map(permissions);
+    const { template: t } = synth(own, {
+      functions: ['alicloud.disk-default-kms'],
+      namePrefix: 'acme',
+      otsInstanceName: 'shared-store',
+      createOtsInstance: false,
+    });
+    expect(ofType(t, 'ALIYUN::OTS::InstanceV2')).toEqual([]);
+    expect(t.Resources.IdempotencyTable?.Properties).toMatchObject({
+      InstanceName: 'shared-store',
+      TableName: 'acme_idempotency',
+    });
+  });
+
+  it('keeps the default instance name within 16 characters for a long prefix', () => {
+    const { template: t } = synth(permissions, {
+      functions: ['alicloud.disk-default-kms'],
+      namePrefix: 'platform-securi',
+    });
+    expect(t.Resources.OtsInstance?.Properties.InstanceName).toBe('platform-s-store');
+  });
+
+  it('leaves the FC concurrency to the account when asked (reservedConcurrency null)', () => {
+    const { template: t } = synth(permissions, { reservedConcurrency: null });
+    expect(ofType(t, 'ALIYUN::FC3::ConcurrencyConfig')).toEqual([]);
+  });
+});
+
+describe('disk-default-kms role from its config', () => {
+  const grants = async (section: Record<string, unknown>) => {
+    const config = { alicloud: { diskDefaultKms: { kmsKeyId: 'key-hzz6c1f2b3a4d5e6f7g8h', ...section } } };
+    const permissions = await loadAllPermissions(['alicloud.disk-default-kms'], parseConfig(config));
+    const { template: t } = synth(permissions, { config, functions: ['alicloud.disk-default-kms'] });
+    return t.Resources.DiskDefaultKmsRole?.Properties.Policies[0].PolicyDocument.Statement as Statement[];
+  };
+
+  it('covers every region the timer checks, and not EnableDiskEncryptionByDefault unless enableIfDisabled', async () => {
+    const statements = await grants({ regions: ['cn-hangzhou', 'cn-beijing'] });
+    const ecs = statements.filter((st) => st.Action.some((a) => a.startsWith('ecs:')));
+
+    expect(ecs.flatMap((st) => st.Action)).not.toContain('ecs:EnableDiskEncryptionByDefault');
+    for (const st of ecs)
+      expect(st.Resource).toEqual([
+        sub('acs:ecs:cn-beijing:${ALIYUN::AccountId}:*'),
+        sub('acs:ecs:cn-hangzhou:${ALIYUN::AccountId}:*'),
+      ]);
+  });
+
+  it('grants EnableDiskEncryptionByDefault when enableIfDisabled is on', async () => {
+    const statements = await grants({ enableIfDisabled: true });
+    expect(statements.flatMap((st) => st.Action)).toContain('ecs:EnableDiskEncryptionByDefault');
   });
 });

@@ -60,6 +60,7 @@ function synth(context: Record<string, string> = {}): Synth {
     config: CONFIG,
     permissions,
     code: STUB_CODE,
+    alarmEmail: 'oncall@example.com',
     env: { account: '111122223333', region: 'us-east-1' },
   });
   const ctx: Record<string, string> = {

@@ -13,6 +13,7 @@ import { parseConfig } from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { fillResource } from '../../functions/core/permissions.ts';
 import { AtrestStack, type AtrestStackProps, SWEEP_EVENT } from '../../infra/aws/lib/atrest-stack.ts';
+import { REPO_ROOT } from '../../infra/functions.ts';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const EU_KEY_ARN = 'arn:aws:kms:eu-west-1:111122223333:key/5678abcd-12ab-34cd-56ef-1234567890ab';
@@ -25,20 +26,31 @@ const CONFIG = {
     },
   },
 };
+const ALICLOUD_SECTION = {
+  clusterKms: {
+    kmsKeyId: 'key-hzz6c1f2b3a4d5e6f7g8h',
+    exclude: Array.from({ length: 200 }, (_, i) => `^c-${i}-long-prefix-to-fill-space$`),
+  },
+};
 /** A stub instead of the real bundle: stack tests stay fast; bundling is tested in bundle.test.ts. */
 const STUB_CODE = lambda.Code.fromInline('exports.handler = async () => [];');
-// Actions the platform wiring adds on top of permissions.ts (own log group, async DLQ, idempotency table).
+// Actions the platform wiring adds on top of permissions.ts (own log group, async DLQ, idempotency
+// table, and the data key both are encrypted with). No sqs:GetQueueAttributes / GetQueueUrl.
 const PLATFORM_ACTIONS = [
   'logs:CreateLogStream',
   'logs:PutLogEvents',
   'sqs:SendMessage',
-  'sqs:GetQueueAttributes',
-  'sqs:GetQueueUrl',
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:DescribeKey',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
 ];
+
+const BASE = { config: CONFIG, permissions, code: STUB_CODE, alarmEmail: 'oncall@example.com' };
 
 interface Synth {
   stack: AtrestStack;
@@ -62,7 +74,7 @@ function newApp(): { app: App; outdir: string } {
 /** Synthesises with cdk-nag on: an unacknowledged error throws here; warnings land in the report. */
 function synth(props: Partial<AtrestStackProps> = {}): Synth {
   const { app, outdir } = newApp();
-  const stack = new AtrestStack(app, 'Atrest', { config: CONFIG, permissions, code: STUB_CODE, ...props });
+  const stack = new AtrestStack(app, 'Atrest', { ...BASE, ...props });
   const template = Template.fromStack(stack);
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
     pluginReports: Array<{ violations: unknown[] }>;
@@ -194,7 +206,8 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
   it('keeps both DLQs encrypted and reachable over TLS only', () => {
     s.template.resourceCountIs('AWS::SQS::Queue', 2);
     s.template.allResourcesProperties('AWS::SQS::Queue', {
-      SqsManagedSseEnabled: true,
+      KmsMasterKeyId: arnOf(s.stack, s.stack.dataKey),
+      SqsManagedSseEnabled: Match.absent(),
       MessageRetentionPeriod: Duration.days(14).toSeconds(),
     });
     for (const queue of [s.stack.eventDlq, s.stack.asyncDlq])
@@ -215,7 +228,7 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
       BillingMode: 'PAY_PER_REQUEST',
       TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      SSESpecification: { SSEEnabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: arnOf(s.stack, s.stack.dataKey) },
     });
     expect(policyStatements(s.template)).toContainEqual(
       expect.objectContaining({
@@ -225,7 +238,7 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
     );
   });
 
-  it('alarms on function errors, both DLQs and the failed/deferred outcome metric, to an encrypted topic', () => {
+  it('alarms on errors, throttles, both DLQs, failed outcomes and an incomplete sweep; one composite pages', () => {
     const topic = { Ref: ref(s.stack, s.stack.alarmTopic) };
     const outcome = (value: string) => ({
       Namespace: 'atrest',
@@ -237,19 +250,20 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
       Statistic: 'Sum',
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-      AlarmActions: [topic],
     });
 
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    // Six causes plus the informational deferred alarm; none of them notifies by itself.
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     s.template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
-      AlarmActions: [topic],
+      AlarmActions: Match.absent(),
     });
-    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/Lambda',
-      MetricName: 'Errors',
-    });
+    for (const metric of ['Errors', 'Throttles'])
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+      });
     for (const queue of [s.stack.eventDlq, s.stack.asyncDlq])
       s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -257,18 +271,99 @@ describe('AtrestStack with the configured key (eu-west-1)', () => {
       });
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', outcome('failed'));
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', outcome('deferred'));
-    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'atrest',
+      MetricName: 'SweepIncomplete',
+    });
+    s.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: ref(s.stack, s.stack.function.logGroupOwn) },
+      FilterPattern: '{ $.message = "sweep" && $.complete IS FALSE }',
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'atrest', MetricName: 'SweepIncomplete' })],
+    });
+    // One failure shows in several children (outcome, error, DLQ); only the composite notifies.
+    s.template.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
+    s.template.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmActions: [topic] });
+    const composite = Object.values(s.template.findResources('AWS::CloudWatch::CompositeAlarm'))[0];
+    const rule = JSON.stringify(composite?.Properties.AlarmRule);
+    for (const id of [
+      'FunctionErrors',
+      'FunctionThrottles',
+      'EventDlqDepth',
+      'AsyncDlqDepth',
+      'OutcomeFailed',
+      'SweepIncomplete',
+    ])
+      expect(rule).toContain(ref(s.stack, s.stack.node.findChild(id)));
+    expect(rule).not.toContain(ref(s.stack, s.stack.node.findChild('OutcomeDeferred')));
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: arnOf(s.stack, s.stack.dataKey) });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+
+  it('encrypts its own data with a rotating customer managed key that EventBridge and CloudWatch may use', () => {
     s.template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
       KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          }),
-        ]),
+        Statement: Match.arrayWith(
+          ['events.amazonaws.com', 'cloudwatch.amazonaws.com'].map((service) =>
+            Match.objectLike({
+              Principal: { Service: service },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } },
+            }),
+          ),
+        ),
       },
     });
+  });
+
+  it('caps the function at 20 concurrent instances by default', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20 });
+  });
+
+  it('gives the function only its own section of the config, and the sweep rate', () => {
+    const t = synth({
+      env: { account: '111122223333', region: 'eu-west-1' },
+      config: { ...CONFIG, alicloud: ALICLOUD_SECTION, retry: { maxAttempts: 5 } },
+      sweepRate: 7,
+    }).template;
+    const variables = Object.values(t.findResources('AWS::Lambda::Function'))[0]?.Properties.Environment
+      .Variables;
+    expect(JSON.parse(variables.ATREST_CONFIG_JSON)).toEqual({ ...CONFIG, retry: { maxAttempts: 5 } });
+    expect(variables.ATREST_SWEEP_RATE).toBe('7');
+  });
+});
+
+describe('AtrestStack knobs', () => {
+  it('takes another reserved concurrency, or none', () => {
+    synth({ reservedConcurrency: 3 }).template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: 3,
+    });
+    synth({ reservedConcurrency: null }).template.hasResourceProperties('AWS::Lambda::Function', {
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+  });
+});
+
+describe('AtrestStack picks the log group key of the region it deploys to', () => {
+  it('for a stack synthesised for us-east-1: the us-east-1 key', () => {
+    const t = synth({ env: { account: '111122223333', region: 'us-east-1' } }).template;
+    t.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: KEY_ARN });
+  });
+
+  it('for an environment-agnostic stack: a per-region map, and a rule refusing unmapped regions', () => {
+    const t = synth().template;
+    t.hasMapping('RegionKey', { 'us-east-1': { arn: KEY_ARN }, 'eu-west-1': { arn: EU_KEY_ARN } });
+    t.hasResourceProperties('AWS::Logs::LogGroup', {
+      KmsKeyId: { 'Fn::FindInMap': ['RegionKey', { Ref: 'AWS::Region' }, 'arn'] },
+    });
+    expect(t.toJSON().Rules.KeyForRegion.Assertions).toEqual([
+      expect.objectContaining({
+        Assert: { 'Fn::Contains': [['us-east-1', 'eu-west-1'], { Ref: 'AWS::Region' }] },
+      }),
+    ]);
   });
 });
 
@@ -342,12 +437,12 @@ describe('AtrestStack creating its key (environment-agnostic)', () => {
 describe('AtrestStack fails at synth', () => {
   const attempt = (props: Partial<AtrestStackProps>) => () => {
     const { app } = newApp();
-    new AtrestStack(app, 'Atrest', { config: CONFIG, permissions, code: STUB_CODE, ...props });
+    new AtrestStack(app, 'Atrest', { ...BASE, ...props });
   };
 
   it('on a bad key ARN, naming the field', () => {
     expect(attempt({ config: { aws: { logGroupKms: { kmsKeyArn: 'alias/logs' } } } })).toThrow(
-      /config\.aws\.logGroupKms\.kmsKeyArn: does not match/,
+      /config\.aws\.logGroupKms\.kmsKeyArn: is a key alias/,
     );
   });
 
@@ -368,9 +463,26 @@ describe('AtrestStack fails at synth', () => {
     expect(attempt({ config: {} })).toThrow(/config\.aws\.logGroupKms: required/);
   });
 
-  it('when the config would not fit in Lambda’s environment', () => {
+  it('when the config would not fit in Lambda’s environment, with the size and the variable', () => {
     const exclude = Array.from({ length: 200 }, (_, i) => `^/aws/lambda/some-long-prefix-${i}-`);
-    expect(attempt({ config: { aws: { logGroupKms: { kmsKeyArn: KEY_ARN, exclude } } } })).toThrow(/4 KB/);
+    expect(attempt({ config: { aws: { logGroupKms: { kmsKeyArn: KEY_ARN, exclude } } } })).toThrow(
+      /environment would be \d+ bytes, over the Lambda limit of 4096 bytes.*ATREST_CONFIG_JSON/,
+    );
+  });
+
+  it('not because of a long Alibaba section: that never reaches the Lambda environment', () => {
+    expect(attempt({ config: { ...CONFIG, alicloud: ALICLOUD_SECTION } })).not.toThrow();
+  });
+
+  it('when no key is configured for the region the stack is synthesised for', () => {
+    expect(attempt({ env: { account: '111122223333', region: 'ap-south-1' } })).toThrow(
+      /config\.aws\.logGroupKms\.byRegion\.ap-south-1: no key for ap-south-1/,
+    );
+  });
+
+  it('without an alarm e-mail, or with a reserved concurrency of 0', () => {
+    expect(attempt({ alarmEmail: '' })).toThrow(/alarmEmail: required/);
+    expect(attempt({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency/);
   });
 
   it('when given another cloud’s permissions', () => {
@@ -380,10 +492,33 @@ describe('AtrestStack fails at synth', () => {
   });
 });
 
+describe('with the feature flags of cdk.json (what `cdk synth` uses)', () => {
+  it('still passes cdk-nag, with the region key and the composite alarm', () => {
+    const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+      context: Record<string, unknown>;
+    };
+    const outdir = mkdtempSync(join(tmpdir(), 'atrest-cdk-'));
+    outdirs.push(outdir);
+    const app = new App({ outdir, context: cdkJson.context });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const stack = new AtrestStack(app, 'Atrest', {
+      ...BASE,
+      env: { account: '111122223333', region: 'eu-west-1' },
+    });
+    const template = Template.fromStack(stack);
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+
+    expect(Object.keys(cdkJson.context).length).toBeGreaterThan(80);
+    expect(report.pluginReports.flatMap((r: { violations: unknown[] }) => r.violations)).toEqual([]);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: EU_KEY_ARN });
+    template.resourceCountIs('AWS::CloudWatch::CompositeAlarm', 1);
+  });
+});
+
 describe('cdk-nag in these tests', () => {
   it('does fail synth on an unacknowledged finding', () => {
     const { app, outdir } = newApp();
-    const stack = new AtrestStack(app, 'Atrest', { config: CONFIG, permissions, code: STUB_CODE });
+    const stack = new AtrestStack(app, 'Atrest', BASE);
     new sqs.Queue(stack, 'Unencrypted', { encryption: sqs.QueueEncryption.UNENCRYPTED });
 
     // CDK prints the report to stderr as well; keep the test output clean.

@@ -10,6 +10,7 @@
  * The first use of a customer-managed key also needs the service-linked role
  * `AliyunECSDiskEncryptDefaultRole` (ECS's access to KMS): an account set-up step, not this role's.
  */
+import type { DiskDefaultKmsConfig } from '#core/config';
 import type { PermissionSet } from '#core/permissions';
 
 const ECS_REGION = 'acs:ecs:{region}:{account}:*';
@@ -34,3 +35,22 @@ export const permissions: PermissionSet = {
     },
   ],
 };
+
+/**
+ * What the deployed role needs for this config: the timer checks every region in `regions` (and
+ * `byRegion`), so the ECS grants cover each of them, not only the stack's region; and
+ * `ecs:EnableDiskEncryptionByDefault` only when `enableIfDisabled` is on (otherwise the function
+ * never turns encryption on, it only reports it off).
+ */
+export function permissionsFor(config: DiskDefaultKmsConfig | undefined): PermissionSet {
+  const regions = [...new Set([...(config?.regions ?? []), ...Object.keys(config?.byRegion ?? {})])].sort();
+  const resources = regions.length === 0 ? [ECS_REGION] : regions.map((r) => `acs:ecs:${r}:{account}:*`);
+  return {
+    cloud: 'alicloud',
+    statements: permissions.statements
+      .filter(
+        (s) => config?.enableIfDisabled === true || !s.actions.includes('ecs:EnableDiskEncryptionByDefault'),
+      )
+      .map((s) => ({ ...s, resources })),
+  };
+}

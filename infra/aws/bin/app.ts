@@ -4,17 +4,28 @@
  *   npx cdk synth --app 'npx tsx infra/aws/bin/app.ts' -c config=atrest.json [-c createKey=true]
  *   npm run synth            (infra/synth.ts: both clouds, offline, into cdk.out/)
  *
- * Context: `config` (file; else $ATREST_CONFIG), `createKey` (true|false, default false),
- * `alarmEmail`, `reservedConcurrency`; organization mode: `organizationId`, `organizationalUnits`,
- * `homeRegion`, `delegatedAdmin`. The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION)
- * when known, else the stack is environment-agnostic.
+ * Context: `config` (file; else $ATREST_CONFIG), `alarmEmail` (required: who gets the alarms),
+ * `createKey` (true|false, default false), `reservedConcurrency` (default 20, `none` for no cap),
+ * `sweepRate` (calls/s of the scheduled sweep, default 5), `sweepHours` (hours between sweeps,
+ * default 24); organization mode: `organizationId`, `organizationalUnits`, `homeRegion`,
+ * `delegatedAdmin`. The environment is the CLI's (CDK_DEFAULT_ACCOUNT/REGION) when known, else
+ * the stack is environment-agnostic (then the log-group key is picked per region at deploy time).
  */
 import { pathToFileURL } from 'node:url';
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Duration, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { bundleFunction } from '../../bundle.ts';
-import { booleanFrom, configPathFrom, integerFrom, readConfigFile, stringFrom } from '../../config-source.ts';
+import { runEntry } from '../../cli-errors.ts';
+import {
+  booleanFrom,
+  capFrom,
+  configPathFrom,
+  integerFrom,
+  readConfigFile,
+  requiredStringFrom,
+} from '../../config-source.ts';
 import { loadPermissions } from '../../permissions.ts';
 import { AtrestStack, FUNCTION_ID } from '../lib/atrest-stack.ts';
 import { addOrganization } from '../lib/organization-app.ts';
@@ -38,8 +49,14 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   const bundle = await bundleFunction(FUNCTION_ID, {
     ...(options.bundleOutdir !== undefined ? { outdir: options.bundleOutdir } : {}),
   });
-  const alarmEmail = stringFrom(context, 'alarmEmail');
-  const reservedConcurrency = integerFrom(context, 'reservedConcurrency');
+  const alarmEmail = requiredStringFrom(
+    context,
+    'alarmEmail',
+    'the e-mail address that receives the alarms (-c alarmEmail=oncall@example.com)',
+  );
+  const reservedConcurrency = capFrom(context, 'reservedConcurrency');
+  const sweepRate = integerFrom(context, 'sweepRate');
+  const sweepHours = integerFrom(context, 'sweepHours');
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const permissions = await loadPermissions(FUNCTION_ID, config);
@@ -48,8 +65,10 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
     createKey: booleanFrom(context, 'createKey', false),
     permissions,
     code: lambda.Code.fromAsset(bundle.dir),
-    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
+    alarmEmail,
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
+    ...(sweepRate !== undefined ? { sweepRate } : {}),
+    ...(sweepHours !== undefined ? { sweepSchedule: events.Schedule.rate(Duration.hours(sweepHours)) } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   // Organization mode (`-c organizationId=o-… -c organizationalUnits=ou-…,r-…`): the central pieces
@@ -59,4 +78,4 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
-  (await createAwsApp()).synth();
+  await runEntry('cdk synth', async () => (await createAwsApp()).synth());

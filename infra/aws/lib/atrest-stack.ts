@@ -3,10 +3,15 @@
  *
  *   CloudTrail CreateLogGroup ─▶ EventBridge rule ─▶ Lambda ─▶ logs:AssociateKmsKey
  *   (+ tampers: DisassociateKmsKey, AssociateKmsKey)
- *   daily schedule {"atrest":{"sweep":true}} ─┘         │
+ *   daily schedule {"atrest":{"sweep":true}} ─┘         │ (reserved concurrency: 20 by default)
  *          (target failures ─▶ event DLQ)               ├─▶ DynamoDB idempotency table
  *                                                       └─▶ async failures ─▶ async DLQ
- *   alarms (function errors, both DLQs, EMF outcome=failed|deferred) ─▶ encrypted SNS topic
+ *   alarms (errors, throttles, both DLQs, outcome=failed, incomplete sweep) ─▶ one composite
+ *   alarm ─▶ SNS topic with an e-mail subscription (required: alarms that reach nobody are none)
+ *
+ * atrest's own data (table, queues, topic) is encrypted with a customer managed key the stack owns
+ * (`DataKey`): a tool that enforces encryption passes its own check, and the key policy can grant
+ * EventBridge and CloudWatch, which an imported key's policy would not.
  *
  * The config is validated here, at synth, with the same parser the function runs at start-up:
  * a bad config fails `cdk synth` naming the field instead of failing every invocation.
@@ -16,7 +21,19 @@
  * region (EventBridge gets "AWS API Call via CloudTrail" events only with a trail).
  */
 
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
+import {
+  Aws,
+  CfnMapping,
+  CfnOutput,
+  CfnRule,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -25,14 +42,18 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { parseConfig } from '#core/config';
+import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { PermissionSet } from '#core/permissions';
 import { fillResource } from '#core/permissions';
+import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
+import { checkEnvironmentSize } from '../../env-size.ts';
+import { functionConfig } from '../../functions.ts';
 import { RemediationFunction } from './remediation-function.ts';
 
 export const FUNCTION_ID = 'aws.log-group-kms';
@@ -41,13 +62,15 @@ export const OUTCOME_NAMESPACE = 'atrest';
 export const OUTCOME_METRIC = 'Outcome';
 /** The sweep event the scheduled rule sends; the handler must run a sweep when it sees it. */
 export const SWEEP_EVENT = { atrest: { sweep: true } } as const;
-/** Lambda's limit is 4 KB for all variables together; leave room for the others. */
-const MAX_CONFIG_BYTES = 3_500;
+/** The metric the log group's metric filter counts: one per sweep run that did not finish. */
+export const SWEEP_INCOMPLETE_METRIC = 'SweepIncomplete';
+/** Default reserved concurrency: the bench shows the adaptive limiter holds up to a few dozen instances. */
+export const DEFAULT_RESERVED_CONCURRENCY = 20;
 /** Stands in for the created key's ARN while the config is validated at synth. */
 const PLACEHOLDER_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
 
 export interface AtrestStackProps extends StackProps {
-  /** The config document (CONTRACT.md section 3), as parsed JSON; validated here. */
+  /** The config document (README, Configuration), as parsed JSON; validated here. */
   config: unknown;
   /** The function's permissions (functions/aws/log-group-kms/permissions.ts). */
   permissions: PermissionSet;
@@ -58,12 +81,17 @@ export interface AtrestStackProps extends StackProps {
    * region's `aws.logGroupKms.kmsKeyArn`. false (default): use the key ARN from the config.
    */
   createKey?: boolean;
-  /** Reserved concurrency for the function; default none. */
-  reservedConcurrency?: number;
-  /** An e-mail address subscribed to the alarm topic; default none. */
-  alarmEmail?: string;
+  /**
+   * Reserved concurrency: caps parallel instances, so a burst of creations cannot exhaust the
+   * account's Logs API quota. Default 20; `null` removes the cap (then the account's unreserved pool).
+   */
+  reservedConcurrency?: number | null;
+  /** The e-mail address subscribed to the alarm topic; required, so an alarm reaches someone. */
+  alarmEmail: string;
   /** How often the sweep runs; default once a day. */
   sweepSchedule?: events.Schedule;
+  /** API calls per second of the scheduled sweep (`ATREST_SWEEP_RATE`, at most 100); default 5. */
+  sweepRate?: number;
 }
 
 export class AtrestStack extends Stack {
@@ -73,6 +101,8 @@ export class AtrestStack extends Stack {
   readonly eventDlq: sqs.Queue;
   readonly asyncDlq: sqs.Queue;
   readonly alarmTopic: sns.Topic;
+  readonly dataKey: kms.Key;
+  readonly attentionAlarm: cloudwatch.CompositeAlarm;
 
   constructor(scope: Construct, id: string, props: AtrestStackProps) {
     super(scope, id, props);
@@ -81,6 +111,7 @@ export class AtrestStack extends Stack {
 
     const { key, configJson } = this.keyAndConfig(props);
     this.key = key;
+    this.dataKey = this.createDataKey();
 
     this.eventDlq = this.deadLetterQueue('EventDlq', 'EventBridge could not deliver to the function');
     this.asyncDlq = this.deadLetterQueue('AsyncDlq', 'the function failed after its async retries');
@@ -91,26 +122,44 @@ export class AtrestStack extends Stack {
       timeToLiveAttribute: 'expiration',
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.dataKey,
       // Records expire within hours; nothing in the table outlives its TTL.
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // Validated here with the function's own parser, so a bad rate fails the synth, not every run.
+    const sweepRate = String(
+      sweepRateFrom({ ATREST_SWEEP_RATE: String(props.sweepRate ?? DEFAULT_SWEEP_RATE) }),
+    );
+    const environment = {
+      ATREST_CONFIG_JSON: configJson.text,
+      IDEMPOTENCY_TABLE_NAME: this.table.tableName,
+      ATREST_SWEEP_RATE: sweepRate,
+    };
+    checkEnvironmentSize(FUNCTION_ID, 'Lambda', {
+      ATREST_CONFIG_JSON: { text: configJson.sized, tokens: configJson.tokens },
+      IDEMPOTENCY_TABLE_NAME: { tokens: 1 },
+      ATREST_SWEEP_RATE: { text: sweepRate },
+    });
+    const reserved =
+      props.reservedConcurrency === undefined ? DEFAULT_RESERVED_CONCURRENCY : props.reservedConcurrency;
+    if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
+      throw new ConfigError([
+        `reservedConcurrency: expected a whole number of at least 1 (0 would throttle every event), got ${reserved}`,
+      ]);
     this.function = new RemediationFunction(this, 'LogGroupKms', {
       functionId: FUNCTION_ID,
       code: props.code,
-      environment: {
-        ATREST_CONFIG_JSON: configJson,
-        IDEMPOTENCY_TABLE_NAME: this.table.tableName,
-      },
+      environment,
       logEncryptionKey: key,
       // The daily sweep pages through every log group in one invocation.
       timeout: Duration.minutes(5),
       onFailure: this.asyncDlq,
-      ...(props.reservedConcurrency !== undefined
-        ? { reservedConcurrentExecutions: props.reservedConcurrency }
-        : {}),
+      ...(reserved !== null ? { reservedConcurrentExecutions: reserved } : {}),
     });
+    // The async DLQ and the table are encrypted with the data key: the role may use it, nothing more.
+    this.dataKey.grant(this.function, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
     // Narrow grant: the four item calls Powertools makes, nothing else (no Scan, no Query).
     this.table.grant(
       this.function,
@@ -152,7 +201,9 @@ export class AtrestStack extends Stack {
       targets: [target(events.RuleTargetInput.fromObject(SWEEP_EVENT))],
     });
 
-    this.alarmTopic = this.alarms(props.alarmEmail);
+    const { topic, attention } = this.alarms(props.alarmEmail);
+    this.alarmTopic = topic;
+    this.attentionAlarm = attention;
 
     new CfnOutput(this, 'FunctionName', { value: this.function.functionName });
     new CfnOutput(this, 'KeyArn', { value: key.keyArn });
@@ -162,8 +213,15 @@ export class AtrestStack extends Stack {
     new CfnOutput(this, 'AsyncDlqUrl', { value: this.asyncDlq.queueUrl });
   }
 
-  /** Validates the config (throws ConfigError naming the field) and picks or creates the key. */
-  private keyAndConfig(props: AtrestStackProps): { key: kms.IKey; configJson: string } {
+  /**
+   * Validates the config (throws ConfigError naming the field) and picks or creates the key. The
+   * function's environment gets only its own section (functionConfig): no Alibaba ids, and the
+   * 4 KB budget is spent on what this function reads.
+   */
+  private keyAndConfig(props: AtrestStackProps): {
+    key: kms.IKey;
+    configJson: { text: string; sized: string; tokens: number };
+  } {
     if (!props.createKey) {
       const config = parseConfig(props.config);
       const section = config.aws?.logGroupKms;
@@ -171,9 +229,11 @@ export class AtrestStack extends Stack {
         throw new ConfigError([
           'config.aws.logGroupKms: required to deploy aws.log-group-kms (or pass createKey=true to create the key)',
         ]);
-      const region = Token.isUnresolved(this.region) ? undefined : this.region;
-      const arn = (region !== undefined ? section.byRegion?.[region] : undefined) ?? section.kmsKeyArn;
-      return { key: kms.Key.fromKeyArn(this, 'Key', arn), configJson: checkedSize(JSON.stringify(config)) };
+      const text = JSON.stringify(functionConfig(FUNCTION_ID, config));
+      return {
+        key: kms.Key.fromKeyArn(this, 'Key', this.regionKeyArn(section)),
+        configJson: { text, sized: text, tokens: 0 },
+      };
     }
     const key = this.createLogsKey();
     const raw = asObject(props.config, 'config');
@@ -183,13 +243,50 @@ export class AtrestStack extends Stack {
       ...raw,
       aws: { ...aws, logGroupKms: { ...section, kmsKeyArn: PLACEHOLDER_KEY_ARN } },
     };
-    const config = parseConfig(withPlaceholder);
-    checkedSize(JSON.stringify(config));
+    const config: Config = parseConfig(withPlaceholder);
+    const own = functionConfig(FUNCTION_ID, config) as Config;
     const withKey = {
-      ...config,
-      aws: { ...config.aws, logGroupKms: { ...config.aws?.logGroupKms, kmsKeyArn: key.keyArn } },
+      ...own,
+      aws: { ...own.aws, logGroupKms: { ...own.aws?.logGroupKms, kmsKeyArn: key.keyArn } },
     };
-    return { key, configJson: this.toJsonString(withKey) };
+    const sized = JSON.stringify({
+      ...own,
+      aws: { ...own.aws, logGroupKms: { ...own.aws?.logGroupKms, kmsKeyArn: '' } },
+    });
+    return { key, configJson: { text: this.toJsonString(withKey), sized, tokens: 1 } };
+  }
+
+  /**
+   * The key for the function's own log group must live in the stack's region (a KMS key serves
+   * only its own region). A stack synthesised for a region picks `byRegion[region]`, else
+   * `kmsKeyArn` when it is in that region. An environment-agnostic stack maps every configured
+   * region to its key (`Fn::FindInMap` on `AWS::Region`), and a rule refuses the deployment in a
+   * region without one, naming it, before any resource is created.
+   */
+  private regionKeyArn(section: NonNullable<NonNullable<Config['aws']>['logGroupKms']>): string {
+    const byRegion = new Map<string, string>();
+    byRegion.set(arnRegion(section.kmsKeyArn), section.kmsKeyArn);
+    for (const [region, arn] of Object.entries(section.byRegion ?? {})) byRegion.set(region, arn);
+    if (!Token.isUnresolved(this.region)) {
+      const arn = byRegion.get(this.region);
+      if (arn === undefined || arnRegion(arn) !== this.region)
+        throw new ConfigError([
+          `config.aws.logGroupKms.byRegion.${this.region}: no key for ${this.region}, where this stack deploys (kmsKeyArn is in ${arnRegion(section.kmsKeyArn)}; a KMS key serves only its own region)`,
+        ]);
+      return arn;
+    }
+    const mapping = new CfnMapping(this, 'RegionKey', {
+      mapping: Object.fromEntries([...byRegion].map(([region, arn]) => [region, { arn }])),
+    });
+    new CfnRule(this, 'KeyForRegion', {
+      assertions: [
+        {
+          assert: Fn.conditionContains([...byRegion.keys()], Aws.REGION),
+          assertDescription: `atrest: config.aws.logGroupKms has no key for this region (configured: ${[...byRegion.keys()].join(', ')}); add byRegion.<region>`,
+        },
+      ],
+    });
+    return mapping.findInMap(Aws.REGION, 'arn');
   }
 
   /** A symmetric key with rotation and the key policy CloudWatch Logs needs to use it. */
@@ -247,7 +344,8 @@ export class AtrestStack extends Stack {
 
   private deadLetterQueue(id: string, what: string): sqs.Queue {
     const queue = new sqs.Queue(this, id, {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.dataKey,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -258,80 +356,128 @@ export class AtrestStack extends Stack {
     return queue;
   }
 
-  /** Alarms on everything that means "a resource may be left unencrypted", to an encrypted topic. */
-  private alarms(email: string | undefined): sns.Topic {
-    // CloudWatch can publish to an encrypted topic only with a customer managed key that allows it.
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'atrest: encrypts the alarm topic',
+  /**
+   * The key of atrest's own data: the idempotency table, both dead-letter queues and the alarm
+   * topic. Its policy lets EventBridge write to the event DLQ and CloudWatch publish to the topic,
+   * each only for this account; the function role gets its use by IAM grant.
+   */
+  private createDataKey(): kms.Key {
+    const key = new kms.Key(this, 'DataKey', {
+      description: 'atrest: encrypts its own idempotency table, dead-letter queues and alarm topic',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
-    topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowCloudWatchAlarms',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
-      }),
-    );
+    for (const [sid, service] of [
+      ['AllowEventBridgeToDeadLetterQueue', 'events.amazonaws.com'],
+      ['AllowCloudWatchAlarmsToTopic', 'cloudwatch.amazonaws.com'],
+    ] as const)
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid,
+          principals: [new iam.ServicePrincipal(service)],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+        }),
+      );
+    return key;
+  }
+
+  /**
+   * One alarm per cause, and one composite alarm over them that alone notifies: a failed
+   * remediation shows as an outcome, a function error and later a DLQ message, and should page once.
+   */
+  private alarms(email: string): { topic: sns.Topic; attention: cloudwatch.CompositeAlarm } {
+    if (typeof email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(email))
+      throw new ConfigError([
+        `alarmEmail: required, an e-mail address that receives atrest's alarms (got ${JSON.stringify(email)}); pass -c alarmEmail=oncall@example.com`,
+      ]);
     const topic = new sns.Topic(this, 'Alarms', {
       displayName: 'atrest alarms',
-      masterKey: topicKey,
+      masterKey: this.dataKey,
       enforceSSL: true,
     });
-    if (email !== undefined) topic.addSubscription(new subscriptions.EmailSubscription(email));
-    const action = new SnsAction(topic);
+    topic.addSubscription(new subscriptions.EmailSubscription(email));
 
+    // `{"message":"sweep","complete":false,…}`: the handler's summary of a sweep that did not finish.
+    new logs.MetricFilter(this, 'SweepIncompleteFilter', {
+      logGroup: this.function.logGroupOwn,
+      filterPattern: logs.FilterPattern.literal('{ $.message = "sweep" && $.complete IS FALSE }'),
+      metricNamespace: OUTCOME_NAMESPACE,
+      metricName: SWEEP_INCOMPLETE_METRIC,
+      metricValue: '1',
+      defaultValue: 0,
+    });
+    const period = Duration.minutes(5);
     const outcome = (outcome: 'failed' | 'deferred') =>
       new cloudwatch.Metric({
         namespace: OUTCOME_NAMESPACE,
         metricName: OUTCOME_METRIC,
         dimensionsMap: { function: FUNCTION_ID, outcome },
         statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
+        period,
       });
     const alarms: Array<[string, cloudwatch.IMetric, string]> = [
-      ['FunctionErrors', this.function.metricErrors({ period: Duration.minutes(5) }), 'the function threw'],
+      ['FunctionErrors', this.function.metricErrors({ period }), 'the function threw'],
+      ['FunctionThrottles', this.function.metricThrottles({ period }), 'invocations were throttled'],
       [
         'EventDlqDepth',
-        this.eventDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+        this.eventDlq.metricApproximateNumberOfMessagesVisible({ period }),
         'EventBridge could not deliver events to the function',
       ],
       [
         'AsyncDlqDepth',
-        this.asyncDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+        this.asyncDlq.metricApproximateNumberOfMessagesVisible({ period }),
         'the function failed an event after all retries',
       ],
       ['OutcomeFailed', outcome('failed'), 'a log group could not be encrypted (outcome failed)'],
-      ['OutcomeDeferred', outcome('deferred'), 'a log group was not ready and is waiting for a retry'],
+      [
+        'SweepIncomplete',
+        new cloudwatch.Metric({
+          namespace: OUTCOME_NAMESPACE,
+          metricName: SWEEP_INCOMPLETE_METRIC,
+          statistic: cloudwatch.Stats.SUM,
+          period,
+        }),
+        'the scheduled sweep stopped before it reached every log group',
+      ],
     ];
-    for (const [id, metric, why] of alarms) {
-      const alarm = new cloudwatch.Alarm(this, id, {
-        alarmDescription: `atrest ${FUNCTION_ID}: ${why}`,
-        metric,
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(action);
-    }
-    return topic;
+    const children = alarms.map(
+      ([id, metric, why]) =>
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: `atrest ${FUNCTION_ID}: ${why}`,
+          metric,
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+    );
+    // Deferred is not a failure (a retry is scheduled): visible in the console, never paging.
+    new cloudwatch.Alarm(this, 'OutcomeDeferred', {
+      alarmDescription: `atrest ${FUNCTION_ID}: a log group was not ready and is waiting for a retry (informational)`,
+      metric: outcome('deferred'),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const attention = new cloudwatch.CompositeAlarm(this, 'Attention', {
+      alarmDescription: `atrest ${FUNCTION_ID}: something may be left unencrypted; the child alarm in ALARM says what`,
+      alarmRule: cloudwatch.AlarmRule.anyOf(...children),
+    });
+    attention.addAlarmAction(new SnsAction(topic));
+    return { topic, attention };
   }
+}
+
+/** The region of a KMS key ARN (`arn:aws:kms:<region>:…`). */
+function arnRegion(arn: string): string {
+  return arn.split(':')[3] ?? '';
 }
 
 function asObject(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new ConfigError([`${where}: expected object`]);
   return value as Record<string, unknown>;
-}
-
-function checkedSize(json: string): string {
-  const bytes = Buffer.byteLength(json);
-  if (bytes > MAX_CONFIG_BYTES)
-    throw new ConfigError([
-      `config: ${bytes} bytes as JSON; Lambda environment variables hold at most 4 KB in total (limit here ${MAX_CONFIG_BYTES})`,
-    ]);
-  return json;
 }

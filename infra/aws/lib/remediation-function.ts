@@ -11,13 +11,12 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
 export interface RemediationFunctionProps {
-  /** The function id (CONTRACT.md section 1); shown in the description. */
+  /** The function id (README, What it does); shown in the description. */
   functionId: string;
   /** The prebuilt bundle: `lambda.Code.fromAsset(bundle.dir)`. */
   code: lambda.Code;
@@ -79,7 +78,7 @@ export class RemediationFunction extends lambda.Function {
       ...(props.reservedConcurrentExecutions !== undefined
         ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
         : {}),
-      onFailure: new SqsDestination(props.onFailure),
+      onFailure: new SendOnlySqsDestination(props.onFailure),
       retryAttempts: props.retryAttempts ?? 2,
       maxEventAge: props.maxEventAge ?? Duration.hours(6),
     });
@@ -90,5 +89,22 @@ export class RemediationFunction extends lambda.Function {
       reason:
         'nodejs22.x on purpose: the bundle targets node20 and is tested on Node 20 and 22; move to the next runtime once the test matrix covers it.',
     });
+  }
+}
+
+/**
+ * The on-failure destination with only the grant Lambda needs: `sqs:SendMessage` on the queue.
+ * CDK's SqsDestination calls `grantSendMessages`, which adds `sqs:GetQueueAttributes` and
+ * `sqs:GetQueueUrl` (and broad key actions) that no atrest code calls; the queue's key, if any, is
+ * granted by the stack with the exact KMS actions.
+ */
+export class SendOnlySqsDestination implements lambda.IDestination {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  bind(_scope: Construct, fn: lambda.IFunction): lambda.DestinationConfig {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }),
+    );
+    return { destination: this.queue.queueArn };
   }
 }

@@ -171,7 +171,7 @@ describe('alicloud.disk-default-kms through the emulator', () => {
 
   it('timer: each tick is new work, a re-delivered tick is a duplicate', async () => {
     const tick = sample('timer.json');
-    const next = { ...tick, triggerTime: '2026-11-22T11:00:00Z' };
+    const next = { ...tick, triggerTime: '2026-11-22T18:00:00Z' }; // the next 6-hourly tick
 
     const first = await run(tick);
     const again = await run(tick);

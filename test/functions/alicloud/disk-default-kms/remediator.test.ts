@@ -69,8 +69,8 @@ describe('parseEvent', () => {
     expect(
       parsed.kind === 'targets' && parsed.targets.map((t) => [t.region, t.observedAt, t.account]),
     ).toEqual([
-      ['cn-beijing', '2026-11-22T10:00:00Z', ACCOUNT],
-      ['cn-hangzhou', '2026-11-22T10:00:00Z', ACCOUNT],
+      ['cn-beijing', '2026-11-22T12:00:00Z', ACCOUNT],
+      ['cn-hangzhou', '2026-11-22T12:00:00Z', ACCOUNT],
     ]);
   });
 
