@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Config } from '../../functions/core/config.ts';
 import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
 import { CONFIG_SECTIONS, functionSpec, REPO_ROOT } from '../../infra/functions.ts';
+import { startCallerSts } from './accounts.ts';
 import { type AckState, startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
 import { startAlicloudDelivery } from './alicloud-delivery.ts';
@@ -51,6 +52,8 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   const aliKms = await startAlicloudKms({ region: ALI_REGION });
   const awsDelivery = await startAwsDelivery();
   const aliDelivery = await startAlicloudDelivery();
+  // The CLI asks STS for its own account once per run (GetCallerIdentity), in both clouds.
+  const callerSts = await startCallerSts();
   const services: EmulatedService[] = [
     awsDelivery.cloudtrail,
     awsDelivery.eventbridge,
@@ -153,6 +156,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   );
 
   const env: Record<string, string> = {
+    ...callerSts.env,
     ...awsDelivery.env,
     ...aliDelivery.env,
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
@@ -174,7 +178,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     seeded,
     ack: ack.clusters,
     stop: async () => {
-      await Promise.all(services.map((s) => s.stop()));
+      await Promise.all([...services.map((s) => s.stop()), callerSts.stop()]);
     },
   };
 }
