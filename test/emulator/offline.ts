@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Config } from '../../functions/core/config.ts';
 import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
 import { CONFIG_SECTIONS, functionSpec, REPO_ROOT } from '../../infra/functions.ts';
+import { startCallerSts } from './accounts.ts';
 import { type AckState, startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
 import { startAlicloudDelivery } from './alicloud-delivery.ts';
@@ -49,6 +50,8 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   const ecs = await startEcs();
   const tables = await startOssTables();
   const aliKms = await startAlicloudKms({ region: ALI_REGION });
+  // Both clouds' STS: the CLI asks GetCallerIdentity for its own account.
+  const sts = await startCallerSts();
   const awsDelivery = await startAwsDelivery();
   const aliDelivery = await startAlicloudDelivery();
   const services: EmulatedService[] = [
@@ -153,6 +156,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   );
 
   const env: Record<string, string> = {
+    ...sts.env,
     ...awsDelivery.env,
     ...aliDelivery.env,
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
@@ -174,7 +178,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     seeded,
     ack: ack.clusters,
     stop: async () => {
-      await Promise.all(services.map((s) => s.stop()));
+      await Promise.all([...services.map((s) => s.stop()), sts.stop()]);
     },
   };
 }
