@@ -55,14 +55,7 @@ export function endpointFor(
 ): Endpoint {
   const override = env[`ALIBABA_CLOUD_ENDPOINT_${service}`];
   if (override !== undefined && override !== '') {
-    let url: URL;
-    try {
-      url = new URL(override);
-    } catch {
-      throw new ConfigError([`ALIBABA_CLOUD_ENDPOINT_${service}: not a URL (${JSON.stringify(override)})`]);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new ConfigError([`ALIBABA_CLOUD_ENDPOINT_${service}: scheme must be http or https`]);
+    const url = overrideUrl(`ALIBABA_CLOUD_ENDPOINT_${service}`, override);
     return { protocol: url.protocol === 'http:' ? 'http' : 'https', host: url.host, overridden: true };
   }
   if (!ALICLOUD_REGION.test(region))
@@ -70,6 +63,38 @@ export function endpointFor(
   if (service === 'FC' && (account === undefined || !ALICLOUD_ACCOUNT.test(account)))
     throw new ConfigError(['account: the Function Compute endpoint needs the account id']);
   return { protocol: 'https', host: HOSTS[service](region, account), overridden: false };
+}
+
+/** An override variable's URL, or a ConfigError naming the variable. */
+function overrideUrl(name: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError([`${name}: not a URL (${JSON.stringify(value)})`]);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError([`${name}: scheme must be http or https (${JSON.stringify(value)})`]);
+  if (url.host === '') throw new ConfigError([`${name}: no host (${JSON.stringify(value)})`]);
+  return url;
+}
+
+/**
+ * Checks every `ALIBABA_CLOUD_ENDPOINT_*` variable that is set, at start-up (CLI before any verb
+ * runs, FC when the instance starts): a typo such as `ftp://…` is one config error naming the
+ * variable (CLI exit 2), not a `failed` line per event.
+ */
+export function checkEndpointOverrides(env: Record<string, string | undefined> = process.env): void {
+  const issues: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('ALIBABA_CLOUD_ENDPOINT_') || value === undefined || value === '') continue;
+    try {
+      overrideUrl(name, value);
+    } catch (error) {
+      issues.push(...(error as ConfigError).issues);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues.sort());
 }
 
 export interface AlicloudCredentials {

@@ -11,6 +11,9 @@
  * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
  * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
  * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
+ * The wrapper comes back in an event body, so it is not trusted: a `firstSeenAt` that is no real
+ * date or lies in the future (`DeferralStateInvalid`), or more re-queues than the deadline allows
+ * (`DeferralAttemptsExceeded`), ends the chain `failed` at once.
  *
  * Settled means settled: when any outcome is not settled — `failed`, `rejected`, a `duplicate` of
  * work another invocation still holds in progress (`settled: false`), a `deferred` whose re-queue
@@ -32,9 +35,13 @@
  * (default 5, so live events keep their quota), until the invocation has SWEEP_RESERVE_MS left.
  * ActionTrail delivery is best effort; this is the backstop. Each outcome is logged as for a live
  * event, then one `sweep` summary line. The sweep never throws for a resource (failed ones are
- * logged at ERROR) and never re-queues: it returns its outcomes, and the next run picks up what is
- * left. A remediator that owns timer events itself (disk-default-kms checks its configured regions
- * on every tick) gets them as before, whatever their payload; so does any other timer payload.
+ * logged at ERROR) and never re-queues: it returns its outcomes, and the next run resumes from the
+ * listing cursor this one left (Tablestore, beside the idempotency records). A remediator that
+ * owns timer events itself (disk-default-kms checks its configured regions on every tick) gets
+ * them as before, whatever their payload; so does any other timer payload.
+ *
+ * Batches: FC's EventBridge trigger in `event-streaming` mode delivers a JSON array of events;
+ * each is processed on its own, and the invocation throws after all of them if any failed.
  */
 import * as z from 'zod/mini';
 import { CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
@@ -47,11 +54,18 @@ import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/rateli
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
+import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { ALICLOUD_REGION } from '#core/validation';
 import type { AlicloudSessionCredentials } from './accounts.ts';
-import { type AlicloudCredentials, credentialsFrom, type FcContextCredentials } from './clients.ts';
+import {
+  type AlicloudCredentials,
+  checkEndpointOverrides,
+  credentialsFrom,
+  type FcContextCredentials,
+} from './clients.ts';
 import { isSlsTriggerEvent } from './events.ts';
 import { restoresFromEnv } from './restores.ts';
+import { cursorStoreFromEnv } from './sweep-cursor.ts';
 import { storeFromEnv } from './tablestore.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
@@ -97,6 +111,8 @@ export interface FcHandlerOptions {
   random?: () => number;
   /** Where log lines go (one JSON object per line). Default console.log. */
   log?: (line: string) => void;
+  /** Where a scheduled sweep resumes. Default: Tablestore beside the idempotency store, else per-instance memory. */
+  cursors?: SweepCursorStore;
 }
 
 /** Thrown after logging so FC's async retry and dead-letter destination see the failure. */
@@ -126,8 +142,10 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\
 const Requeued = z.strictObject({
   atrest: z.strictObject({
     deferred: z.strictObject({
-      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(100_000)),
-      firstSeenAt: z.string().check(z.regex(ISO_TIME)),
+      // Loose on purpose: planDeferral checks the values, so a corrupted wrapper ends `failed`
+      // with DeferralStateInvalid instead of being mistaken for a cloud event.
+      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
+      firstSeenAt: z.string().check(z.minLength(1), z.maxLength(64)),
     }),
   }),
   event: z.unknown(),
@@ -163,9 +181,32 @@ export function deferralDelaySeconds(attempt: number, random: number): number {
 
 export type DeferralPlan =
   | { kind: 'requeue'; deferral: Deferral; delaySeconds: number }
-  | { kind: 'expired'; deferral: Deferral; waitedMs: number };
+  | { kind: 'expired'; deferral: Deferral; waitedMs: number; code: DeferralEndCode; why: string };
 
-/** Pure: re-queue again (and when), or give up because the deadline has passed. */
+/** Why a deferral chain ended `failed`. */
+export type DeferralEndCode =
+  | 'DeferralDeadlineExceeded'
+  | 'DeferralAttemptsExceeded'
+  | 'DeferralStateInvalid';
+
+/** A `firstSeenAt` this far ahead of our clock is clock skew; further ahead it is not to be trusted. */
+export const DEFERRAL_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The most re-queues an honest chain can need to reach `deadlineMs`: every delay is at least 80 %
+ * of 60 s, so more attempts than the deadline divided by 48 s (plus the first) cannot come from
+ * our own wrapper — a forged or corrupted count would otherwise keep the chain alive.
+ */
+export function maxDeferralAttempts(deadlineMs: number): number {
+  return Math.ceil(deadlineMs / (FIRST_DELAY_S * 0.8 * 1000)) + 2;
+}
+
+/**
+ * Pure: re-queue again (and when), or give up. The wrapper arrives in an event body, so its
+ * numbers are checked before they are believed: a `firstSeenAt` that is not a real instant or lies
+ * in the future, or more attempts than the deadline allows, ends the chain at once
+ * (`DeferralStateInvalid` / `DeferralAttemptsExceeded`) instead of re-queueing for ever.
+ */
 export function planDeferral(
   previous: Deferral | undefined,
   deadlineMs: number,
@@ -174,20 +215,65 @@ export function planDeferral(
 ): DeferralPlan {
   const firstSeenAt = previous?.firstSeenAt ?? new Date(nowMs).toISOString();
   const firstMs = Date.parse(firstSeenAt);
-  const waitedMs = Number.isFinite(firstMs) ? nowMs - firstMs : 0;
   const attempt = (previous?.attempt ?? 0) + 1;
   const deferral = { attempt, firstSeenAt };
-  if (previous !== undefined && waitedMs >= deadlineMs) return { kind: 'expired', deferral, waitedMs };
+  if (!Number.isFinite(firstMs) || !realInstant(firstSeenAt, firstMs))
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs: 0,
+      code: 'DeferralStateInvalid',
+      why: `firstSeenAt ${JSON.stringify(firstSeenAt)} is not a real date`,
+    };
+  const waitedMs = nowMs - firstMs;
+  if (waitedMs < -DEFERRAL_CLOCK_SKEW_MS)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs: 0,
+      code: 'DeferralStateInvalid',
+      why: `firstSeenAt ${firstSeenAt} is in the future`,
+    };
+  const maxAttempts = maxDeferralAttempts(deadlineMs);
+  if (previous !== undefined && attempt > maxAttempts)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs,
+      code: 'DeferralAttemptsExceeded',
+      why: `${previous.attempt} re-queue(s), more than the ${maxAttempts - 1} the deadline allows`,
+    };
+  if (previous !== undefined && waitedMs >= deadlineMs)
+    return {
+      kind: 'expired',
+      deferral,
+      waitedMs,
+      code: 'DeferralDeadlineExceeded',
+      why: `still not ready after ${Math.round(waitedMs / 60_000)} min and ${previous.attempt} re-queue(s)`,
+    };
   // Never sleep past the deadline: the last check happens right at it.
-  const leftS = Math.ceil((deadlineMs - waitedMs) / 1000);
+  const leftS = Math.ceil((deadlineMs - Math.max(waitedMs, 0)) / 1000);
   const delaySeconds = Math.min(deferralDelaySeconds(attempt, random), Math.max(1, leftS), MAX_ASYNC_DELAY_S);
   return { kind: 'requeue', deferral, delaySeconds };
+}
+
+/** `Date.parse` rolls 2026-02-31 over to March; a real instant prints back to the same calendar day. */
+function realInstant(text: string, ms: number): boolean {
+  const day = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(text);
+  if (day === null) return false;
+  const [, date, hh, mm, ss] = day;
+  if (Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59) return false;
+  // The calendar date must exist (compare in UTC at noon so an offset cannot move it a day).
+  const noon = Date.parse(`${date}T12:00:00Z`);
+  return Number.isFinite(noon) && new Date(noon).toISOString().slice(0, 10) === date && Number.isFinite(ms);
 }
 
 export function createFcHandler(options: FcHandlerOptions) {
   const env = options.env ?? process.env;
   // Parsed once per instance: a bad config fails the first invocation with the field named.
   const config = configFromEnv(env);
+  // Likewise a bad ALIBABA_CLOUD_ENDPOINT_* variable: the instance fails at init, naming it.
+  checkEndpointOverrides(env);
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const log = options.log ?? ((line: string) => console.log(line));
@@ -218,6 +304,8 @@ export function createFcHandler(options: FcHandlerOptions) {
   const members = new Map<string, AnyRemediator>();
   // Also parsed once: a bad value fails the first invocation with the variable named.
   const sweepRate = sweepRateFrom(env);
+  // Without Tablestore: per instance (a warm instance still resumes its own last sweep).
+  const memoryCursors = new MemorySweepCursorStore();
 
   return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
     const started = now();
@@ -267,15 +355,56 @@ export function createFcHandler(options: FcHandlerOptions) {
         options,
         rate: sweepRate,
         lockSeconds: timeoutSeconds,
+        cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
       });
     }
     const remainingMs = () => timeoutMs - (now() - started);
     const restores = options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores;
-    /** One event through the engine, then its deferral (re-queue or expiry). */
+
+    /** Re-queues a deferred event (FC async invocation with a delay) and logs how it went. */
+    const requeueLogged = async (
+      original: unknown,
+      plan: Extract<DeferralPlan, { kind: 'requeue' }>,
+    ): Promise<unknown> => {
+      try {
+        await requeue(original, plan, context, env, credentials);
+        log(
+          line('INFO', 'requeued', {
+            function: remediator.id,
+            attempt: plan.deferral.attempt,
+            delaySeconds: plan.delaySeconds,
+            firstSeenAt: plan.deferral.firstSeenAt,
+            requestId: context.requestId,
+          }),
+        );
+        return undefined;
+      } catch (error) {
+        const { errorFacts } = await import('./openapi.ts');
+        const facts = errorFacts(error);
+        log(
+          line('ERROR', 'requeue failed', {
+            function: remediator.id,
+            requestId: context.requestId,
+            error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
+          }),
+        );
+        return error;
+      }
+    };
+
+    /**
+     * One event through the engine, then its deferral: expiry, or a re-queue — at once, or, with
+     * `hold`, left to the caller as `held` (a batch re-queues only when none of its events failed).
+     */
     const processOne = async (
       original: unknown,
       deferral: Deferral | undefined,
-    ): Promise<{ outcomes: Outcome[]; requeueFailure?: unknown }> => {
+      hold = false,
+    ): Promise<{
+      outcomes: Outcome[];
+      requeueFailure?: unknown;
+      held?: Extract<DeferralPlan, { kind: 'requeue' }>;
+    }> => {
       let outcomes = await remediateEvent(remediator, original, {
         config,
         store,
@@ -294,29 +423,8 @@ export function createFcHandler(options: FcHandlerOptions) {
         } else if (!anyFailed) {
           // With a failure in the same event we throw instead: FC's retry re-delivers the whole event,
           // and a re-queue on top would start a second chain for the same work.
-          try {
-            await requeue(original, plan, context, env, credentials);
-            log(
-              line('INFO', 'requeued', {
-                function: remediator.id,
-                attempt: plan.deferral.attempt,
-                delaySeconds: plan.delaySeconds,
-                firstSeenAt: plan.deferral.firstSeenAt,
-                requestId: context.requestId,
-              }),
-            );
-          } catch (error) {
-            requeueFailure = error;
-            const { errorFacts } = await import('./openapi.ts');
-            const facts = errorFacts(error);
-            log(
-              line('ERROR', 'requeue failed', {
-                function: remediator.id,
-                requestId: context.requestId,
-                error: { code: facts.code ?? (error as Error).name ?? 'Error', message: facts.message },
-              }),
-            );
-          }
+          if (hold) return { outcomes, held: plan };
+          requeueFailure = await requeueLogged(original, plan);
         }
       }
       return { outcomes, ...(requeueFailure !== undefined ? { requeueFailure } : {}) };
@@ -341,6 +449,22 @@ export function createFcHandler(options: FcHandlerOptions) {
       });
       outcomes = result.outcomes;
       requeueFailure = result.requeueFailure;
+    } else if (Array.isArray(decoded) && decoded.length > 0) {
+      // A batch (FC's EventBridge trigger in event-streaming mode delivers a JSON array): each
+      // event on its own, one outcome line each. Deferred ones are re-queued only when no event of
+      // the delivery is left unsettled — else FC's retry brings the whole batch back, and a
+      // re-queue on top would start a second chain for the same work.
+      const done = [];
+      for (const each of decoded) {
+        const { event: original, deferral } = unwrapDeferred(each);
+        done.push({ original, ...(await processOne(original, deferral, true)) });
+      }
+      outcomes = done.flatMap((d) => d.outcomes);
+      const unsettled = outcomes.some((o) => !isSettled(o) && o.outcome !== 'deferred');
+      // Held back because another event is unsettled: the invocation throws below and FC's
+      // retry brings the deferred events back with the rest.
+      for (const { original, held } of done)
+        if (held && !unsettled) requeueFailure ??= await requeueLogged(original, held);
     } else {
       const { event: original, deferral } = unwrapDeferred(decoded);
       ({ outcomes, requeueFailure } = await processOne(original, deferral));
@@ -401,6 +525,7 @@ interface SweepRun {
   options: FcHandlerOptions;
   rate: number;
   lockSeconds: number;
+  cursors: SweepCursorStore;
 }
 
 /** The scheduled sweep of this function's region; see the header. */
@@ -436,25 +561,22 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
     ...(run.options.now
       ? { clock: { now: run.now, ...(run.options.engine?.sleep ? { sleep: run.options.engine.sleep } : {}) } }
       : {}),
+    cursors: run.cursors,
     onOutcome: (outcome) =>
       log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
   });
-  // Incomplete (time budget or a listing failure) is a warning: the next run starts over, and a
-  // failed listing has already been logged at ERROR as a failed outcome.
+  // Incomplete (time budget or a listing failure) is a warning: the next run resumes where this
+  // one stopped, and a failed listing has already been logged at ERROR as a failed outcome.
   log(line(summary.complete ? 'INFO' : 'WARN', 'sweep', { ...summary, requestId: context.requestId }));
   return result.outcomes;
 }
 
 function expire(outcome: Outcome, plan: Extract<DeferralPlan, { kind: 'expired' }>): Outcome {
   const { reason, ...rest } = outcome;
-  const minutes = Math.round(plan.waitedMs / 60_000);
   return {
     ...rest,
     outcome: 'failed',
-    error: {
-      code: 'DeferralDeadlineExceeded',
-      message: `still not ready after ${minutes} min and ${plan.deferral.attempt - 1} re-queue(s): ${reason ?? 'deferred'}`,
-    },
+    error: { code: plan.code, message: `${plan.why}: ${reason ?? 'deferred'}` },
   };
 }
 
@@ -507,7 +629,7 @@ function decode(event: Buffer | string | object): unknown {
       : undefined;
   if (text === undefined) return event;
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
     // Not JSON: let the remediator's parser reject it with its own reason.
     return { unparseable: text.slice(0, 200) };

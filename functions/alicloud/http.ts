@@ -3,9 +3,17 @@
  * those services have no light SDK, and a bundled SDK would cost more cold start than our code.
  * The caller signs; this only sends, bounds the wait, and turns transport failures into the
  * caller's own network error class (so each service keeps its error names).
+ *
+ * Bounded twice: `timeoutMs` is a deadline on the whole exchange — connect, headers and every byte
+ * of the body — not an idle timeout, so a server that trickles one byte a second cannot hold an
+ * invocation; `maxBodyBytes` caps the body, checked against Content-Length before reading and
+ * while reading (the socket is destroyed at the cap, so a 300 MB answer costs at most the cap).
+ * Both end as the caller's network error with code `RequestTimeout` / `ResponseTooLarge`, which
+ * `classifyNetwork` makes retryable inside the engine's budget.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { RemediationError, TransientError, UnexpectedError } from '#core/errors';
 
 export interface RawResponse {
@@ -23,25 +31,34 @@ export interface Exchange {
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
+  /** Deadline for the whole exchange, body included. */
   timeoutMs: number;
+  /** Largest response body accepted. Default DEFAULT_MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
   /** TLS server name, when it differs from `address` (a virtual host). */
   servername?: string;
   /** Builds the service's network error: `code` is Node's (`ECONNRESET`, …) or `RequestTimeout`. */
   networkError: (code: string, message: string, cause?: unknown) => Error;
 }
 
+/** 1 MiB: every answer atrest reads is one resource or one page of names, a few KiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** 4 MiB: one page of a listing (SLS and OSS Tables pages hold at most 500–1,000 short entries). */
+export const LIST_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 export function send(x: Exchange): Promise<RawResponse> {
   const url = new URL(`${x.protocol}://${x.address}`);
   const request = x.protocol === 'https' ? httpsRequest : httpRequest;
-  const fail = (error: Error): Error =>
-    error.name === 'AtrestTimeout'
-      ? x.networkError('RequestTimeout', error.message)
-      : x.networkError(
-          (error as NodeJS.ErrnoException).code ?? 'NetworkError',
-          `request failed: ${error.message}`,
-          error,
-        );
+  const cap = x.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (error: Error | undefined, response?: RawResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else if (response) resolve(response);
+    };
     const req = request(
       {
         protocol: `${x.protocol}:`,
@@ -53,20 +70,90 @@ export function send(x: Exchange): Promise<RawResponse> {
         ...(x.protocol === 'https' && x.servername !== undefined ? { servername: x.servername } : {}),
       },
       (res) => {
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > cap) {
+          finish(tooLarge(`declares ${declared} bytes`));
+          req.destroy();
+          return;
+        }
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > cap) {
+            finish(tooLarge(`exceeded ${cap} bytes while reading`));
+            req.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
         );
-        res.on('error', (error) => reject(fail(error)));
+        res.on('error', (error) => finish(fail(error)));
+        // A connection that closes before the last byte (no 'end'): never a silent short body.
+        res.on('close', () => {
+          if (!res.complete)
+            finish(x.networkError('ECONNRESET', 'connection closed before the end of the answer'));
+        });
       },
     );
-    req.setTimeout(x.timeoutMs, () =>
-      req.destroy(Object.assign(new Error(`no answer within ${x.timeoutMs} ms`), { name: 'AtrestTimeout' })),
-    );
-    req.on('error', (error) => reject(fail(error)));
+    const tooLarge = (detail: string) =>
+      x.networkError('ResponseTooLarge', `response body over the ${cap}-byte cap (${detail})`);
+    const fail = (error: Error): Error =>
+      x.networkError(
+        (error as NodeJS.ErrnoException).code ?? 'NetworkError',
+        `request failed: ${error.message}`,
+        error,
+      );
+    // One timer for the whole exchange: idle timeouts restart on every byte, so a trickling
+    // server would never trip one.
+    const deadline = setTimeout(() => {
+      finish(x.networkError('RequestTimeout', `no complete answer within ${x.timeoutMs} ms`));
+      req.destroy();
+    }, x.timeoutMs);
+    req.on('error', (error) => finish(fail(error)));
     req.end(x.body);
   });
+}
+
+/**
+ * For SDKs that do their own HTTP (Tablestore): an Agent whose every connection carries one
+ * request (no keep-alive) and is destroyed when the exchange passes `deadlineMs` or `maxBodyBytes`
+ * bytes arrive — the same two bounds as `send()`, enforced on the socket because the SDK only has
+ * an idle timeout. The socket error carries `code` `RequestTimeout` / `ResponseTooLarge`.
+ */
+export function boundedAgent(
+  protocol: 'http' | 'https',
+  limits: { deadlineMs: number; maxBodyBytes?: number },
+): HttpAgent {
+  const cap = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bound = (socket: Socket): Socket => {
+    const fail = (code: string, message: string) =>
+      socket.destroy(Object.assign(new Error(message), { code }));
+    const timer = setTimeout(
+      () => fail('RequestTimeout', `no complete answer within ${limits.deadlineMs} ms`),
+      limits.deadlineMs,
+    );
+    let read = 0;
+    socket.on('data', (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > cap) fail('ResponseTooLarge', `response over the ${cap}-byte cap`);
+    });
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  };
+  type Create = (options: object, callback?: unknown) => Socket;
+  const agent =
+    protocol === 'https' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
+  const create = (agent as unknown as { createConnection: Create }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: Create }).createConnection = (options, callback) =>
+    bound(create(options, callback));
+  return agent;
 }
 
 /** Transport failures worth another try; anything else (DNS name unknown, TLS) is not. */
@@ -78,6 +165,9 @@ export const RETRYABLE_NETWORK: ReadonlySet<string> = new Set([
   'EPIPE',
   'EAI_AGAIN',
   'RequestTimeout',
+  // A body over the cap: a proxy's error page or a glitch; another try may get the real answer,
+  // and the engine's budget bounds how often we ask.
+  'ResponseTooLarge',
 ]);
 
 /** A transport failure with Node's code: Transient when retrying can help, else Unexpected. */

@@ -1,17 +1,24 @@
 /**
- * A thin layer over `@alicloud/openapi-client`'s generic `callApi` for the ACS3-signed APIs the
- * Alibaba Cloud functions call: ECS (RPC), ACK and Function Compute 3.0 (ROA). One client per
- * (service, region), built from `endpointFor()` (fixed host template or the override variable) and
- * a credentials provider that is asked on every request, so rotating STS credentials never go stale
- * in a cached client. The SDK's own retry is off: the engine retries with its budget and jitter.
+ * Signed calls to the ACS3-signed APIs the Alibaba Cloud functions call: ECS and KMS (RPC), ACK
+ * and Function Compute 3.0 (ROA). Requests are built exactly as `@alicloud/openapi-client` 0.4.x
+ * `doRequest` builds them (same headers, same body encodings) and signed by the official
+ * `OpenApiUtil.getAuthorization` (ACS3-HMAC-SHA256); only the transport is ours (./http.ts).
  *
- * `classifyAlicloud` maps what the client throws onto the typed hierarchy of #core/errors by the
+ * Why not the client's own transport: its `readTimeout` rejects the promise but keeps the socket
+ * reading, and it buffers any body whole — a trickling answer holds a connection for ever and a
+ * 300 MB answer costs a gigabyte. `send()` bounds the whole exchange (`readTimeoutMs`, body
+ * included) and caps the body (1 MiB; 4 MiB for listings), both retryable network errors
+ * (`RequestTimeout`, `ResponseTooLarge`). No retry here: the engine owns retry and the budget.
+ * Endpoints come from `endpointFor()` (fixed host template or the override variable); credentials
+ * are asked for on every request, so rotating STS credentials never go stale.
+ *
+ * `classifyAlicloud` maps what a call throws onto the typed hierarchy of #core/errors by the
  * service's error code and HTTP status, never by message.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import diagnostics from 'node:diagnostics_channel';
-import { Readable } from 'node:stream';
-import OpenApiModule, { Config, OpenApiRequest, Params } from '@alicloud/openapi-client';
+import { randomUUID } from 'node:crypto';
+import { stringify } from 'node:querystring';
+import OpenApiUtilModule from '@alicloud/openapi-util';
+import type * as z from 'zod/mini';
 import {
   ConflictError,
   DeniedError,
@@ -22,16 +29,18 @@ import {
   ThrottledError,
   TransientError,
   UnexpectedError,
+  UnexpectedResponseError,
 } from '#core/errors';
-import { type AlicloudCredentials, type AlicloudService, endpointFor } from './clients.ts';
+import { formatIssues } from '#core/validation';
+import { type AlicloudCredentials, type AlicloudService, type Endpoint, endpointFor } from './clients.ts';
+import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
 
-type OpenApiClient = InstanceType<typeof OpenApiModule>;
-type RuntimeOptions = Parameters<OpenApiClient['callApi']>[2];
+// CommonJS with `exports.default = Client`: Node's ESM loader hands us the exports object,
+// bundlers that honour `__esModule` hand us the class. Accept both.
+const OpenApiUtil: typeof OpenApiUtilModule =
+  (OpenApiUtilModule as unknown as { default?: typeof OpenApiUtilModule }).default ?? OpenApiUtilModule;
 
-// The package is CommonJS with `exports.default = Client`: Node's ESM loader hands us the exports
-// object, bundlers that honour `__esModule` hand us the class. Accept both.
-const ClientClass: typeof OpenApiModule =
-  (OpenApiModule as unknown as { default?: typeof OpenApiModule }).default ?? OpenApiModule;
+const SIGNATURE_ALGORITHM = 'ACS3-HMAC-SHA256';
 
 /** API versions of the products we call (each product's own, fixed by its SDK). */
 export const API_VERSIONS = { CS: '2015-12-15', ECS: '2014-05-26', FC: '2023-03-30' } as const;
@@ -42,9 +51,9 @@ export interface AlicloudApiOptions {
   env?: Record<string, string | undefined>;
   /** The account id: Function Compute's endpoint contains it. */
   account?: string;
-  /** Socket read timeout per request. Default 10 000 ms. */
+  /** Deadline per request, connect to the last byte of the body. Default 10 000 ms. */
   readTimeoutMs?: number;
-  /** TCP connect timeout per request. Default 5 000 ms. */
+  /** Kept for callers of the earlier client; the deadline above already covers connecting. */
   connectTimeoutMs?: number;
 }
 
@@ -76,9 +85,48 @@ type RpcService = Extract<
   'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE' | 'STS' | 'RESOURCEMANAGER'
 >;
 
-/** Signed calls to Alibaba Cloud OpenAPI products. Cheap to create; clients are built on first use. */
+/** An error answer (HTTP 4xx/5xx), shaped as openapi-client's so `errorFacts` reads both alike. */
+export class AlicloudApiError extends Error {
+  readonly statusCode: number;
+  constructor(
+    readonly code: string | undefined,
+    message: string,
+    readonly data: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AlicloudApiError';
+    this.statusCode = Number(data.statusCode);
+  }
+}
+
+/** No usable answer: Node's code (`ECONNRESET`, …), `RequestTimeout` or `ResponseTooLarge`. */
+export class AlicloudNetworkError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'AlicloudNetworkError';
+  }
+}
+
+interface Prepared {
+  service: AlicloudService;
+  region: string;
+  action: string;
+  version: string;
+  method: string;
+  pathname: string;
+  query: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: { bytes: Buffer; contentType: string };
+  bodyType: 'json' | 'none';
+}
+
+/** Signed calls to Alibaba Cloud OpenAPI products. Cheap to create. */
 export class AlicloudApi {
-  private readonly clients = new Map<string, OpenApiClient>();
+  private readonly endpoints = new Map<string, Endpoint>();
   private readonly env: Record<string, string | undefined>;
 
   constructor(private readonly options: AlicloudApiOptions) {
@@ -93,168 +141,175 @@ export class AlicloudApi {
     version: string,
     query: Record<string, string>,
   ): Promise<ApiResponse<Record<string, unknown>>> {
-    const params = new Params({
+    const response = await this.call({
+      service,
+      region,
       action,
       version,
-      protocol: 'HTTPS',
-      pathname: '/',
       method: 'POST',
-      authType: 'AK',
-      style: 'RPC',
-      reqBodyType: 'formData',
+      pathname: '/',
+      query,
       bodyType: 'json',
     });
-    const client = this.client(service, region);
-    const response = await withAnswerFacts(() =>
-      client.callApi(params, new OpenApiRequest({ query }), this.runtime()),
-    );
     return response as ApiResponse<Record<string, unknown>>;
   }
 
   /** A ROA call (REST path + JSON body, ACS3-signed). */
   async roa(service: RoaService, region: string, call: RoaCall): Promise<ApiResponse> {
-    const params = new Params({
+    const body =
+      call.raw !== undefined
+        ? { bytes: call.raw, contentType: 'application/octet-stream' }
+        : call.body !== undefined
+          ? {
+              bytes: Buffer.from(typeof call.body === 'string' ? call.body : JSON.stringify(call.body)),
+              contentType: 'application/json; charset=utf-8',
+            }
+          : undefined;
+    return this.call({
+      service,
+      region,
       action: call.action,
       version: API_VERSIONS[service],
-      protocol: 'HTTPS',
-      pathname: call.pathname,
       method: call.method,
-      authType: 'AK',
-      style: 'ROA',
-      reqBodyType: 'json',
+      pathname: call.pathname,
+      query: call.query ?? {},
+      ...(call.headers ? { headers: call.headers } : {}),
+      ...(body ? { body } : {}),
       bodyType: call.bodyType ?? 'json',
     });
-    const request = new OpenApiRequest({
-      ...(call.query ? { query: call.query } : {}),
-      ...(call.headers ? { headers: call.headers } : {}),
-      ...(call.body !== undefined ? { body: call.body } : {}),
-      ...(call.raw !== undefined ? { stream: bufferStream(call.raw) } : {}),
-    });
-    const client = this.client(service, region);
-    const response = await withAnswerFacts(() => client.callApi(params, request, this.runtime()));
-    return response as ApiResponse;
   }
 
-  private runtime(): RuntimeOptions {
-    // autoretry off: one HTTP attempt per call; the engine owns retry, backoff and the time budget.
-    return {
-      autoretry: false,
-      readTimeout: this.options.readTimeoutMs ?? 10_000,
-      connectTimeout: this.options.connectTimeoutMs ?? 5_000,
-    } as RuntimeOptions;
-  }
-
-  private client(service: AlicloudService, region: string): OpenApiClient {
-    const cacheKey = `${service}|${region}`;
-    let client = this.clients.get(cacheKey);
-    if (!client) {
-      // Throws ConfigError for a malformed region or override URL before any request is built.
-      const endpoint = endpointFor(service, region, this.env, this.options.account);
-      client = new ClientClass(
-        new Config({
-          endpoint: endpoint.host,
-          protocol: endpoint.protocol,
-          regionId: region,
-          readTimeout: this.options.readTimeoutMs ?? 10_000,
-          connectTimeout: this.options.connectTimeoutMs ?? 5_000,
-          credential: credentialAdapter(this.options.credentials),
-        }),
-      );
-      this.clients.set(cacheKey, client);
+  private async call(p: Prepared): Promise<ApiResponse> {
+    // Throws ConfigError for a malformed region or override URL before any request is built.
+    const endpoint = this.endpoint(p.service, p.region);
+    const payload = p.body?.bytes ?? Buffer.alloc(0);
+    // Header set and order of openapi-client's doRequest (ACS3).
+    const headers: Record<string, string> = {
+      host: endpoint.host,
+      'x-acs-version': p.version,
+      'x-acs-action': p.action,
+      'user-agent': 'atrest (+openapi)',
+      'x-acs-date': OpenApiUtil.getTimestamp(),
+      'x-acs-signature-nonce': randomUUID().replaceAll('-', ''),
+      accept: 'application/json',
+      ...p.headers,
+    };
+    if (p.body) headers['content-type'] = p.body.contentType;
+    const hashed = OpenApiUtil.hexEncode(OpenApiUtil.hash(payload, SIGNATURE_ALGORITHM));
+    headers['x-acs-content-sha256'] = hashed;
+    const credentials = this.options.credentials();
+    if (credentials.securityToken) {
+      headers['x-acs-accesskey-id'] = credentials.accessKeyId;
+      headers['x-acs-security-token'] = credentials.securityToken;
     }
-    return client;
+    headers.Authorization = OpenApiUtil.getAuthorization(
+      { pathname: p.pathname, method: p.method, query: p.query, headers } as never,
+      SIGNATURE_ALGORITHM,
+      hashed,
+      credentials.accessKeyId,
+      credentials.accessKeySecret,
+    );
+    if (p.body) headers['content-length'] = String(payload.length);
+    const search = Object.keys(p.query).length > 0 ? `?${stringify(p.query)}` : '';
+    const response = await send({
+      protocol: endpoint.protocol,
+      address: endpoint.host,
+      method: p.method,
+      path: `${p.pathname}${search}`,
+      headers,
+      ...(p.body ? { body: payload } : {}),
+      timeoutMs: this.options.readTimeoutMs ?? 10_000,
+      // Single resources and an invocation answer are a few KiB; listing pages may be larger.
+      maxBodyBytes: /^(List|DescribeClusters)/.test(p.action) ? LIST_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES,
+      networkError: (code, message, cause) =>
+        new AlicloudNetworkError(code, `${p.action}: ${message}`, { cause }),
+    });
+    const responseHeaders = flatHeaders(response.headers);
+    const text = response.body.toString('utf8');
+    if (response.status >= 400) throw serviceError(p.action, response.status, text, responseHeaders);
+    if (p.bodyType === 'none') return { statusCode: response.status, headers: responseHeaders, body: text };
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    // An empty body, a proxy's HTML page, a bare value: no answer to read (retryable).
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      const requestId = responseHeaders['x-acs-request-id'];
+      throw new UnexpectedResponseError(
+        `${p.action}: answered HTTP ${response.status} with ${text === '' ? 'an empty body' : 'a body that is not a JSON object'}`,
+        { status: response.status, ...(requestId !== undefined ? { requestId } : {}) },
+      );
+    }
+    return { statusCode: response.status, headers: responseHeaders, body };
   }
+
+  private endpoint(service: AlicloudService, region: string): Endpoint {
+    const key = `${service}|${region}`;
+    let endpoint = this.endpoints.get(key);
+    if (!endpoint) {
+      endpoint = endpointFor(service, region, this.env, this.options.account);
+      this.endpoints.set(key, endpoint);
+    }
+    return endpoint;
+  }
+}
+
+/**
+ * The answer's body checked against what the caller reads. A success answer lacking it (`{}`, a
+ * field of the wrong type) is an UnexpectedResponseError — retryable, code `UnexpectedResponse`,
+ * with the request id — never a state.
+ */
+export function answerOf<T>(schema: z.ZodMiniType<T>, response: ApiResponse, action: string): T {
+  const result = schema.safeParse(response.body);
+  if (result.success) return result.data;
+  const body = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Record<
+    string,
+    unknown
+  >;
+  const requestId = firstString(body.RequestId, body.requestId, response.headers['x-acs-request-id']);
+  throw new UnexpectedResponseError(
+    `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+    { status: response.statusCode, ...(requestId !== undefined ? { requestId } : {}) },
+  );
 }
 
 export function createAlicloudApi(options: AlicloudApiOptions): AlicloudApi {
   return new AlicloudApi(options);
 }
 
-/** openapi-client reads credentials through this interface (`getCredential()` per request). */
-function credentialAdapter(provider: () => AlicloudCredentials): Config['credential'] {
-  const current = async () => {
-    const c = provider();
-    return {
-      accessKeyId: c.accessKeyId,
-      accessKeySecret: c.accessKeySecret,
-      securityToken: c.securityToken ?? '',
-      bearerToken: '',
-      type: c.securityToken ? 'sts' : 'access_key',
-      providerName: '',
-    };
-  };
-  const adapter = {
-    getCredential: current,
-    getAccessKeyId: async () => (await current()).accessKeyId,
-    getAccessKeySecret: async () => (await current()).accessKeySecret,
-    getSecurityToken: async () => (await current()).securityToken,
-    getBearerToken: () => '',
-    getType: () => (provider().securityToken ? 'sts' : 'access_key'),
-  };
-  return adapter as unknown as Config['credential'];
+function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
 }
 
-function bufferStream(buffer: Buffer): OpenApiRequest['stream'] {
-  // A one-chunk readable; the client reads it fully to hash it before sending.
-  return Readable.from([buffer]) as OpenApiRequest['stream'];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Answers that are not the service's (a gateway's HTML page on a 5xx)
-// ---------------------------------------------------------------------------------------------
-
-/**
- * openapi-client parses every 4xx/5xx body as JSON (unless it is `text/xml`) and throws the bare
- * `SyntaxError` when it is not, losing the status and the request id. Node's own HTTP diagnostics
- * channels see the answer's status and headers; an AsyncLocalStorage slot ties them to the call
- * that is waiting, so concurrent calls never mix. Observation only: nothing in the request changes.
- */
-interface AnswerSlot {
-  status?: number;
-  headers?: Record<string, unknown>;
-}
-const answers = new AsyncLocalStorage<AnswerSlot>();
-const slotOf = new WeakMap<object, AnswerSlot>();
-diagnostics.subscribe('http.client.request.start', (message) => {
-  const slot = answers.getStore();
-  const request = (message as { request?: object }).request;
-  if (slot !== undefined && request !== undefined) slotOf.set(request, slot);
-});
-diagnostics.subscribe('http.client.response.finish', (message) => {
-  const { request, response } = message as {
-    request?: object;
-    response?: { statusCode?: number; headers?: Record<string, unknown> };
-  };
-  const slot = request !== undefined ? slotOf.get(request) : undefined;
-  if (slot === undefined || response === undefined) return;
-  if (response.statusCode !== undefined) slot.status = response.statusCode;
-  if (response.headers !== undefined) slot.headers = response.headers;
-});
-
-/** An error answer whose body the client could not read as the service's: code from the status. */
-export class ForeignAnswerError extends Error {
-  readonly code: string;
-  readonly statusCode: number;
-  readonly data: { statusCode: number; headers: Record<string, unknown> };
-
-  constructor(status: number, headers: Record<string, unknown>, options?: ErrorOptions) {
-    super(`HTTP ${status} with a body that is not the service's answer`, options);
-    this.name = 'ForeignAnswerError';
-    this.code = httpStatusCode(status);
-    this.statusCode = status;
-    this.data = { statusCode: status, headers };
-  }
-}
-
-async function withAnswerFacts<T>(call: () => Promise<T>): Promise<T> {
-  const slot: AnswerSlot = {};
+/** The error answer as openapi-client reports it: `Code`/`Message`/`RequestId` from a JSON body. */
+function serviceError(
+  action: string,
+  status: number,
+  text: string,
+  headers: Record<string, string>,
+): AlicloudApiError {
+  let err: Record<string, unknown> = {};
   try {
-    return await answers.run(slot, call);
-  } catch (error) {
-    if (error instanceof SyntaxError && slot.status !== undefined && slot.status >= 400)
-      throw new ForeignAnswerError(slot.status, slot.headers ?? {}, { cause: error });
-    throw error;
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      err = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's page): the status alone classifies it.
   }
+  const code = err.Code ?? err.code;
+  const message = err.Message ?? err.message;
+  const requestId = err.RequestId ?? err.requestId ?? headers['x-acs-request-id'];
+  // A body that is not the service's (a gateway's HTML page on a 5xx): the code from the status.
+  return new AlicloudApiError(
+    typeof code === 'string' && code !== '' ? code : httpStatusCode(status),
+    `code: ${status}, ${typeof message === 'string' ? message : `${action} failed`} request id: ${String(requestId)}`,
+    { ...err, statusCode: status, headers },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +325,8 @@ export interface AlicloudErrorFacts {
 }
 
 const NETWORK_CODES = new Set([
+  'RequestTimeout',
+  'ResponseTooLarge',
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',

@@ -18,10 +18,18 @@ import {
   ThrottledError,
   TransientError,
   UnexpectedError,
+  UnexpectedResponseError,
 } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
-import { classifyNetwork, type RawResponse, send, unknownFailure } from './http.ts';
+import {
+  classifyNetwork,
+  DEFAULT_MAX_BODY_BYTES,
+  LIST_MAX_BODY_BYTES,
+  type RawResponse,
+  send,
+  unknownFailure,
+} from './http.ts';
 
 /** Table bucket names (CreateTableBucket): 3–32 chars, lowercase letters, digits, hyphens; no hyphen at either end. */
 export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -272,14 +280,14 @@ export interface OssTablesClientOptions {
   now?: () => Date;
 }
 
+// The key must be there: `{"encryptionConfiguration":{}}` (or null) is "no configuration", as
+// ossutil shows it; a body without the key at all (`{}`, empty) is no answer.
 const EncryptionBody = z.looseObject({
-  encryptionConfiguration: z.optional(
-    z.nullable(
-      z.looseObject({
-        sseAlgorithm: z.optional(z.nullable(z.string())),
-        kmsKeyArn: z.optional(z.nullable(z.string())),
-      }),
-    ),
+  encryptionConfiguration: z.nullable(
+    z.looseObject({
+      sseAlgorithm: z.optional(z.nullable(z.string())),
+      kmsKeyArn: z.optional(z.nullable(z.string())),
+    }),
   ),
 });
 const ListBody = z.looseObject({
@@ -310,7 +318,7 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
     bucketArn: string | undefined,
     query: Array<[string, string]>,
     body?: unknown,
-  ): Promise<{ status: number; body: Buffer }> {
+  ): Promise<RawResponse> {
     const credentials = options.credentials();
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const base: Record<string, string> = {
@@ -343,12 +351,20 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
       headers: signed.headers,
       ...(payload !== undefined ? { body: payload } : {}),
       timeoutMs,
+      // A bucket's encryption is a few hundred bytes; a ListTableBuckets page (at most 1,000
+      // buckets of ~300 bytes each) stays well under 4 MiB.
+      maxBodyBytes: action === 'ListTableBuckets' ? LIST_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES,
       networkError: (code, message, cause) =>
         new OssTablesNetworkError(code, `OSS Tables ${message}`, { cause }),
     });
     if (response.status >= 300) throw toServiceError(action, response);
     return response;
   }
+
+  const requestContext = (response: RawResponse) => {
+    const id = response.headers['x-oss-request-id'];
+    return { status: response.status, ...(typeof id === 'string' ? { requestId: id } : {}) };
+  };
 
   const json = (body: Buffer): unknown => {
     if (body.length === 0) return {};
@@ -365,7 +381,7 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
         throw new InvalidError(`invalid table bucket ARN ${JSON.stringify(bucketArn)}`, {
           code: 'InvalidBucketArn',
         });
-      let response: { status: number; body: Buffer };
+      let response: RawResponse;
       try {
         response = await call(
           'GetTableBucketEncryption',
@@ -383,10 +399,9 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
       }
       const result = EncryptionBody.safeParse(json(response.body));
       if (!result.success)
-        throw new OssTablesServiceError(
-          'MalformedResponse',
-          'GetTableBucketEncryption: unexpected response shape',
-          response.status,
+        throw new UnexpectedResponseError(
+          'GetTableBucketEncryption: the answer carries no encryptionConfiguration',
+          requestContext(response),
         );
       const conf = result.data.encryptionConfiguration;
       return {
@@ -423,10 +438,9 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
       const response = await call('ListTableBuckets', 'GET', 'buckets', undefined, query);
       const result = ListBody.safeParse(json(response.body));
       if (!result.success)
-        throw new OssTablesServiceError(
-          'MalformedResponse',
-          'ListTableBuckets: unexpected response shape',
-          response.status,
+        throw new UnexpectedResponseError(
+          'ListTableBuckets: the answer is not a page of table buckets',
+          requestContext(response),
         );
       return {
         tableBuckets: (result.data.tableBuckets ?? []).map((b) => ({

@@ -22,9 +22,17 @@ import {
   ThrottledError,
   TransientError,
   UnexpectedError,
+  UnexpectedResponseError,
 } from '#core/errors';
+import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
-import { classifyNetwork, send, unknownFailure } from './http.ts';
+import {
+  classifyNetwork,
+  DEFAULT_MAX_BODY_BYTES,
+  LIST_MAX_BODY_BYTES,
+  send,
+  unknownFailure,
+} from './http.ts';
 
 /** Project names (SLS "Manage a project"): 3–63 chars, lowercase letters, digits, hyphens; alphanumeric ends. */
 export const SLS_PROJECT = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -204,7 +212,7 @@ export interface SlsClientOptions {
   credentials: () => AlicloudCredentials;
   /** Where `ALIBABA_CLOUD_ENDPOINT_SLS` is read. Default: process.env. */
   env?: Record<string, string | undefined>;
-  /** Per-request timeout. Default 10 000 ms. */
+  /** Deadline per request, body included (not an idle timeout). Default 10 000 ms. */
   timeoutMs?: number;
   /** Clock for the `Date` header. Default: now. */
   now?: () => Date;
@@ -215,8 +223,9 @@ const UserCmkRead = z.looseObject({
   arn: z.optional(z.nullable(z.string())),
   region_id: z.optional(z.nullable(z.string())),
 });
+// GetLogStore always names the logstore; without it the answer is not about one.
 const LogstoreBody = z.looseObject({
-  logstoreName: z.optional(z.string()),
+  logstoreName: z.string().check(z.minLength(1)),
   encrypt_conf: z.optional(
     z.nullable(
       z.looseObject({
@@ -227,23 +236,22 @@ const LogstoreBody = z.looseObject({
     ),
   ),
 });
+// A listing page must carry its list: an answer without one would end a sweep early, silently.
 const ProjectsBody = z.looseObject({
   total: z.optional(z.number()),
-  projects: z.optional(
-    z.nullable(
-      z.array(
-        z.looseObject({
-          projectName: z.string(),
-          region: z.optional(z.nullable(z.string())),
-          owner: z.optional(z.nullable(z.string())),
-        }),
-      ),
+  projects: z.nullable(
+    z.array(
+      z.looseObject({
+        projectName: z.string(),
+        region: z.optional(z.nullable(z.string())),
+        owner: z.optional(z.nullable(z.string())),
+      }),
     ),
   ),
 });
 const LogstoresBody = z.looseObject({
   total: z.optional(z.number()),
-  logstores: z.optional(z.nullable(z.array(z.string()))),
+  logstores: z.nullable(z.array(z.string())),
 });
 
 interface Call {
@@ -271,7 +279,7 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const now = options.now ?? (() => new Date());
 
-  async function call(c: Call): Promise<unknown> {
+  async function call(c: Call): Promise<{ body: unknown; requestId?: string }> {
     const credentials = options.credentials();
     const body = c.body === undefined ? undefined : Buffer.from(JSON.stringify(c.body), 'utf8');
     const headers: Record<string, string> = {
@@ -304,6 +312,9 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
       headers,
       ...(body !== undefined ? { body } : {}),
       timeoutMs,
+      // GetLogStore is one logstore (~1 KiB); a ListProject / ListLogStores page of 500 entries
+      // stays far under 4 MiB.
+      maxBodyBytes: c.action.startsWith('List') ? LIST_MAX_BODY_BYTES : DEFAULT_MAX_BODY_BYTES,
       // TLS must name the virtual host SLS serves (the project's host), not the bare endpoint.
       servername: route.host.replace(/:\d+$/, ''),
       networkError: (code, message, cause) => new SlsNetworkError(code, `SLS ${message}`, { cause }),
@@ -311,15 +322,14 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
     const requestId = response.headers['x-log-requestid'];
     const rid = typeof requestId === 'string' ? requestId : undefined;
     if (response.status >= 400) throw toServiceError(c.action, response.status, response.body, rid);
-    if (response.body.length === 0) return undefined;
+    const ctx = { status: response.status, ...(rid !== undefined ? { requestId: rid } : {}) };
+    if (response.body.length === 0) return { body: undefined, ...ctx };
     try {
-      return JSON.parse(response.body.toString('utf8'));
+      return { body: JSON.parse(response.body.toString('utf8')), ...ctx };
     } catch {
-      throw new SlsServiceError(
-        'MalformedResponse',
-        `${c.action}: response is not JSON`,
-        response.status,
-        rid,
+      throw new UnexpectedResponseError(
+        `${c.action}: answered HTTP ${response.status} with a body that is not JSON`,
+        ctx,
       );
     }
   }
@@ -335,23 +345,31 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
       });
   }
 
-  function parsed<T>(schema: z.ZodMiniType<T>, value: unknown, action: string): T {
-    const result = schema.safeParse(value);
+  /** A success answer must carry what the caller reads; `{}` or an empty body is not a state. */
+  function parsed<T>(
+    schema: z.ZodMiniType<T>,
+    answer: { body: unknown; requestId?: string },
+    action: string,
+  ): T {
+    const result = schema.safeParse(answer.body);
     if (!result.success)
-      throw new SlsServiceError('MalformedResponse', `${action}: unexpected response shape`, 200);
+      throw new UnexpectedResponseError(
+        `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+        answer.requestId !== undefined ? { requestId: answer.requestId } : {},
+      );
     return result.data;
   }
 
   return {
     async getLogStore(project, logstore) {
       checkNames(project, logstore);
-      const raw = await call({
+      const answer = await call({
         action: 'GetLogStore',
         method: 'GET',
         project,
         path: `/logstores/${logstore}`,
       });
-      const body = parsed(LogstoreBody, raw, 'GetLogStore');
+      const body = parsed(LogstoreBody, answer, 'GetLogStore');
       const conf = body.encrypt_conf;
       if (!conf) return { logstoreName: body.logstoreName ?? logstore };
       const cmk = conf.user_cmk_info;
@@ -399,13 +417,13 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
     },
 
     async listProjects(page) {
-      const raw = await call({
+      const answer = await call({
         action: 'ListProject',
         method: 'GET',
         path: '/',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(ProjectsBody, raw ?? {}, 'ListProject');
+      const body = parsed(ProjectsBody, answer, 'ListProject');
       const projects = (body.projects ?? []).map((p) => ({
         projectName: p.projectName,
         ...(p.region ? { region: p.region } : {}),
@@ -416,14 +434,14 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
 
     async listLogStores(project, page) {
       checkNames(project);
-      const raw = await call({
+      const answer = await call({
         action: 'ListLogStores',
         method: 'GET',
         project,
         path: '/logstores',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(LogstoresBody, raw ?? {}, 'ListLogStores');
+      const body = parsed(LogstoresBody, answer, 'ListLogStores');
       const logstores = body.logstores ?? [];
       return { logstores, total: body.total ?? logstores.length };
     },

@@ -44,6 +44,7 @@ import {
 import { backoffDelay, type RetryPolicy } from '#core/retry';
 import { formatIssues } from '#core/validation';
 import type { AlicloudCredentials } from './clients.ts';
+import { boundedAgent } from './http.ts';
 
 export interface TablestoreStoreOptions {
   /** `https://<instance>.<region>.ots.aliyuncs.com`, its VPC address, or the emulator's URL. */
@@ -250,7 +251,14 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
       ...(credentials.securityToken ? { stsToken: credentials.securityToken } : {}),
       // This store owns retries. (The SDK keeps this as a process-wide setting; nothing else here uses it.)
       maxRetries: 0,
-      httpOptions: { timeout: this.options.timeoutMs ?? 10_000 },
+      // `timeout` is the SDK's idle timeout; the agent adds a deadline on the whole exchange and a
+      // body cap (./http.ts boundedAgent).
+      httpOptions: {
+        timeout: this.options.timeoutMs ?? 10_000,
+        agent: boundedAgent(this.options.endpoint.startsWith('https:') ? 'https' : 'http', {
+          deadlineMs: this.options.timeoutMs ?? 10_000,
+        }),
+      },
     });
     return new Ots(ts, client, this.options.tableName);
   }

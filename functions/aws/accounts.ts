@@ -13,6 +13,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk
 import { DeniedError } from '#core/errors';
 import { AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { classifyAwsError } from './errors.ts';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 /** Session credentials with their expiry (ms since the epoch), for CredentialCache. */
 export interface AwsSessionCredentials {
@@ -64,11 +65,15 @@ export class AwsAccounts {
         code: 'InvalidRegion',
       });
     // Made on first use: a single-account deployment never loads an STS connection.
-    this.client ??= new STSClient({
-      region: this.options.region,
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
-    });
+    // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
+    this.client ??= bounded(
+      new STSClient({
+        region: this.options.region,
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
+      }),
+      { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    );
     return this.client;
   }
 

@@ -8,12 +8,18 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ConfigError } from '#core/errors';
 import { AWS_REGION } from '#core/validation';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 const logsClients = new Map<string, { client: CloudWatchLogsClient; keyId?: string }>();
 
 export interface LogsClientOptions {
-  /** Abort a request that has not completed after this many ms (a retryable TimeoutError). Default 10 000. */
+  /**
+   * Abort a request whose whole answer, body included, has not arrived after this many ms (a
+   * retryable TransientError `RequestTimeout`). Default 10 000.
+   */
   requestTimeoutMs?: number;
+  /** Largest response body accepted (a retryable `ResponseTooLarge` beyond). Default 1 MiB. */
+  maxBodyBytes?: number;
   /** Abort a connection attempt after this many ms. Default 3 000. */
   connectionTimeoutMs?: number;
   /**
@@ -34,8 +40,9 @@ export interface LogsClientOptions {
 export function logsClient(region: string, options: LogsClientOptions = {}): CloudWatchLogsClient {
   const requestTimeout = options.requestTimeoutMs ?? 10_000;
   const connectionTimeout = options.connectionTimeoutMs ?? 3_000;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const member = options.member;
-  const key = `${region}|${connectionTimeout}|${requestTimeout}|${member?.account ?? ''}`;
+  const key = `${region}|${connectionTimeout}|${requestTimeout}|${maxBodyBytes}|${member?.account ?? ''}`;
   const cached = logsClients.get(key);
   if (cached && cached.keyId === member?.credentials.accessKeyId) return cached.client;
   // Refreshed credentials: the old client's keys are about to expire.
@@ -44,12 +51,13 @@ export function logsClient(region: string, options: LogsClientOptions = {}): Clo
   const client = new CloudWatchLogsClient({
     region,
     maxAttempts: 1,
-    // Bounded so a hung connection becomes a retryable TimeoutError, not a Lambda timeout. Since
-    // @smithy/node-http-handler 4.x `requestTimeout` alone only logs a warning and keeps waiting;
-    // `throwOnRequestTimeout` makes it abort the request (test/hardening/fault-matrix.test.ts).
+    // `requestTimeout` is the socket's idle timeout (with `throwOnRequestTimeout`, since
+    // @smithy/node-http-handler 4.x, it aborts instead of only warning); `bounded` adds the
+    // deadline on the whole exchange and the body cap that idle timeouts cannot give (./http.ts).
     requestHandler: { connectionTimeout, requestTimeout, throwOnRequestTimeout: true },
     ...(member ? { credentials: { ...member.credentials } } : {}),
   });
+  bounded(client, { deadlineMs: requestTimeout, maxBodyBytes });
   logsClients.set(key, { client, ...(member ? { keyId: member.credentials.accessKeyId } : {}) });
   return client;
 }

@@ -30,7 +30,7 @@ const GONE = new Set(['ResourceNotFoundException']);
 const DENIED = new Set(['AccessDeniedException']);
 const INVALID = new Set(['InvalidParameterException', 'ValidationException']);
 /** Node / SDK transport failures: the request may not have reached the service; safe to retry. */
-const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'AbortError']);
+const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'AbortError', 'ResponseTooLarge']);
 // "socket hang up" is Node's message for ECONNRESET; we read the code, not the message.
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 

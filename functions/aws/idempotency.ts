@@ -45,6 +45,7 @@ import {
   type Settled,
 } from '#core/idempotency';
 import { classifyAwsError } from './errors.ts';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 /** Shared by the Lambda and the CLI, so both see the same records (Powertools would use the function name). */
 const KEY_PREFIX = 'atrest';
@@ -233,10 +234,14 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
     // One try per call, bounded in time. An SDK retry of a conditional PutItem whose answer was lost
     // finds our own fresh in-progress record and Powertools reports it as held by another run.
     // Failing instead lets the platform retry (test/hardening/records.test.ts).
-    this.client ??= new DynamoDBClient({
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-    });
+    // `bounded`: a 5 s deadline on the whole exchange, body included, and a 1 MiB body cap.
+    this.client ??= bounded(
+      new DynamoDBClient({
+        maxAttempts: 1,
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+      }),
+      { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    );
     return this.client;
   }
 

@@ -12,6 +12,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '#core/errors';
 import { type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 /** Same prefix as the idempotency records (functions/aws/idempotency.ts), then our own namespace. */
 export const RESTORE_ID_PREFIX = 'atrest#restores#';
@@ -40,10 +41,14 @@ export class DynamoRestoreCounter implements RestoreCounter {
 
   async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
     const window = windowOf(nowMs);
-    this.client ??= new DynamoDBClient({
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-    });
+    // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
+    this.client ??= bounded(
+      new DynamoDBClient({
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+      }),
+      { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    );
     try {
       const out = await this.client.send(
         new UpdateItemCommand({

@@ -10,6 +10,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
 import { FUNCTION_IDS, isFailure, isSettled } from '#core/outcome';
+import { checkEndpointOverrides } from '../alicloud/clients.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
@@ -87,6 +88,8 @@ export async function main(argv: string[], io: Io = defaultIo, deps: OrgDeps = {
       io.err(verbHelp(verb));
       return 0;
     }
+    // A bad endpoint variable stops here with exit 2, before any event or resource is touched.
+    checkEndpointOverrides(io.env);
     const emit = (outcome: Outcome) => io.out(JSON.stringify(outcome));
     const started = Date.now();
     let outcomes: Outcome[];

@@ -23,8 +23,12 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Config } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION } from '#core/validation';
+import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
 import type { AnyRemediator, Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
+
+/** STS and Organizations answers are small: the body cap, and a deadline that covers the body too. */
+const LIMITS = { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES };
 
 export type Cloud = 'aws' | 'alicloud';
 
@@ -117,7 +121,10 @@ export function singleAccountAccess(
 export function callerAccount(env: Record<string, string | undefined>): (cloud: Cloud) => Promise<string> {
   return async (cloud) => {
     if (cloud === 'aws') {
-      const sts = new STSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' });
+      const sts = bounded(
+        new STSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' }),
+        LIMITS,
+      );
       const out = await sts.send(new GetCallerIdentityCommand({}), {
         abortSignal: AbortSignal.timeout(10_000),
       });
@@ -156,9 +163,12 @@ const MAX_PAGES = 500;
  */
 export async function listAwsAccounts(env: Record<string, string | undefined>): Promise<string[]> {
   // Organizations has one endpoint per partition, in us-east-1 for the commercial partition.
-  const client = new OrganizationsClient({
-    region: env.AWS_REGION?.startsWith('us-gov-') ? 'us-gov-west-1' : 'us-east-1',
-  });
+  const client = bounded(
+    new OrganizationsClient({
+      region: env.AWS_REGION?.startsWith('us-gov-') ? 'us-gov-west-1' : 'us-east-1',
+    }),
+    LIMITS,
+  );
   const accounts: string[] = [];
   let token: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {

@@ -24,6 +24,7 @@ import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_REGION } from '#core/validation'
 import { credentialsFrom, endpointFor } from '../alicloud/clients.ts';
 import { classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import { classifyAwsError } from '../aws/errors.ts';
+import { bounded } from '../aws/http.ts';
 import { Registry } from './registry.ts';
 import { collect, unroutable } from './replay.ts';
 import { UsageError } from './usage.ts';
@@ -325,10 +326,14 @@ class Invoker {
     let client = this.lambdaClients.get(plan.region);
     if (!client) {
       // Credentials and AWS_ENDPOINT_URL_LAMBDA come from the SDK's own chain.
-      client = new this.lambda.LambdaClient({
-        region: plan.region,
-        requestHandler: { requestTimeout: INVOKE_TIMEOUT_MS },
-      });
+      // The deadline covers the longest synchronous invocation; the cap, Lambda's 6 MB response payload.
+      client = bounded(
+        new this.lambda.LambdaClient({
+          region: plan.region,
+          requestHandler: { requestTimeout: INVOKE_TIMEOUT_MS },
+        }),
+        { deadlineMs: INVOKE_TIMEOUT_MS, maxBodyBytes: 8 * 1024 * 1024 },
+      );
       this.lambdaClients.set(plan.region, client);
     }
     try {

@@ -4,25 +4,94 @@
  * CLI reads `--config FILE` or `$ATREST_CONFIG`; a deployed function reads `$ATREST_CONFIG_JSON`.
  * A function whose section is absent is switched off (its events end `ignored`).
  */
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
 
-/** Regular expressions matched against the resource name; each must compile. */
+/**
+ * Exclude patterns are RE2 syntax, matched by re2js (a linear-time automaton, pure JS): a pattern
+ * can never backtrack, so `(a+)+$` on a long name costs as much as `a+$`. RE2 has no lookaround
+ * and no backreferences; a pattern using them (or not compiling at all) is a config error that
+ * names the field and the pattern, at load time rather than on the first matching event.
+ */
+/** A compiled pattern: whatever engine runs it, a yes/no answer in time linear in the name. */
+interface Matcher {
+  test(name: string): boolean;
+}
+
+const compiled = new Map<string, Matcher>();
+let engine: typeof RE2JS | undefined;
+
+/**
+ * re2js costs ~15 ms of import (its Unicode tables), so it is loaded on the first pattern that
+ * needs it, not with the module. The literal `require('re2js')` is what esbuild bundles (a lazily
+ * initialised module; the ESM bundle defines `require` in its banner). Unbundled under Node ESM
+ * (tests, the CLI) `require` is absent: the package is resolved from the running script (no
+ * `import.meta`, which a CommonJS bundle lacks).
+ */
+function re2(): typeof RE2JS {
+  if (engine === undefined) {
+    const load = typeof require === 'function' ? require('re2js') : requireUnbundled('re2js');
+    engine = (load as { RE2JS: typeof RE2JS }).RE2JS;
+  }
+  return engine;
+}
+
+/**
+ * Patterns made only of literals, escaped punctuation, `.`, `\d` `\w` (and their negations),
+ * top-level `|`, a leading `^` and a trailing `$` — no quantifier, no group, no class — cannot
+ * backtrack more than once per branch and position, and mean the same in RE2 and JavaScript (all
+ * are valid RE2). The usual prefix and suffix excludes (`^/aws/lambda/atrest-`, `-test$`) are such
+ * patterns: they run on the built-in engine, and re2js is never loaded for them.
+ */
+const PLAIN_BRANCH = /^\^?(?:[^\\.[\]{}()*+?^$|]|\\[!-/:-@[-`{-~]|\\[dwDW]|\.)*\$?$/;
+
+function isPlain(pattern: string): boolean {
+  return pattern.split('|').every((branch) => branch !== '' && PLAIN_BRANCH.test(branch));
+}
+
+/** From the running script (bin/atrest.mjs, vitest, tsx), else from the working directory. */
+function requireUnbundled(name: string): unknown {
+  try {
+    return createRequire(process.argv[1] ?? `${process.cwd()}/`)(name);
+  } catch {
+    return createRequire(`${process.cwd()}/`)(name);
+  }
+}
+
+function compilePattern(pattern: string): Matcher {
+  let matcher = compiled.get(pattern);
+  if (matcher === undefined) {
+    if (isPlain(pattern)) matcher = new RegExp(pattern);
+    else {
+      const re = re2().compile(pattern);
+      matcher = { test: (name) => re.matcher(name).find() };
+    }
+    compiled.set(pattern, matcher);
+  }
+  return matcher;
+}
+
 const patterns = z.array(
   z.string().check(
     z.minLength(1),
     z.maxLength(512),
-    z.refine((p) => {
+    z.check((ctx) => {
       try {
-        new RegExp(p);
-        return true;
-      } catch {
-        return false;
+        compilePattern(ctx.value);
+      } catch (error) {
+        const why = (error as Error).message.split('\n')[0] ?? 'does not compile';
+        ctx.issues.push({
+          code: 'custom',
+          input: ctx.value,
+          message: `not a valid RE2 pattern ${JSON.stringify(ctx.value)} (${why})`,
+        });
       }
-    }, 'not a valid regular expression'),
+    }),
   ),
 );
 
@@ -239,7 +308,9 @@ function semanticIssues(config: Config): string[] {
 export function parseConfigJson(text: string, source: string): Config {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A file saved with a UTF-8 byte-order mark is still JSON (and the mark must not end up,
+    // invisible, in an error message).
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw new ConfigError([`${source}: not valid JSON (${(error as Error).message})`], { cause: error });
   }
@@ -254,7 +325,13 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
   return parseConfigJson(text, 'ATREST_CONFIG_JSON');
 }
 
-/** True when `name` matches one of the exclude patterns; returns the pattern for the reason line. */
+/**
+ * The first exclude pattern that matches `name` (RE2 search semantics, like `RegExp.test`: anywhere
+ * in the name unless anchored), for the reason line; linear in the name's length whatever the pattern.
+ */
+/** Exported for tests: whether `pattern` runs on the built-in engine (see PLAIN_BRANCH). */
+export const isPlainPattern = (pattern: string): boolean => isPlain(pattern);
+
 export function excludedBy(name: string, exclude: readonly string[] | undefined): string | undefined {
-  return exclude?.find((p) => new RegExp(p).test(name));
+  return exclude?.find((p) => compilePattern(p).test(name));
 }

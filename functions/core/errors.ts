@@ -43,6 +43,20 @@ export class TransientError extends RemediationError {
   readonly retryable = true;
 }
 
+/**
+ * A success answer whose body lacks what the read needs (`{}`, empty, a proxy's page, a field of
+ * the wrong type): never taken as a state — `{}` would otherwise read as "no key" or "not found".
+ * Retryable, so the engine asks again inside its budget (a glitching proxy may answer properly
+ * next time); past the budget the outcome is `failed` with code `UnexpectedResponse`.
+ */
+export class UnexpectedResponseError extends RemediationError {
+  readonly retryable = true;
+
+  constructor(message: string, context: Partial<ServiceErrorContext> = {}, options?: ErrorOptions) {
+    super(message, { ...context, code: context.code ?? 'UnexpectedResponse' }, options);
+  }
+}
+
 /** The resource exists but cannot take the change yet (cluster still creating): defer. */
 export class NotReadyError extends RemediationError {
   readonly retryable = false;

@@ -74,6 +74,13 @@ export type Verdict =
   /** Cannot be fixed by writing (e.g. SLS encryption is immutable once set): `failed`, no write. */
   | { kind: 'blocked'; code: string; message: string };
 
+/** One page of a listing. */
+export interface ListPage<T> {
+  targets: T[];
+  /** Where the next page starts (an opaque string); absent on the last page. */
+  next?: string;
+}
+
 /** A target the function must not touch at all (another account, an excluded account). */
 export interface Admission {
   outcome: 'ignored' | 'excluded';
@@ -103,4 +110,10 @@ export interface Remediator<T extends Target = Target, D = unknown, S = unknown>
   classify(error: unknown): RemediationError;
   /** Every existing resource of this kind in a region, for `atrest sweep`. */
   list?(region: string, config: Config): AsyncIterable<T>;
+  /**
+   * One page of `list`, from `cursor` (absent: the first page); `list` is their concatenation.
+   * A sweep uses it to pace pages like any other call, retry one page after a throttle instead of
+   * restarting the listing, and resume the next scheduled run where this one ran out of time.
+   */
+  listPage?(region: string, config: Config, cursor?: string): Promise<ListPage<T>>;
 }

@@ -6,9 +6,14 @@
  * A sweep must never starve live remediations of API quota (a CloudWatch Logs or ECS rate limit
  * is per account and region, shared with the function reacting to new resources). So every
  * remediator read and write first takes a token from a token bucket (`--rate`, default 5/s), and
- * at most `concurrency` resources are in flight. Listing pages are not metered (one page covers
- * 50–1000 resources); a listing that fails with a retryable error (throttled, 5xx) is restarted,
- * skipping what it already yielded.
+ * at most `concurrency` resources are in flight. A remediator that lists by pages (`listPage`) has
+ * each page paced by the same bucket (the listing call shares the quota too: DescribeLogGroups is
+ * one CloudWatch Logs quota), a throttled or failed page retried alone with the engine's retry
+ * policy (full-jitter backoff, within the time budget), and — with a cursor store — a scheduled
+ * sweep that runs out of time records the page it stopped at, so the next run resumes there
+ * instead of starting from the top (a region larger than one invocation is covered across runs).
+ * A listing without pages is restarted after a retryable error, skipping what it already yielded,
+ * under the same retry policy.
  *
  * The scheduled sweep of a deployed function (Lambda schedule, FC timer) adds the platform-neutral
  * rest: the event that asks for it, `$ATREST_SWEEP_RATE`, the time reserve, and the summary line.
@@ -19,8 +24,9 @@ import { type EngineDeps, remediateTarget, toOutcomeError, unexpected } from './
 import { ConfigError, RemediationError } from './errors.ts';
 import type { IdempotencyStore } from './idempotency.ts';
 import type { FunctionId, Outcome } from './outcome.ts';
-import type { Remediator, Target } from './remediator.ts';
-import { backoffDelay, DEFAULT_RETRY } from './retry.ts';
+import type { ListPage, Remediator, Target } from './remediator.ts';
+import { backoffDelay, DEFAULT_RETRY, mayRetry, type RetryPolicy } from './retry.ts';
+import { type SweepCursorStore, sweepCursorKey } from './sweep-cursor.ts';
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -85,6 +91,7 @@ export function metered<T extends Target, D, S>(
   bucket: TokenBucket,
 ): Remediator<T, D, S> {
   const list = r.list;
+  const listPage = r.listPage;
   return {
     id: r.id,
     owns: (event) => r.owns(event),
@@ -101,6 +108,27 @@ export function metered<T extends Target, D, S>(
       return r.apply(target, desired, state);
     },
     ...(list ? { list: (region: string, config: Config) => list.call(r, region, config) } : {}),
+    // Pages are paced by sweepRegion itself (one token per page), not here.
+    ...(listPage
+      ? {
+          listPage: (region: string, config: Config, cursor?: string) =>
+            listPage.call(r, region, config, cursor),
+        }
+      : {}),
+  };
+}
+
+/** `list` for a remediator that lists by pages: every page, in order. */
+export function listAll<T>(
+  listPage: (region: string, config: Config, cursor?: string) => Promise<ListPage<T>>,
+): (region: string, config: Config) => AsyncIterable<T> {
+  return async function* (region, config) {
+    let cursor: string | undefined;
+    do {
+      const page = await listPage(region, config, cursor);
+      yield* page.targets;
+      cursor = page.next;
+    } while (cursor !== undefined);
   };
 }
 
@@ -121,8 +149,10 @@ export interface SweepOptions {
   onOutcome?: (outcome: Outcome) => void;
   /** Called each time the listing yields a new resource. */
   onListed?: (listed: number) => void;
-  /** Restarts of the listing after a retryable error. Default 3. */
-  listRetries?: number;
+  /** Where a paged listing resumes, and records where it stopped when time ran out. */
+  cursors?: SweepCursorStore;
+  /** The cursor record's key. Default `sweepCursorKey(function id, region)`. */
+  cursorKey?: string;
 }
 
 export interface SweepResult {
@@ -133,6 +163,10 @@ export interface SweepResult {
   outcomes: Outcome[];
   /** False when the time budget or a listing failure stopped the sweep early. */
   complete: boolean;
+  /** The saved cursor this run resumed from (it did not start from the top). */
+  resumedFrom?: string;
+  /** Where the next run resumes, when this one stopped early and a cursor store keeps it. */
+  stoppedAt?: string;
 }
 
 /** Sweeps one region: lists, remediates each resource (bounded, paced), never throws for a resource. */
@@ -141,7 +175,8 @@ export async function sweepRegion<T extends Target, D, S>(
   region: string,
   options: SweepOptions,
 ): Promise<SweepResult> {
-  const list = remediator.list;
+  const list =
+    remediator.list ?? (remediator.listPage ? listAll(remediator.listPage.bind(remediator)) : undefined);
   if (!list) throw new TypeError(`${remediator.id} cannot list its resources`);
   const r = options.bucket ? metered(remediator, options.bucket) : remediator;
   const concurrency = Math.max(1, options.concurrency ?? 4);
@@ -168,51 +203,119 @@ export async function sweepRegion<T extends Target, D, S>(
     void job.finally(() => inFlight.delete(job));
   };
 
-  const retries = options.listRetries ?? 3;
-  listing: for (let attempt = 0; ; attempt++) {
-    try {
-      for await (const target of list.call(remediator, region, options.config)) {
-        if (seen.has(target.resource)) continue;
-        if (options.outOfTime?.()) {
-          complete = false;
-          break listing;
+  const policy: RetryPolicy = { ...DEFAULT_RETRY, ...options.config.retry };
+  const remaining = options.engine?.remainingMs ?? (() => Number.POSITIVE_INFINITY);
+  const listingFailed = async (error: RemediationError) => {
+    complete = false;
+    const failed: Outcome = {
+      function: remediator.id,
+      eventId: `sweep:${region}`,
+      resource: '',
+      region,
+      outcome: 'failed',
+      attempts: 0,
+      durationMs: now() - started,
+      dryRun: options.dryRun ?? false,
+      error: {
+        ...toOutcomeError(error),
+        message: `listing failed after ${seen.size} resource(s): ${error.message}`,
+      },
+    };
+    await Promise.all(inFlight);
+    outcomes.push(failed);
+    options.onOutcome?.(failed);
+  };
+  /** False when the time budget is spent: the caller stops listing. */
+  const take = async (target: T): Promise<boolean> => {
+    if (seen.has(target.resource)) return true;
+    if (options.outOfTime?.()) return false;
+    seen.add(target.resource);
+    options.onListed?.(seen.size);
+    start(target);
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    return true;
+  };
+
+  let resumedFrom: string | undefined;
+  let stoppedAt: string | undefined;
+  if (remediator.listPage) {
+    const listPage = remediator.listPage;
+    const key = options.cursorKey ?? sweepCursorKey(remediator.id, region);
+    const cursors = options.cursors;
+    // A cursor store that cannot answer costs a restart from the top, never the sweep.
+    let cursor = cursors ? await cursors.get(key).catch(() => undefined) : undefined;
+    resumedFrom = cursor;
+    pages: for (;;) {
+      if (options.outOfTime?.()) {
+        complete = false;
+        break;
+      }
+      let page: ListPage<T> | undefined;
+      for (let tries = 1; page === undefined; tries++) {
+        try {
+          await options.bucket?.take();
+          page = await listPage.call(remediator, region, options.config, cursor);
+        } catch (thrown) {
+          const error = classifyListing(remediator, thrown);
+          // A saved cursor the service no longer accepts (an expired token): start from the top, once.
+          if (!error.retryable && cursor !== undefined && cursor === resumedFrom && seen.size === 0) {
+            cursor = undefined;
+            resumedFrom = undefined;
+            continue;
+          }
+          const delay = backoffDelay(tries - 1, policy, random());
+          if (error.retryable && mayRetry(tries, delay, remaining(), policy) && !options.outOfTime?.()) {
+            await sleep(delay);
+            continue;
+          }
+          await listingFailed(error);
+          break pages;
         }
-        seen.add(target.resource);
-        options.onListed?.(seen.size);
-        start(target);
-        if (inFlight.size >= concurrency) await Promise.race(inFlight);
       }
-      break;
-    } catch (thrown) {
-      const error = classifyListing(remediator, thrown);
-      if (error.retryable && attempt < retries) {
-        await sleep(backoffDelay(attempt, DEFAULT_RETRY, random()));
-        await options.bucket?.take();
-        continue;
+      for (const target of page.targets)
+        if (!(await take(target))) {
+          complete = false;
+          break pages;
+        }
+      if (page.next === undefined) break;
+      cursor = page.next;
+    }
+    // Stopped early: the next run resumes at the page this one was on (its done resources are
+    // cheap there: idempotency records, or one read). Finished: forget the cursor.
+    stoppedAt = complete ? undefined : cursor;
+    if (cursors) await cursors.set(key, stoppedAt).catch(() => {});
+    if (!cursors) stoppedAt = undefined;
+  } else {
+    listing: for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const target of list.call(remediator, region, options.config))
+          if (!(await take(target))) {
+            complete = false;
+            break listing;
+          }
+        break;
+      } catch (thrown) {
+        const error = classifyListing(remediator, thrown);
+        const delay = backoffDelay(attempt - 1, policy, random());
+        if (error.retryable && mayRetry(attempt, delay, remaining(), policy)) {
+          await sleep(delay);
+          await options.bucket?.take();
+          continue;
+        }
+        await listingFailed(error);
+        break;
       }
-      complete = false;
-      const failed: Outcome = {
-        function: remediator.id,
-        eventId: `sweep:${region}`,
-        resource: '',
-        region,
-        outcome: 'failed',
-        attempts: 0,
-        durationMs: now() - started,
-        dryRun: options.dryRun ?? false,
-        error: {
-          ...toOutcomeError(error),
-          message: `listing failed after ${seen.size} resource(s): ${error.message}`,
-        },
-      };
-      await Promise.all(inFlight);
-      outcomes.push(failed);
-      options.onOutcome?.(failed);
-      break;
     }
   }
   await Promise.all(inFlight);
-  return { region, listed: seen.size, outcomes, complete };
+  return {
+    region,
+    listed: seen.size,
+    outcomes,
+    complete,
+    ...(resumedFrom !== undefined ? { resumedFrom } : {}),
+    ...(stoppedAt !== undefined ? { stoppedAt } : {}),
+  };
 }
 
 function classifyListing<T extends Target, D, S>(r: Remediator<T, D, S>, thrown: unknown): RemediationError {
@@ -262,6 +365,10 @@ export interface SweepSummary {
   /** Write calls made, all resources together. */
   writes: number;
   durationMs: number;
+  /** This run started where the last one stopped, not from the top. */
+  resumed: boolean;
+  /** The next run resumes where this one stopped (a cursor was saved). */
+  willResume: boolean;
 }
 
 export function sweepSummary(functionId: FunctionId, result: SweepResult, durationMs: number): SweepSummary {
@@ -275,6 +382,8 @@ export function sweepSummary(functionId: FunctionId, result: SweepResult, durati
     counts,
     writes: result.outcomes.reduce((sum, o) => sum + o.attempts, 0),
     durationMs,
+    resumed: result.resumedFrom !== undefined,
+    willResume: result.stoppedAt !== undefined,
   };
 }
 
@@ -291,6 +400,8 @@ export interface ScheduledSweepOptions {
   clock?: Pick<TokenBucketOptions, 'now' | 'sleep'>;
   /** Called once per resource as soon as its outcome is known (the function's outcome log line). */
   onOutcome?: (outcome: Outcome) => void;
+  /** Keeps where a run stopped, so the next resumes there. Default: none (each run from the top). */
+  cursors?: SweepCursorStore;
 }
 
 /**
@@ -312,6 +423,7 @@ export async function scheduledSweep<T extends Target, D, S>(
     outOfTime: () => options.remainingMs() < SWEEP_RESERVE_MS,
     engine: { ...options.engine, remainingMs: options.remainingMs },
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+    ...(options.cursors ? { cursors: options.cursors } : {}),
   });
   return { result, summary: sweepSummary(remediator.id, result, now() - started) };
 }

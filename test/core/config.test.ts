@@ -1,6 +1,13 @@
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configFromEnv, excludedBy, parseConfig, parseConfigJson } from '../../functions/core/config.ts';
+import {
+  configFromEnv,
+  excludedBy,
+  isPlainPattern,
+  parseConfig,
+  parseConfigJson,
+} from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -80,8 +87,30 @@ describe('config', () => {
       issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, byRegion: { 'evil.example.com': KEY } } } })[0],
     ).toMatch(/byRegion/);
     expect(issuesOf({ aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['('] } } })).toEqual([
-      'config.aws.logGroupKms.exclude.0: not a valid regular expression',
+      'config.aws.logGroupKms.exclude.0: not a valid RE2 pattern "(" (error parsing regexp: missing closing ): `(`)',
     ]);
+  });
+
+  it('rejects, naming field and pattern, what RE2 cannot match in linear time (lookaround, backreferences)', () => {
+    const issues = issuesOf({
+      alicloud: { clusterKms: { kmsKeyId: 'key-1', exclude: ['^ok-', '^(?!prod-)', '(a)\\1'] } },
+    });
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(
+      /^config\.alicloud\.clusterKms\.exclude\.1: not a valid RE2 pattern "\^\(\?!prod-\)"/,
+    );
+    expect(issues[1]).toMatch(/^config\.alicloud\.clusterKms\.exclude\.2: not a valid RE2 pattern/);
+  });
+
+  it('matches a nested-quantifier pattern against a 40-character name without backtracking', () => {
+    // With a backtracking engine `^(a+)+$` on 40 a's and a '!' takes 2^40 steps: the sweep hung.
+    const config = parseConfig({
+      aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['^(a+)+$', '(a|aa)*c$'] } },
+    });
+    const exclude = config.aws?.logGroupKms?.exclude;
+    expect(excludedBy(`${'a'.repeat(40)}!`, exclude)).toBeUndefined();
+    expect(excludedBy('a'.repeat(40), exclude)).toBe('^(a+)+$');
+    expect(excludedBy(`${'a'.repeat(39)}c`, exclude)).toBe('(a|aa)*c$');
   });
 
   it('applies cross-field rules', () => {
@@ -103,6 +132,14 @@ describe('config', () => {
     expect(issues[0]).toContain('"Currently, only the AES256 encryption algorithm is supported"');
   });
 
+  it('reads a config saved with a UTF-8 byte-order mark', () => {
+    expect(
+      parseConfigJson(`\uFEFF${JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } })}`, 'atrest.json'),
+    ).toEqual({
+      aws: { logGroupKms: { kmsKeyArn: KEY } },
+    });
+  });
+
   it('reports JSON syntax errors with the source named', () => {
     expect(() => parseConfigJson('{"aws":', 'atrest.json')).toThrow(/atrest\.json: not valid JSON/);
   });
@@ -118,6 +155,29 @@ describe('config', () => {
     );
     expect(excludedBy('/app', ['^/tmp'])).toBeUndefined();
     expect(excludedBy('/app', undefined)).toBeUndefined();
+  });
+
+  it('runs plain prefix/suffix patterns on the built-in engine, with the same answers RE2 gives', () => {
+    const { RE2JS } = createRequire(import.meta.url)('re2js') as typeof import('re2js');
+    expect(['^/aws/lambda/atrest-', '-test$', '^dev-|^test-', '\\.log$', 'a.b'].every(isPlainPattern)).toBe(
+      true,
+    );
+    expect(['^(a+)+$', '[a-z]', 'a*', 'x{2}', '(?i)a', '\\pL', 'a||b', '\\s'].some(isPlainPattern)).toBe(
+      false,
+    );
+    const token = fc.constantFrom('a', 'b', '-', '/', '.', '\\.', '\\-', '\\d', '\\w', '\\W', '1', '_');
+    const branch = fc
+      .tuple(fc.boolean(), fc.array(token, { minLength: 1, maxLength: 6 }), fc.boolean())
+      .map(([start, body, end]) => `${start ? '^' : ''}${body.join('')}${end ? '$' : ''}`);
+    const pattern = fc.array(branch, { minLength: 1, maxLength: 3 }).map((b) => b.join('|'));
+    const name = fc.string({ unit: fc.constantFrom('a', 'b', '-', '/', '.', '1', '_', 'Z'), maxLength: 12 });
+    fc.assert(
+      fc.property(pattern, name, (p, n) => {
+        expect(isPlainPattern(p)).toBe(true);
+        expect(excludedBy(n, [p]) === p).toBe(RE2JS.compile(p).matcher(n).find());
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('never throws anything but ConfigError, whatever the input', () => {

@@ -29,6 +29,8 @@ export interface Fault {
   times: number;
   /** `reset`: destroy the socket (connection reset); `hang`: never answer (timeout). */
   transport?: 'reset' | 'hang';
+  /** Answer `status` with exactly this body (a malformed success: `{}`, empty) instead of an error. */
+  body?: string;
 }
 
 export type Answer = { status: number; body?: string | Buffer; headers?: Record<string, string> };
@@ -85,6 +87,8 @@ export class EmulatedService {
   >();
   private server?: ReturnType<typeof createServer>;
   url = '';
+  /** The clock rate limits are measured on (a test may drive a fake one). */
+  now: () => number = Date.now;
 
   constructor(
     readonly name: string,
@@ -195,14 +199,26 @@ export class EmulatedService {
         this.record(action, resource, 0);
         return;
       }
-      if (fault)
+      if (fault?.body !== undefined)
+        answer = {
+          status: fault.status,
+          body: fault.body,
+          headers: {
+            'content-type': 'application/json',
+            'x-acs-request-id': requestId,
+            'x-log-requestid': requestId,
+            'x-oss-request-id': requestId,
+            'x-amzn-requestid': requestId,
+          },
+        };
+      else if (fault)
         answer = this.handler.error(
           fault.status,
           fault.code,
           fault.message ?? `injected ${fault.code}`,
           requestId,
         );
-      else if (this.throttled(action, Date.now(), ctx)) {
+      else if (this.throttled(action, this.now(), ctx)) {
         // Throttled before the handler ran: the scope names the account the quota belongs to.
         account = this.handler.scope?.(ctx).split('/')[0] || undefined;
         answer = this.handler.error(

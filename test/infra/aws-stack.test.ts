@@ -455,7 +455,7 @@ describe('AtrestStack fails at synth', () => {
   it('on a bad field even when it creates the key', () => {
     expect(
       attempt({ createKey: true, config: { aws: { logGroupKms: { exclude: ['(unclosed'] } } } }),
-    ).toThrow(/config\.aws\.logGroupKms\.exclude\.0: not a valid regular expression/);
+    ).toThrow(/config\.aws\.logGroupKms\.exclude\.0: not a valid RE2 pattern "\(unclosed"/);
   });
 
   it('when the function is switched off and no key is created', () => {

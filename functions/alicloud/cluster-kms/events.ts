@@ -36,6 +36,7 @@ export const TRAIL_EVENTS: TrailEvents = {
 };
 
 /**
- * Delivery paths deployed when the config's `delivery` is absent. ACK is on EventBridge's list of ActionTrail event sources; add `trail` for an organization's multi-account trail.
+ * Delivery paths deployed when the config's `delivery` is absent. ACK is on EventBridge's list of
+ * ActionTrail event sources; add `trail` for an organization's multi-account trail.
  */
 export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge'];

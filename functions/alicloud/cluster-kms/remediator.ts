@@ -32,16 +32,26 @@
  *   NotReadyError → `deferred`, not a failure.
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
-
+import * as z from 'zod/mini';
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
-import { NotReadyError, type RemediationError } from '#core/errors';
-import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { InvalidError, NotReadyError, type RemediationError } from '#core/errors';
+import type {
+  Desire,
+  EventFacts,
+  ListPage,
+  Observed,
+  Parsed,
+  Remediator,
+  Target,
+  Verdict,
+} from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
-import { type AlicloudApi, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { type AlicloudApi, answerOf, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
 import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
@@ -259,6 +269,15 @@ export function evaluateState(state: ClusterState, desired: ClusterDesired): Ver
   return { kind: 'write' };
 }
 
+/** What DescribeClusterDetail must answer for a read to mean anything: the cluster, its state and type. */
+const ClusterDetailAnswer = z.looseObject({
+  cluster_id: z.string().check(z.minLength(1)),
+  state: z.string().check(z.minLength(1)),
+  cluster_type: z.string().check(z.minLength(1)),
+});
+
+const ClustersPageAnswer = z.looseObject({ clusters: z.array(z.looseObject({})) });
+
 /** Pure: the parts of the DescribeClusterDetail body we use. Unparseable `meta_data` reads as "no key". */
 export function clusterStateFrom(body: unknown): ClusterState {
   const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
@@ -314,6 +333,47 @@ export function createRemediator(
   const api = options.api ?? createAlicloudApi({ credentials, env });
   const path = (clusterId: string) => `/clusters/${encodeURIComponent(clusterId)}`;
 
+  /** One DescribeClustersV1 page; the cursor is the page number (1-based). */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<ClusterTarget>> {
+    const page = cursor === undefined ? 1 : Number(cursor);
+    if (!Number.isInteger(page) || page < 1)
+      throw new InvalidError(`not a DescribeClustersV1 page cursor: ${JSON.stringify(cursor)}`, {
+        code: 'InvalidCursor',
+      });
+    const response = await api.roa('CS', region, {
+      action: 'DescribeClustersV1',
+      method: 'GET',
+      pathname: '/api/v1/clusters',
+      query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
+    });
+    // A page without its list would end the sweep early, silently.
+    const body = answerOf(ClustersPageAnswer, response, 'DescribeClustersV1') as {
+      clusters: Record<string, unknown>[];
+      page_info?: { total_count?: unknown };
+    };
+    const targets: ClusterTarget[] = [];
+    for (const cluster of body.clusters) {
+      const clusterId = asString(cluster.cluster_id);
+      if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;
+      const clusterName = asString(cluster.name);
+      targets.push({
+        eventId: `sweep:${clusterId}`,
+        account,
+        region,
+        resource: clusterId,
+        clusterId,
+        ...(clusterName ? { clusterName } : {}),
+      });
+    }
+    const total = Number(body.page_info?.total_count ?? 0);
+    const last = body.clusters.length === 0 || page * PAGE_SIZE >= total;
+    return { targets, ...(last ? {} : { next: String(page + 1) }) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
@@ -326,6 +386,8 @@ export function createRemediator(
         method: 'GET',
         pathname: path(target.clusterId),
       });
+      // `{}` would read as an unknown, non-Pro cluster and end `excluded`: check the answer first.
+      answerOf(ClusterDetailAnswer, response, 'DescribeClusterDetail');
       return observe(clusterStateFrom(response.body));
     },
 
@@ -343,32 +405,7 @@ export function createRemediator(
 
     classify: classifyClusterError,
 
-    async *list(region) {
-      for (let page = 1; ; page++) {
-        const response = await api.roa('CS', region, {
-          action: 'DescribeClustersV1',
-          method: 'GET',
-          pathname: '/api/v1/clusters',
-          query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
-        });
-        const body = (response.body ?? {}) as { clusters?: unknown; page_info?: { total_count?: unknown } };
-        const clusters = Array.isArray(body.clusters) ? (body.clusters as Record<string, unknown>[]) : [];
-        for (const cluster of clusters) {
-          const clusterId = asString(cluster.cluster_id);
-          if (clusterId === undefined || !CLUSTER_ID.test(clusterId)) continue;
-          const clusterName = asString(cluster.name);
-          yield {
-            eventId: `sweep:${clusterId}`,
-            account,
-            region,
-            resource: clusterId,
-            clusterId,
-            ...(clusterName ? { clusterName } : {}),
-          };
-        }
-        const total = Number(body.page_info?.total_count ?? 0);
-        if (clusters.length === 0 || page * PAGE_SIZE >= total) return;
-      }
-    },
+    listPage,
+    list: listAll(listPage),
   };
 }

@@ -24,6 +24,8 @@ export const TAMPER_EVENTS = {
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names] };
 
 /**
- * Delivery paths deployed when the config's `delivery` is absent. ECS is on EventBridge's list of ActionTrail event sources, and the timer backs it up; add `trail` for an organization's multi-account trail.
+ * Delivery paths deployed when the config's `delivery` is absent. ECS is on EventBridge's list of
+ * ActionTrail event sources, and the timer backs it up; add `trail` for an organization's multi-
+ * account trail.
  */
 export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge'];

@@ -44,7 +44,7 @@ import {
   type TrailEventType,
   trailEventType,
 } from '../events.ts';
-import { type AlicloudApi, API_VERSIONS, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { type AlicloudApi, API_VERSIONS, answerOf, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
 import { TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
@@ -303,6 +303,21 @@ export function explainModifyDenied(
 // the remediator
 // ------------------------------------------------------------------------------------------------
 
+/** DescribeDiskEncryptionByDefaultStatus: `Encrypted` is the whole point of the answer. */
+const StatusAnswer = z.looseObject({
+  RequestId: z.optional(z.string()),
+  Encrypted: z.union([z.boolean(), z.enum(['true', 'false'])]),
+});
+
+/**
+ * DescribeDiskDefaultKMSKeyId: `KMSKeyId` may be empty (the service key), so the request id —
+ * present in every ECS answer — is what tells an answer from an empty body.
+ */
+const KeyAnswer = z.looseObject({
+  RequestId: z.string().check(z.minLength(1)),
+  KMSKeyId: z.optional(z.nullable(z.string())),
+});
+
 export function createRemediator(
   options: DiskRemediatorOptions = {},
 ): Remediator<DiskTarget, DiskDesired, DiskState> {
@@ -320,13 +335,21 @@ export function createRemediator(
     desire: desireFor,
 
     async read(target) {
-      const status = await call(target.region, 'DescribeDiskEncryptionByDefaultStatus');
-      const encrypted = status.body.Encrypted === true || status.body.Encrypted === 'true';
+      // `{}` would read as "encryption off" and end `excluded`: the answer must say which.
+      const status = answerOf(
+        StatusAnswer,
+        await call(target.region, 'DescribeDiskEncryptionByDefaultStatus'),
+        'DescribeDiskEncryptionByDefaultStatus',
+      );
+      const encrypted = status.Encrypted === true || status.Encrypted === 'true';
       // No default key to read while encryption is off: one call instead of two.
       if (!encrypted) return { kind: 'found', state: { encrypted: false } };
-      const key = await call(target.region, 'DescribeDiskDefaultKMSKeyId');
-      const kmsKeyId =
-        typeof key.body.KMSKeyId === 'string' && key.body.KMSKeyId !== '' ? key.body.KMSKeyId : undefined;
+      const key = answerOf(
+        KeyAnswer,
+        await call(target.region, 'DescribeDiskDefaultKMSKeyId'),
+        'DescribeDiskDefaultKMSKeyId',
+      );
+      const kmsKeyId = typeof key.KMSKeyId === 'string' && key.KMSKeyId !== '' ? key.KMSKeyId : undefined;
       return { kind: 'found', state: { encrypted: true, ...(kmsKeyId ? { kmsKeyId } : {}) } };
     },
 

@@ -22,6 +22,8 @@ export const TAMPER_EVENTS = { names: ['UpdateLogStoreEncryption'] } as const sa
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names] };
 
 /**
- * Delivery paths deployed when the config's `delivery` is absent. SLS is not among the services EventBridge lists for ActionTrail events: the trail path is what delivers them; EventBridge stays on in case it does.
+ * Delivery paths deployed when the config's `delivery` is absent. SLS is not among the services
+ * EventBridge lists for ActionTrail events: the trail path is what delivers them; EventBridge
+ * stays on in case it does.
  */
 export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge', 'trail'];

@@ -22,8 +22,18 @@
 
 import type { Config, LogstoreEncryptionConfig } from '#core/config';
 import { excludedBy } from '#core/config';
-import type { RemediationError } from '#core/errors';
-import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { InvalidError, type RemediationError } from '#core/errors';
+import type {
+  Desire,
+  EventFacts,
+  ListPage,
+  Observed,
+  Parsed,
+  Remediator,
+  Target,
+  Verdict,
+} from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
@@ -35,6 +45,7 @@ import {
   SLS_PROJECT,
   type SlsClient,
   type SlsEncryptConf,
+  type SlsProjectSummary,
 } from '../sls.ts';
 import { TRAIL_EVENTS } from './events.ts';
 
@@ -246,6 +257,68 @@ export function createRemediator(
       createSlsClient({ region, credentials, ...(options.env ? { env: options.env } : {}) }),
   );
 
+  // The projects page the cursor points into, kept between pages (one ListProject per 500
+  // projects, not one per logstore page).
+  let projectsPage:
+    | { region: string; offset: number; projects: SlsProjectSummary[]; total: number }
+    | undefined;
+
+  /**
+   * One page of logstores of one project. The cursor is `<project offset>.<index in that page>.<logstore offset>`:
+   * SLS lists projects (500 a page), then each project's logstores (500 a page).
+   */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<LogstoreTarget>> {
+    const at = parseCursor(cursor);
+    const client = clientFor(region);
+    if (projectsPage?.region !== region || projectsPage.offset !== at.projects) {
+      const { projects, total } = await client.listProjects({ offset: at.projects, size: PAGE });
+      projectsPage = { region, offset: at.projects, projects, total };
+    }
+    const { projects, total } = projectsPage;
+    const nextProject = (): string | undefined => {
+      if (at.index + 1 < projects.length) return `${at.projects}.${at.index + 1}.0`;
+      const offset = at.projects + projects.length;
+      return projects.length === 0 || offset >= total ? undefined : `${offset}.0.0`;
+    };
+    const project = projects[at.index];
+    if (project === undefined) {
+      const next =
+        projects.length === 0 || at.projects + projects.length >= total
+          ? undefined
+          : `${at.projects + projects.length}.0.0`;
+      return { targets: [], ...(next ? { next } : {}) };
+    }
+    if (
+      !SLS_PROJECT.test(project.projectName) ||
+      (project.region !== undefined && project.region !== region)
+    ) {
+      const next = nextProject();
+      return { targets: [], ...(next ? { next } : {}) };
+    }
+    const account = project.owner ?? options.account ?? '';
+    const page = await client.listLogStores(project.projectName, { offset: at.logstores, size: PAGE });
+    const targets: LogstoreTarget[] = [];
+    for (const logstore of page.logstores) {
+      if (!SLS_LOGSTORE.test(logstore)) continue;
+      const resource = `${project.projectName}/${logstore}`;
+      targets.push({
+        eventId: `sweep:${resource}`,
+        account,
+        region,
+        resource,
+        project: project.projectName,
+        logstore,
+      });
+    }
+    const more = page.logstores.length > 0 && at.logstores + page.logstores.length < page.total;
+    const next = more ? `${at.projects}.${at.index}.${at.logstores + page.logstores.length}` : nextProject();
+    return { targets, ...(next ? { next } : {}) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
@@ -273,33 +346,18 @@ export function createRemediator(
       });
     },
 
-    async *list(region) {
-      const client = clientFor(region);
-      for (let offset = 0; ; offset += PAGE) {
-        const { projects, total } = await client.listProjects({ offset, size: PAGE });
-        for (const project of projects) {
-          if (!SLS_PROJECT.test(project.projectName)) continue;
-          if (project.region !== undefined && project.region !== region) continue;
-          const account = project.owner ?? options.account ?? '';
-          for (let at = 0; ; at += PAGE) {
-            const page = await client.listLogStores(project.projectName, { offset: at, size: PAGE });
-            for (const logstore of page.logstores) {
-              if (!SLS_LOGSTORE.test(logstore)) continue;
-              const resource = `${project.projectName}/${logstore}`;
-              yield {
-                eventId: `sweep:${resource}`,
-                account,
-                region,
-                resource,
-                project: project.projectName,
-                logstore,
-              };
-            }
-            if (page.logstores.length === 0 || at + page.logstores.length >= page.total) break;
-          }
-        }
-        if (projects.length === 0 || offset + projects.length >= total) break;
-      }
-    },
+    listPage,
+    list: listAll(listPage),
   };
+}
+
+/** `<project offset>.<index>.<logstore offset>`; anything else is a cursor we never wrote. */
+function parseCursor(cursor: string | undefined): { projects: number; index: number; logstores: number } {
+  if (cursor === undefined) return { projects: 0, index: 0, logstores: 0 };
+  const match = /^(\d{1,9})\.(\d{1,4})\.(\d{1,9})$/.exec(cursor);
+  if (match === null)
+    throw new InvalidError(`not a logstore listing cursor: ${JSON.stringify(cursor.slice(0, 64))}`, {
+      code: 'InvalidCursor',
+    });
+  return { projects: Number(match[1]), index: Number(match[2]), logstores: Number(match[3]) };
 }

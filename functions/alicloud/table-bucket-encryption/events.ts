@@ -22,6 +22,7 @@ export const TAMPER_EVENTS = {
 export const TRAIL_EVENTS: TrailEvents = { names: [...CREATION_EVENTS.names, ...TAMPER_EVENTS.names] };
 
 /**
- * Delivery paths deployed when the config's `delivery` is absent. Whether OSS Tables' records reach EventBridge is undocumented: both paths.
+ * Delivery paths deployed when the config's `delivery` is absent. Whether OSS Tables' records
+ * reach EventBridge is undocumented: both paths.
  */
 export const DEFAULT_DELIVERY: readonly DeliveryPath[] = ['eventbridge', 'trail'];

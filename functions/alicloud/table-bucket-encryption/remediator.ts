@@ -22,7 +22,17 @@
 import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import type { RemediationError } from '#core/errors';
-import type { Desire, EventFacts, Observed, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import type {
+  Desire,
+  EventFacts,
+  ListPage,
+  Observed,
+  Parsed,
+  Remediator,
+  Target,
+  Verdict,
+} from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom, perRegion } from '../clients.ts';
@@ -219,6 +229,34 @@ export function createRemediator(
       createOssTablesClient({ region, credentials, ...(options.env ? { env: options.env } : {}) }),
   );
 
+  /** One ListTableBuckets page (up to 1,000 buckets); the cursor is its continuationToken. */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<TableBucketTarget>> {
+    const page = await clientFor(region).listTableBuckets({
+      maxBuckets: 1000,
+      ...(cursor ? { continuationToken: cursor } : {}),
+    });
+    const targets: TableBucketTarget[] = [];
+    for (const bucket of page.tableBuckets) {
+      const parts = parseTableBucketArn(bucket.arn);
+      // Only buckets of this region whose ARN is well-formed become targets.
+      if (!parts || parts.region !== region) continue;
+      const arn = tableBucketArn(parts.region, parts.account, parts.name);
+      targets.push({
+        eventId: `sweep:${arn}`,
+        account: parts.account,
+        region,
+        resource: arn,
+        arn,
+        name: parts.name,
+      });
+    }
+    return { targets, ...(page.continuationToken ? { next: page.continuationToken } : {}) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: (event) => isActionTrailCall(event, TRAIL_EVENTS),
@@ -235,30 +273,7 @@ export function createRemediator(
       await clientFor(target.region).putTableBucketEncryption(target.arn, desired);
     },
 
-    async *list(region) {
-      const client = clientFor(region);
-      let continuationToken: string | undefined;
-      do {
-        const page = await client.listTableBuckets({
-          maxBuckets: 1000,
-          ...(continuationToken ? { continuationToken } : {}),
-        });
-        for (const bucket of page.tableBuckets) {
-          const parts = parseTableBucketArn(bucket.arn);
-          // Only buckets of this region whose ARN is well-formed become targets.
-          if (!parts || parts.region !== region) continue;
-          const arn = tableBucketArn(parts.region, parts.account, parts.name);
-          yield {
-            eventId: `sweep:${arn}`,
-            account: parts.account,
-            region,
-            resource: arn,
-            arn,
-            name: parts.name,
-          };
-        }
-        continuationToken = page.continuationToken;
-      } while (continuationToken);
-    },
+    listPage,
+    list: listAll(listPage),
   };
 }

@@ -28,9 +28,10 @@
  * Scheduled sweep: the rule infra/aws wires sends exactly `{"atrest":{"sweep":true}}`. Then every
  * log group of this region (`$AWS_REGION`) goes through the same engine and idempotency, paced at
  * `$ATREST_SWEEP_RATE` CloudWatch Logs calls per second (default 5, so live events keep their
- * quota), until the invocation has SWEEP_RESERVE_MS left. Each outcome is logged as above, then one
- * `sweep` summary line; the sweep never throws for a resource (failed ones raise the outcome
- * alarm through their metric), and returns its outcomes.
+ * quota; listing pages included), until the invocation has SWEEP_RESERVE_MS left; a run that stops
+ * early keeps its listing cursor in the idempotency table and the next run resumes there. Each
+ * outcome is logged as above, then one `sweep` summary line; the sweep never throws for a resource
+ * (failed ones raise the outcome alarm through their metric), and returns its outcomes.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -46,12 +47,14 @@ import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/rateli
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
+import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { AWS_REGION } from '#core/validation';
 import { AwsAccounts, type AwsSessionCredentials, accountOfFunctionArn } from '../accounts.ts';
 import { logsClient } from '../clients.ts';
 import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
 import { DynamoRestoreCounter } from '../restores.ts';
+import { DynamoDbSweepCursorStore } from '../sweep-cursor.ts';
 import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
 
 export interface HandlerDeps {
@@ -78,6 +81,10 @@ export interface HandlerDeps {
   clock?: () => number;
   /** Engine knobs for tests (`sleep`, `random`, `now`, `verifyReads`). */
   engine?: Pick<EngineDeps, 'sleep' | 'random' | 'now' | 'verifyReads'>;
+  /** Where a scheduled sweep resumes. Default: the idempotency table when set, else per-instance memory. */
+  cursors?: SweepCursorStore;
+  /** The sweep's pacing clock (tests: a fake clock that `engine.sleep` advances). Default: real time. */
+  now?: () => number;
 }
 
 /** Thrown after logging when an event did not settle, so Lambda retries it and the DLQ gets the reason. */
@@ -101,6 +108,13 @@ export {
   SweepEvent,
   sweepRateFrom,
 } from '#core/sweep';
+
+function defaultCursors(env: Record<string, string | undefined>): SweepCursorStore {
+  const table = env.IDEMPOTENCY_TABLE_NAME;
+  return table !== undefined && table !== ''
+    ? new DynamoDbSweepCursorStore({ tableName: table })
+    : new MemorySweepCursorStore();
+}
 
 function defaultStore(env: Record<string, string | undefined>): IdempotencyStore {
   const table = env.IDEMPOTENCY_TABLE_NAME;
@@ -174,6 +188,7 @@ export function createHandler(deps: HandlerDeps = {}) {
   const remediator = withRateLimit(routed, limiter);
   const sweeper = withRateLimit(routed, limiter, { background: true });
   const sweepRate = sweepRateFrom(env);
+  const cursors = deps.cursors ?? defaultCursors(env);
 
   const run = async (event: unknown, context: Context): Promise<Outcome[]> => {
     own ??= accountOfFunctionArn(context.invokedFunctionArn);
@@ -181,7 +196,17 @@ export function createHandler(deps: HandlerDeps = {}) {
     const lockSeconds = Math.max(1, Math.ceil(context.getRemainingTimeInMillis() / 1000));
     if (isSweepEvent(event))
       return sweep(
-        { env, config, logger, remediator: sweeper, engine: deps.engine, rate: sweepRate, lockSeconds },
+        {
+          env,
+          config,
+          logger,
+          remediator: sweeper,
+          engine: deps.engine,
+          rate: sweepRate,
+          lockSeconds,
+          cursors,
+          ...(deps.now ? { now: deps.now } : {}),
+        },
         store,
         context,
       );
@@ -212,6 +237,8 @@ interface SweepDeps {
   engine: HandlerDeps['engine'];
   rate: number;
   lockSeconds: number;
+  cursors: SweepCursorStore;
+  now?: () => number;
 }
 
 /** The scheduled sweep of this region; see the header. */
@@ -225,10 +252,15 @@ async function sweep(deps: SweepDeps, store: IdempotencyStore, context: Context)
     rate: deps.rate,
     remainingMs: () => context.getRemainingTimeInMillis(),
     engine: { ...deps.engine, lockSeconds: deps.lockSeconds },
+    // Real time unless a test drives a fake clock (engine.sleep alone must not make pacing spin).
+    ...(deps.now
+      ? { clock: { now: deps.now, ...(deps.engine?.sleep ? { sleep: deps.engine.sleep } : {}) } }
+      : {}),
+    cursors: deps.cursors,
     onOutcome: (outcome) => log(deps.logger, outcome),
   });
-  // Incomplete (time budget or a listing failure) is a warning: the next scheduled run starts over,
-  // and the failed outcome of a listing error has already raised the outcome alarm.
+  // Incomplete (time budget or a listing failure) is a warning: the next scheduled run resumes
+  // where this one stopped, and the failed outcome of a listing error has already raised the alarm.
   if (result.complete) deps.logger.info('sweep', { ...summary });
   else deps.logger.warn('sweep', { ...summary });
   return result.outcomes;

@@ -19,8 +19,9 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
-import { ConfigError } from '#core/errors';
-import type { Desire, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { ConfigError, UnexpectedResponseError } from '#core/errors';
+import type { Desire, ListPage, Parsed, Remediator, Target, Verdict } from '#core/remediator';
+import { listAll } from '#core/sweep';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
@@ -383,10 +384,75 @@ export interface LogGroupKmsOptions {
   env?: Record<string, string | undefined>;
 }
 
+/**
+ * What DescribeLogGroups must answer: CloudWatch Logs returns `logGroups` (empty when nothing
+ * matches) on every success, so a body without it is no answer about the group.
+ */
+const DescribeAnswer = z.looseObject({
+  logGroups: z.array(
+    z.looseObject({
+      logGroupName: z.optional(z.string()),
+      kmsKeyId: z.optional(z.string()),
+      arn: z.optional(z.string()),
+      logGroupArn: z.optional(z.string()),
+    }),
+  ),
+  nextToken: z.optional(z.string()),
+});
+
+/** The SDK's output checked against `schema`; a miss is a retryable UnexpectedResponse with the request id. */
+function answerOf<T>(
+  schema: z.ZodMiniType<T>,
+  out: { $metadata?: { requestId?: string } },
+  action: string,
+): T {
+  const result = schema.safeParse(out);
+  if (result.success) return result.data;
+  const requestId = out.$metadata?.requestId;
+  throw new UnexpectedResponseError(
+    `${action}: the answer lacks what the read needs (${formatIssues(result.error.issues, 'body').slice(0, 3).join('; ')})`,
+    requestId !== undefined ? { requestId } : {},
+  );
+}
+
 export function createRemediator(
   options: LogGroupKmsOptions = {},
 ): Remediator<LogGroupTarget, DesiredKey, LogGroupState> {
   const client = options.client ?? logsClient;
+
+  /** One DescribeLogGroups page (50 groups); the cursor is its `nextToken`. */
+  async function listPage(
+    region: string,
+    _config: Config,
+    cursor?: string,
+  ): Promise<ListPage<LogGroupTarget>> {
+    if (!AWS_REGION.test(region))
+      throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
+    const page = answerOf(
+      DescribeAnswer,
+      await client(region).send(
+        new DescribeLogGroupsCommand({ limit: 50, ...(cursor ? { nextToken: cursor } : {}) }),
+      ),
+      'DescribeLogGroups',
+    );
+    const targets: LogGroupTarget[] = [];
+    for (const group of page.logGroups) {
+      const name = group.logGroupName;
+      if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
+      const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
+      if (account === undefined)
+        throw new ConfigError([`accountId: cannot tell the account of log group ${name}; pass accountId`]);
+      targets.push({
+        eventId: `sweep:${name}`,
+        account,
+        region,
+        resource: logGroupArn(region, account, name),
+        logGroupName: name,
+      });
+    }
+    return { targets, ...(page.nextToken ? { next: page.nextToken } : {}) };
+  }
+
   return {
     id: FUNCTION_ID,
     owns: ownsEvent,
@@ -399,7 +465,9 @@ export function createRemediator(
       const out = await client(target.region).send(
         new DescribeLogGroupsCommand({ logGroupIdentifiers: [target.logGroupName] }),
       );
-      const group = out.logGroups?.find((g) => g.logGroupName === target.logGroupName);
+      // `{}` would read as "no such group" and end `gone`: only a real list (maybe empty) says so.
+      const page = answerOf(DescribeAnswer, out, 'DescribeLogGroups');
+      const group = page.logGroups.find((g) => g.logGroupName === target.logGroupName);
       if (!group) return { kind: 'gone' };
       return { kind: 'found', state: group.kmsKeyId !== undefined ? { kmsKeyId: group.kmsKeyId } : {} };
     },
@@ -414,32 +482,7 @@ export function createRemediator(
 
     classify: classifyAwsError,
 
-    async *list(region) {
-      if (!AWS_REGION.test(region))
-        throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
-      let nextToken: string | undefined;
-      do {
-        const page = await client(region).send(
-          new DescribeLogGroupsCommand({ limit: 50, ...(nextToken ? { nextToken } : {}) }),
-        );
-        for (const group of page.logGroups ?? []) {
-          const name = group.logGroupName;
-          if (name === undefined || !LOG_GROUP_NAME.test(name)) continue;
-          const account = options.accountId ?? accountOfArn(group.arn ?? group.logGroupArn);
-          if (account === undefined)
-            throw new ConfigError([
-              `accountId: cannot tell the account of log group ${name}; pass accountId`,
-            ]);
-          yield {
-            eventId: `sweep:${name}`,
-            account,
-            region,
-            resource: logGroupArn(region, account, name),
-            logGroupName: name,
-          };
-        }
-        nextToken = page.nextToken;
-      } while (nextToken);
-    },
+    listPage,
+    list: listAll(listPage),
   };
 }

@@ -166,6 +166,8 @@ describe('FC scheduled sweep: alicloud.logstore-encryption against the SLS emula
         counts: { applied: 3, compliant: 1, excluded: 1, failed: 1 },
         writes: 3,
         durationMs: expect.any(Number),
+        resumed: false,
+        willResume: false,
         requestId: 'fc-sweep-1',
       },
     ]);
@@ -230,6 +232,28 @@ describe('FC scheduled sweep: alicloud.logstore-encryption against the SLS emula
     // Started only while more than the reserve was left, so even in-flight work ended in time.
     expect(clock.elapsed()).toBeGreaterThanOrEqual(60_000 - SWEEP_RESERVE_MS);
     expect(clock.elapsed()).toBeLessThan(60_000);
+  });
+
+  it('resumes the next tick where a sweep that ran out of time stopped, instead of from the top', async () => {
+    for (let p = 0; p < 6; p++) for (let i = 0; i < 5; i++) sls.state.seedLogstore(`bulk-${p}`, `ls-${i}`);
+    const clock = fakeClock();
+    const handler = logstoreHandler({
+      env: { ATREST_SWEEP_RATE: '1' },
+      now: clock.now,
+      engine: { sleep: clock.sleep, random: () => 0.5 },
+    });
+
+    const first = await handler(tick(), context(60));
+    const firstSummary = lines('sweep')[0];
+    const second = await handler(tick(), context(600));
+    const secondSummary = lines('sweep')[1];
+
+    expect(firstSummary).toMatchObject({ complete: false, resumed: false, willResume: true });
+    expect(secondSummary).toMatchObject({ complete: true, resumed: true, willResume: false });
+    // Together the two ticks cover all 30 logstores; the second did not start again at bulk-0.
+    const covered = new Set([...first, ...second].map((o) => o.resource));
+    expect(covered.size).toBe(30);
+    expect(second.some((o) => o.resource === 'bulk-0/ls-0')).toBe(false);
   });
 
   it('logs a listing it may not make as one failed outcome at ERROR, without throwing', async () => {

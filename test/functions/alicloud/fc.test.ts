@@ -49,6 +49,44 @@ describe('deferral bookkeeping (pure)', () => {
     expect(past).toMatchObject({ kind: 'expired', waitedMs: 120 * MIN });
   });
 
+  it('ends the chain at once when the wrapper cannot be trusted: no real date, a future date, too many attempts', () => {
+    const plan = (attempt: number, firstSeenAt: string) =>
+      planDeferral({ attempt, firstSeenAt }, 120 * MIN, T0, 1);
+
+    expect(plan(1, '2026-02-31T08:00:00Z')).toMatchObject({ kind: 'expired', code: 'DeferralStateInvalid' });
+    expect(plan(1, '2026-11-22T25:00:00Z')).toMatchObject({ kind: 'expired', code: 'DeferralStateInvalid' });
+    expect(plan(1, 'Sun Nov 22 2026')).toMatchObject({ kind: 'expired', code: 'DeferralStateInvalid' });
+    expect(plan(1, '2027-01-01T00:00:00Z')).toMatchObject({
+      kind: 'expired',
+      code: 'DeferralStateInvalid',
+      why: expect.stringContaining('in the future'),
+    });
+    // A few minutes ahead is clock skew between FC hosts, not a forgery.
+    expect(plan(1, new Date(T0 + 2 * MIN).toISOString())).toMatchObject({ kind: 'requeue' });
+    // 120 min at >= 48 s per re-queue allows at most 152 attempts; a forged count far beyond ends it.
+    expect(plan(5_000, new Date(T0 - MIN).toISOString())).toMatchObject({
+      kind: 'expired',
+      code: 'DeferralAttemptsExceeded',
+    });
+    expect(plan(150, new Date(T0 - MIN).toISOString())).toMatchObject({ kind: 'requeue' });
+  });
+
+  it('a chain of honest re-queues reaches the deadline before the attempt bound', () => {
+    let deferral: { attempt: number; firstSeenAt: string } | undefined;
+    let now = T0;
+    let end: ReturnType<typeof planDeferral> | undefined;
+    for (let i = 0; i < 1_000 && end === undefined; i++) {
+      const plan = planDeferral(deferral, 24 * 60 * MIN, now, 0);
+      if (plan.kind === 'expired') end = plan;
+      else {
+        deferral = plan.deferral;
+        now += plan.delaySeconds * 1000;
+      }
+    }
+
+    expect(end).toMatchObject({ kind: 'expired', code: 'DeferralDeadlineExceeded' });
+  });
+
   it('unwraps only its own wrapper', () => {
     const original = { id: 'e1', type: 'x' };
     const wrapped = wrapDeferred(original, { attempt: 2, firstSeenAt: '2026-11-22T08:00:00Z' });
@@ -181,6 +219,83 @@ describe('createFcHandler', () => {
       requestId: 'fc-req-1',
     });
     expect(logs.join('\n')).not.toContain(EMULATOR_CREDENTIALS.accessKeySecret);
+  });
+
+  it('fails a re-queued event whose firstSeenAt is no real date at once, and re-queues nothing', async () => {
+    const wrapped = { atrest: { deferred: { attempt: 1, firstSeenAt: 'not-a-date' } }, event: { id: 'e1' } };
+
+    const error = await make(notReady)(Buffer.from(JSON.stringify(wrapped)), context).catch(
+      (e: unknown) => e,
+    );
+
+    expect((error as FcRemediationError).outcomes[0]).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'DeferralStateInvalid', message: expect.stringContaining('"not-a-date"') },
+    });
+    expect(fc.drain()).toEqual([]);
+  });
+
+  it('fails a re-queued event first seen a year from now at once, instead of waiting for ever', async () => {
+    const wrapped = wrapDeferred({ id: 'e1' }, { attempt: 2, firstSeenAt: '2027-11-22T08:00:00Z' });
+
+    const error = await make(notReady)(wrapped, context).catch((e: unknown) => e);
+
+    expect((error as FcRemediationError).outcomes[0]?.error?.code).toBe('DeferralStateInvalid');
+    expect(fc.drain()).toEqual([]);
+  });
+
+  it('processes a batched delivery (a JSON array) event by event, then throws for the one that failed', async () => {
+    const batch = [{ id: 'e1' }, { no: 'id' }, { id: 'e2' }];
+
+    const error = await make(async () => ({ kind: 'found', state: 'k' }))(
+      Buffer.from(JSON.stringify(batch)),
+      context,
+    ).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(FcRemediationError);
+    const outcomes = (error as FcRemediationError).outcomes;
+    expect(outcomes.map((o) => o.outcome)).toEqual([
+      'compliant',
+      'rejected',
+      expect.stringMatching(/^(compliant|duplicate)$/),
+    ]);
+    expect(logs.filter((l) => JSON.parse(l).message === 'outcome')).toHaveLength(3);
+  });
+
+  it('re-queues nothing from a batch with an unsettled event: the retry of the whole batch carries the deferral', async () => {
+    const error = await make(notReady)(
+      Buffer.from(JSON.stringify([{ id: 'e1' }, { no: 'id' }])),
+      context,
+    ).catch((e: unknown) => e);
+
+    expect((error as FcRemediationError).outcomes.map((o) => o.outcome)).toEqual(['deferred', 'rejected']);
+    expect(fc.drain()).toEqual([]);
+  });
+
+  it('re-queues the deferred event of a batch whose other events settled, alone', async () => {
+    const outcomes = await make(notReady)([{ id: 'e1' }], context);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['deferred']);
+    expect(fc.drain()).toEqual([
+      expect.objectContaining({ json: expect.objectContaining({ event: { id: 'e1' } }) }),
+    ]);
+  });
+
+  it('returns normally for a batch whose events all settle, and reads a body with a byte-order mark', async () => {
+    const body = Buffer.from(`\uFEFF${JSON.stringify([{ id: 'e1' }])}`, 'utf8');
+
+    const outcomes = await make(async () => ({ kind: 'found', state: 'k' }))(body, context);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['compliant']);
+  });
+
+  it('fails at init, naming the variable, when an endpoint override is not http(s)', () => {
+    expect(() =>
+      createFcHandler({
+        create: () => stub(notReady),
+        env: { ATREST_CONFIG_JSON: JSON.stringify(config), ALIBABA_CLOUD_ENDPOINT_SLS: 'ftp://x' },
+      }),
+    ).toThrow(/ALIBABA_CLOUD_ENDPOINT_SLS: scheme must be http or https/);
   });
 
   it('uses the configured deadline', async () => {

@@ -121,8 +121,9 @@ describe('scheduled sweep', () => {
   it('stops starting resources when the invocation nears its end, and says so', async () => {
     const run = createHandler({ env, engine: fast, store: new MemoryIdempotencyStore() });
     let calls = 0;
-    // Plenty of time for the first three checks, then within the reserve.
-    const remaining = () => (++calls <= 3 ? 300_000 : SWEEP_RESERVE_MS - 1);
+    // Plenty of time for the first checks (the lock's length, the listing page, the first
+    // resources), then within the reserve.
+    const remaining = () => (++calls <= 6 ? 300_000 : SWEEP_RESERVE_MS - 1);
 
     const outcomes = await run({ atrest: { sweep: true } }, context(remaining));
 
