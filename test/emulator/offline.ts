@@ -50,10 +50,10 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   const ecs = await startEcs();
   const tables = await startOssTables();
   const aliKms = await startAlicloudKms({ region: ALI_REGION });
+  // Both clouds' STS: the CLI asks GetCallerIdentity for its own account.
+  const sts = await startCallerSts();
   const awsDelivery = await startAwsDelivery();
   const aliDelivery = await startAlicloudDelivery();
-  // The CLI asks STS for its own account once per run (GetCallerIdentity), in both clouds.
-  const callerSts = await startCallerSts();
   const services: EmulatedService[] = [
     awsDelivery.cloudtrail,
     awsDelivery.eventbridge,
@@ -156,7 +156,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
   );
 
   const env: Record<string, string> = {
-    ...callerSts.env,
+    ...sts.env,
     ...awsDelivery.env,
     ...aliDelivery.env,
     AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
@@ -178,7 +178,7 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     seeded,
     ack: ack.clusters,
     stop: async () => {
-      await Promise.all([...services.map((s) => s.stop()), callerSts.stop()]);
+      await Promise.all([...services.map((s) => s.stop()), sts.stop()]);
     },
   };
 }
