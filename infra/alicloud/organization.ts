@@ -161,6 +161,7 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         SlsProjectArn: ros.Fn.sub(
           `acs:log:\${ALIYUN::Region}:\${ALIYUN::AccountId}:project/${trailName}-\${ALIYUN::AccountId}`,
         ),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a ROS Fn::Sub string, resolved at deployment.
         SlsWriteRoleArn: ros.Fn.sub('acs:ram::${ALIYUN::AccountId}:role/aliyunserviceroleforactiontrail'),
       },
     });
@@ -179,6 +180,7 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         PermissionModel: 'SERVICE_MANAGED',
         AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
         TemplateBody: props.memberTemplate,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a ROS Fn::Sub string, resolved at deployment.
         Parameters: { CentralAccountId: ros.Fn.sub('${ALIYUN::AccountId}') },
       },
     });
