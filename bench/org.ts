@@ -72,6 +72,12 @@ export interface OrgResult extends OrgBenchOptions {
   throttled: number;
   /** Throttled calls by API and whether they were the noisy account's. */
   throttledBy: Record<string, number>;
+  /**
+   * The busiest account-region's accepted writes: seconds from the start to the first and the
+   * last, and how many. Their rate between the two against the quota says whether the limiter
+   * or the tail (the last events' verify reads) costs the time above the floor.
+   */
+  busiestWrites: { firstS: number; lastS: number; ok: number };
   outcomes: Record<string, number>;
   errors: Record<string, number>;
 }
@@ -181,6 +187,7 @@ export async function measureOrg(options: OrgBenchOptions = DEFAULT_ORG): Promis
         }
       }
     };
+    const start = Date.now();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: Math.min(options.concurrency, events.length) }, worker));
     const wallMs = performance.now() - t0;
@@ -188,6 +195,9 @@ export async function measureOrg(options: OrgBenchOptions = DEFAULT_ORG): Promis
     const calls = cw.service.calls;
     const okWrites = calls.filter((c) => c.action === 'AssociateKmsKey' && c.status < 400);
     const writesPer = tally(okWrites.map((c) => `${c.account}|${c.resource}`));
+    const busiestOk = okWrites
+      .filter((c) => c.resource?.startsWith(`/bench/org/${busiestScope}/`))
+      .map((c) => (c.at - start) / 1000);
     const doubled = Object.values(writesPer).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
     // A group's name says whose it is: any call for it made with another account's key is wrong.
     const wrongAccount = calls.filter((c) => {
@@ -220,6 +230,11 @@ export async function measureOrg(options: OrgBenchOptions = DEFAULT_ORG): Promis
           .filter((c) => c.status >= 400)
           .map((c) => `${c.action} ${c.account === accountId(0) ? 'noisy account' : 'others'}`),
       ),
+      busiestWrites: {
+        firstS: Math.min(...busiestOk),
+        lastS: Math.max(...busiestOk),
+        ok: busiestOk.length,
+      },
       outcomes: tally(outcomes.map((o) => o.outcome)),
       errors: tally(outcomes.filter((o) => o.error).map((o) => `${o.error?.code}`)),
     };

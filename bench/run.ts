@@ -4,7 +4,8 @@
  * the raw figures behind it, to `.bench/results.json` (gitignored).
  *
  *   tsx bench/run.ts [--runs N] [--events N] [--rate R] [--read-rate R2] [--concurrency N]
- *                    [--no-baseline] [--overhead-events N] [--org-events N]
+ *                    [--no-baseline] [--overhead-events N] [--org-events N] [--org-accounts N]
+ *                    [--org-rate R] [--org-noisy SHARE] [--org-concurrency N]
  *                    [--only cold-start,economy,burst,overhead,org]
  *                    [--markdown] [--strict]
  *
@@ -177,6 +178,10 @@ function parseOptions(argv: string[]): { options: BenchOptions; strict: boolean;
       'no-baseline': { type: 'boolean' },
       'overhead-events': { type: 'string' },
       'org-events': { type: 'string' },
+      'org-accounts': { type: 'string' },
+      'org-rate': { type: 'string' },
+      'org-noisy': { type: 'string' },
+      'org-concurrency': { type: 'string' },
       only: { type: 'string' },
       strict: { type: 'boolean' },
       markdown: { type: 'boolean' },
@@ -187,6 +192,12 @@ function parseOptions(argv: string[]): { options: BenchOptions; strict: boolean;
     if (value === undefined) return fallback;
     const n = Number(value);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}`);
+    return n;
+  };
+  const share = (value: string | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`--${name}: expected a number from 0 to 1`);
     return n;
   };
   const d = DEFAULT_OPTIONS;
@@ -211,7 +222,16 @@ function parseOptions(argv: string[]): { options: BenchOptions; strict: boolean;
         ...d.overhead,
         events: int(values['overhead-events'], d.overhead.events, 'overhead-events'),
       },
-      org: { ...d.org, events: int(values['org-events'], d.org.events, 'org-events') },
+      // A scaled-down organization run (e.g. --org-events 1000 --org-accounts 10) keeps the shape
+      // of the default one with a shorter floor, for iterating on the limiter.
+      org: {
+        ...d.org,
+        events: int(values['org-events'], d.org.events, 'org-events'),
+        accounts: int(values['org-accounts'], d.org.accounts, 'org-accounts'),
+        rate: int(values['org-rate'], d.org.rate, 'org-rate'),
+        concurrency: int(values['org-concurrency'], d.org.concurrency, 'org-concurrency'),
+        noisyShare: share(values['org-noisy'], d.org.noisyShare, 'org-noisy'),
+      },
     },
   };
 }

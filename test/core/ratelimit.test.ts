@@ -41,8 +41,8 @@ describe('AdaptiveRateLimiter', () => {
     expect(limiter.rate('write')).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('after a throttle, paces at 0.7 of the rate it was really sending, and waits for a token', async () => {
-    // Prepare: 20 calls 10 ms apart; with the throttled one, 21 calls in 200 ms = 105 calls/s.
+  it('after a throttle, paces below the rate the API accepted, and waits for a token', async () => {
+    // Prepare: 20 accepted calls 10 ms apart (95 calls/s by their spacing, 20 in one second).
     const { clock, limiter, calls } = limiterOnClock();
     await calls('write', 20, 10);
 
@@ -50,10 +50,40 @@ describe('AdaptiveRateLimiter', () => {
     limiter.record('write', true);
     await limiter.acquire('write');
 
-    // Assess
-    expect(limiter.rate('write')).toBeCloseTo(0.7 * 105, 5);
+    // Assess: 0.85 of the 20 calls/s the API took in its busiest second.
+    expect(limiter.stats('write').ceiling).toBe(20);
+    expect(limiter.rate('write')).toBeCloseTo(0.85 * 20, 5);
     expect(clock.slept).toHaveLength(1);
     expect(clock.slept[0]).toBe(Math.ceil(1000 / limiter.rate('write')));
+  });
+
+  it('measures the ceiling from accepted calls only: refused ones do not raise it', async () => {
+    // Prepare: 4 calls/s accepted for two seconds, with 20 refused calls in between.
+    const { clock, limiter, calls } = limiterOnClock();
+    await calls('write', 8, 250);
+    for (let i = 0; i < 20; i++) limiter.record('write', true);
+
+    // Assess: one cut, from the accepted rate; the throttles after it were of calls sent before it.
+    expect(limiter.stats('write')).toMatchObject({ ceiling: 4, throttles: 20, cuts: 1 });
+    expect(limiter.rate('write')).toBeCloseTo(0.85 * 4, 5);
+    expect(clock.now).toBeGreaterThan(0);
+  });
+
+  it('re-measures a ceiling taken before the accepted answers of a burst came in', () => {
+    // Prepare: a burst whose refusals are answered first (nothing accepted yet: the floor rate).
+    const { clock, limiter } = limiterOnClock();
+    limiter.record('write', true);
+    expect(limiter.rate('write')).toBe(0.5);
+    clock.now += 5;
+    for (let i = 0; i < 10; i++) limiter.record('write', false);
+
+    // Act: the first answer after the hold-off.
+    clock.now += 1_000;
+    limiter.record('write', false);
+
+    // Assess: the 10 accepted in the second after the cut are the ceiling.
+    expect(limiter.stats('write').ceiling).toBe(10);
+    expect(limiter.rate('write')).toBeGreaterThan(5);
   });
 
   it('limits reads and writes separately', async () => {
@@ -70,7 +100,7 @@ describe('AdaptiveRateLimiter', () => {
     expect(clock.slept).toEqual([]);
   });
 
-  it('cuts again on every further throttle, never below the minimum rate', () => {
+  it('never paces below the minimum rate, however many throttles come', () => {
     // Prepare
     const { limiter } = limiterOnClock();
     limiter.record('write', true);
@@ -82,21 +112,49 @@ describe('AdaptiveRateLimiter', () => {
     expect(limiter.rate('write')).toBe(0.5);
   });
 
-  it('grows back along the cubic curve towards the rate last throttled', async () => {
-    // Prepare: 10 calls 100 ms apart, then a throttle. Half-second buckets measure 12 then 10
-    // calls/s, smoothed 0.8 · 10 + 0.2 · 12 = 10.4 calls/s.
+  it('climbs back to just below the ceiling, levels off, then probes beyond it', async () => {
+    // Prepare: 10 calls/s accepted, then a throttle.
     const { clock, limiter, calls } = limiterOnClock();
-    await calls('write', 10, 100);
+    await calls('write', 20, 100);
     limiter.record('write', true);
-    const cut = limiter.rate('write');
+    const { ceiling } = limiter.stats('write');
+    const pace = (afterMs: number) => {
+      for (let t = 0; t < afterMs; t += 100) {
+        clock.now += 100;
+        limiter.record('write', false);
+      }
+      return limiter.rate('write') / ceiling;
+    };
+
+    // Act: answers keep coming, 10 a second (the pace never grows past twice what is sent).
+    const early = pace(1_000);
+    const plateau = pace(7_000);
+    const probe = pace(7_000);
+
+    // Assess
+    expect(ceiling).toBe(10);
+    expect(early).toBeGreaterThan(0.85);
+    expect(early).toBeLessThan(plateau);
+    expect(plateau).toBeCloseTo(0.95, 1);
+    expect(probe).toBeGreaterThan(1);
+  });
+
+  it('serves waiters in arrival order, live ones before background ones', async () => {
+    // Prepare: paced at 0.5/s, four callers waiting.
+    const { limiter } = limiterOnClock();
+    limiter.record('write', true);
+    const order: string[] = [];
 
     // Act
-    await calls('write', 40, 0);
+    await Promise.all([
+      limiter.acquire('write', '', { background: true }).then(() => order.push('sweep')),
+      limiter.acquire('write').then(() => order.push('live 1')),
+      limiter.acquire('write').then(() => order.push('live 2')),
+      limiter.acquire('write', '', { background: true }).then(() => order.push('sweep 2')),
+    ]);
 
-    // Assess: back above the cut, and never above twice what was really sent.
-    expect(cut).toBeCloseTo(0.7 * 10.4, 5);
-    expect(limiter.rate('write')).toBeGreaterThan(cut);
-    expect(clock.slept.length).toBeGreaterThan(0);
+    // Assess
+    expect(order).toEqual(['live 1', 'live 2', 'sweep', 'sweep 2']);
   });
 });
 
