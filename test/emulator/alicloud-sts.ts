@@ -13,16 +13,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { STS_TOKEN_ERRORS } from './accounts.ts';
-import { Acs3Verifier, acs3Action, EMULATOR_CREDENTIALS, jsonAnswer, rpcError } from './acs3.ts';
+import { EMULATOR_CREDENTIALS, type RpcCaller, RpcHandler } from './acs3.ts';
 import {
   type AccountDirectory,
-  type Answer,
   alicloudKeyOf,
   EmulatedService,
-  nextRequestId,
   type RequestContext,
   ServiceFailure,
-  type ServiceHandler,
 } from './harness.ts';
 
 const VERSION = '2015-04-01';
@@ -33,53 +30,38 @@ export interface AlicloudRoleRecord {
   deny?: boolean;
 }
 
-class AlicloudStsHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'Throttling.User' };
+class AlicloudStsHandler extends RpcHandler {
   readonly roles = new Map<string, AlicloudRoleRecord>();
   issued = 0;
-  private readonly verifier: Acs3Verifier;
 
   constructor(private readonly directory: AccountDirectory) {
-    this.verifier = new Acs3Verifier(directory.alicloudCredentials);
+    super(
+      { version: VERSION, host: 'sts.aliyuncs.com', actions: ['GetCallerIdentity', 'AssumeRole'] },
+      directory.alicloudCredentials,
+    );
   }
 
-  action(ctx: RequestContext): string {
-    return acs3Action(ctx);
+  protected override admit(ctx: RequestContext, accessKeyId: string): string {
+    return this.directory.admit(accessKeyId, alicloudKeyOf(ctx).token, STS_TOKEN_ERRORS);
   }
 
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return rpcError(status, code, message, requestId, 'sts.aliyuncs.com');
-  }
-
-  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void): Answer {
-    const accessKeyId = this.verifier.check(ctx);
-    const caller = this.directory.admit(accessKeyId, alicloudKeyOf(ctx).token, STS_TOKEN_ERRORS);
-    if (ctx.req.headers['x-acs-version'] !== VERSION)
-      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${VERSION}`);
-    const query = ctx.url.searchParams;
-    const requestId = nextRequestId();
+  protected answer(
+    action: string,
+    query: URLSearchParams,
+    log: (resource: string, account?: string) => void,
+    { accessKeyId, account: caller = '' }: RpcCaller,
+  ) {
     if (action === 'GetCallerIdentity') {
       log(accessKeyId, caller);
       const key = this.directory.key(accessKeyId);
-      return jsonAnswer(
-        200,
-        {
-          RequestId: requestId,
-          AccountId: caller,
-          UserId: `emulator-${caller}`,
-          PrincipalId: `emulator-${caller}`,
-          IdentityType: key?.principal ? 'AssumedRoleUser' : 'Account',
-          Arn: key?.principal ?? `acs:ram::${caller}:root`,
-        },
-        requestId,
-      );
+      return {
+        AccountId: caller,
+        UserId: `emulator-${caller}`,
+        PrincipalId: `emulator-${caller}`,
+        IdentityType: key?.principal ? 'AssumedRoleUser' : 'Account',
+        Arn: key?.principal ?? `acs:ram::${caller}:root`,
+      };
     }
-    if (action !== 'AssumeRole')
-      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api ${action} is not found.`);
     const roleArn = query.get('RoleArn') ?? '';
     const session = query.get('RoleSessionName') ?? '';
     const m = ROLE_ARN.exec(roleArn);
@@ -115,20 +97,15 @@ class AlicloudStsHandler implements ServiceHandler {
     const expiresAt = this.directory.now() + duration * 1000;
     const principal = `acs:ram::${account}:assumed-role/${roleName}/${session}`;
     this.directory.addAlicloud({ accessKeyId: accessKeyId2, secret, token, account, expiresAt, principal });
-    return jsonAnswer(
-      200,
-      {
-        RequestId: requestId,
-        AssumedRoleUser: { Arn: principal, AssumedRoleId: `3${account.slice(0, 6)}:${session}` },
-        Credentials: {
-          AccessKeyId: accessKeyId2,
-          AccessKeySecret: secret,
-          SecurityToken: token,
-          Expiration: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        },
+    return {
+      AssumedRoleUser: { Arn: principal, AssumedRoleId: `3${account.slice(0, 6)}:${session}` },
+      Credentials: {
+        AccessKeyId: accessKeyId2,
+        AccessKeySecret: secret,
+        SecurityToken: token,
+        Expiration: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       },
-      requestId,
-    );
+    };
   }
 }
 
