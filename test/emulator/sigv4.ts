@@ -150,7 +150,8 @@ export type Json11Body = Record<string, unknown>;
 
 /**
  * A read-only AWS JSON 1.1 service (CloudTrail, EventBridge, KMS, Organizations): `POST /` with
- * `x-amz-target: <prefix>.<Operation>`, SigV4 for `signingName`, a JSON body; the product's own
+ * `x-amz-target: <prefix>.<Operation>`, SigV4 for `signingName`, a JSON body of content type
+ * `application/x-amz-json-1.1`; the product's own
  * `answer` is sent as JSON, errors as `{"__type","message"}` with `x-amzn-requestid`.
  */
 export abstract class Json11Handler implements ServiceHandler {
@@ -199,6 +200,8 @@ export abstract class Json11Handler implements ServiceHandler {
     if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
       throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
     const { region } = await verifySigV4(ctx, this.secrets, this.spec.signingName);
+    if (header(ctx.req.headers, 'content-type') !== JSON_11)
+      throw new ServiceFailure(400, 'SerializationException', `expected ${JSON_11}`);
     let body: Json11Body;
     try {
       body = JSON.parse(ctx.body.toString('utf8') || '{}') as Json11Body;
