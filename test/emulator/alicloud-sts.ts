@@ -17,9 +17,11 @@ import { EMULATOR_CREDENTIALS, type RpcCaller, RpcHandler } from './acs3.ts';
 import {
   type AccountDirectory,
   alicloudKeyOf,
-  EmulatedService,
   type RequestContext,
+  type RoleIssuer,
   ServiceFailure,
+  type StsFake,
+  startStsFake,
 } from './harness.ts';
 
 const VERSION = '2015-04-01';
@@ -30,7 +32,7 @@ export interface AlicloudRoleRecord {
   deny?: boolean;
 }
 
-class AlicloudStsHandler extends RpcHandler {
+class AlicloudStsHandler extends RpcHandler implements RoleIssuer<AlicloudRoleRecord> {
   readonly roles = new Map<string, AlicloudRoleRecord>();
   issued = 0;
 
@@ -39,6 +41,10 @@ class AlicloudStsHandler extends RpcHandler {
       { version: VERSION, host: 'sts.aliyuncs.com', actions: ['GetCallerIdentity', 'AssumeRole'] },
       directory.alicloudCredentials,
     );
+  }
+
+  roleKey(account: string, roleName: string): string {
+    return `${account}/${roleName.toLowerCase()}`;
   }
 
   protected override admit(ctx: RequestContext, accessKeyId: string): string {
@@ -82,7 +88,7 @@ class AlicloudStsHandler extends RpcHandler {
       );
     const [, account = '', roleName = ''] = m;
     log(roleArn, account);
-    const role = this.roles.get(`${account}/${roleName.toLowerCase()}`);
+    const role = this.roles.get(this.roleKey(account, roleName));
     if (role === undefined) throw new ServiceFailure(404, 'EntityNotExist.Role', 'The role not exists.');
     if (role.deny)
       throw new ServiceFailure(
@@ -109,16 +115,8 @@ class AlicloudStsHandler extends RpcHandler {
   }
 }
 
-export interface AlicloudStsEmulator {
-  service: EmulatedService;
-  /** The value for `ALIBABA_CLOUD_ENDPOINT_STS`. */
-  url: string;
-  /** Makes `acs:ram::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
-  seedRole(account: string, roleName: string, record?: AlicloudRoleRecord): void;
-  /** AssumeRole calls that issued credentials. */
-  issued(): number;
-  stop(): Promise<void>;
-}
+/** `seedRole` makes `acs:ram::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
+export type AlicloudStsEmulator = StsFake<AlicloudRoleRecord>;
 
 /**
  * Starts Alibaba Cloud STS on a loopback port, issuing keys into `directory`. The emulator's base
@@ -136,16 +134,5 @@ export async function startAlicloudSts(
         ...(c.securityToken !== undefined ? { token: c.securityToken } : {}),
         account: directory.defaultAccount,
       });
-  const handler = new AlicloudStsHandler(directory);
-  const service = new EmulatedService('sts', handler);
-  const url = await service.start(options.port ?? 0);
-  return {
-    service,
-    url,
-    seedRole: (account, roleName, record = {}) => {
-      handler.roles.set(`${account}/${roleName.toLowerCase()}`, record);
-    },
-    issued: () => handler.issued,
-    stop: () => service.stop(),
-  };
+  return startStsFake(new AlicloudStsHandler(directory), options.port);
 }
