@@ -13,10 +13,8 @@ import {
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
 import type { EmulatedService } from '../emulator/harness.ts';
-import { writeConfig, writeEvents } from './helpers.ts';
+import { BIN, ROOT, writeConfig, writeEvents } from './helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/atrest.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EVENT = fileURLToPath(new URL('../../events/aws/log-group-kms/create-log-group.json', import.meta.url));
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
