@@ -165,12 +165,13 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         SlsWriteRoleArn: ros.Fn.sub('acs:ram::${ALIYUN::AccountId}:role/aliyunserviceroleforactiontrail'),
       },
     });
-    trail.addDependsOn(project);
+    // ROS CDK renders DependsOn from logical ids (addDependsOn alone leaves the template without it).
+    trail.addRosDependency(project.logicalId);
     const logging = new ros.RosResource(this, 'TrailLogging', {
       type: 'ALIYUN::ACTIONTRAIL::TrailLogging',
       properties: { Name: trailName, Enable: true },
     });
-    logging.addDependsOn(trail);
+    logging.addRosDependency(trail.logicalId);
 
     const group = new ros.RosResource(this, 'MemberStackGroup', {
       type: 'ALIYUN::ROS::StackGroup',
@@ -193,7 +194,7 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         DeploymentTargets: { RdFolderIds: [...settings.folderIds] },
       },
     });
-    instances.addDependsOn(group);
+    instances.addRosDependency(group.logicalId);
 
     new ros.RosOutput(this, 'TrailLogstore', {
       // ActionTrail names the logstore it creates in the project after the trail.
