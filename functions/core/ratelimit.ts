@@ -70,6 +70,8 @@ const SMOOTHING = 0.8;
 const ACCEPTED_WINDOW_MS = 2_000;
 /** Accepted-call timestamps kept at most (a quota above 5,000 calls/s is measured over less). */
 const ACCEPTED_MAX = 10_000;
+/** Calls/s per s³: the least the pace grows once past its plateau (a quarter of CUBIC's C). */
+const PROBE_SCALE = 0.1;
 /** Least hold-off after a cut; quotas are counted over windows of about a second. */
 const HOLD_MS = 1_000;
 
@@ -152,7 +154,11 @@ class Bucket {
     const k = this.options.recoverMs / 1000;
     const t = (now - this.cutAt) / 1000;
     const m = this.options.plateau;
-    const next = this.ceiling * (m + (m - beta) * ((t - k) / k) ** 3);
+    // Past the plateau the probe also grows by an absolute cubic term (PROBE_SCALE),
+    // so a ceiling measured far too low (a quota shared with calls this limiter does not see)
+    // is left within seconds, not minutes.
+    const curve = this.ceiling * (m + (m - beta) * ((t - k) / k) ** 3);
+    const next = t > k ? Math.max(curve, this.ceiling * m + PROBE_SCALE * (t - k) ** 3) : curve;
     // Never more than twice what was really sent: growth is probed, not assumed.
     this.rate = Math.max(minRate, Math.min(next, 2 * Math.max(sent, minRate)));
   }

@@ -141,12 +141,13 @@ describe('AdaptiveRateLimiter against a quota of a few calls per second', () => 
       // Act
       const r = await drive({ quota, calls, callers, jitterMs });
 
-      // Assess: all done; at least 85 % of the quota over the run, the first throttle included.
-      // Nothing is limited before the first throttle, so of the opening burst (every caller at
-      // once) all but the quota's worth are refused; after it, at most 1 call in 20 is.
+      // Assess: all done; at least 82 % of the quota over the run, the first throttle included
+      // (the limiter before this one got 68-75 % at 2-3 calls/s). Nothing is limited before the
+      // first throttle, so of the opening burst (every caller at once) all but the quota's worth
+      // are refused; after it, at most 7 calls in 100.
       expect(r.accepted).toBe(calls);
-      expect(calls / r.seconds).toBeGreaterThanOrEqual(0.85 * perSecond);
-      expect(r.refused - (callers - perSecond)).toBeLessThanOrEqual(0.05 * calls);
+      expect(calls / r.seconds).toBeGreaterThanOrEqual(0.82 * perSecond);
+      expect(r.refused - (callers - perSecond)).toBeLessThanOrEqual(0.07 * calls);
     },
   );
 });
