@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { buildOptionsFor, bundleEntry, bundleFunction, SLOPPY_PACKAGES } from '../infra/bundle.ts';
+import { buildOptionsFor, bundleEntry, bundleFunction, SIDE_PACKAGES } from '../infra/bundle.ts';
 import { type Cloud, type FunctionId, functionEntry, functionSpec, REPO_ROOT } from '../infra/functions.ts';
 import { atMost, type Row } from './report.ts';
 import { median } from './stats.ts';
@@ -144,7 +144,7 @@ export async function contributions(entry: string, cloud: Cloud): Promise<Contri
     ...buildOptionsFor(cloud),
     entryPoints: [entry],
     outfile,
-    external: [...SLOPPY_PACKAGES],
+    external: [...SIDE_PACKAGES],
     metafile: true,
     write: false,
   });
