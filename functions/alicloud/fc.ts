@@ -49,10 +49,11 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, isSettled, type Outcome } from '#core/outcome';
+import { isSettled, type Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
+import { outcomeLevel, UnsettledOutcomeError, unsettledOutcomes } from '#core/settle';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { ALICLOUD_REGION } from '#core/validation';
@@ -115,14 +116,10 @@ export interface FcHandlerOptions {
   cursors?: SweepCursorStore;
 }
 
-/** Thrown after logging so FC's async retry and dead-letter destination see the failure. */
-export class FcRemediationError extends Error {
-  constructor(
-    message: string,
-    readonly outcomes: Outcome[],
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+/** Thrown after logging so FC's async retry and dead-letter destination see the failure (#core/settle). */
+export class FcRemediationError extends UnsettledOutcomeError {
+  constructor(message: string, outcomes: Outcome[], options?: ErrorOptions) {
+    super(outcomes, message, options);
     this.name = 'FcRemediationError';
   }
 }
@@ -268,6 +265,40 @@ function realInstant(text: string, ms: number): boolean {
   return Number.isFinite(noon) && new Date(noon).toISOString().slice(0, 10) === date && Number.isFinite(ms);
 }
 
+/** What a function's remediator factory gets from the adapter. */
+export interface FcRemediatorDeps {
+  credentials: () => AlicloudCredentials;
+  env: Record<string, string | undefined>;
+  /** The account acted in: the FC context's, else `$FC_ACCOUNT_ID` (a timer event names none). */
+  account?: string;
+}
+
+/**
+ * Everything a function's `handler.ts` exports: `handlerOptions` (tests and the demo add `env`,
+ * `engine` and friends on top) and `handler`, the FC entry. The handler is built on first use so
+ * a bad ATREST_CONFIG_JSON fails that invocation with the field named, instead of failing the
+ * module import.
+ */
+export function fcFunction(
+  createRemediator: (deps: FcRemediatorDeps) => AnyRemediator,
+  defaults: Omit<Partial<FcHandlerOptions>, 'create'> = {},
+) {
+  const handlerOptions = (overrides: Partial<FcHandlerOptions> = {}): FcHandlerOptions => ({
+    create: (credentials, { context, env }) => {
+      const account = context.accountId ?? env.FC_ACCOUNT_ID;
+      return createRemediator({ credentials, env, ...(account ? { account } : {}) });
+    },
+    ...defaults,
+    ...overrides,
+  });
+  let instance: ReturnType<typeof createFcHandler> | undefined;
+  const handler = (event: Buffer | string | object, context?: FcContext): Promise<Outcome[]> => {
+    instance ??= createFcHandler(handlerOptions());
+    return instance(event, context);
+  };
+  return { handler, handlerOptions };
+}
+
 export function createFcHandler(options: FcHandlerOptions) {
   const env = options.env ?? process.env;
   // Parsed once per instance: a bad config fails the first invocation with the field named.
@@ -307,12 +338,13 @@ export function createFcHandler(options: FcHandlerOptions) {
   // Without Tablestore: per instance (a warm instance still resumes its own last sweep).
   const memoryCursors = new MemorySweepCursorStore();
 
-  return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
-    const started = now();
-    const timeoutSeconds = context.function?.timeout ?? 60;
-    const timeoutMs = timeoutSeconds * 1000;
+  // The own account's remediator (its clients, their connections and per-region caches) and the
+  // stores, built once per credentials identity rather than per invocation. FC hands STS
+  // credentials in each invocation's context and rotates them: a new identity (another account,
+  // rotated keys) builds afresh, so nothing keeps signing with keys FC no longer gives.
+  let built: { identity: string; parts: ReturnType<typeof build> } | undefined;
+  const build = (context: FcContext) => {
     const credentials = () => credentialsFrom(context, env);
-    latest = context;
     const routed = routeByAccount(
       options.create(credentials, { context, env }),
       {
@@ -336,14 +368,30 @@ export function createFcHandler(options: FcHandlerOptions) {
       },
       config,
     );
-    const remediator = withRateLimit(routed, limiter);
+    return {
+      credentials,
+      remediator: withRateLimit(routed, limiter),
+      sweeper: withRateLimit(routed, limiter, { background: true }),
+      store: options.store ?? storeFromEnv(env, credentials) ?? memory,
+      restores: options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores,
+      cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
+    };
+  };
+
+  return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
+    const started = now();
+    const timeoutSeconds = context.function?.timeout ?? 60;
+    const timeoutMs = timeoutSeconds * 1000;
+    latest = context;
+    const identity = identityOf(context, env);
+    if (built?.identity !== identity) built = { identity, parts: build(context) };
+    const { credentials, remediator, sweeper, store, restores, cursors } = built.parts;
     const decoded = decode(event);
-    const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
     const timer = sweepTimer(decoded);
     if (timer !== undefined && !remediator.owns(decoded)) {
       const remainingMs = () => timeoutMs - (now() - started);
       return sweep({
-        remediator: withRateLimit(routed, limiter, { background: true }),
+        remediator: sweeper,
         timer,
         context,
         env,
@@ -355,11 +403,10 @@ export function createFcHandler(options: FcHandlerOptions) {
         options,
         rate: sweepRate,
         lockSeconds: timeoutSeconds,
-        cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
+        cursors,
       });
     }
     const remainingMs = () => timeoutMs - (now() - started);
-    const restores = options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores;
 
     /** Re-queues a deferred event (FC async invocation with a delay) and logs how it went. */
     const requeueLogged = async (
@@ -471,12 +518,12 @@ export function createFcHandler(options: FcHandlerOptions) {
     }
 
     for (const outcome of outcomes)
-      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
+      log(line(outcomeLevel(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
     // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
     // (processOne re-queues only an event with no other unsettled outcome, and that one throws here.)
     const requeued = requeueFailure === undefined;
-    const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
+    const failed = unsettledOutcomes(outcomes, (o) => o.outcome === 'deferred' && requeued);
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =
         failed.length > 0
@@ -490,6 +537,20 @@ export function createFcHandler(options: FcHandlerOptions) {
     }
     return outcomes;
   };
+}
+
+/**
+ * Who the invocation acts as: the account and the credentials FC handed (else the environment's).
+ * Kept in memory only, to notice a change; never logged.
+ */
+function identityOf(context: FcContext, env: Record<string, string | undefined>): string {
+  const c = context.credentials;
+  const key = c?.accessKeyId && c.accessKeySecret ? c : undefined;
+  return JSON.stringify([
+    context.accountId ?? env.FC_ACCOUNT_ID ?? '',
+    key?.accessKeyId ?? env.ALIBABA_CLOUD_ACCESS_KEY_ID ?? '',
+    key?.securityToken ?? (key ? '' : (env.ALIBABA_CLOUD_SECURITY_TOKEN ?? '')),
+  ]);
 }
 
 /** The FC timer trigger's event. */
@@ -563,7 +624,7 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
       : {}),
     cursors: run.cursors,
     onOutcome: (outcome) =>
-      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
+      log(line(outcomeLevel(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
   });
   // Incomplete (time budget or a listing failure) is a warning: the next run resumes where this
   // one stopped, and a failed listing has already been logged at ERROR as a failed outcome.
@@ -609,11 +670,6 @@ async function requeue(
     raw: Buffer.from(JSON.stringify(wrapDeferred(original, plan.deferral)), 'utf8'),
     bodyType: 'none',
   });
-}
-
-function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
-  if (isFailure(outcome)) return 'ERROR';
-  return isSettled(outcome) ? 'INFO' : 'WARN';
 }
 
 function line(level: string, message: string, fields: Record<string, unknown>): string {
