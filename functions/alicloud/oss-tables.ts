@@ -8,28 +8,17 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import {
-  ConflictError,
-  DeniedError,
-  GoneError,
-  InvalidError,
-  RemediationError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-  UnexpectedResponseError,
-} from '#core/errors';
+import { InvalidError, UnexpectedResponseError } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
-import {
-  classifyNetwork,
-  DEFAULT_MAX_BODY_BYTES,
-  LIST_MAX_BODY_BYTES,
-  type RawResponse,
-  send,
-  unknownFailure,
-} from './http.ts';
+import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, type RawResponse, send } from './http.ts';
 import { ossQuote, parseOssError, signOss4 } from './oss4.ts';
+import {
+  AlicloudServiceError,
+  AlicloudTransportError,
+  type ErrorRule,
+  tableClassifier,
+} from './service-errors.ts';
 
 /** Table bucket names (CreateTableBucket): 3–32 chars, lowercase letters, digits, hyphens; no hyphen at either end. */
 export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -77,29 +66,22 @@ export function tablesResourcePath(region: string, requestKey: string, bucketArn
 // ---------------------------------------------------------------------------------------------
 
 /** An OSS Tables error answer. `code` is the body's code, else derived from the HTTP status. */
-export class OssTablesServiceError extends Error {
+export class OssTablesServiceError extends AlicloudServiceError {
+  override name = 'OssTablesServiceError';
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly status: number,
-    readonly requestId?: string,
+    status: number,
+    requestId?: string,
     /** OSS's fine-grained error code (`x-oss-ec`), when sent. */
     readonly ec?: string,
   ) {
-    super(message);
-    this.name = 'OssTablesServiceError';
+    super(code, message, status, requestId);
   }
 }
 
-export class OssTablesNetworkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'OssTablesNetworkError';
-  }
+export class OssTablesNetworkError extends AlicloudTransportError {
+  override name = 'OssTablesNetworkError';
 }
 
 /**
@@ -130,22 +112,25 @@ const DENIED = new Set([
 ]);
 const THROTTLED = new Set(['TooManyRequests', 'TooManyRequestsException', 'SlowDown', 'QpsLimitExceeded']);
 
-export function classifyOssTablesError(error: unknown): RemediationError {
-  if (error instanceof RemediationError) return error;
-  if (error instanceof OssTablesNetworkError) return classifyNetwork(error);
-  if (!(error instanceof OssTablesServiceError)) return unknownFailure(error);
-  const { code, status } = error;
-  const ctx = { code, status, ...(error.requestId !== undefined ? { requestId: error.requestId } : {}) };
-  const opts = { cause: error };
-  if (GONE.has(code) || status === 404) return new GoneError(error.message, ctx, opts);
-  if (THROTTLED.has(code) || code.startsWith('Throttling') || status === 429)
-    return new ThrottledError(error.message, ctx, opts);
-  if (status >= 500) return new TransientError(error.message, ctx, opts);
-  if (DENIED.has(code) || status === 401 || status === 403) return new DeniedError(error.message, ctx, opts);
-  if (status === 409) return new ConflictError(error.message, ctx, opts);
-  if (status === 400) return new InvalidError(error.message, ctx, opts);
-  return new UnexpectedError(error.message, ctx, opts);
-}
+/** OSS Tables' codes and statuses, in order: the first matching row classifies. */
+const OSS_TABLES_RULES: readonly ErrorRule[] = [
+  { kind: 'gone', when: ({ code, status }) => GONE.has(code) || status === 404 },
+  {
+    kind: 'throttled',
+    when: ({ code, status }) => THROTTLED.has(code) || code.startsWith('Throttling') || status === 429,
+  },
+  { kind: 'transient', when: ({ status }) => status >= 500 },
+  { kind: 'denied', when: ({ code, status }) => DENIED.has(code) || status === 401 || status === 403 },
+  { kind: 'conflict', when: ({ status }) => status === 409 },
+  { kind: 'invalid', when: ({ status }) => status === 400 },
+];
+
+/** Maps anything the OSS Tables client threw onto the core error classes (service-errors.ts). */
+export const classifyOssTablesError = tableClassifier(
+  OssTablesServiceError,
+  OssTablesNetworkError,
+  OSS_TABLES_RULES,
+);
 
 // ---------------------------------------------------------------------------------------------
 // The client
