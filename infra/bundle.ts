@@ -150,6 +150,9 @@ async function bundleSloppyPackage(
     stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: REPO_ROOT },
     outfile: file,
   });
+  // CommonJS wherever the folder lands (under this repo, whose package.json says "type": "module",
+  // Node would read the file as ESM), and a `main` so an ESM `import()` resolves it too.
+  writeFileSync(join(dir, 'node_modules', pkg, 'package.json'), '{"type":"commonjs","main":"index.js"}\n');
   return { file, warnings: result.warnings.map(formatMessage) };
 }
 
