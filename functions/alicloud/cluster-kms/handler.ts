@@ -12,4 +12,7 @@ import { createRemediator } from './remediator.ts';
 export const deferDeadlineMs = (config: Config): number =>
   (config.alicloud?.clusterKms?.deferDeadlineMinutes ?? 120) * 60_000;
 
-export const { handler, handlerOptions } = fcFunction(createRemediator, { deferDeadlineMs });
+const entry = fcFunction(createRemediator, { deferDeadlineMs });
+
+export const handler = entry.handler;
+export const handlerOptions = entry.handlerOptions;

@@ -8,4 +8,7 @@
 import { fcFunction } from '../fc.ts';
 import { createRemediator } from './remediator.ts';
 
-export const { handler, handlerOptions } = fcFunction(createRemediator);
+const entry = fcFunction(createRemediator);
+
+export const handler = entry.handler;
+export const handlerOptions = entry.handlerOptions;
