@@ -292,6 +292,7 @@ export class AtrestAlicloudStack extends ros.Stack {
         })
       : undefined;
 
+    const memberRoleName = config.alicloud?.organization?.memberRoleName;
     for (const fnId of ids) {
       const delivery = deliveryOf(fnId, config);
       const onTrail = trail !== undefined && delivery.includes('trail') ? trail : undefined;
@@ -338,6 +339,17 @@ export class AtrestAlicloudStack extends ros.Stack {
                 { effect: 'Allow', action: ['mns:SendMessage'], resource: [dlqArn] },
                 { effect: 'Allow', action: ['log:PostLogStoreLogs'], resource: [logstoreArn] },
                 ...(onTrail ? [onTrail.readStatement()] : []),
+                // Organization mode: the function acts in a member account only through that account's
+                // member role, which trusts this role; RAM also needs the caller allowed to assume it.
+                ...(memberRoleName !== undefined
+                  ? [
+                      {
+                        effect: 'Allow',
+                        action: ['sts:AssumeRole'],
+                        resource: [`acs:ram:*:*:role/${memberRoleName}`],
+                      },
+                    ]
+                  : []),
               ],
             },
           },

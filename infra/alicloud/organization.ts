@@ -161,15 +161,17 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         SlsProjectArn: ros.Fn.sub(
           `acs:log:\${ALIYUN::Region}:\${ALIYUN::AccountId}:project/${trailName}-\${ALIYUN::AccountId}`,
         ),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a ROS Fn::Sub string, resolved at deployment.
         SlsWriteRoleArn: ros.Fn.sub('acs:ram::${ALIYUN::AccountId}:role/aliyunserviceroleforactiontrail'),
       },
     });
-    trail.addDependsOn(project);
+    // ROS CDK renders DependsOn from logical ids (addDependsOn alone leaves the template without it).
+    trail.addRosDependency(project.logicalId);
     const logging = new ros.RosResource(this, 'TrailLogging', {
       type: 'ALIYUN::ACTIONTRAIL::TrailLogging',
       properties: { Name: trailName, Enable: true },
     });
-    logging.addDependsOn(trail);
+    logging.addRosDependency(trail.logicalId);
 
     const group = new ros.RosResource(this, 'MemberStackGroup', {
       type: 'ALIYUN::ROS::StackGroup',
@@ -179,6 +181,7 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         PermissionModel: 'SERVICE_MANAGED',
         AutoDeployment: { Enabled: true, RetainStacksOnAccountRemoval: false },
         TemplateBody: props.memberTemplate,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a ROS Fn::Sub string, resolved at deployment.
         Parameters: { CentralAccountId: ros.Fn.sub('${ALIYUN::AccountId}') },
       },
     });
@@ -191,7 +194,7 @@ export class AtrestAlicloudOrgStack extends ros.Stack {
         DeploymentTargets: { RdFolderIds: [...settings.folderIds] },
       },
     });
-    instances.addDependsOn(group);
+    instances.addRosDependency(group.logicalId);
 
     new ros.RosOutput(this, 'TrailLogstore', {
       // ActionTrail names the logstore it creates in the project after the trail.

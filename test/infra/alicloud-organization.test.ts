@@ -121,6 +121,16 @@ describe('organization stack (management or delegated administrator account)', (
     expect(org.Resources.TrailLogging.Properties).toEqual({ Name: DEFAULT_TRAIL_NAME, Enable: true });
     expect(org.Outputs.TrailLogstore.Value).toBe(`actiontrail_${DEFAULT_TRAIL_NAME}`);
   });
+
+  it('orders creation in the template itself: project, trail, logging; stack group, instances', () => {
+    const project = Object.entries(org.Resources as Record<string, { Type: string }>).find(
+      ([, r]) => r.Type === 'ALIYUN::SLS::Project',
+    )?.[0];
+    expect(project).toBeDefined();
+    expect([org.Resources.Trail.DependsOn].flat()).toContain(project);
+    expect([org.Resources.TrailLogging.DependsOn].flat()).toContain('Trail');
+    expect([org.Resources.MemberStackInstances.DependsOn].flat()).toContain('MemberStackGroup');
+  });
 });
 
 describe('settings', () => {

@@ -662,3 +662,27 @@ describe('disk-default-kms role from its config', () => {
     expect(statements.flatMap((st) => st.Action)).toContain('ecs:EnableDiskEncryptionByDefault');
   });
 });
+
+describe('organization mode on Alibaba Cloud', () => {
+  const roleStatements = async (organization: Record<string, unknown> | undefined) => {
+    const config = {
+      alicloud: {
+        ...(organization ? { organization } : {}),
+        diskDefaultKms: { kmsKeyId: 'key-hzz6c1f2b3a4d5e6f7g8h' },
+      },
+    };
+    const permissions = await loadAllPermissions(['alicloud.disk-default-kms'], parseConfig(config));
+    const { template: t } = synth(permissions, { config, functions: ['alicloud.disk-default-kms'] });
+    return t.Resources.DiskDefaultKmsRole?.Properties.Policies[0].PolicyDocument.Statement as Statement[];
+  };
+
+  it('lets a central function assume only the member role, and only when an organization is configured', async () => {
+    const central = await roleStatements({ memberRoleName: 'atrest-member', regions: ['cn-hangzhou'] });
+    const alone = await roleStatements(undefined);
+
+    expect(central.filter((s) => s.Action.includes('sts:AssumeRole'))).toEqual([
+      { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: ['acs:ram:*:*:role/atrest-member'] },
+    ]);
+    expect(alone.flatMap((s) => s.Action)).not.toContain('sts:AssumeRole');
+  });
+});
