@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import type { IdempotencyStore } from '#core/idempotency';
-import type { FunctionId, Outcome } from '#core/outcome';
+import type { FunctionId, Outcome, OutcomeKind } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
@@ -58,8 +58,58 @@ export interface DeliverOptions {
   restores?: RestoreCounter;
 }
 
+/** The fault matrix's cells (test/hardening/fault-matrix.test.ts). */
+export type CellId =
+  | 'conflict x1'
+  | 'conflict x2'
+  | 'conflict beyond the budget'
+  | 'throttled x2'
+  | 'throttled beyond the budget'
+  | '5xx on the write'
+  | '5xx on the read'
+  | 'connection reset on the write'
+  | 'connection reset on the read'
+  | 'timeout on the write'
+  | 'timeout on the read'
+  | 'not found before the read'
+  | 'not found between read and write'
+  | 'not ready'
+  | 'permission denied on the write'
+  | 'permission denied on the read'
+  | 'key disabled'
+  | 'key missing'
+  | 'read-back shows the old state once'
+  | 'the write lands but its answer is lost';
+
+/** What a fault-matrix cell expects of a delivery. */
+export interface MatrixExpect {
+  outcome: OutcomeKind;
+  attempts: number;
+  /** Write calls the service saw, and how many of them succeeded. */
+  writeCalls: number;
+  okWrites: number;
+  encrypted: boolean;
+  record: 'kept' | 'released';
+  /** The service's own code in the outcome's error. */
+  code?: string;
+  /** The failure came from running out of tries. */
+  exhausted?: boolean;
+  /** Calls of the driver's read action. */
+  readCalls?: number;
+}
+
+/** A driver's answer to a cell where its service differs from the table by design, or why the cell does not apply. */
+export type MatrixOverride = Partial<MatrixExpect> | { na: string };
+
+/** The cell "not ready" for an API with no such state. */
+export const NOT_READY_NA = {
+  na: 'the API has no "exists but not ready" state: the resource takes the key as soon as it exists',
+} as const;
+
 export interface Driver {
   readonly id: FunctionId;
+  /** Its fault-matrix cells that differ from the table by design (with why), or do not apply. */
+  readonly matrix?: Partial<Record<CellId, MatrixOverride>>;
   service: EmulatedService;
   url: string;
   readonly readAction: string;

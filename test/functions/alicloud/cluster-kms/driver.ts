@@ -14,14 +14,29 @@ import {
   type AnyRemediator,
   type Driver,
   eventIdFor,
+  type MatrixExpect,
   RETRY,
   sample,
   TIMEOUT_MS,
 } from '../../../hardening/driver-kit.ts';
 import type { CallKind } from '../../../hardening/lag-proxy.ts';
+
 // ------------------------------------------------------------------------------------------------
 // alicloud.cluster-kms — ACK
 // ------------------------------------------------------------------------------------------------
+
+/** The fault matrix's answer where ACK's conflict means "later": deferred, the record released. */
+const DEFERRED_BY_CONFLICT: Partial<MatrixExpect> = {
+  outcome: 'deferred',
+  attempts: 1,
+  writeCalls: 1,
+  okWrites: 0,
+  encrypted: false,
+  record: 'released',
+  code: undefined,
+  exhausted: undefined,
+  readCalls: 1,
+};
 
 export const ACK_KEY = 'key-hzz6a1b2c3d4e5f6g7h8i';
 export const clusterId = (i: number): string =>
@@ -31,6 +46,22 @@ export function ackClusterDriver(): Driver & { emulator: AckEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.cluster-kms' as const,
+    // ACK's 409 means "inside the 5-minute window or busy": later, not never — deferred and re-queued by fc.ts.
+    matrix: {
+      'conflict x1': DEFERRED_BY_CONFLICT,
+      'conflict x2': DEFERRED_BY_CONFLICT,
+      'conflict beyond the budget': DEFERRED_BY_CONFLICT,
+      // The landed write moved the cluster to `updating`: the repeat is a 409, so the event is
+      // deferred and the re-queued delivery finds the key in place (the fault matrix's follow-up).
+      'the write lands but its answer is lost': {
+        outcome: 'deferred',
+        attempts: 2,
+        writeCalls: 2,
+        okWrites: 1,
+        encrypted: true,
+        record: 'released',
+      },
+    } satisfies Driver['matrix'],
     emulator: undefined as unknown as AckEmulator,
     service: undefined as unknown as EmulatedService,
     url: '',

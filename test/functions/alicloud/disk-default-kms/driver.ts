@@ -14,6 +14,7 @@ import {
   type AnyRemediator,
   type Driver,
   eventIdFor,
+  NOT_READY_NA,
   RETRY,
   sample,
   TIMEOUT_MS,
@@ -32,6 +33,20 @@ export function ecsDiskDefaultDriver(): Driver & { emulator: EcsEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.disk-default-kms' as const,
+    // An account-level setting is never "gone": not-found answers are failures an operator must see.
+    matrix: {
+      'not ready': NOT_READY_NA,
+      'not found before the read': {
+        outcome: 'failed',
+        code: 'InvalidRegionId.NotFound',
+        record: 'released',
+      },
+      'not found between read and write': {
+        outcome: 'failed',
+        code: 'InvalidDefaultEncryption.NotFound',
+        record: 'released',
+      },
+    } satisfies Driver['matrix'],
     emulator: undefined as unknown as EcsEmulator,
     service: undefined as unknown as EmulatedService,
     url: '',

@@ -14,6 +14,7 @@ import {
   type AnyRemediator,
   type Driver,
   eventIdFor,
+  NOT_READY_NA,
   RETRY,
   sample,
   TIMEOUT_MS,
@@ -32,6 +33,7 @@ export function slsLogstoreDriver(): Driver & { emulator: SlsEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.logstore-encryption' as const,
+    matrix: { 'not ready': NOT_READY_NA },
     emulator: undefined as unknown as SlsEmulator,
     service: undefined as unknown as EmulatedService,
     url: '',

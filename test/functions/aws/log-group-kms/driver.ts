@@ -19,6 +19,7 @@ import {
   type AnyRemediator,
   type Driver,
   eventIdFor,
+  NOT_READY_NA,
   RETRY,
   sample,
   TIMEOUT_MS,
@@ -41,6 +42,7 @@ export function awsLogGroupDriver(): Driver & { state: CloudWatchLogsState } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'aws.log-group-kms' as const,
+    matrix: { 'not ready': NOT_READY_NA },
     service: undefined as unknown as EmulatedService,
     state: undefined as unknown as CloudWatchLogsState,
     url: '',
