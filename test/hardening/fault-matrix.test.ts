@@ -15,7 +15,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
-import type { FunctionId, OutcomeKind } from '#core/outcome';
 import {
   type Answer,
   type AnyRemediator,
