@@ -112,6 +112,10 @@ export interface Driver {
   readonly matrix?: Partial<Record<CellId, MatrixOverride>>;
   service: EmulatedService;
   url: string;
+  /** The hosts its clients may connect to for a target in `region`, without endpoint overrides. */
+  host(region: string): RegExp;
+  /** Whether a resource a request names matches the API's own pattern for it. */
+  isResourceName(resource: string): boolean;
   readonly readAction: string;
   readonly writeAction: string;
   /** API calls one logical read makes (ECS's default key: the status, then the key). */
@@ -174,4 +178,7 @@ export async function deliver(driver: Driver, options: DeliverOptions): Promise<
 }
 
 export const ALI_CREDENTIALS = () => EMULATOR_CREDENTIALS;
+/** A string matched literally inside a RegExp. */
+export const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export const eventIdFor = (index: number) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`;

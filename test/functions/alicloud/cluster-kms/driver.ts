@@ -5,7 +5,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { parseConfig } from '#core/config';
-import { createRemediator as createClusterKms } from '../../../../functions/alicloud/cluster-kms/remediator.ts';
+import {
+  CLUSTER_ID,
+  createRemediator as createClusterKms,
+} from '../../../../functions/alicloud/cluster-kms/remediator.ts';
 import { createAlicloudApi } from '../../../../functions/alicloud/openapi.ts';
 import { type AckEmulator, startAck } from '../../../emulator/ack.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
@@ -13,6 +16,7 @@ import {
   ALI_CREDENTIALS,
   type AnyRemediator,
   type Driver,
+  escapeRegExp,
   eventIdFor,
   type MatrixExpect,
   RETRY,
@@ -46,6 +50,8 @@ export function ackClusterDriver(): Driver & { emulator: AckEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.cluster-kms' as const,
+    host: (r: string) => new RegExp(`^cs\\.${escapeRegExp(r)}\\.aliyuncs\\.com$`),
+    isResourceName: (r: string) => CLUSTER_ID.test(r),
     // ACK's 409 means "inside the 5-minute window or busy": later, not never — deferred and re-queued by fc.ts.
     matrix: {
       'conflict x1': DEFERRED_BY_CONFLICT,

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { parseConfig } from '#core/config';
+import { ALICLOUD_REGION } from '#core/validation';
 import { createRemediator as createDiskDefaultKms } from '../../../../functions/alicloud/disk-default-kms/remediator.ts';
 import { createAlicloudApi } from '../../../../functions/alicloud/openapi.ts';
 import { type EcsEmulator, startEcs } from '../../../emulator/ecs.ts';
@@ -13,6 +14,7 @@ import {
   ALI_CREDENTIALS,
   type AnyRemediator,
   type Driver,
+  escapeRegExp,
   eventIdFor,
   NOT_READY_NA,
   RETRY,
@@ -33,6 +35,8 @@ export function ecsDiskDefaultDriver(): Driver & { emulator: EcsEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.disk-default-kms' as const,
+    host: (r: string) => new RegExp(`^ecs\\.${escapeRegExp(r)}\\.aliyuncs\\.com$`),
+    isResourceName: (r: string) => ALICLOUD_REGION.test(r),
     // An account-level setting is never "gone": not-found answers are failures an operator must see.
     matrix: {
       'not ready': NOT_READY_NA,

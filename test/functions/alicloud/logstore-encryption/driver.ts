@@ -6,13 +6,18 @@
 import type { IncomingMessage } from 'node:http';
 import { parseConfig } from '#core/config';
 import { createRemediator as createLogstoreEncryption } from '../../../../functions/alicloud/logstore-encryption/remediator.ts';
-import { createSlsClient } from '../../../../functions/alicloud/sls.ts';
+import {
+  createSlsClient,
+  SLS_LOGSTORE,
+  SLS_PROJECT as SLS_PROJECT_NAME,
+} from '../../../../functions/alicloud/sls.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import { type SlsEmulator, startSls } from '../../../emulator/sls.ts';
 import {
   ALI_CREDENTIALS,
   type AnyRemediator,
   type Driver,
+  escapeRegExp,
   eventIdFor,
   NOT_READY_NA,
   RETRY,
@@ -33,6 +38,12 @@ export function slsLogstoreDriver(): Driver & { emulator: SlsEmulator } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.logstore-encryption' as const,
+    host: (r: string) =>
+      new RegExp(`^${SLS_PROJECT_NAME.source.slice(1, -1)}\\.${escapeRegExp(r)}\\.log\\.aliyuncs\\.com$`),
+    isResourceName: (r: string) => {
+      const [project = '', logstore = '', ...rest] = r.split('/');
+      return rest.length === 0 && SLS_PROJECT_NAME.test(project) && SLS_LOGSTORE.test(logstore);
+    },
     matrix: { 'not ready': NOT_READY_NA },
     emulator: undefined as unknown as SlsEmulator,
     service: undefined as unknown as EmulatedService,

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { type Config, parseConfig } from '#core/config';
-import { createOssTablesClient } from '../../../../functions/alicloud/oss-tables.ts';
+import { ALICLOUD_REGION } from '#core/validation';
+import { createOssTablesClient, TABLE_BUCKET_NAME } from '../../../../functions/alicloud/oss-tables.ts';
 import { createRemediator as createTableBucketEncryption } from '../../../../functions/alicloud/table-bucket-encryption/remediator.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import { type OssTablesEmulator, startOssTables } from '../../../emulator/oss-tables.ts';
@@ -13,6 +14,7 @@ import {
   ALI_CREDENTIALS,
   type AnyRemediator,
   type Driver,
+  escapeRegExp,
   eventIdFor,
   NOT_READY_NA,
   RETRY,
@@ -33,6 +35,11 @@ export function ossTableBucketDriver(): Driver & { emulator: OssTablesEmulator }
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'alicloud.table-bucket-encryption' as const,
+    host: (r: string) => new RegExp(`^${escapeRegExp(r)}\\.oss-tables\\.aliyuncs\\.com$`),
+    isResourceName: (r: string) => {
+      const m = /^acs:osstables:([a-z0-9-]+):(\d+):bucket\/(.+)$/.exec(r);
+      return m !== null && ALICLOUD_REGION.test(m[1] ?? '') && TABLE_BUCKET_NAME.test(m[3] ?? '');
+    },
     matrix: { 'not ready': NOT_READY_NA },
     emulator: undefined as unknown as OssTablesEmulator,
     service: undefined as unknown as EmulatedService,

@@ -8,7 +8,10 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { vi } from 'vitest';
 import { parseConfig } from '#core/config';
 import { logsClient } from '../../../../functions/aws/clients.ts';
-import { createRemediator as createLogGroupKms } from '../../../../functions/aws/log-group-kms/remediator.ts';
+import {
+  createRemediator as createLogGroupKms,
+  LOG_GROUP_NAME,
+} from '../../../../functions/aws/log-group-kms/remediator.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
@@ -18,6 +21,7 @@ import type { EmulatedService } from '../../../emulator/harness.ts';
 import {
   type AnyRemediator,
   type Driver,
+  escapeRegExp,
   eventIdFor,
   NOT_READY_NA,
   RETRY,
@@ -42,6 +46,12 @@ export function awsLogGroupDriver(): Driver & { state: CloudWatchLogsState } {
   let main: AnyRemediator | undefined;
   const driver = {
     id: 'aws.log-group-kms' as const,
+    // The SDK's own partitions: amazonaws.com, .com.cn for China, the ISO and EU sovereign suffixes.
+    host: (r: string) =>
+      new RegExp(
+        `^logs\\.${escapeRegExp(r)}\\.(amazonaws\\.com(\\.cn)?|amazonaws\\.eu|c2s\\.ic\\.gov|sc2s\\.sgov\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`,
+      ),
+    isResourceName: (r: string) => LOG_GROUP_NAME.test(r),
     matrix: { 'not ready': NOT_READY_NA },
     service: undefined as unknown as EmulatedService,
     state: undefined as unknown as CloudWatchLogsState,
