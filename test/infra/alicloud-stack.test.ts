@@ -35,12 +35,17 @@ interface Statement {
 }
 
 const CONFIG = JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'example-config.json'), 'utf8'));
-const LOGICAL: Record<AlicloudFunctionId, string> = {
-  'alicloud.logstore-encryption': 'LogstoreEncryption',
-  'alicloud.cluster-kms': 'ClusterKms',
-  'alicloud.table-bucket-encryption': 'TableBucketEncryption',
-  'alicloud.disk-default-kms': 'DiskDefaultKms',
-};
+const functionSpecName = (id: string) => id.slice(id.indexOf('.') + 1);
+/** A function's logical id in the template: its folder name in PascalCase (ClusterKms). */
+const LOGICAL: Record<string, string> = Object.fromEntries(
+  ALICLOUD_FUNCTION_IDS.map((id) => [
+    id,
+    functionSpecName(id)
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join(''),
+  ]),
+);
 /** The functions the example config delivers through the trail path too (their default). */
 const ON_TRAIL: AlicloudFunctionId[] = ['alicloud.logstore-encryption', 'alicloud.table-bucket-encryption'];
 const ALL_TYPES = [
@@ -119,7 +124,6 @@ function synth(
   return { template, outdir };
 }
 
-const functionSpecName = (id: string) => id.slice(id.indexOf('.') + 1);
 const ofType = (template: RosTemplate, type: string) =>
   Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
