@@ -43,6 +43,8 @@ export interface FunctionManifest {
   readonly delivery?: readonly DeliveryPath[];
   /** How it is deployed: what its event rule matches, and its timer if it has one. */
   readonly trigger: TriggerSpec;
+  /** Why `atrest doctor` cannot dry-run its write permission (its write API has no dry-run mode). */
+  readonly noDryRun?: string;
   /** Its remediator, imported on first use. */
   readonly remediator: (options: RemediatorOptions) => Promise<AnyRemediator>;
 }

@@ -23,5 +23,6 @@ export const manifest = {
       'cs:ActionTrail:AliyunServiceEvent',
     ],
   },
+  noDryRun: 'ACK UpdateKMSEncryption takes only ClusterId, kms_key_id and disable_encryption (no DryRun)',
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

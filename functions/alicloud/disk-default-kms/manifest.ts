@@ -12,5 +12,6 @@ export const manifest = {
   delivery: DEFAULT_DELIVERY,
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   trigger: { eventNames: trailEventNames(TRAIL_EVENTS), timer: '0 0 */6 * * *', timeoutSeconds: 300 },
+  noDryRun: 'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun)',
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

@@ -18,5 +18,6 @@ export const manifest = {
     sweeps: true,
     timeoutSeconds: 300,
   },
+  noDryRun: 'SLS UpdateLogStoreEncryption has no dry-run mode',
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;
