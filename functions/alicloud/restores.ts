@@ -12,96 +12,41 @@
  * A failed condition (OTSConditionCheckFail) means a concurrent take won: read again, a few rounds.
  * The function's RAM policy already allows ots:GetRow/PutRow/UpdateRow on this table.
  */
-import { ConflictError, ThrottledError, TransientError } from '#core/errors';
+import { ConflictError } from '#core/errors';
 import { decideTake, type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
-import { backoffDelay, type RetryPolicy } from '#core/retry';
 import type { AlicloudCredentials } from './clients.ts';
-import { classifyOtsError } from './tablestore.ts';
+import {
+  CONDITION_FAILED,
+  connectTablestore,
+  OtsCalls,
+  type OtsRetryOptions,
+  type SdkCell,
+  type TablestoreClientOptions,
+} from './tablestore-client.ts';
 
 export const RESTORE_KEY_PREFIX = 'restores#';
 
-export interface TablestoreRestoreCounterOptions {
-  endpoint: string;
-  instanceName: string;
+export interface TablestoreRestoreCounterOptions extends TablestoreClientOptions, OtsRetryOptions {
   tableName: string;
-  credentials: () => AlicloudCredentials;
-  /** Socket timeout of one request in ms. Default 10000. */
-  timeoutMs?: number;
-  /** Tries of one call (throttling, 5xx, network), the first included. Default 4. */
-  maxAttempts?: number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
-
-interface Int64 {
-  toNumber(): number;
-}
-interface SdkClient {
-  putRow(params: object): Promise<unknown>;
-  getRow(params: object): Promise<{
-    row?: { primaryKey?: unknown[]; attributes?: { columnName: string; columnValue: unknown }[] };
-  }>;
-  updateRow(params: object): Promise<unknown>;
-}
-interface Sdk {
-  Client: new (config: Record<string, unknown>) => SdkClient;
-  Condition: new (rowExistence: number, columnCondition: unknown) => unknown;
-  SingleColumnCondition: new (
-    name: string,
-    value: unknown,
-    comparator: number,
-    passIfMissing: boolean,
-    latestVersionOnly: boolean,
-  ) => unknown;
-  RowExistenceExpectation: { EXPECT_EXIST: number; EXPECT_NOT_EXIST: number };
-  ComparatorType: { EQUAL: number };
-  Long: { fromNumber(n: number): Int64 };
-}
-
-let sdk: Promise<Sdk> | undefined;
-
-/** The `tablestore` SDK, on first use only (it is large and CommonJS; see functions/alicloud/tablestore.ts). */
-function loadSdk(): Promise<Sdk> {
-  sdk ??=
-    // @ts-expect-error the tablestore package ships no type declarations; Sdk above types what we use.
-    (import('tablestore') as Promise<{ default?: Sdk }>).then(
-      (mod) => (mod.default ?? mod) as Sdk,
-      (error: unknown) => {
-        sdk = undefined;
-        throw error;
-      },
-    );
-  return sdk;
 }
 
 const MAX_ROUNDS = 5;
-const CONDITION_FAILED = 'OTSConditionCheckFail';
 
 export class TablestoreRestoreCounter implements RestoreCounter {
-  private readonly policy: RetryPolicy;
+  private readonly calls: OtsCalls;
 
   constructor(private readonly options: TablestoreRestoreCounterOptions) {
-    this.policy = { maxAttempts: options.maxAttempts ?? 4, baseMs: 50, capMs: 1_000, reserveMs: 0 };
+    this.calls = new OtsCalls(options);
   }
 
   async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
-    const ts = await loadSdk();
-    const credentials = this.options.credentials();
-    const client = new ts.Client({
-      endpoint: this.options.endpoint,
-      instancename: this.options.instanceName,
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.accessKeySecret,
-      ...(credentials.securityToken ? { stsToken: credentials.securityToken } : {}),
-      maxRetries: 0,
-      httpOptions: { timeout: this.options.timeoutMs ?? 10_000 },
-    });
+    const { ts, client } = await connectTablestore(this.options);
     const window = windowOf(nowMs);
     const primaryKey = [{ key: `${RESTORE_KEY_PREFIX}${key}#${window}` }];
     const expiresAt = ts.Long.fromNumber((window + 2) * WINDOW_MS);
     const table = this.options.tableName;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const { row } = await this.call('GetRow', () =>
+      const { row } = await this.calls.call('GetRow', () =>
         client.getRow({ tableName: table, primaryKey, maxVersions: 1 }),
       );
       const stored = row?.primaryKey?.length ? callsOf(row.attributes ?? []) : undefined;
@@ -110,7 +55,7 @@ export class TablestoreRestoreCounter implements RestoreCounter {
       const columns = [{ calls: JSON.stringify([...(stored?.calls ?? []), callId]) }, { expiresAt }];
       const written =
         stored === undefined
-          ? await this.write('PutRow', () =>
+          ? await this.calls.write('PutRow', () =>
               client.putRow({
                 tableName: table,
                 primaryKey,
@@ -118,7 +63,7 @@ export class TablestoreRestoreCounter implements RestoreCounter {
                 condition: new ts.Condition(ts.RowExistenceExpectation.EXPECT_NOT_EXIST, null),
               }),
             )
-          : await this.write('UpdateRow', () =>
+          : await this.calls.write('UpdateRow', () =>
               client.updateRow({
                 tableName: table,
                 primaryKey,
@@ -135,35 +80,10 @@ export class TablestoreRestoreCounter implements RestoreCounter {
       code: CONDITION_FAILED,
     });
   }
-
-  /** A conditional write: true when applied, false when a concurrent take changed the row first. */
-  private async write(action: string, fn: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await this.call(action, fn);
-      return true;
-    } catch (error) {
-      if (error instanceof ConflictError && error.code === CONDITION_FAILED) return false;
-      throw error;
-    }
-  }
-
-  private async call<V>(action: string, fn: () => Promise<V>): Promise<V> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (thrown) {
-        const error = classifyOtsError(thrown, action);
-        const retry = error instanceof ThrottledError || error instanceof TransientError;
-        if (!retry || attempt >= this.policy.maxAttempts) throw error;
-        const delay = backoffDelay(attempt - 1, this.policy, (this.options.random ?? Math.random)());
-        await (this.options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms))))(delay);
-      }
-    }
-  }
 }
 
 /** The calls counted in a row, and the stored text (the next write's condition). */
-function callsOf(cells: readonly { columnName: string; columnValue: unknown }[]): {
+function callsOf(cells: readonly SdkCell[]): {
   raw: string;
   calls: string[];
 } {

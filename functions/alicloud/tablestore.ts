@@ -23,17 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
-import {
-  ConfigError,
-  ConflictError,
-  DeniedError,
-  InvalidError,
-  type RemediationError,
-  storeError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-} from '#core/errors';
+import { ConfigError, ConflictError, storeError, UnexpectedError } from '#core/errors';
 import {
   type IdempotencyStore,
   judgeRecord,
@@ -41,73 +31,26 @@ import {
   type RunResult,
   type Settled,
 } from '#core/idempotency';
-import { backoffDelay, type RetryPolicy } from '#core/retry';
 import { formatIssues } from '#core/validation';
 import type { AlicloudCredentials } from './clients.ts';
-import { boundedAgent } from './http.ts';
+import {
+  CONDITION_FAILED,
+  connectTablestore,
+  type Int64,
+  OtsCalls,
+  type OtsRetryOptions,
+  type SdkCell,
+  type SdkClient,
+  type TablestoreClientOptions,
+  type TablestoreSdk,
+} from './tablestore-client.ts';
 
-export interface TablestoreStoreOptions {
-  /** `https://<instance>.<region>.ots.aliyuncs.com`, its VPC address, or the emulator's URL. */
-  endpoint: string;
-  instanceName: string;
+export { classifyOtsError } from './tablestore-client.ts';
+
+export interface TablestoreStoreOptions extends TablestoreClientOptions, OtsRetryOptions {
   tableName: string;
-  /** Read once per `run`: Function Compute's STS credentials rotate. An STS token is sent when present. */
-  credentials: () => AlicloudCredentials;
-  /** Tries of one Tablestore call (throttling, 5xx, network), the first included. Default 4. */
-  maxAttempts?: number;
-  /** Socket timeout of one request in ms. Default 10000. */
-  timeoutMs?: number;
   /** Clock for `expiresAt`. Default Date.now. */
   now?: () => number;
-  /** Backoff sleep. Default setTimeout; tests pass `async () => {}`. */
-  sleep?: (ms: number) => Promise<void>;
-  /** Uniform [0, 1) for full jitter. Default Math.random. */
-  random?: () => number;
-}
-
-/** The slice of the untyped `tablestore` SDK this store uses. */
-interface Int64 {
-  toNumber(): number;
-}
-interface SdkCell {
-  columnName: string;
-  columnValue: unknown;
-}
-interface SdkClient {
-  putRow(params: object): Promise<unknown>;
-  getRow(params: object): Promise<{ row?: { primaryKey?: unknown[]; attributes?: SdkCell[] } }>;
-  updateRow(params: object): Promise<unknown>;
-  deleteRow(params: object): Promise<unknown>;
-}
-interface TablestoreSdk {
-  Client: new (config: Record<string, unknown>) => SdkClient;
-  Condition: new (rowExistence: number, columnCondition: unknown) => unknown;
-  SingleColumnCondition: new (
-    name: string,
-    value: unknown,
-    comparator: number,
-    passIfMissing: boolean,
-    latestVersionOnly: boolean,
-  ) => unknown;
-  RowExistenceExpectation: { IGNORE: number; EXPECT_EXIST: number; EXPECT_NOT_EXIST: number };
-  ComparatorType: { EQUAL: number };
-  Long: { fromNumber(n: number): Int64 };
-}
-
-let sdk: Promise<TablestoreSdk> | undefined;
-
-/** Loads the SDK once, on first use, so functions that never touch the store do not pay for it. */
-function loadSdk(): Promise<TablestoreSdk> {
-  sdk ??=
-    // @ts-expect-error the tablestore package ships no type declarations; TablestoreSdk above types what we use.
-    (import('tablestore') as Promise<{ default?: TablestoreSdk }>).then(
-      (mod) => (mod.default ?? mod) as TablestoreSdk,
-      (error: unknown) => {
-        sdk = undefined;
-        throw error;
-      },
-    );
-  return sdk;
 }
 
 type Status = 'inProgress' | 'completed';
@@ -118,21 +61,16 @@ interface LockRow {
   owner?: string;
 }
 
-const CONDITION_FAILED = 'OTSConditionCheckFail';
 /** Put → get → take over can lose to others a few times in a row; after that, report a conflict. */
 const MAX_ACQUIRE_ROUNDS = 5;
 
 export class TablestoreIdempotencyStore implements IdempotencyStore {
-  private readonly policy: RetryPolicy;
   private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
+  private readonly calls: OtsCalls;
 
   constructor(private readonly options: TablestoreStoreOptions) {
-    this.policy = { maxAttempts: options.maxAttempts ?? 4, baseMs: 50, capMs: 1_000, reserveMs: 0 };
     this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.random = options.random ?? Math.random;
+    this.calls = new OtsCalls(options);
   }
 
   async run<T>(key: string, options: RunOptions, work: () => Promise<Settled<T>>): Promise<RunResult<T>> {
@@ -181,8 +119,8 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
     for (let round = 0; round < MAX_ACQUIRE_ROUNDS; round++) {
       const now = this.now();
       const claim = { status: 'inProgress' as const, expiresAt: now + lockMs, startedAt: now, owner };
-      if (await this.write('PutRow', () => ots.put(key, claim))) return { startedAt: now };
-      const found = await this.call('GetRow', () => ots.get(key));
+      if (await this.calls.write('PutRow', () => ots.put(key, claim))) return { startedAt: now };
+      const found = await this.calls.call('GetRow', () => ots.get(key));
       // Released between our put and our get: the key is free again.
       if (found === undefined) continue;
       // An earlier try of our own put landed although its answer was lost.
@@ -191,7 +129,7 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
       if (state !== 'free') return { kind: 'duplicate', state };
       // Expired (a crashed holder, an old completion) or completed before this delivery was
       // observed: take it over unless someone else just did.
-      if (await this.write('UpdateRow', () => ots.update(key, claim, { expiresAt: found.expiresAt })))
+      if (await this.calls.write('UpdateRow', () => ots.update(key, claim, { expiresAt: found.expiresAt })))
         return { startedAt: now };
     }
     throw new ConflictError(`idempotency key ${key}: lost the claim ${MAX_ACQUIRE_ROUNDS} times in a row`, {
@@ -208,58 +146,15 @@ export class TablestoreIdempotencyStore implements IdempotencyStore {
   ): Promise<void> {
     const done = { status: 'completed' as const, expiresAt: this.now() + ttlMs, startedAt };
     // A failed owner check means our lock expired and another run took the key: leave its row alone.
-    await this.write('UpdateRow', () => ots.update(key, done, { owner }));
+    await this.calls.write('UpdateRow', () => ots.update(key, done, { owner }));
   }
 
   private async release(ots: Ots, key: string, owner: string): Promise<void> {
-    await this.write('DeleteRow', () => ots.delete(key, owner));
-  }
-
-  /** A conditional write: true when applied, false when Tablestore answered OTSConditionCheckFail. */
-  private async write(action: string, fn: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await this.call(action, fn);
-      return true;
-    } catch (error) {
-      if (error instanceof ConflictError && error.code === CONDITION_FAILED) return false;
-      throw error;
-    }
-  }
-
-  /** One call with full-jitter retry of throttling and transient errors; anything else is thrown typed. */
-  private async call<V>(action: string, fn: () => Promise<V>): Promise<V> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (thrown) {
-        const error = classifyOtsError(thrown, action);
-        const retry = error instanceof ThrottledError || error instanceof TransientError;
-        if (!retry || attempt >= this.policy.maxAttempts) throw error;
-        await this.sleep(backoffDelay(attempt - 1, this.policy, this.random()));
-      }
-    }
+    await this.calls.write('DeleteRow', () => ots.delete(key, owner));
   }
 
   private async connect(): Promise<Ots> {
-    const ts = await loadSdk();
-    const credentials = this.options.credentials();
-    const client = new ts.Client({
-      endpoint: this.options.endpoint,
-      instancename: this.options.instanceName,
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.accessKeySecret,
-      ...(credentials.securityToken ? { stsToken: credentials.securityToken } : {}),
-      // This store owns retries. (The SDK keeps this as a process-wide setting; nothing else here uses it.)
-      maxRetries: 0,
-      // `timeout` is the SDK's idle timeout; the agent adds a deadline on the whole exchange and a
-      // body cap (./http.ts boundedAgent).
-      httpOptions: {
-        timeout: this.options.timeoutMs ?? 10_000,
-        agent: boundedAgent(this.options.endpoint.startsWith('https:') ? 'https' : 'http', {
-          deadlineMs: this.options.timeoutMs ?? 10_000,
-        }),
-      },
-    });
+    const { ts, client } = await connectTablestore(this.options);
     return new Ots(ts, client, this.options.tableName);
   }
 }
@@ -351,82 +246,6 @@ function parseRecord(key: string, cells: readonly SdkCell[]): LockRow {
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(typeof owner === 'string' ? { owner } : {}),
   };
-}
-
-/**
- * The SDK's errors carry the HTTP status as a number in `code` and the raw protobuf
- * `Error{code, message}` bytes, decoded as UTF-8, in `message` (plus ` requestId:<id>`). We read the
- * service's code from those bytes: field 1 (tag 0x0a), a one-byte length, ASCII.
- */
-export function classifyOtsError(thrown: unknown, action = 'Tablestore'): RemediationError {
-  const e = (thrown ?? {}) as { code?: unknown; message?: unknown; headers?: Record<string, unknown> };
-  const status = typeof e.code === 'number' ? e.code : undefined;
-  const raw = typeof e.message === 'string' ? e.message : String(thrown);
-  const header = e.headers?.['x-ots-requestid'] ?? e.headers?.['x-ots-request-id'];
-  const requestId = typeof header === 'string' && header !== '' ? header : undefined;
-  const decoded = decodeErrorBody(raw);
-  const code =
-    decoded?.code ??
-    (typeof e.code === 'string' ? e.code : status !== undefined ? `HTTP${status}` : 'UnknownError');
-  const text = decoded?.message ?? raw;
-  const message = `${action}: ${code}${text ? `: ${text}` : ''}`;
-  const context = {
-    code,
-    ...(requestId !== undefined ? { requestId } : {}),
-    ...(status !== undefined ? { status } : {}),
-  };
-  const options = { cause: thrown };
-  // Not an error to this store: `write` turns it into `false` (someone else holds or changed the row).
-  if (code === CONDITION_FAILED) return new ConflictError(message, context, options);
-  if (THROTTLED.has(code)) return new ThrottledError(message, context, options);
-  if (TRANSIENT.has(code) || (status !== undefined && status >= 500))
-    return new TransientError(message, context, options);
-  if (DENIED.has(code)) return new DeniedError(message, context, options);
-  if (INVALID.has(code)) return new InvalidError(message, context, options);
-  return new UnexpectedError(message, context, options);
-}
-
-const THROTTLED = new Set([
-  'OTSServerBusy',
-  'OTSQuotaExhausted',
-  'OTSNotEnoughCapacityUnit',
-  'OTSCapacityUnitExhausted',
-  'OTSOperationThrottled',
-]);
-const TRANSIENT = new Set([
-  // Two writes to one row at the same instant: the loser may simply try again.
-  'OTSRowOperationConflict',
-  'OTSTimeout',
-  'OTSInternalServerError',
-  'OTSServerUnavailable',
-  'OTSPartitionUnavailable',
-  'OTSTableNotReady',
-  'OTSRequestTimeout',
-  'NetworkingError',
-  'TimeoutError',
-]);
-const DENIED = new Set(['OTSAuthFailed', 'OTSNoPermissionAccess']);
-const INVALID = new Set([
-  'OTSParameterInvalid',
-  'OTSObjectNotExist',
-  'OTSRequestBodyTooLarge',
-  'OTSMethodNotAllowed',
-]);
-
-function decodeErrorBody(raw: string): { code: string; message?: string } | undefined {
-  if (raw.charCodeAt(0) !== 0x0a) return undefined;
-  const length = raw.charCodeAt(1);
-  if (length >= 0x80) return undefined;
-  const code = raw.slice(2, 2 + length);
-  if (!/^[A-Za-z][\w.]*$/.test(code)) return undefined;
-  let rest = raw.slice(2 + length);
-  const suffix = rest.lastIndexOf(' requestId:');
-  if (suffix >= 0) rest = rest.slice(0, suffix);
-  if (rest.charCodeAt(0) !== 0x12) return { code };
-  // Field 2's varint length: its high-bit bytes did not survive UTF-8 decoding, only the last byte is intact.
-  let i = 1;
-  while (i < rest.length && (rest.charCodeAt(i) === 0xfffd || rest.charCodeAt(i) >= 0x80)) i++;
-  return { code, message: rest.slice(i + 1) };
 }
 
 const ENV_NAMES = ['ATREST_OTS_ENDPOINT', 'ATREST_OTS_INSTANCE', 'ATREST_OTS_TABLE'] as const;

@@ -34,9 +34,9 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { type AttributeValue, DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { ConfigError, IdempotencyStoreError } from '#core/errors';
+import { IdempotencyStoreError } from '#core/errors';
 import {
   type IdempotencyStore,
   judgeRecord,
@@ -44,8 +44,8 @@ import {
   type RunResult,
   type Settled,
 } from '#core/idempotency';
+import { boundedDynamoClient, idempotencyTableName } from './dynamo.ts';
 import { classifyAwsError } from './errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
 
 /** Shared by the Lambda and the CLI, so both see the same records (Powertools would use the function name). */
 const KEY_PREFIX = 'atrest';
@@ -87,10 +87,7 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
   private readonly layers = new Map<number, AtrestDynamoDBLayer>();
 
   constructor(options: PowertoolsIdempotencyStoreOptions = {}) {
-    const tableName = options.tableName ?? (options.env ?? process.env).IDEMPOTENCY_TABLE_NAME;
-    if (tableName === undefined || tableName.trim() === '')
-      throw new ConfigError(['IDEMPOTENCY_TABLE_NAME: not set (the DynamoDB idempotency table)']);
-    this.tableName = tableName;
+    this.tableName = idempotencyTableName(options, 'the DynamoDB idempotency table');
     this.client = options.client;
   }
 
@@ -234,14 +231,7 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
     // One try per call, bounded in time. An SDK retry of a conditional PutItem whose answer was lost
     // finds our own fresh in-progress record and Powertools reports it as held by another run.
     // Failing instead lets the platform retry (test/hardening/records.test.ts).
-    // `bounded`: a 5 s deadline on the whole exchange, body included, and a 1 MiB body cap.
-    this.client ??= bounded(
-      new DynamoDBClient({
-        maxAttempts: 1,
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-      }),
-      { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
-    );
+    this.client ??= boundedDynamoClient(1);
     return this.client;
   }
 

@@ -9,10 +9,13 @@
  * The Lambda's role already holds dynamodb:UpdateItem on this table (the idempotency grant); no new
  * permission. Endpoint only through the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { ConfigError } from '#core/errors';
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
+import { boundedDynamoClient, idempotencyTableName } from './dynamo.ts';
 
 /** Same prefix as the idempotency records (functions/aws/idempotency.ts), then our own namespace. */
 export const RESTORE_ID_PREFIX = 'atrest#restores#';
@@ -20,7 +23,7 @@ export const RESTORE_ID_PREFIX = 'atrest#restores#';
 export interface DynamoRestoreCounterOptions {
   /** Default: `$IDEMPOTENCY_TABLE_NAME`. */
   tableName?: string;
-  /** A ready client (tests). Default: one try per call, bounded in time, default credential chain. */
+  /** A ready client (tests). Default: three tries per call, bounded in time, default credential chain. */
   client?: DynamoDBClient;
   env?: Record<string, string | undefined>;
 }
@@ -30,25 +33,14 @@ export class DynamoRestoreCounter implements RestoreCounter {
   private client: DynamoDBClient | undefined;
 
   constructor(options: DynamoRestoreCounterOptions = {}) {
-    const tableName = options.tableName ?? (options.env ?? process.env).IDEMPOTENCY_TABLE_NAME;
-    if (tableName === undefined || tableName.trim() === '')
-      throw new ConfigError([
-        'IDEMPOTENCY_TABLE_NAME: not set (the DynamoDB table that also counts restores)',
-      ]);
-    this.tableName = tableName;
+    this.tableName = idempotencyTableName(options, 'the DynamoDB table that also counts restores');
     this.client = options.client;
   }
 
   async take(key: string, callId: string, limit: number, nowMs: number): Promise<RestoreTake> {
     const window = windowOf(nowMs);
-    // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
-    this.client ??= bounded(
-      new DynamoDBClient({
-        maxAttempts: 3,
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-      }),
-      { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
-    );
+    // Three tries: adding to a set is idempotent, so a retried UpdateItem never counts a tamper twice.
+    this.client ??= boundedDynamoClient(3);
     try {
       const out = await this.client.send(
         new UpdateItemCommand({

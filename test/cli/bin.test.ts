@@ -6,23 +6,21 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
-import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
-import { type StsEmulator, startSts } from '../emulator/sts.ts';
-import { writeConfig, writeEvents } from './helpers.ts';
+import type { EmulatedService } from '../emulator/harness.ts';
+import { BIN, ROOT, writeConfig, writeEvents } from './helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/atrest.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EVENT = fileURLToPath(new URL('../../events/aws/log-group-kms/create-log-group.json', import.meta.url));
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 let logs: EmulatedService;
 // The CLI asks STS GetCallerIdentity for its own account (once per run).
-let sts: StsEmulator;
+let sts: CallerSts;
 let state: CloudWatchLogsState;
 let env: NodeJS.ProcessEnv;
 
@@ -63,13 +61,7 @@ const ndjson = (stdout: string) =>
 
 beforeAll(async () => {
   ({ service: logs, state } = await startCloudWatchLogs());
-  sts = await startSts(
-    new AccountDirectory('111122223333').addAws({
-      accessKeyId: DUMMY_CREDENTIALS.accessKeyId,
-      secret: DUMMY_CREDENTIALS.secretAccessKey,
-      account: '111122223333',
-    }),
-  );
+  sts = await startCallerSts();
   state.seedKey(KEY).seedLogGroup('/app/orders/api', KEY);
   env = {
     PATH: process.env.PATH,
@@ -78,7 +70,7 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
-    AWS_ENDPOINT_URL_STS: sts.url,
+    AWS_ENDPOINT_URL_STS: sts.env.AWS_ENDPOINT_URL_STS,
     ATREST_CONFIG: writeConfig({ aws: { logGroupKms: { kmsKeyArn: KEY } } }),
   };
 });

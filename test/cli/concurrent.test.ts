@@ -8,7 +8,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { logGroupArn } from '../../functions/aws/log-group-kms/remediator.ts';
 import { idempotencyKey } from '../../functions/core/idempotency.ts';
@@ -20,10 +19,8 @@ import {
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
 import type { EmulatedService } from '../emulator/harness.ts';
-import { writeConfig } from './helpers.ts';
+import { BIN, ROOT, writeConfig } from './helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/atrest.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 let logs: EmulatedService;

@@ -9,16 +9,15 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { unwrapDeadLetters } from '../../functions/cli/dead-letters.ts';
 import { main, readStream } from '../../functions/cli/main.ts';
+import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import { type AckEmulator, startAck } from '../emulator/ack.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import { type AlicloudStsEmulator, startAlicloudSts } from '../emulator/alicloud-sts.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
-import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
-import { type StsEmulator, startSts } from '../emulator/sts.ts';
+import type { EmulatedService } from '../emulator/harness.ts';
 import { captureIo, outcomesOf, writeConfig, writeEvents } from './helpers.ts';
 
 const path = (p: string) => new URL(`../../events/${p}`, import.meta.url).pathname;
@@ -121,8 +120,7 @@ describe('atrest replay of dead letters, against the emulators', () => {
   let logsState: CloudWatchLogsState;
   let ack: AckEmulator;
   // The CLI asks STS GetCallerIdentity for its own account (once per run and cloud).
-  let sts: StsEmulator;
-  let aliSts: AlicloudStsEmulator;
+  let sts: CallerSts;
   let env: Record<string, string | undefined>;
   let saved: NodeJS.ProcessEnv;
 
@@ -130,14 +128,7 @@ describe('atrest replay of dead letters, against the emulators', () => {
     ({ service: logs, state: logsState } = await startCloudWatchLogs());
     logsState.seedKey(AWS_KEY);
     ack = await startAck({ updatingReads: 1 });
-    sts = await startSts(
-      new AccountDirectory('111122223333').addAws({
-        accessKeyId: DUMMY_CREDENTIALS.accessKeyId,
-        secret: DUMMY_CREDENTIALS.secretAccessKey,
-        account: '111122223333',
-      }),
-    );
-    aliSts = await startAlicloudSts(new AccountDirectory('1234567890123456'));
+    sts = await startCallerSts();
     // The AWS SDK reads its endpoint and credentials from the process environment only.
     saved = { ...process.env };
     Object.assign(process.env, {
@@ -145,7 +136,7 @@ describe('atrest replay of dead letters, against the emulators', () => {
       AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
-      AWS_ENDPOINT_URL_STS: sts.url,
+      AWS_ENDPOINT_URL_STS: sts.env.AWS_ENDPOINT_URL_STS,
     });
     env = {
       AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
@@ -155,7 +146,7 @@ describe('atrest replay of dead letters, against the emulators', () => {
       ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
       ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
-      ALIBABA_CLOUD_ENDPOINT_STS: aliSts.url,
+      ALIBABA_CLOUD_ENDPOINT_STS: sts.env.ALIBABA_CLOUD_ENDPOINT_STS,
       ATREST_CONFIG: writeConfig({
         aws: { logGroupKms: { kmsKeyArn: AWS_KEY } },
         alicloud: { clusterKms: { kmsKeyId: ALI_KEY } },
@@ -167,7 +158,6 @@ describe('atrest replay of dead letters, against the emulators', () => {
     await logs.stop();
     await ack.stop();
     await sts.stop();
-    await aliSts.stop();
   });
   beforeEach(() => {
     logsState.seedLogGroup(GROUP);

@@ -1,7 +1,8 @@
-/** Shared by the CLI tests: a captured Io, a temporary config file, NDJSON parsing. */
+/** Shared by the CLI tests: a captured Io, a temporary config file, NDJSON parsing, the entry point. */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Io } from '../../functions/cli/main.ts';
 import type { Outcome } from '../../functions/core/outcome.ts';
 
@@ -51,3 +52,7 @@ export function writeEvents(name: string, events: unknown): string {
   writeFileSync(path, JSON.stringify(events));
   return path;
 }
+
+/** The installed entry point, and the repository root the CLI runs from, for tests that spawn it. */
+export const BIN = fileURLToPath(new URL('../../bin/atrest.mjs', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

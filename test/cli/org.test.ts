@@ -26,8 +26,9 @@ import {
 } from '../emulator/cloudwatch-logs.ts';
 import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
 import type { EmulatedService } from '../emulator/harness.ts';
+import { type OrgAccount, OrganizationsEmulator } from '../emulator/organizations.ts';
+import { type DirectoryAccount, ResourceDirectoryEmulator } from '../emulator/resourcemanager.ts';
 import { captureIo, countBy, outcomesOf, writeConfig } from './helpers.ts';
-import { type FakeAccount, startOrganizations, startResourceDirectory } from './org-fakes.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1'] as const;
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -48,7 +49,7 @@ const cell = (account: string, region: string): Cell => {
   if (!c) throw new Error(`no emulator for ${account} ${region}`);
   return c;
 };
-let organizations: EmulatedService;
+let organizations: OrganizationsEmulator;
 
 const orgConfig = {
   aws: {
@@ -59,12 +60,13 @@ const orgConfig = {
 const noOrgConfig = { aws: { logGroupKms: orgConfig.aws.logGroupKms } };
 
 beforeAll(async () => {
-  const listed: FakeAccount[] = [
-    ...ACCOUNTS.map((id) => ({ id, status: 'ACTIVE' })),
+  const listed: OrgAccount[] = [
+    ...ACCOUNTS.map((id) => ({ id, status: 'ACTIVE' as const })),
     { id: EXCLUDED, status: 'ACTIVE' },
     { id: SUSPENDED, status: 'SUSPENDED' },
   ];
-  organizations = await startOrganizations(listed);
+  organizations = new OrganizationsEmulator(listed);
+  await organizations.start();
   process.env.AWS_ENDPOINT_URL_ORGANIZATIONS = organizations.url;
   process.env.AWS_ACCESS_KEY_ID = DUMMY_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = DUMMY_CREDENTIALS.secretAccessKey;
@@ -91,7 +93,7 @@ afterAll(async () => {
 
 /** Each account-region: 2 groups without the key, 1 with it, 1 excluded by name. */
 beforeEach(() => {
-  organizations.resetLog();
+  organizations.service.resetLog();
   for (const [key, c] of cells) {
     const region = key.split('|')[1];
     for (const name of c.state.names()) c.state.delete(name);
@@ -133,15 +135,16 @@ describe('account listing', () => {
     const accounts = await listAwsAccounts(process.env);
 
     expect(accounts).toEqual([...ACCOUNTS, EXCLUDED]);
-    expect(organizations.count({ action: 'ListAccounts', ok: true })).toBe(2);
+    expect(organizations.service.count({ action: 'ListAccounts', ok: true })).toBe(2);
   });
 
   it('Resource Directory ListAccounts (RPC 2020-03-31, ACS3-signed): members over pages of 100, unfinished ones left out', async () => {
-    const members: FakeAccount[] = Array.from({ length: 150 }, (_, i) => ({
+    const members: DirectoryAccount[] = Array.from({ length: 150 }, (_, i) => ({
       id: `15000000000${String(i).padStart(5, '0')}`,
       status: i === 7 ? 'CreateVerifying' : i % 2 ? 'InviteSuccess' : 'CreateSuccess',
     }));
-    const rd = await startResourceDirectory(members);
+    const rd = new ResourceDirectoryEmulator(members);
+    await rd.start();
     try {
       const accounts = await listAlicloudAccounts({
         ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
@@ -151,14 +154,14 @@ describe('account listing', () => {
 
       expect(accounts).toHaveLength(149);
       expect(accounts).not.toContain(members[7]?.id);
-      expect(rd.count({ action: 'ListAccounts', ok: true })).toBe(2);
+      expect(rd.service.count({ action: 'ListAccounts', ok: true })).toBe(2);
     } finally {
       await rd.stop();
     }
   });
 
   it('a refused listing ends the run with exit 1, the service code and request id on stderr, nothing read', async () => {
-    organizations.failNext('ListAccounts', { status: 400, code: 'AccessDeniedException', times: 1 });
+    organizations.service.failNext('ListAccounts', { status: 400, code: 'AccessDeniedException', times: 1 });
     const io = captureIo(env());
 
     const code = await main(['report', '--org', '--config', writeConfig(orgConfig)], io, {
@@ -419,7 +422,7 @@ describe('Alibaba Cloud: --org over a Resource Directory (20 members × 2 region
   const ALI_REGIONS = ['cn-hangzhou', 'cn-shanghai'] as const;
   const MEMBERS = Array.from({ length: 20 }, (_, i) => `15000000000000${String(i).padStart(2, '0')}`);
   const ecsOf = new Map<string, EcsEmulator>();
-  let rd: EmulatedService;
+  let rd: ResourceDirectoryEmulator;
   const aliEnv = (extra: Record<string, string> = {}) =>
     env({
       ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
@@ -454,10 +457,11 @@ describe('Alibaba Cloud: --org over a Resource Directory (20 members × 2 region
   };
 
   beforeAll(async () => {
-    rd = await startResourceDirectory([
+    rd = new ResourceDirectoryEmulator([
       ...MEMBERS.map((id) => ({ id, status: 'CreateSuccess' })),
       { id: '1500000000009999', status: 'CreateVerifying' },
     ]);
+    await rd.start();
     for (const account of MEMBERS) ecsOf.set(account, await startEcs());
   });
   afterAll(async () => {
@@ -499,7 +503,7 @@ describe('Alibaba Cloud: --org over a Resource Directory (20 members × 2 region
       desired: KMS,
     });
     expect([...ecsOf.values()].reduce((n, e) => n + e.service.count({ write: true }), 0)).toBe(0);
-    expect(rd.count({ action: 'ListAccounts', ok: true })).toBeGreaterThanOrEqual(1);
+    expect(rd.service.count({ action: 'ListAccounts', ok: true })).toBeGreaterThanOrEqual(1);
   });
 
   it('sweep: sets the key in exactly the drifted member regions, totals at the end', async () => {

@@ -4,16 +4,15 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.ts';
+import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import { type AlicloudStsEmulator, startAlicloudSts } from '../emulator/alicloud-sts.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
   startCloudWatchLogs,
 } from '../emulator/cloudwatch-logs.ts';
 import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
-import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
-import { type StsEmulator, startSts } from '../emulator/sts.ts';
+import type { EmulatedService } from '../emulator/harness.ts';
 import { captureIo, countBy, outcomesOf, writeConfig } from './helpers.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -23,22 +22,14 @@ let logs: EmulatedService;
 let state: CloudWatchLogsState;
 let ecs: EcsEmulator;
 // The CLI asks STS GetCallerIdentity for its own account (once per run and cloud).
-let sts: StsEmulator;
-let aliSts: AlicloudStsEmulator;
+let sts: CallerSts;
 const awsConfig = writeConfig({ aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['^/excluded/'] } } });
 
 beforeAll(async () => {
   ({ service: logs, state } = await startCloudWatchLogs());
   ecs = await startEcs();
-  sts = await startSts(
-    new AccountDirectory('111122223333').addAws({
-      accessKeyId: DUMMY_CREDENTIALS.accessKeyId,
-      secret: DUMMY_CREDENTIALS.secretAccessKey,
-      account: '111122223333',
-    }),
-  );
-  aliSts = await startAlicloudSts(new AccountDirectory('1234567890123456'));
-  process.env.AWS_ENDPOINT_URL_STS = sts.url;
+  sts = await startCallerSts();
+  process.env.AWS_ENDPOINT_URL_STS = sts.env.AWS_ENDPOINT_URL_STS;
   // The AWS SDK reads its endpoint and credentials from the process environment only.
   process.env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS = logs.url;
   process.env.AWS_ACCESS_KEY_ID = DUMMY_CREDENTIALS.accessKeyId;
@@ -49,7 +40,6 @@ afterAll(async () => {
   await logs.stop();
   await ecs.stop();
   await sts.stop();
-  await aliSts.stop();
   delete process.env.AWS_ENDPOINT_URL_STS;
 });
 
@@ -215,7 +205,7 @@ describe('atrest sweep alicloud.disk-default-kms (ECS, every configured region)'
       ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
       ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
-      ALIBABA_CLOUD_ENDPOINT_STS: aliSts.url,
+      ALIBABA_CLOUD_ENDPOINT_STS: sts.env.ALIBABA_CLOUD_ENDPOINT_STS,
       FC_ACCOUNT_ID: '1234567890123456',
     });
 

@@ -110,3 +110,25 @@ export function fakeRemediator(
       error instanceof Error && 'retryable' in error ? (error as RemediationError) : unexpected(error),
   };
 }
+
+/** A clock that moves only when slept on: `clock.t` ms, `clock.sleeps` sleeps so far. */
+export function virtualClock() {
+  const clock = { t: 0, sleeps: 0 };
+  return {
+    clock,
+    now: () => clock.t,
+    sleep: async (ms: number) => {
+      clock.sleeps += 1;
+      clock.t += ms;
+    },
+  };
+}
+
+/** The target a sweep of account 111122223333, us-east-1, makes of resource `name`. */
+export const sweepTarget = (name: string): FakeTarget => ({
+  eventId: `sweep:${name}`,
+  account: '111122223333',
+  region: 'us-east-1',
+  resource: name,
+  name,
+});

@@ -11,30 +11,21 @@ import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { ListPage, Remediator } from '../../functions/core/remediator.ts';
 import { listAll, sweepRegion, TokenBucket } from '../../functions/core/sweep.ts';
 import { MemorySweepCursorStore, sweepCursorKey } from '../../functions/core/sweep-cursor.ts';
-import { FakeCloud, type FakeResource, type FakeTarget, fakeRemediator, fault } from './fake-remediator.ts';
+import {
+  FakeCloud,
+  type FakeResource,
+  type FakeTarget,
+  fakeRemediator,
+  fault,
+  sweepTarget,
+  virtualClock,
+} from './fake-remediator.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const config = parseConfig({ aws: { logGroupKms: { kmsKeyArn: KEY } }, retry: { maxAttempts: 8 } });
 const PAGE = 10;
 
-function virtualClock() {
-  const clock = { t: 0 };
-  return {
-    clock,
-    now: () => clock.t,
-    sleep: async (ms: number) => {
-      clock.t += ms;
-    },
-  };
-}
-
-const target = (name: string): FakeTarget => ({
-  eventId: `sweep:${name}`,
-  account: '111122223333',
-  region: 'us-east-1',
-  resource: name,
-  name,
-});
+const target = sweepTarget;
 
 /** The fake remediator listing `count` compliant resources in pages of 10; cursor = page index. */
 function paged(

@@ -3,32 +3,21 @@ import { parseConfig } from '../../functions/core/config.ts';
 import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { Remediator } from '../../functions/core/remediator.ts';
 import { metered, sweepRegion, TokenBucket } from '../../functions/core/sweep.ts';
-import { FakeCloud, type FakeResource, type FakeTarget, fakeRemediator, fault } from './fake-remediator.ts';
+import {
+  FakeCloud,
+  type FakeResource,
+  type FakeTarget,
+  fakeRemediator,
+  fault,
+  sweepTarget,
+  virtualClock,
+} from './fake-remediator.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const config = parseConfig({ aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['^/skip/'] } } });
 const fast = { sleep: async () => {}, random: () => 0.5 };
 
-/** A virtual clock: sleeping advances it, nothing waits for real time. */
-function virtualClock() {
-  const clock = { t: 0, sleeps: 0 };
-  return {
-    clock,
-    now: () => clock.t,
-    sleep: async (ms: number) => {
-      clock.sleeps += 1;
-      clock.t += ms;
-    },
-  };
-}
-
-const target = (name: string): FakeTarget => ({
-  eventId: `sweep:${name}`,
-  account: '111122223333',
-  region: 'us-east-1',
-  resource: name,
-  name,
-});
+const target = sweepTarget;
 
 /** The fake remediator with a scripted listing: `throwAfter` items, the listing throws `error` once. */
 function listing(

@@ -64,6 +64,12 @@ export function perAccountAlicloud<S, H extends ServiceHandler>(
   };
 }
 
+/** Both clouds' STS for the CLI's own-account question: their endpoint variables, and stop. */
+export interface CallerSts {
+  env: { AWS_ENDPOINT_URL_STS: string; ALIBABA_CLOUD_ENDPOINT_STS: string };
+  stop: () => Promise<void>;
+}
+
 /**
  * Both clouds' STS with the emulators' base keys, for tests that run the CLI: it asks
  * GetCallerIdentity for its own account (AWS `111122223333`, Alibaba Cloud `1234567890123456`
@@ -76,7 +82,7 @@ export async function startCallerSts(
     aws?: { accessKeyId: string; secretAccessKey: string };
     alicloud?: Acs3Credential;
   } = {},
-): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+): Promise<CallerSts> {
   const { startSts } = await import('./sts.ts');
   const { startAlicloudSts } = await import('./alicloud-sts.ts');
   const { DUMMY_CREDENTIALS } = await import('./sigv4.ts');

@@ -14,7 +14,13 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import { type Answer, type RequestContext, ServiceFailure } from './harness.ts';
+import {
+  type Answer,
+  nextRequestId,
+  type RequestContext,
+  ServiceFailure,
+  type ServiceHandler,
+} from './harness.ts';
 
 export interface Acs3Credential {
   accessKeyId: string;
@@ -219,4 +225,70 @@ export { json as jsonAnswer };
 export function acs3Action({ req }: RequestContext): string {
   const action = req.headers['x-acs-action'];
   return typeof action === 'string' && action !== '' ? action : 'Unknown';
+}
+
+/** What an RpcHandler's `answer` knows of the caller: the verified key, and its account when `admit` says. */
+export interface RpcCaller {
+  accessKeyId: string;
+  account?: string;
+}
+
+/**
+ * A read-only RPC product as @alicloud/openapi-client reaches it (ActionTrail, EventBridge, KMS,
+ * Resource Manager, STS): ACS3 signature, GET or POST, `x-acs-version` and `x-acs-action` checked
+ * before the product's own `answer`, which is sent as `{RequestId, …answer}`; errors as RPC
+ * `{RequestId, HostId, Code, Message}` from `host`.
+ */
+export abstract class RpcHandler implements ServiceHandler {
+  readonly throttle = { status: 400, code: 'Throttling.User' };
+  private readonly verifier: Acs3Verifier;
+
+  constructor(
+    private readonly spec: { version: string; host: string; actions: readonly string[] },
+    credentials?: Acs3Credential[],
+  ) {
+    this.verifier = new Acs3Verifier(credentials);
+  }
+
+  action(ctx: RequestContext): string {
+    return acs3Action(ctx);
+  }
+
+  isWrite(): boolean {
+    return false;
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return rpcError(status, code, message, requestId, this.spec.host);
+  }
+
+  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void): Answer {
+    const accessKeyId = this.verifier.check(ctx);
+    const account = this.admit(ctx, accessKeyId);
+    if (ctx.req.method !== 'POST' && ctx.req.method !== 'GET')
+      throw new ServiceFailure(400, 'UnsupportedHTTPMethod', 'RPC takes GET or POST');
+    if (ctx.req.headers['x-acs-version'] !== this.spec.version)
+      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${this.spec.version}`);
+    if (!this.spec.actions.includes(action))
+      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api is not found: ${action}`);
+    const requestId = nextRequestId();
+    const caller = account === undefined ? { accessKeyId } : { accessKeyId, account };
+    return json(
+      200,
+      { RequestId: requestId, ...this.answer(action, ctx.url.searchParams, log, caller) },
+      requestId,
+    );
+  }
+
+  /** The caller's account, for products that serve per account (STS); checked right after the signature. */
+  protected admit(_ctx: RequestContext, _accessKeyId: string): string | undefined {
+    return undefined;
+  }
+
+  protected abstract answer(
+    action: string,
+    query: URLSearchParams,
+    log: (resource: string, account?: string) => void,
+    caller: RpcCaller,
+  ): Record<string, unknown>;
 }

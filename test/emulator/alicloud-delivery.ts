@@ -5,15 +5,8 @@
  * `@alicloud/openapi-client` sends; answers in the official SDK models' shapes
  * (`TrailList[]`, `IsLogging`, `Data{Rules[],NextToken,Total}`), errors as `{RequestId,Code,Message}`.
  */
-import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
+import { type Acs3Credential, RpcHandler } from './acs3.ts';
+import { EmulatedService, ServiceFailure } from './harness.ts';
 
 export interface EmulatedTrail {
   Name: string;
@@ -29,60 +22,19 @@ export interface EmulatedRule {
   FilterPattern: string;
 }
 
-abstract class RpcHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'Throttling.User' };
-  private readonly verifier: Acs3Verifier;
-
-  constructor(
-    private readonly version: string,
-    private readonly host: string,
-    private readonly actions: readonly string[],
-    credentials?: Acs3Credential[],
-  ) {
-    this.verifier = new Acs3Verifier(credentials);
-  }
-
-  action(ctx: RequestContext): string {
-    return acs3Action(ctx);
-  }
-
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return rpcError(status, code, message, requestId, this.host);
-  }
-
-  handle(ctx: RequestContext, action: string, log: (resource: string) => void): Answer {
-    this.verifier.check(ctx);
-    if (ctx.req.method !== 'POST' && ctx.req.method !== 'GET')
-      throw new ServiceFailure(400, 'UnsupportedHTTPMethod', 'RPC takes GET or POST');
-    if (ctx.req.headers['x-acs-version'] !== this.version)
-      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${this.version}`);
-    if (!this.actions.includes(action))
-      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api is not found: ${action}`);
-    const requestId = nextRequestId();
-    return jsonAnswer(
-      200,
-      { RequestId: requestId, ...this.answer(action, ctx.url.searchParams, log) },
-      requestId,
-    );
-  }
-
-  protected abstract answer(
-    action: string,
-    query: URLSearchParams,
-    log: (resource: string) => void,
-  ): Record<string, unknown>;
-}
-
 class ActionTrailHandler extends RpcHandler {
   constructor(
     readonly trails: EmulatedTrail[],
     credentials?: Acs3Credential[],
   ) {
-    super('2020-07-06', 'actiontrail.aliyuncs.com', ['DescribeTrails', 'GetTrailStatus'], credentials);
+    super(
+      {
+        version: '2020-07-06',
+        host: 'actiontrail.aliyuncs.com',
+        actions: ['DescribeTrails', 'GetTrailStatus'],
+      },
+      credentials,
+    );
   }
 
   protected answer(action: string, query: URLSearchParams, log: (resource: string) => void) {
@@ -108,7 +60,7 @@ class EventBridgeHandler extends RpcHandler {
     readonly rules: EmulatedRule[],
     credentials?: Acs3Credential[],
   ) {
-    super('2020-04-01', 'eventbridge.aliyuncs.com', ['ListRules'], credentials);
+    super({ version: '2020-04-01', host: 'eventbridge.aliyuncs.com', actions: ['ListRules'] }, credentials);
   }
 
   protected answer(_action: string, query: URLSearchParams) {

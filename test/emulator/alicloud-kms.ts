@@ -6,15 +6,8 @@
  * region a test needs. A key is found by id or by its ARN; an unknown key is 404
  * `Forbidden.KeyNotFound`, as documented.
  */
-import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
+import { type Acs3Credential, RpcHandler } from './acs3.ts';
+import { EmulatedService, ServiceFailure } from './harness.ts';
 
 const KMS_VERSION = '2016-01-20';
 
@@ -57,62 +50,36 @@ export class AlicloudKmsState {
   }
 }
 
-class AlicloudKmsHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'Throttling.User' };
-  private readonly verifier: Acs3Verifier;
-
+class AlicloudKmsHandler extends RpcHandler {
   constructor(
     private readonly state: AlicloudKmsState,
     credentials?: Acs3Credential[],
   ) {
-    this.verifier = new Acs3Verifier(credentials);
+    super({ version: KMS_VERSION, host: 'kms.aliyuncs.com', actions: ['DescribeKey'] }, credentials);
   }
 
-  action(ctx: RequestContext): string {
-    return acs3Action(ctx);
-  }
-
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return rpcError(status, code, message, requestId, 'kms.aliyuncs.com');
-  }
-
-  handle(ctx: RequestContext, action: string, log: (resource: string) => void): Answer {
-    this.verifier.check(ctx);
-    if (ctx.req.headers['x-acs-version'] !== KMS_VERSION)
-      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${KMS_VERSION}`);
-    if (action !== 'DescribeKey')
-      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api is not found: ${action}`);
-    const keyId = ctx.url.searchParams.get('KeyId');
+  protected answer(_action: string, query: URLSearchParams, log: (resource: string) => void) {
+    const keyId = query.get('KeyId');
     if (!keyId) throw new ServiceFailure(400, 'MissingParameter', 'KeyId is mandatory for this action.');
     log(keyId);
     const key = this.state.find(keyId);
     if (!key) throw new ServiceFailure(404, 'Forbidden.KeyNotFound', 'The specified Key is not found.');
-    const requestId = nextRequestId();
-    return jsonAnswer(
-      200,
-      {
-        RequestId: requestId,
-        KeyMetadata: {
-          KeyId: key.keyId,
-          Arn: this.state.arnOf(key.keyId),
-          KeyState: key.state,
-          KeySpec: key.keySpec,
-          KeyUsage: key.keyUsage,
-          Creator: this.state.account,
-          CreationDate: '2026-11-01T00:00:00Z',
-          Description: 'emulated key',
-          Origin: 'Aliyun_KMS',
-          ProtectionLevel: 'SOFTWARE',
-          DeletionProtection: 'Disabled',
-          AutomaticRotation: 'Disabled',
-        },
+    return {
+      KeyMetadata: {
+        KeyId: key.keyId,
+        Arn: this.state.arnOf(key.keyId),
+        KeyState: key.state,
+        KeySpec: key.keySpec,
+        KeyUsage: key.keyUsage,
+        Creator: this.state.account,
+        CreationDate: '2026-11-01T00:00:00Z',
+        Description: 'emulated key',
+        Origin: 'Aliyun_KMS',
+        ProtectionLevel: 'SOFTWARE',
+        DeletionProtection: 'Disabled',
+        AutomaticRotation: 'Disabled',
       },
-      requestId,
-    );
+    };
   }
 }
 

@@ -13,16 +13,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { STS_TOKEN_ERRORS } from './accounts.ts';
-import { Acs3Verifier, acs3Action, EMULATOR_CREDENTIALS, jsonAnswer, rpcError } from './acs3.ts';
+import { EMULATOR_CREDENTIALS, type RpcCaller, RpcHandler } from './acs3.ts';
 import {
   type AccountDirectory,
-  type Answer,
   alicloudKeyOf,
-  EmulatedService,
-  nextRequestId,
   type RequestContext,
+  type RoleIssuer,
   ServiceFailure,
-  type ServiceHandler,
+  type StsFake,
+  startStsFake,
 } from './harness.ts';
 
 const VERSION = '2015-04-01';
@@ -33,53 +32,42 @@ export interface AlicloudRoleRecord {
   deny?: boolean;
 }
 
-class AlicloudStsHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'Throttling.User' };
+class AlicloudStsHandler extends RpcHandler implements RoleIssuer<AlicloudRoleRecord> {
   readonly roles = new Map<string, AlicloudRoleRecord>();
   issued = 0;
-  private readonly verifier: Acs3Verifier;
 
   constructor(private readonly directory: AccountDirectory) {
-    this.verifier = new Acs3Verifier(directory.alicloudCredentials);
+    super(
+      { version: VERSION, host: 'sts.aliyuncs.com', actions: ['GetCallerIdentity', 'AssumeRole'] },
+      directory.alicloudCredentials,
+    );
   }
 
-  action(ctx: RequestContext): string {
-    return acs3Action(ctx);
+  roleKey(account: string, roleName: string): string {
+    return `${account}/${roleName.toLowerCase()}`;
   }
 
-  isWrite(): boolean {
-    return false;
+  protected override admit(ctx: RequestContext, accessKeyId: string): string {
+    return this.directory.admit(accessKeyId, alicloudKeyOf(ctx).token, STS_TOKEN_ERRORS);
   }
 
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return rpcError(status, code, message, requestId, 'sts.aliyuncs.com');
-  }
-
-  handle(ctx: RequestContext, action: string, log: (resource: string, account?: string) => void): Answer {
-    const accessKeyId = this.verifier.check(ctx);
-    const caller = this.directory.admit(accessKeyId, alicloudKeyOf(ctx).token, STS_TOKEN_ERRORS);
-    if (ctx.req.headers['x-acs-version'] !== VERSION)
-      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${VERSION}`);
-    const query = ctx.url.searchParams;
-    const requestId = nextRequestId();
+  protected answer(
+    action: string,
+    query: URLSearchParams,
+    log: (resource: string, account?: string) => void,
+    { accessKeyId, account: caller = '' }: RpcCaller,
+  ) {
     if (action === 'GetCallerIdentity') {
       log(accessKeyId, caller);
       const key = this.directory.key(accessKeyId);
-      return jsonAnswer(
-        200,
-        {
-          RequestId: requestId,
-          AccountId: caller,
-          UserId: `emulator-${caller}`,
-          PrincipalId: `emulator-${caller}`,
-          IdentityType: key?.principal ? 'AssumedRoleUser' : 'Account',
-          Arn: key?.principal ?? `acs:ram::${caller}:root`,
-        },
-        requestId,
-      );
+      return {
+        AccountId: caller,
+        UserId: `emulator-${caller}`,
+        PrincipalId: `emulator-${caller}`,
+        IdentityType: key?.principal ? 'AssumedRoleUser' : 'Account',
+        Arn: key?.principal ?? `acs:ram::${caller}:root`,
+      };
     }
-    if (action !== 'AssumeRole')
-      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api ${action} is not found.`);
     const roleArn = query.get('RoleArn') ?? '';
     const session = query.get('RoleSessionName') ?? '';
     const m = ROLE_ARN.exec(roleArn);
@@ -100,7 +88,7 @@ class AlicloudStsHandler implements ServiceHandler {
       );
     const [, account = '', roleName = ''] = m;
     log(roleArn, account);
-    const role = this.roles.get(`${account}/${roleName.toLowerCase()}`);
+    const role = this.roles.get(this.roleKey(account, roleName));
     if (role === undefined) throw new ServiceFailure(404, 'EntityNotExist.Role', 'The role not exists.');
     if (role.deny)
       throw new ServiceFailure(
@@ -115,33 +103,20 @@ class AlicloudStsHandler implements ServiceHandler {
     const expiresAt = this.directory.now() + duration * 1000;
     const principal = `acs:ram::${account}:assumed-role/${roleName}/${session}`;
     this.directory.addAlicloud({ accessKeyId: accessKeyId2, secret, token, account, expiresAt, principal });
-    return jsonAnswer(
-      200,
-      {
-        RequestId: requestId,
-        AssumedRoleUser: { Arn: principal, AssumedRoleId: `3${account.slice(0, 6)}:${session}` },
-        Credentials: {
-          AccessKeyId: accessKeyId2,
-          AccessKeySecret: secret,
-          SecurityToken: token,
-          Expiration: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        },
+    return {
+      AssumedRoleUser: { Arn: principal, AssumedRoleId: `3${account.slice(0, 6)}:${session}` },
+      Credentials: {
+        AccessKeyId: accessKeyId2,
+        AccessKeySecret: secret,
+        SecurityToken: token,
+        Expiration: new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       },
-      requestId,
-    );
+    };
   }
 }
 
-export interface AlicloudStsEmulator {
-  service: EmulatedService;
-  /** The value for `ALIBABA_CLOUD_ENDPOINT_STS`. */
-  url: string;
-  /** Makes `acs:ram::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
-  seedRole(account: string, roleName: string, record?: AlicloudRoleRecord): void;
-  /** AssumeRole calls that issued credentials. */
-  issued(): number;
-  stop(): Promise<void>;
-}
+/** `seedRole` makes `acs:ram::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
+export type AlicloudStsEmulator = StsFake<AlicloudRoleRecord>;
 
 /**
  * Starts Alibaba Cloud STS on a loopback port, issuing keys into `directory`. The emulator's base
@@ -159,16 +134,5 @@ export async function startAlicloudSts(
         ...(c.securityToken !== undefined ? { token: c.securityToken } : {}),
         account: directory.defaultAccount,
       });
-  const handler = new AlicloudStsHandler(directory);
-  const service = new EmulatedService('sts', handler);
-  const url = await service.start(options.port ?? 0);
-  return {
-    service,
-    url,
-    seedRole: (account, roleName, record = {}) => {
-      handler.roles.set(`${account}/${roleName.toLowerCase()}`, record);
-    },
-    issued: () => handler.issued,
-    stop: () => service.stop(),
-  };
+  return startStsFake(new AlicloudStsHandler(directory), options.port);
 }

@@ -5,18 +5,8 @@
  * name `events`, target prefix `AWSEvents`), for `atrest doctor`'s delivery checks. AWS JSON 1.1
  * (`POST /`, `x-amz-target`), SigV4 verified, errors as `{"__type","message"}`.
  */
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
-import { header, secretsOf, verifySigV4 } from './sigv4.ts';
-
-const JSON_11 = 'application/x-amz-json-1.1';
-type Body = Record<string, unknown>;
+import { EmulatedService, ServiceFailure } from './harness.ts';
+import { type Json11Body as Body, Json11Handler, secretsOf } from './sigv4.ts';
 
 export interface EmulatedAwsTrail {
   Name: string;
@@ -33,75 +23,17 @@ export interface EmulatedAwsRule {
   EventPattern: string;
 }
 
-abstract class Json11Handler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'ThrottlingException' };
-
-  constructor(
-    private readonly prefixes: readonly string[],
-    private readonly operations: readonly string[],
-    private readonly signingName: string,
-    private readonly secrets: ReadonlyMap<string, string>,
-  ) {}
-
-  action(ctx: RequestContext): string {
-    const target = header(ctx.req.headers, 'x-amz-target') ?? '';
-    const dot = target.lastIndexOf('.');
-    const op = target.slice(dot + 1);
-    if (!this.prefixes.includes(target.slice(0, dot)) || !this.operations.includes(op))
-      throw new ServiceFailure(
-        400,
-        'UnknownOperationException',
-        `unknown operation ${JSON.stringify(target)}`,
-      );
-    return op;
-  }
-
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return {
-      status,
-      body: JSON.stringify({ __type: code, message }),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': requestId },
-    };
-  }
-
-  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
-    if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
-      throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
-    const { region } = await verifySigV4(ctx, this.secrets, this.signingName);
-    let body: Body;
-    try {
-      body = JSON.parse(ctx.body.toString('utf8') || '{}') as Body;
-    } catch {
-      throw new ServiceFailure(400, 'SerializationException', 'request body is not JSON');
-    }
-    return {
-      status: 200,
-      body: JSON.stringify(this.answer(action, body, region, log)),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': nextRequestId() },
-    };
-  }
-
-  protected abstract answer(
-    action: string,
-    body: Body,
-    region: string,
-    log: (resource: string) => void,
-  ): unknown;
-}
-
 class CloudTrailHandler extends Json11Handler {
   constructor(
     readonly trails: EmulatedAwsTrail[],
     secrets: ReadonlyMap<string, string>,
   ) {
     super(
-      ['CloudTrail_20131101', 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101'],
-      ['DescribeTrails', 'GetTrailStatus', 'GetEventSelectors'],
-      'cloudtrail',
+      {
+        prefixes: ['CloudTrail_20131101', 'com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101'],
+        operations: ['DescribeTrails', 'GetTrailStatus', 'GetEventSelectors'],
+        signingName: 'cloudtrail',
+      },
       secrets,
     );
   }
@@ -145,7 +77,7 @@ class EventBridgeHandler extends Json11Handler {
     readonly rules: EmulatedAwsRule[],
     secrets: ReadonlyMap<string, string>,
   ) {
-    super(['AWSEvents'], ['ListRules'], 'events', secrets);
+    super({ prefixes: ['AWSEvents'], operations: ['ListRules'], signingName: 'events' }, secrets);
   }
 
   protected answer(_action: string, body: Body, region: string): unknown {

@@ -5,18 +5,8 @@
  * Operations: DescribeKey and GetKeyPolicy (`PolicyName` `default`, the only name KMS has). Keys
  * are seeded with their state, spec, usage and policy; a key is found by id or ARN, as KMS does.
  */
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
-import { header, secretsOf, verifySigV4 } from './sigv4.ts';
-
-const TARGET_PREFIX = 'TrentService.';
-const JSON_11 = 'application/x-amz-json-1.1';
+import { EmulatedService, ServiceFailure } from './harness.ts';
+import { type Json11Body as Body, Json11Handler, secretsOf } from './sigv4.ts';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
 
@@ -113,50 +103,18 @@ export class AwsKmsState {
   }
 }
 
-type Body = Record<string, unknown>;
-
-class AwsKmsHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'ThrottlingException' };
-
+class AwsKmsHandler extends Json11Handler {
   constructor(
     private readonly state: AwsKmsState,
-    private readonly secrets: ReadonlyMap<string, string>,
-  ) {}
-
-  action(ctx: RequestContext): string {
-    const target = header(ctx.req.headers, 'x-amz-target') ?? '';
-    const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    if (op !== 'DescribeKey' && op !== 'GetKeyPolicy')
-      throw new ServiceFailure(
-        400,
-        'UnknownOperationException',
-        `unknown operation ${JSON.stringify(target)}`,
-      );
-    return op;
+    secrets: ReadonlyMap<string, string>,
+  ) {
+    super(
+      { prefixes: ['TrentService'], operations: ['DescribeKey', 'GetKeyPolicy'], signingName: 'kms' },
+      secrets,
+    );
   }
 
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return {
-      status,
-      body: JSON.stringify({ __type: code, message }),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': requestId },
-    };
-  }
-
-  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
-    if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
-      throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
-    const { region } = await verifySigV4(ctx, this.secrets, 'kms');
-    let body: Body;
-    try {
-      body = JSON.parse(ctx.body.toString('utf8') || '{}') as Body;
-    } catch {
-      throw new ServiceFailure(400, 'SerializationException', 'request body is not JSON');
-    }
+  protected answer(action: string, body: Body, region: string, log: (resource: string) => void): unknown {
     const keyId = body.KeyId;
     if (typeof keyId !== 'string' || keyId === '')
       throw new ServiceFailure(
@@ -169,19 +127,14 @@ class AwsKmsHandler implements ServiceHandler {
     // A key lives in one region: asking another region's endpoint does not find it.
     if (!key || key.region !== region)
       throw new ServiceFailure(400, 'NotFoundException', `Key '${keyId}' does not exist`);
-    const ok = (result: unknown): Answer => ({
-      status: 200,
-      body: JSON.stringify(result),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': nextRequestId() },
-    });
     if (action === 'GetKeyPolicy') {
       const name = body.PolicyName ?? 'default';
       if (name !== 'default')
         throw new ServiceFailure(400, 'NotFoundException', `Policy ${String(name)} not found`);
-      return ok({ Policy: key.policy, PolicyName: 'default' });
+      return { Policy: key.policy, PolicyName: 'default' };
     }
     const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT';
-    return ok({
+    return {
       KeyMetadata: {
         AWSAccountId: key.account,
         KeyId: key.id,
@@ -198,7 +151,7 @@ class AwsKmsHandler implements ServiceHandler {
         EncryptionAlgorithms: symmetric ? ['SYMMETRIC_DEFAULT'] : ['RSAES_OAEP_SHA_256'],
         MultiRegion: false,
       },
-    });
+    };
   }
 }
 

@@ -444,3 +444,38 @@ export class PerAccountHandler<H extends ServiceHandler> implements ServiceHandl
     return this.handlers.defaultState.error(status, code, message, requestId);
   }
 }
+
+/** What an STS handler (either cloud) keeps: the seeded roles by `roleKey`, and the keys it issued. */
+export interface RoleIssuer<R> extends ServiceHandler {
+  readonly roles: Map<string, R>;
+  issued: number;
+  /** The key a role is seeded and looked up under (RAM role names are case-insensitive, IAM's are not). */
+  roleKey(account: string, roleName: string): string;
+}
+
+/** A running STS fake: AssumeRole issues keys into an AccountDirectory for the roles seeded here. */
+export interface StsFake<R> {
+  service: EmulatedService;
+  /** The value for the STS endpoint variable (`AWS_ENDPOINT_URL_STS`, `ALIBABA_CLOUD_ENDPOINT_STS`). */
+  url: string;
+  /** Makes the account's role assumable (or, with `deny`, refused). */
+  seedRole(account: string, roleName: string, record?: R): void;
+  /** AssumeRole calls that issued credentials. */
+  issued(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts an STS handler on a loopback port. */
+export async function startStsFake<R extends object>(handler: RoleIssuer<R>, port = 0): Promise<StsFake<R>> {
+  const service = new EmulatedService('sts', handler);
+  const url = await service.start(port);
+  return {
+    service,
+    url,
+    seedRole: (account, roleName, record = {} as R) => {
+      handler.roles.set(handler.roleKey(account, roleName), record);
+    },
+    issued: () => handler.issued,
+    stop: () => service.stop(),
+  };
+}

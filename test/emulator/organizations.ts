@@ -9,18 +9,8 @@
  *   await org.start();            // org.url → AWS_ENDPOINT_URL_ORGANIZATIONS
  *   org.service.failNext('ListAccounts', { status: 400, code: 'AccessDeniedException', times: 1 });
  */
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
-import { header, secretsOf, verifySigV4 } from './sigv4.ts';
-
-const TARGET = 'AWSOrganizationsV20161128.';
-const JSON_11 = 'application/x-amz-json-1.1';
+import { EmulatedService, ServiceFailure } from './harness.ts';
+import { type Json11Body as Body, Json11Handler, secretsOf } from './sigv4.ts';
 
 export interface OrgAccount {
   id: string;
@@ -30,34 +20,24 @@ export interface OrgAccount {
   status?: 'ACTIVE' | 'SUSPENDED' | 'PENDING_CLOSURE';
 }
 
-class OrganizationsHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'TooManyRequestsException' };
-
+class OrganizationsHandler extends Json11Handler {
   constructor(
     private readonly accounts: () => readonly OrgAccount[],
-    private readonly secrets: ReadonlyMap<string, string>,
+    secrets: ReadonlyMap<string, string>,
     private readonly orgId: string,
-  ) {}
-
-  action(ctx: RequestContext): string {
-    const target = header(ctx.req.headers, 'x-amz-target') ?? '';
-    return target.startsWith(TARGET) ? target.slice(TARGET.length) : 'Unknown';
+  ) {
+    super(
+      {
+        prefixes: ['AWSOrganizationsV20161128'],
+        operations: ['ListAccounts'],
+        signingName: 'organizations',
+        throttle: 'TooManyRequestsException',
+      },
+      secrets,
+    );
   }
 
-  isWrite(): boolean {
-    return false;
-  }
-
-  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
-    await verifySigV4(ctx, this.secrets, 'organizations');
-    if (action !== 'ListAccounts')
-      throw new ServiceFailure(400, 'UnknownOperationException', `unknown operation ${action}`);
-    let body: { NextToken?: unknown; MaxResults?: unknown };
-    try {
-      body = JSON.parse(ctx.body.length > 0 ? ctx.body.toString('utf8') : '{}');
-    } catch {
-      throw new ServiceFailure(400, 'SerializationException', 'body is not JSON');
-    }
+  protected answer(_action: string, body: Body, _region: string, log: (resource: string) => void): unknown {
     const max = body.MaxResults ?? 20;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 20)
       throw new ServiceFailure(400, 'InvalidInputException', 'MaxResults must be 1..20');
@@ -70,30 +50,18 @@ class OrganizationsHandler implements ServiceHandler {
     log(`page@${start}`);
     const joined = Date.parse('2024-01-01T00:00:00Z') / 1000;
     return {
-      status: 200,
-      body: JSON.stringify({
-        Accounts: page.map((a) => ({
-          Id: a.id,
-          Arn: `arn:aws:organizations::${all[0]?.id ?? a.id}:account/${this.orgId}/${a.id}`,
-          Email: a.email ?? `aws+${a.id}@example.com`,
-          Name: a.name ?? `account-${a.id}`,
-          Status: a.status ?? 'ACTIVE',
-          JoinedMethod: 'CREATED',
-          JoinedTimestamp: joined,
-        })),
-        ...(start + max < all.length
-          ? { NextToken: Buffer.from(String(start + max)).toString('base64url') }
-          : {}),
-      }),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': nextRequestId() },
-    };
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return {
-      status,
-      body: JSON.stringify({ __type: code, message }),
-      headers: { 'content-type': JSON_11, 'x-amzn-requestid': requestId },
+      Accounts: page.map((a) => ({
+        Id: a.id,
+        Arn: `arn:aws:organizations::${all[0]?.id ?? a.id}:account/${this.orgId}/${a.id}`,
+        Email: a.email ?? `aws+${a.id}@example.com`,
+        Name: a.name ?? `account-${a.id}`,
+        Status: a.status ?? 'ACTIVE',
+        JoinedMethod: 'CREATED',
+        JoinedTimestamp: joined,
+      })),
+      ...(start + max < all.length
+        ? { NextToken: Buffer.from(String(start + max)).toString('base64url') }
+        : {}),
     };
   }
 }

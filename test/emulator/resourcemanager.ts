@@ -10,15 +10,8 @@
  *   const rd = new ResourceDirectoryEmulator([{ id: '1234567890123456', name: 'central' }, …]);
  *   await rd.start();             // rd.url → ALIBABA_CLOUD_ENDPOINT_RESOURCEMANAGER
  */
-import { type Acs3Credential, Acs3Verifier, acs3Action, jsonAnswer, rpcError } from './acs3.ts';
-import {
-  type Answer,
-  EmulatedService,
-  nextRequestId,
-  type RequestContext,
-  ServiceFailure,
-  type ServiceHandler,
-} from './harness.ts';
+import { type Acs3Credential, RpcHandler } from './acs3.ts';
+import { EmulatedService, ServiceFailure } from './harness.ts';
 
 const VERSION = '2020-03-31';
 
@@ -31,36 +24,15 @@ export interface DirectoryAccount {
   type?: 'ResourceAccount' | 'CloudAccount';
 }
 
-class ResourceManagerHandler implements ServiceHandler {
-  readonly throttle = { status: 400, code: 'Throttling.User' };
-  private readonly verifier: Acs3Verifier;
-
+class ResourceManagerHandler extends RpcHandler {
   constructor(
     private readonly accounts: () => readonly DirectoryAccount[],
     credentials: Acs3Credential[] | undefined,
   ) {
-    this.verifier = new Acs3Verifier(credentials);
+    super({ version: VERSION, host: 'resourcemanager.aliyuncs.com', actions: ['ListAccounts'] }, credentials);
   }
 
-  action(ctx: RequestContext): string {
-    return acs3Action(ctx);
-  }
-
-  isWrite(): boolean {
-    return false;
-  }
-
-  error(status: number, code: string, message: string, requestId: string): Answer {
-    return rpcError(status, code, message, requestId, 'resourcemanager.aliyuncs.com');
-  }
-
-  handle(ctx: RequestContext, action: string, log: (resource: string) => void): Answer {
-    this.verifier.check(ctx);
-    if (ctx.req.headers['x-acs-version'] !== VERSION)
-      throw new ServiceFailure(400, 'InvalidVersion', `x-acs-version must be ${VERSION}`);
-    if (action !== 'ListAccounts')
-      throw new ServiceFailure(404, 'InvalidAction.NotFound', `Specified api ${action} is not found.`);
-    const q = ctx.url.searchParams;
+  protected answer(_action: string, q: URLSearchParams, log: (resource: string) => void) {
     const pageNumber = Number(q.get('PageNumber') ?? '1');
     const pageSize = Number(q.get('PageSize') ?? '10');
     if (!Number.isInteger(pageNumber) || pageNumber < 1)
@@ -70,30 +42,24 @@ class ResourceManagerHandler implements ServiceHandler {
     log(`page@${pageNumber}`);
     const all = this.accounts();
     const page = all.slice((pageNumber - 1) * pageSize, pageNumber * pageSize);
-    const requestId = nextRequestId();
-    return jsonAnswer(
-      200,
-      {
-        RequestId: requestId,
-        PageNumber: pageNumber,
-        PageSize: pageSize,
-        TotalCount: all.length,
-        Accounts: {
-          Account: page.map((a) => ({
-            AccountId: a.id,
-            DisplayName: a.name ?? `account-${a.id}`,
-            Type: a.type ?? 'ResourceAccount',
-            Status: a.status ?? 'CreateSuccess',
-            FolderId: 'fd-emulator',
-            ResourceDirectoryId: 'rd-emulator',
-            JoinMethod: 'created',
-            JoinTime: '2024-01-01T00:00:00.000Z',
-            ModifyTime: '2024-01-01T00:00:00.000Z',
-          })),
-        },
+    return {
+      PageNumber: pageNumber,
+      PageSize: pageSize,
+      TotalCount: all.length,
+      Accounts: {
+        Account: page.map((a) => ({
+          AccountId: a.id,
+          DisplayName: a.name ?? `account-${a.id}`,
+          Type: a.type ?? 'ResourceAccount',
+          Status: a.status ?? 'CreateSuccess',
+          FolderId: 'fd-emulator',
+          ResourceDirectoryId: 'rd-emulator',
+          JoinMethod: 'created',
+          JoinTime: '2024-01-01T00:00:00.000Z',
+          ModifyTime: '2024-01-01T00:00:00.000Z',
+        })),
       },
-      requestId,
-    );
+    };
   }
 }
 

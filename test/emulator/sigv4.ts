@@ -9,7 +9,13 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { type RequestContext, ServiceFailure } from './harness.ts';
+import {
+  type Answer,
+  nextRequestId,
+  type RequestContext,
+  ServiceFailure,
+  type ServiceHandler,
+} from './harness.ts';
 
 /** The dummy credentials tests and the demo sign with. */
 export const DUMMY_CREDENTIALS = {
@@ -136,3 +142,83 @@ export async function verifySigV4(
 export const secretsOf = (
   credentials: ReadonlyArray<{ accessKeyId: string; secretAccessKey: string }> = [DUMMY_CREDENTIALS],
 ): Map<string, string> => new Map(credentials.map((c) => [c.accessKeyId, c.secretAccessKey] as const));
+
+const JSON_11 = 'application/x-amz-json-1.1';
+
+/** A JSON 1.1 request body. */
+export type Json11Body = Record<string, unknown>;
+
+/**
+ * A read-only AWS JSON 1.1 service (CloudTrail, EventBridge, KMS, Organizations): `POST /` with
+ * `x-amz-target: <prefix>.<Operation>`, SigV4 for `signingName`, a JSON body of content type
+ * `application/x-amz-json-1.1`; the product's own
+ * `answer` is sent as JSON, errors as `{"__type","message"}` with `x-amzn-requestid`.
+ */
+export abstract class Json11Handler implements ServiceHandler {
+  readonly throttle: { status: number; code: string };
+
+  constructor(
+    private readonly spec: {
+      /** Target prefixes the service accepts (a service may have a short and a long one). */
+      prefixes: readonly string[];
+      operations: readonly string[];
+      signingName: string;
+      /** The service's throttling code; default ThrottlingException. */
+      throttle?: string;
+    },
+    private readonly secrets: ReadonlyMap<string, string>,
+  ) {
+    this.throttle = { status: 400, code: spec.throttle ?? 'ThrottlingException' };
+  }
+
+  action(ctx: RequestContext): string {
+    const target = header(ctx.req.headers, 'x-amz-target') ?? '';
+    const dot = target.lastIndexOf('.');
+    const op = target.slice(dot + 1);
+    if (!this.spec.prefixes.includes(target.slice(0, dot)) || !this.spec.operations.includes(op))
+      throw new ServiceFailure(
+        400,
+        'UnknownOperationException',
+        `unknown operation ${JSON.stringify(target)}`,
+      );
+    return op;
+  }
+
+  isWrite(): boolean {
+    return false;
+  }
+
+  error(status: number, code: string, message: string, requestId: string): Answer {
+    return {
+      status,
+      body: JSON.stringify({ __type: code, message }),
+      headers: { 'content-type': JSON_11, 'x-amzn-requestid': requestId },
+    };
+  }
+
+  async handle(ctx: RequestContext, action: string, log: (resource: string) => void): Promise<Answer> {
+    if (ctx.req.method !== 'POST' || ctx.url.pathname !== '/')
+      throw new ServiceFailure(400, 'UnknownOperationException', 'AWS JSON requests are POST /');
+    const { region } = await verifySigV4(ctx, this.secrets, this.spec.signingName);
+    if (header(ctx.req.headers, 'content-type') !== JSON_11)
+      throw new ServiceFailure(400, 'SerializationException', `expected ${JSON_11}`);
+    let body: Json11Body;
+    try {
+      body = JSON.parse(ctx.body.toString('utf8') || '{}') as Json11Body;
+    } catch {
+      throw new ServiceFailure(400, 'SerializationException', 'request body is not JSON');
+    }
+    return {
+      status: 200,
+      body: JSON.stringify(this.answer(action, body, region, log)),
+      headers: { 'content-type': JSON_11, 'x-amzn-requestid': nextRequestId() },
+    };
+  }
+
+  protected abstract answer(
+    action: string,
+    body: Json11Body,
+    region: string,
+    log: (resource: string) => void,
+  ): unknown;
+}

@@ -14,11 +14,12 @@ import { randomBytes } from 'node:crypto';
 import {
   type AccountDirectory,
   type Answer,
-  EmulatedService,
   nextRequestId,
   type RequestContext,
+  type RoleIssuer,
   ServiceFailure,
-  type ServiceHandler,
+  type StsFake,
+  startStsFake,
 } from './harness.ts';
 import { header, verifySigV4 } from './sigv4.ts';
 
@@ -42,13 +43,17 @@ const xml = (status: number, body: string, requestId: string): Answer => ({
   headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
 });
 
-class StsHandler implements ServiceHandler {
+class StsHandler implements RoleIssuer<RoleRecord> {
   readonly throttle = { status: 400, code: 'Throttling' };
   readonly roles = new Map<string, RoleRecord>();
   /** Credential lifetime when the caller does not ask for one (STS: 3600 s). */
   issued = 0;
 
   constructor(private readonly directory: AccountDirectory) {}
+
+  roleKey(account: string, roleName: string): string {
+    return `${account}/${roleName}`;
+  }
 
   action(ctx: RequestContext): string {
     const form = new URLSearchParams(ctx.body.toString('utf8'));
@@ -116,7 +121,7 @@ class StsHandler implements ServiceHandler {
       throw new ServiceFailure(400, 'ValidationError', 'DurationSeconds must be 900..43200');
     const [, partition = 'aws', account = '', roleName = ''] = m;
     log(roleArn, account);
-    const role = this.roles.get(`${account}/${roleName}`);
+    const role = this.roles.get(this.roleKey(account, roleName));
     if (role === undefined || role.deny)
       throw new ServiceFailure(
         403,
@@ -148,32 +153,10 @@ class StsHandler implements ServiceHandler {
   }
 }
 
-export interface StsEmulator {
-  service: EmulatedService;
-  /** The value for `AWS_ENDPOINT_URL_STS`. */
-  url: string;
-  /** Makes `arn:aws:iam::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
-  seedRole(account: string, roleName: string, record?: RoleRecord): void;
-  /** AssumeRole calls that issued credentials. */
-  issued(): number;
-  stop(): Promise<void>;
-}
+/** `seedRole` makes `arn:aws:iam::<account>:role/<roleName>` assumable (or, with `deny`, refused). */
+export type StsEmulator = StsFake<RoleRecord>;
 
 /** Starts AWS STS on a loopback port, issuing keys into `directory`. */
-export async function startSts(
-  directory: AccountDirectory,
-  options: { port?: number } = {},
-): Promise<StsEmulator> {
-  const handler = new StsHandler(directory);
-  const service = new EmulatedService('sts', handler);
-  const url = await service.start(options.port ?? 0);
-  return {
-    service,
-    url,
-    seedRole: (account, roleName, record = {}) => {
-      handler.roles.set(`${account}/${roleName}`, record);
-    },
-    issued: () => handler.issued,
-    stop: () => service.stop(),
-  };
+export function startSts(directory: AccountDirectory, options: { port?: number } = {}): Promise<StsEmulator> {
+  return startStsFake(new StsHandler(directory), options.port);
 }

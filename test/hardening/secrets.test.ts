@@ -24,15 +24,14 @@ import { handlerOptions as logstoreOptions } from '../../functions/alicloud/logs
 import { handlerOptions as tableBucketOptions } from '../../functions/alicloud/table-bucket-encryption/handler.ts';
 import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { main } from '../../functions/cli/main.ts';
+import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import { type AckEmulator, startAck } from '../emulator/ack.ts';
-import { type AlicloudStsEmulator, startAlicloudSts } from '../emulator/alicloud-sts.ts';
 import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';
 import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
 import { type FcEmulator, startFc } from '../emulator/fc.ts';
-import { AccountDirectory, type EmulatedService } from '../emulator/harness.ts';
+import type { EmulatedService } from '../emulator/harness.ts';
 import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
 import { type SlsEmulator, startSls } from '../emulator/sls.ts';
-import { type StsEmulator, startSts } from '../emulator/sts.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
 import { ACK_KEY, AWS_KEY, clusterId, ECS_KEY } from './drivers.ts';
 
@@ -81,8 +80,7 @@ let ecs: EcsEmulator;
 let fcEmu: FcEmulator;
 let ots: RunningTablestore;
 // The CLI asks STS (GetCallerIdentity) for its own account: those calls must not leak either.
-let sts: StsEmulator;
-let aliSts: AlicloudStsEmulator;
+let sts: CallerSts;
 let dir: string;
 
 beforeAll(async () => {
@@ -97,14 +95,7 @@ beforeAll(async () => {
   ecs = await startEcs({ credentials: ali });
   fcEmu = await startFc({ credentials: ali, functions: [FC_FUNCTION] });
   ots = await startTablestore({ credentials: ALI });
-  sts = await startSts(
-    new AccountDirectory('111122223333').addAws({
-      accessKeyId: AWS.accessKeyId,
-      secret: AWS.secretAccessKey,
-      account: '111122223333',
-    }),
-  );
-  aliSts = await startAlicloudSts(new AccountDirectory(ACCOUNT), { credentials: [ALI] });
+  sts = await startCallerSts({ aws: AWS, alicloudAccount: ACCOUNT, alicloud: ALI });
   dir = mkdtempSync(join(tmpdir(), 'atrest-secrets-'));
 
   vi.stubEnv('AWS_ACCESS_KEY_ID', AWS.accessKeyId);
@@ -112,7 +103,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_SESSION_TOKEN', AWS.sessionToken);
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', logs.service.url);
-  vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.url);
+  vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.env.AWS_ENDPOINT_URL_STS);
 
   // Capture every line: console (vitest's) and the raw streams (Powertools Logger writes there).
   for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const)
@@ -136,7 +127,6 @@ afterAll(async () => {
     fcEmu.stop(),
     ots.stop(),
     sts.stop(),
-    aliSts.stop(),
   ]);
 });
 
@@ -374,7 +364,7 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
         ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
         ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
         ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
-        ALIBABA_CLOUD_ENDPOINT_STS: aliSts.url,
+        ALIBABA_CLOUD_ENDPOINT_STS: sts.env.ALIBABA_CLOUD_ENDPOINT_STS,
       },
     });
     texts.push(...out, ...err);

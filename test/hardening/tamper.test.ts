@@ -350,6 +350,31 @@ describe('the cap is counted in the idempotency backend, across function instanc
     return (event: EventJson) => handler(Buffer.from(JSON.stringify(event)), fcContext).catch(unwrap);
   };
 
+  /**
+   * Two instances on one shared count (`env`), a cap of 1: instance one restores a strip, then
+   * instance two meets the next strip a minute later and refuses (EnforcementLoop), writing nothing.
+   */
+  const secondInstanceRefused = async (driver: Driver, env: Record<string, string>) => {
+    // Prepare
+    const config = configWith(driver, { maxRestoresPerHour: 1 });
+    const first = await instance(driver, env, config);
+    const second = await instance(driver, env, config);
+
+    // Act: instance one restores, then instance two meets the next strip
+    driver.strip();
+    clock = T;
+    const a = await first(at(driver.tamperEvent(0, 'tamper-a'), clock));
+    driver.strip();
+    driver.service.resetLog();
+    clock = T + 60_000;
+    const b = await second(at(driver.tamperEvent(0, 'tamper-b'), clock));
+
+    // Assess
+    expect(a).toMatchObject([{ outcome: 'applied' }]);
+    expect(b).toMatchObject([{ outcome: 'failed', error: { code: 'EnforcementLoop' } }]);
+    expect(writes(driver)).toBe(0);
+  };
+
   it('aws.log-group-kms: two Lambda instances share the DynamoDB count', async () => {
     // Prepare
     const { startDynalite } = await import('../emulator/dynalite.ts');
@@ -360,24 +385,7 @@ describe('the cap is counted in the idempotency backend, across function instanc
     vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', db.endpoint);
     try {
       driver.reset();
-      const config = configWith(driver, { maxRestoresPerHour: 1 });
-      const env = { IDEMPOTENCY_TABLE_NAME: db.tableName };
-      const first = await instance(driver, env, config);
-      const second = await instance(driver, env, config);
-
-      // Act: instance one restores, then instance two meets the next strip
-      driver.strip();
-      clock = T;
-      const a = await first(at(driver.tamperEvent(0, 'tamper-a'), clock));
-      driver.strip();
-      driver.service.resetLog();
-      clock = T + 60_000;
-      const b = await second(at(driver.tamperEvent(0, 'tamper-b'), clock));
-
-      // Assess
-      expect(a).toMatchObject([{ outcome: 'applied' }]);
-      expect(b).toMatchObject([{ outcome: 'failed', error: { code: 'EnforcementLoop' } }]);
-      expect(writes(driver)).toBe(0);
+      await secondInstanceRefused(driver, { IDEMPOTENCY_TABLE_NAME: db.tableName });
     } finally {
       await driver.stop();
       await db.stop();
@@ -393,28 +401,11 @@ describe('the cap is counted in the idempotency backend, across function instanc
     await driver.start();
     try {
       driver.reset();
-      const config = configWith(driver, { maxRestoresPerHour: 1 });
-      const env = {
+      await secondInstanceRefused(driver, {
         ATREST_OTS_ENDPOINT: ots.endpoint,
         ATREST_OTS_INSTANCE: ots.instanceName,
         ATREST_OTS_TABLE: ots.tableName,
-      };
-      const first = await instance(driver, env, config);
-      const second = await instance(driver, env, config);
-
-      // Act
-      driver.strip();
-      clock = T;
-      const a = await first(at(driver.tamperEvent(0, 'tamper-a'), clock));
-      driver.strip();
-      driver.service.resetLog();
-      clock = T + 60_000;
-      const b = await second(at(driver.tamperEvent(0, 'tamper-b'), clock));
-
-      // Assess
-      expect(a).toMatchObject([{ outcome: 'applied' }]);
-      expect(b).toMatchObject([{ outcome: 'failed', error: { code: 'EnforcementLoop' } }]);
-      expect(writes(driver)).toBe(0);
+      });
       expect([...ots.rows().keys()].some((k) => String(k).includes('restores#'))).toBe(true);
     } finally {
       await driver.stop();

@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '#core/errors';
 import type { Outcome } from '#core/outcome';
+import { captureJsonLines } from './log-lines.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CONFIG = JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } });
@@ -80,15 +81,7 @@ beforeEach(() => {
   logs.reset();
   dynamo.reset();
   lines = [];
-  const capture = (chunk: string | Uint8Array): boolean => {
-    for (const line of String(chunk)
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{')))
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    return true;
-  };
-  spies.push(vi.spyOn(process.stdout, 'write').mockImplementation(capture));
-  spies.push(vi.spyOn(process.stderr, 'write').mockImplementation(capture));
+  spies.push(...captureJsonLines((line) => lines.push(line)));
 });
 
 afterEach(() => {

@@ -20,6 +20,7 @@ import {
   startCloudWatchLogs,
 } from '../../../emulator/cloudwatch-logs.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
+import { captureJsonLines } from './log-lines.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CONFIG = JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } });
@@ -66,15 +67,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_ACCESS_KEY_ID', DUMMY_CREDENTIALS.accessKeyId);
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', DUMMY_CREDENTIALS.secretAccessKey);
   vi.stubEnv('AWS_REGION', 'us-east-1');
-  const capture = (chunk: string | Uint8Array): boolean => {
-    for (const line of String(chunk)
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{')))
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    return true;
-  };
-  spies.push(vi.spyOn(process.stdout, 'write').mockImplementation(capture));
-  spies.push(vi.spyOn(process.stderr, 'write').mockImplementation(capture));
+  spies.push(...captureJsonLines((line) => lines.push(line)));
 });
 afterAll(async () => {
   for (const spy of spies.splice(0)) spy.mockRestore();

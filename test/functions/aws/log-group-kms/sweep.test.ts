@@ -13,6 +13,7 @@ import {
   startCloudWatchLogs,
 } from '../../../emulator/cloudwatch-logs.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
+import { captureJsonLines } from './log-lines.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const CONFIG = JSON.stringify({
@@ -72,15 +73,7 @@ beforeEach(() => {
     state.seedLogGroup(`/app/g${String(i).padStart(2, '0')}`, i < 4 ? KEY : undefined);
   state.seedLogGroup('/aws/lambda/atrest-log-group-kms');
   lines = [];
-  const capture = (chunk: string | Uint8Array): boolean => {
-    for (const line of String(chunk)
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{')))
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    return true;
-  };
-  spies.push(vi.spyOn(process.stdout, 'write').mockImplementation(capture));
-  spies.push(vi.spyOn(process.stderr, 'write').mockImplementation(capture));
+  spies.push(...captureJsonLines((line) => lines.push(line)));
 });
 afterEach(() => {
   for (const spy of spies.splice(0)) spy.mockRestore();
