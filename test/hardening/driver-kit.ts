@@ -22,8 +22,9 @@ import type { CallKind } from './lag-proxy.ts';
 
 /** Total tries of one call in every matrix config: "beyond the retry budget" is deterministic. */
 export const MAX_ATTEMPTS = 4;
-/** Request timeout of every client the drivers build: a `hang` fault costs this much, once. */
-export const TIMEOUT_MS = 200;
+/** Request timeout of every client the drivers build: a `hang` fault costs this much, once. Long
+ * enough that a loaded CI machine never times out a call that was not hung (at 200 ms one did). */
+export const TIMEOUT_MS = 1_000;
 
 export const RETRY = { maxAttempts: MAX_ATTEMPTS, baseMs: 1, capMs: 1 } as const;
 
