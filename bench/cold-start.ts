@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { buildOptionsFor, bundleEntry, bundleFunction, SLOPPY_PACKAGES } from '../infra/bundle.ts';
+import { buildOptionsFor, bundleEntry, bundleFunction, SIDE_PACKAGES } from '../infra/bundle.ts';
 import { type Cloud, type FunctionId, functionEntry, functionSpec, REPO_ROOT } from '../infra/functions.ts';
 import { atMost, type Row } from './report.ts';
 import { median } from './stats.ts';
@@ -35,13 +35,20 @@ export const FLOORS: Record<FloorName, { cloud: Cloud; what: string }> = {
 };
 
 /** Which floor each function is measured against. */
-export const FLOOR_OF: Record<FunctionId, FloorName> = {
+export const FLOOR_OF: Partial<Record<FunctionId, FloorName>> = {
   'aws.log-group-kms': 'aws-logs-dynamodb',
   'alicloud.logstore-encryption': 'node-builtins',
   'alicloud.cluster-kms': 'alicloud-openapi',
   'alicloud.table-bucket-encryption': 'node-builtins',
   'alicloud.disk-default-kms': 'alicloud-openapi',
 };
+
+/** The floor of a function; a function missing from FLOOR_OF is an error, not a silent default. */
+export function floorOf(id: FunctionId): FloorName {
+  const floor = FLOOR_OF[id];
+  if (floor === undefined) throw new Error(`${id}: no floor in bench/cold-start.ts FLOOR_OF`);
+  return floor;
+}
 
 export const floorEntry = (name: FloorName): string => join(REPO_ROOT, 'bench', 'floors', `${name}.ts`);
 
@@ -144,7 +151,7 @@ export async function contributions(entry: string, cloud: Cloud): Promise<Contri
     ...buildOptionsFor(cloud),
     entryPoints: [entry],
     outfile,
-    external: [...SLOPPY_PACKAGES],
+    external: [...SIDE_PACKAGES],
     metafile: true,
     write: false,
   });
@@ -172,7 +179,7 @@ export function extraOver(handler: readonly Contribution[], floor: readonly Cont
 }
 
 export async function measureColdStart(options: ColdStartOptions): Promise<ColdStartReport> {
-  const floors = [...new Set(options.ids.map((id) => FLOOR_OF[id]))];
+  const floors = [...new Set(options.ids.map((id) => floorOf(id)))];
   const targets = new Map<string, Target & { bytes: number; deployBytes: number; inputs: Contribution[] }>();
 
   for (const name of floors) {
@@ -236,10 +243,10 @@ export async function measureColdStart(options: ColdStartOptions): Promise<ColdS
     bareNodeMs,
     functions: options.ids.map((id) => {
       const handler = measured(id);
-      const floorBundle = measured(FLOOR_OF[id]);
+      const floorBundle = measured(floorOf(id));
       return {
         id,
-        floor: FLOOR_OF[id],
+        floor: floorOf(id),
         handler,
         floorBundle,
         extra: extraOver(handler.inputs, floorBundle.inputs),

@@ -255,7 +255,9 @@ async function runScenarios(f: Fixture): Promise<EconomyResult[]> {
 export async function measureEconomy(ids: readonly FunctionId[]): Promise<EconomyResult[]> {
   const results: EconomyResult[] = [];
   for (const id of ids) {
-    const fixture = await FIXTURES[id]();
+    const make = FIXTURES[id];
+    if (make === undefined) throw new Error(`${id}: no fixture in bench/economy.ts`);
+    const fixture = await make();
     try {
       results.push(...(await runScenarios(fixture)));
     } finally {

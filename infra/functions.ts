@@ -6,10 +6,19 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Cloud } from '#core/manifest';
+import type { FunctionId } from '#core/outcome';
+import {
+  configSection,
+  isFunctionId,
+  FUNCTION_IDS as MANIFEST_IDS,
+  MANIFESTS,
+  manifestOf,
+} from '../functions/manifests.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type Cloud = 'aws' | 'alicloud';
+export type { Cloud };
 
 export interface FunctionSpec {
   id: FunctionId;
@@ -18,31 +27,17 @@ export interface FunctionSpec {
   name: string;
 }
 
-export const FUNCTION_IDS = [
-  'aws.log-group-kms',
-  'alicloud.logstore-encryption',
-  'alicloud.cluster-kms',
-  'alicloud.table-bucket-encryption',
-  'alicloud.disk-default-kms',
-] as const;
+/** The ids of every function folder's manifest (functions/manifests.ts), never retyped here. */
+export const FUNCTION_IDS = MANIFEST_IDS;
 
-export type FunctionId = (typeof FUNCTION_IDS)[number];
+export type { FunctionId };
 
-/** Where each function's section sits in the config (README, Configuration). */
-export const CONFIG_SECTIONS: Record<FunctionId, readonly [Cloud, string]> = {
-  'aws.log-group-kms': ['aws', 'logGroupKms'],
-  'alicloud.logstore-encryption': ['alicloud', 'logstoreEncryption'],
-  'alicloud.cluster-kms': ['alicloud', 'clusterKms'],
-  'alicloud.table-bucket-encryption': ['alicloud', 'tableBucketEncryption'],
-  'alicloud.disk-default-kms': ['alicloud', 'diskDefaultKms'],
-};
+/** Where each function's section sits in the config (README, Configuration): from its manifest. */
+export const CONFIG_SECTIONS: Record<FunctionId, readonly [Cloud, string]> = Object.fromEntries(
+  MANIFESTS.map((m) => [m.id, [m.cloud, m.section] as const]),
+);
 
-/** The function's config section, or undefined when it is switched off. */
-export function configSection(id: FunctionId, config: unknown): unknown {
-  const [cloud, key] = CONFIG_SECTIONS[id];
-  const clouds = (config ?? {}) as Record<string, Record<string, unknown> | undefined>;
-  return clouds[cloud]?.[key];
-}
+export { configSection };
 
 export function functionSpec(id: FunctionId): FunctionSpec {
   const [cloud, name] = id.split('.') as [Cloud, string];
@@ -67,9 +62,7 @@ export function existingFunctions(cloud?: Cloud): FunctionId[] {
   );
 }
 
-export function isFunctionId(value: string): value is FunctionId {
-  return (FUNCTION_IDS as readonly string[]).includes(value);
-}
+export { isFunctionId };
 
 /**
  * The config one function is deployed with: its own section, plus the shared top-level keys
@@ -77,7 +70,7 @@ export function isFunctionId(value: string): value is FunctionId {
  * another cloud's ids out of a function's environment and its 4 KB budget for its own section.
  */
 export function functionConfig(id: FunctionId, config: Record<string, unknown>): Record<string, unknown> {
-  const [cloud, key] = CONFIG_SECTIONS[id];
+  const { cloud, section: key } = manifestOf(id);
   const { aws: _aws, alicloud: _alicloud, ...shared } = config;
   const section = configSection(id, config);
   return section === undefined ? shared : { ...shared, [cloud]: { [key]: section } };

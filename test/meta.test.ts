@@ -1,15 +1,17 @@
 /**
- * House rules that keep the five functions alike (STYLE.md "So, in atrest", Cloud Custodian's
- * meta-tests): every function has its three files and a sample event, declares exact permissions,
- * and keeps to the import boundaries of DESIGN.md.
+ * House rules that keep the functions alike (STYLE.md "So, in atrest", Cloud Custodian's
+ * meta-tests), for every manifest in functions/manifests.ts: its files, its test kit driver, a
+ * sample event per event form, exact permissions with reasons, a deployed trigger, and the import
+ * boundaries of DESIGN.md. Forgetting any of them for a new function fails here.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FUNCTION_IDS } from '../functions/core/outcome.ts';
+import { MANIFESTS } from '../functions/manifests.ts';
+import { ALICLOUD_FUNCTION_IDS } from '../infra/alicloud/atrest-stack.ts';
+import { AWS_DEPLOYED_IDS } from '../infra/aws/lib/atrest-stack.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const folderOf = (id: string) => id.replace('.', '/');
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -24,19 +26,86 @@ const importsOf = (file: string): string[] =>
     ),
   ].map((m) => m[1] ?? '');
 
-describe.each(FUNCTION_IDS)('%s', (id) => {
-  const dir = join('functions', folderOf(id));
+/**
+ * The forms a creation event reaches a function in, each needing a sample: EventBridge on AWS; on
+ * Alibaba Cloud the three ActionTrail event types on EventBridge, the bare record, and (for any of
+ * its events) the FC SLS log-trigger invocation of the trail path (events/SOURCES.md).
+ */
+const FORMS = {
+  aws: ['eventbridge'],
+  alicloud: ['ApiCall', 'ConsoleOperation', 'AliyunServiceEvent', 'record'],
+} as const;
 
-  it('has remediator.ts, handler.ts and permissions.ts', () => {
-    for (const file of ['remediator.ts', 'handler.ts', 'permissions.ts'])
-      expect(existsSync(join(ROOT, dir, file)), `${dir}/${file}`).toBe(true);
+/** A sample's event name and form, read the way the parsers read them. */
+function formOf(event: Record<string, unknown>): { name?: string; form: string } {
+  const detail = event.detail as Record<string, unknown> | undefined;
+  const data = event.data as Record<string, unknown> | undefined;
+  if (typeof detail?.eventName === 'string') return { name: detail.eventName, form: 'eventbridge' };
+  if (typeof data?.eventName === 'string' && typeof event.type === 'string')
+    return { name: data.eventName, form: event.type.split(':').pop() ?? '' };
+  if (typeof event.eventName === 'string') return { name: event.eventName, form: 'record' };
+  if (typeof (event.source as Record<string, unknown> | undefined)?.logstoreName === 'string')
+    return { form: 'sls-trigger' };
+  return { form: 'other' };
+}
+
+describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => {
+  const folder = `${manifest.cloud}/${manifest.folder}`;
+  const dir = join('functions', folder);
+  const samples = (() => {
+    const events = join(ROOT, 'events', folder);
+    if (!existsSync(events)) return [];
+    return readdirSync(events)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => formOf(JSON.parse(readFileSync(join(events, f), 'utf8'))));
+  })();
+
+  it('is named after its folder and lives in it', () => {
+    expect(id).toBe(`${manifest.cloud}.${manifest.folder}`);
+    expect(existsSync(join(ROOT, dir, 'manifest.ts')), `${dir}/manifest.ts`).toBe(true);
   });
 
-  it('has at least one sample event in its events folder', () => {
-    const events = join(ROOT, 'events', folderOf(id));
-    expect(existsSync(events) ? readdirSync(events).filter((f) => f.endsWith('.json')) : []).not.toHaveLength(
-      0,
+  it('has a test kit driver beside its tests that drives this function', async () => {
+    const path = join(ROOT, 'test', 'functions', folder, 'driver.ts');
+    expect(existsSync(path), `test/functions/${folder}/driver.ts`).toBe(true);
+    const { driver } = await import(path);
+    expect(typeof driver, `test/functions/${folder}/driver.ts exports driver`).toBe('function');
+    expect(driver().id).toBe(id);
+  });
+
+  it('has a sample of every event it owns (creations and tampers)', () => {
+    expect(manifest.events.creation.length).toBeGreaterThan(0);
+    for (const name of [...manifest.events.creation, ...manifest.events.tamper])
+      expect(
+        samples.some((s) => s.name === name),
+        `events/${folder}: no sample of ${name}`,
+      ).toBe(true);
+  });
+
+  it('has a sample of its creation in every delivery form', () => {
+    for (const name of manifest.events.creation)
+      for (const form of FORMS[manifest.cloud])
+        expect(
+          samples.some((s) => s.name === name && s.form === form),
+          `events/${folder}: no ${form} sample of ${name}`,
+        ).toBe(true);
+    expect(
+      samples.some((s) => s.form === 'sls-trigger'),
+      `events/${folder}: no SLS log-trigger invocation sample`,
+    ).toBe(manifest.cloud === 'alicloud');
+  });
+
+  it('is deployed with a trigger on every event it owns', () => {
+    const deployed: readonly string[] = manifest.cloud === 'aws' ? AWS_DEPLOYED_IDS : ALICLOUD_FUNCTION_IDS;
+    expect(deployed, `infra does not deploy ${id}`).toContain(id);
+    expect(manifest.trigger.eventNames).toEqual(
+      expect.arrayContaining([...manifest.events.creation, ...manifest.events.tamper]),
     );
+  });
+
+  it('has remediator.ts, handler.ts, permissions.ts and manifest.ts', () => {
+    for (const file of ['remediator.ts', 'handler.ts', 'permissions.ts', 'manifest.ts'])
+      expect(existsSync(join(ROOT, dir, file)), `${dir}/${file}`).toBe(true);
   });
 
   it('exports its id, a remediator factory and a handler', async () => {

@@ -6,14 +6,8 @@
  * PullLogs and each ActionTrail record the function owns goes through the same single-event path,
  * one by one (trail.ts, trail-invocation.ts, loaded only for such invocations).
  *
- * Not ready yet: when an outcome is `deferred` (an ACK cluster still `initial`, a 409 inside the
- * five-minute window) the function re-invokes itself asynchronously with `x-fc-async-delay`
- * (FC 3.0 InvokeFunction, ACS3-signed), wrapping the original event with the attempt number and the
- * time it was first seen. Delays grow 60, 120, 240… s (capped at 900 s, jittered); past the
- * deadline the outcome becomes `failed` (`DeferralDeadlineExceeded`). Never sleeps for minutes.
- * The wrapper comes back in an event body, so it is not trusted: a `firstSeenAt` that is no real
- * date or lies in the future (`DeferralStateInvalid`), or more re-queues than the deadline allows
- * (`DeferralAttemptsExceeded`), ends the chain `failed` at once.
+ * Not ready yet: a `deferred` outcome is re-queued with a delay, or ends `failed` past its
+ * deadline — all of it in deferral.ts.
  *
  * Settled means settled: when any outcome is not settled — `failed`, `rejected`, a `duplicate` of
  * work another invocation still holds in progress (`settled: false`), a `deferred` whose re-queue
@@ -49,10 +43,11 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, isSettled, type Outcome } from '#core/outcome';
+import { isSettled, type Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
+import { outcomeLevel, UnsettledOutcomeError, unsettledOutcomes } from '#core/settle';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { ALICLOUD_REGION } from '#core/validation';
@@ -63,10 +58,33 @@ import {
   credentialsFrom,
   type FcContextCredentials,
 } from './clients.ts';
+import {
+  DEFAULT_DEFER_DEADLINE_MS,
+  type Deferral,
+  type DeferralPlan,
+  expire,
+  planDeferral,
+  requeue,
+  unwrapDeferred,
+} from './deferral.ts';
 import { isSlsTriggerEvent } from './events.ts';
 import { restoresFromEnv } from './restores.ts';
 import { cursorStoreFromEnv } from './sweep-cursor.ts';
 import { storeFromEnv } from './tablestore.ts';
+
+// Deferral lives in deferral.ts; these names were always offered here.
+export {
+  DEFAULT_DEFER_DEADLINE_MS,
+  DEFERRAL_CLOCK_SKEW_MS,
+  type Deferral,
+  type DeferralEndCode,
+  type DeferralPlan,
+  deferralDelaySeconds,
+  maxDeferralAttempts,
+  planDeferral,
+  unwrapDeferred,
+  wrapDeferred,
+} from './deferral.ts';
 
 /** The parts of the FC 3.0 Node.js context we use. */
 export interface FcContext {
@@ -115,157 +133,51 @@ export interface FcHandlerOptions {
   cursors?: SweepCursorStore;
 }
 
-/** Thrown after logging so FC's async retry and dead-letter destination see the failure. */
-export class FcRemediationError extends Error {
-  constructor(
-    message: string,
-    readonly outcomes: Outcome[],
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+/** Thrown after logging so FC's async retry and dead-letter destination see the failure (#core/settle). */
+export class FcRemediationError extends UnsettledOutcomeError {
+  constructor(message: string, outcomes: Outcome[], options?: ErrorOptions) {
+    super(outcomes, message, options);
     this.name = 'FcRemediationError';
   }
 }
-
-export const DEFAULT_DEFER_DEADLINE_MS = 120 * 60_000;
-/** FC's x-fc-async-delay bounds. */
-const MAX_ASYNC_DELAY_S = 3600;
-const FIRST_DELAY_S = 60;
-const MAX_DELAY_S = 900;
 
 const memory = new MemoryIdempotencyStore();
 const memoryRestores = new MemoryRestoreCounter();
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** The re-queued body: the original event and our bookkeeping, nothing else. */
-const Requeued = z.strictObject({
-  atrest: z.strictObject({
-    deferred: z.strictObject({
-      // Loose on purpose: planDeferral checks the values, so a corrupted wrapper ends `failed`
-      // with DeferralStateInvalid instead of being mistaken for a cloud event.
-      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
-      firstSeenAt: z.string().check(z.minLength(1), z.maxLength(64)),
-    }),
-  }),
-  event: z.unknown(),
-});
-
-export interface Deferral {
-  /** How many times the event has been re-queued so far. */
-  attempt: number;
-  firstSeenAt: string;
-}
-
-/** Splits a delivered body into the original event and, when it was re-queued by us, the deferral state. */
-export function unwrapDeferred(body: unknown): { event: unknown; deferral?: Deferral } {
-  if (typeof body !== 'object' || body === null || !('atrest' in body)) return { event: body };
-  const parsed = Requeued.safeParse(body);
-  if (!parsed.success) return { event: body };
-  return { event: parsed.data.event, deferral: parsed.data.atrest.deferred };
-}
-
-/** The body of a re-queue. */
-export function wrapDeferred(event: unknown, deferral: Deferral): Record<string, unknown> {
-  return { atrest: { deferred: { attempt: deferral.attempt, firstSeenAt: deferral.firstSeenAt } }, event };
+/** What a function's remediator factory gets from the adapter. */
+export interface FcRemediatorDeps {
+  credentials: () => AlicloudCredentials;
+  env: Record<string, string | undefined>;
+  /** The account acted in: the FC context's, else `$FC_ACCOUNT_ID` (a timer event names none). */
+  account?: string;
 }
 
 /**
- * Delay before re-queue number `attempt` (1 for the first): 60 · 2^(attempt-1) s capped at 900 s,
- * jittered down by up to 20 % so a burst of clusters created together does not come back together.
+ * Everything a function's `handler.ts` exports: `handlerOptions` (tests and the demo add `env`,
+ * `engine` and friends on top) and `handler`, the FC entry. The handler is built on first use so
+ * a bad ATREST_CONFIG_JSON fails that invocation with the field named, instead of failing the
+ * module import.
  */
-export function deferralDelaySeconds(attempt: number, random: number): number {
-  const ceiling = Math.min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** Math.min(Math.max(attempt - 1, 0), 10));
-  return Math.max(1, Math.round(ceiling * (0.8 + 0.2 * random)));
-}
-
-export type DeferralPlan =
-  | { kind: 'requeue'; deferral: Deferral; delaySeconds: number }
-  | { kind: 'expired'; deferral: Deferral; waitedMs: number; code: DeferralEndCode; why: string };
-
-/** Why a deferral chain ended `failed`. */
-export type DeferralEndCode =
-  | 'DeferralDeadlineExceeded'
-  | 'DeferralAttemptsExceeded'
-  | 'DeferralStateInvalid';
-
-/** A `firstSeenAt` this far ahead of our clock is clock skew; further ahead it is not to be trusted. */
-export const DEFERRAL_CLOCK_SKEW_MS = 5 * 60_000;
-
-/**
- * The most re-queues an honest chain can need to reach `deadlineMs`: every delay is at least 80 %
- * of 60 s, so more attempts than the deadline divided by 48 s (plus the first) cannot come from
- * our own wrapper — a forged or corrupted count would otherwise keep the chain alive.
- */
-export function maxDeferralAttempts(deadlineMs: number): number {
-  return Math.ceil(deadlineMs / (FIRST_DELAY_S * 0.8 * 1000)) + 2;
-}
-
-/**
- * Pure: re-queue again (and when), or give up. The wrapper arrives in an event body, so its
- * numbers are checked before they are believed: a `firstSeenAt` that is not a real instant or lies
- * in the future, or more attempts than the deadline allows, ends the chain at once
- * (`DeferralStateInvalid` / `DeferralAttemptsExceeded`) instead of re-queueing for ever.
- */
-export function planDeferral(
-  previous: Deferral | undefined,
-  deadlineMs: number,
-  nowMs: number,
-  random: number,
-): DeferralPlan {
-  const firstSeenAt = previous?.firstSeenAt ?? new Date(nowMs).toISOString();
-  const firstMs = Date.parse(firstSeenAt);
-  const attempt = (previous?.attempt ?? 0) + 1;
-  const deferral = { attempt, firstSeenAt };
-  if (!Number.isFinite(firstMs) || !realInstant(firstSeenAt, firstMs))
-    return {
-      kind: 'expired',
-      deferral,
-      waitedMs: 0,
-      code: 'DeferralStateInvalid',
-      why: `firstSeenAt ${JSON.stringify(firstSeenAt)} is not a real date`,
-    };
-  const waitedMs = nowMs - firstMs;
-  if (waitedMs < -DEFERRAL_CLOCK_SKEW_MS)
-    return {
-      kind: 'expired',
-      deferral,
-      waitedMs: 0,
-      code: 'DeferralStateInvalid',
-      why: `firstSeenAt ${firstSeenAt} is in the future`,
-    };
-  const maxAttempts = maxDeferralAttempts(deadlineMs);
-  if (previous !== undefined && attempt > maxAttempts)
-    return {
-      kind: 'expired',
-      deferral,
-      waitedMs,
-      code: 'DeferralAttemptsExceeded',
-      why: `${previous.attempt} re-queue(s), more than the ${maxAttempts - 1} the deadline allows`,
-    };
-  if (previous !== undefined && waitedMs >= deadlineMs)
-    return {
-      kind: 'expired',
-      deferral,
-      waitedMs,
-      code: 'DeferralDeadlineExceeded',
-      why: `still not ready after ${Math.round(waitedMs / 60_000)} min and ${previous.attempt} re-queue(s)`,
-    };
-  // Never sleep past the deadline: the last check happens right at it.
-  const leftS = Math.ceil((deadlineMs - Math.max(waitedMs, 0)) / 1000);
-  const delaySeconds = Math.min(deferralDelaySeconds(attempt, random), Math.max(1, leftS), MAX_ASYNC_DELAY_S);
-  return { kind: 'requeue', deferral, delaySeconds };
-}
-
-/** `Date.parse` rolls 2026-02-31 over to March; a real instant prints back to the same calendar day. */
-function realInstant(text: string, ms: number): boolean {
-  const day = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})/.exec(text);
-  if (day === null) return false;
-  const [, date, hh, mm, ss] = day;
-  if (Number(hh) > 23 || Number(mm) > 59 || Number(ss) > 59) return false;
-  // The calendar date must exist (compare in UTC at noon so an offset cannot move it a day).
-  const noon = Date.parse(`${date}T12:00:00Z`);
-  return Number.isFinite(noon) && new Date(noon).toISOString().slice(0, 10) === date && Number.isFinite(ms);
+export function fcFunction(
+  createRemediator: (deps: FcRemediatorDeps) => AnyRemediator,
+  defaults: Omit<Partial<FcHandlerOptions>, 'create'> = {},
+) {
+  const handlerOptions = (overrides: Partial<FcHandlerOptions> = {}): FcHandlerOptions => ({
+    create: (credentials, { context, env }) => {
+      const account = context.accountId ?? env.FC_ACCOUNT_ID;
+      return createRemediator({ credentials, env, ...(account ? { account } : {}) });
+    },
+    ...defaults,
+    ...overrides,
+  });
+  let instance: ReturnType<typeof createFcHandler> | undefined;
+  const handler = (event: Buffer | string | object, context?: FcContext): Promise<Outcome[]> => {
+    instance ??= createFcHandler(handlerOptions());
+    return instance(event, context);
+  };
+  return { handler, handlerOptions };
 }
 
 export function createFcHandler(options: FcHandlerOptions) {
@@ -307,12 +219,13 @@ export function createFcHandler(options: FcHandlerOptions) {
   // Without Tablestore: per instance (a warm instance still resumes its own last sweep).
   const memoryCursors = new MemorySweepCursorStore();
 
-  return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
-    const started = now();
-    const timeoutSeconds = context.function?.timeout ?? 60;
-    const timeoutMs = timeoutSeconds * 1000;
+  // The own account's remediator (its clients, their connections and per-region caches) and the
+  // stores, built once per credentials identity rather than per invocation. FC hands STS
+  // credentials in each invocation's context and rotates them: a new identity (another account,
+  // rotated keys) builds afresh, so nothing keeps signing with keys FC no longer gives.
+  let built: { identity: string; parts: ReturnType<typeof build> } | undefined;
+  const build = (context: FcContext) => {
     const credentials = () => credentialsFrom(context, env);
-    latest = context;
     const routed = routeByAccount(
       options.create(credentials, { context, env }),
       {
@@ -336,14 +249,30 @@ export function createFcHandler(options: FcHandlerOptions) {
       },
       config,
     );
-    const remediator = withRateLimit(routed, limiter);
+    return {
+      credentials,
+      remediator: withRateLimit(routed, limiter),
+      sweeper: withRateLimit(routed, limiter, { background: true }),
+      store: options.store ?? storeFromEnv(env, credentials) ?? memory,
+      restores: options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores,
+      cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
+    };
+  };
+
+  return async (event: Buffer | string | object, context: FcContext = {}): Promise<Outcome[]> => {
+    const started = now();
+    const timeoutSeconds = context.function?.timeout ?? 60;
+    const timeoutMs = timeoutSeconds * 1000;
+    latest = context;
+    const identity = identityOf(context, env);
+    if (built?.identity !== identity) built = { identity, parts: build(context) };
+    const { credentials, remediator, sweeper, store, restores, cursors } = built.parts;
     const decoded = decode(event);
-    const store = options.store ?? storeFromEnv(env, credentials) ?? memory;
     const timer = sweepTimer(decoded);
     if (timer !== undefined && !remediator.owns(decoded)) {
       const remainingMs = () => timeoutMs - (now() - started);
       return sweep({
-        remediator: withRateLimit(routed, limiter, { background: true }),
+        remediator: sweeper,
         timer,
         context,
         env,
@@ -355,11 +284,10 @@ export function createFcHandler(options: FcHandlerOptions) {
         options,
         rate: sweepRate,
         lockSeconds: timeoutSeconds,
-        cursors: options.cursors ?? cursorStoreFromEnv(env, credentials) ?? memoryCursors,
+        cursors,
       });
     }
     const remainingMs = () => timeoutMs - (now() - started);
-    const restores = options.restores ?? restoresFromEnv(env, credentials) ?? memoryRestores;
 
     /** Re-queues a deferred event (FC async invocation with a delay) and logs how it went. */
     const requeueLogged = async (
@@ -471,12 +399,12 @@ export function createFcHandler(options: FcHandlerOptions) {
     }
 
     for (const outcome of outcomes)
-      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
+      log(line(outcomeLevel(outcome), 'outcome', { ...outcome, requestId: context.requestId }));
 
     // A deferral that was re-queued is settled for this delivery: the re-queued one carries it on.
     // (processOne re-queues only an event with no other unsettled outcome, and that one throws here.)
     const requeued = requeueFailure === undefined;
-    const failed = outcomes.filter((o) => !isSettled(o) && !(o.outcome === 'deferred' && requeued));
+    const failed = unsettledOutcomes(outcomes, (o) => o.outcome === 'deferred' && requeued);
     if (failed.length > 0 || requeueFailure !== undefined) {
       const what =
         failed.length > 0
@@ -490,6 +418,20 @@ export function createFcHandler(options: FcHandlerOptions) {
     }
     return outcomes;
   };
+}
+
+/**
+ * Who the invocation acts as: the account and the credentials FC handed (else the environment's).
+ * Kept in memory only, to notice a change; never logged.
+ */
+function identityOf(context: FcContext, env: Record<string, string | undefined>): string {
+  const c = context.credentials;
+  const key = c?.accessKeyId && c.accessKeySecret ? c : undefined;
+  return JSON.stringify([
+    context.accountId ?? env.FC_ACCOUNT_ID ?? '',
+    key?.accessKeyId ?? env.ALIBABA_CLOUD_ACCESS_KEY_ID ?? '',
+    key?.securityToken ?? (key ? '' : (env.ALIBABA_CLOUD_SECURITY_TOKEN ?? '')),
+  ]);
 }
 
 /** The FC timer trigger's event. */
@@ -563,57 +505,12 @@ async function sweep(run: SweepRun): Promise<Outcome[]> {
       : {}),
     cursors: run.cursors,
     onOutcome: (outcome) =>
-      log(line(levelOf(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
+      log(line(outcomeLevel(outcome), 'outcome', { ...outcome, requestId: context.requestId })),
   });
   // Incomplete (time budget or a listing failure) is a warning: the next run resumes where this
   // one stopped, and a failed listing has already been logged at ERROR as a failed outcome.
   log(line(summary.complete ? 'INFO' : 'WARN', 'sweep', { ...summary, requestId: context.requestId }));
   return result.outcomes;
-}
-
-function expire(outcome: Outcome, plan: Extract<DeferralPlan, { kind: 'expired' }>): Outcome {
-  const { reason, ...rest } = outcome;
-  return {
-    ...rest,
-    outcome: 'failed',
-    error: { code: plan.code, message: `${plan.why}: ${reason ?? 'deferred'}` },
-  };
-}
-
-/** Re-invokes this same function asynchronously with a delay (FC 3.0 InvokeFunction). */
-async function requeue(
-  original: unknown,
-  plan: Extract<DeferralPlan, { kind: 'requeue' }>,
-  context: FcContext,
-  env: Record<string, string | undefined>,
-  credentials: () => AlicloudCredentials,
-): Promise<void> {
-  const name = context.function?.name ?? env.FC_FUNCTION_NAME;
-  const region = context.region ?? env.FC_REGION;
-  const account = context.accountId ?? env.FC_ACCOUNT_ID;
-  if (!name || !region)
-    throw new Error(
-      'cannot re-queue: the function name and region are unknown (FC context or FC_FUNCTION_NAME/FC_REGION)',
-    );
-  // Loaded on first use: only a deferral needs it, and @alicloud/openapi-client is ~20 ms of
-  // import for the functions that otherwise call no OpenAPI (SLS, OSS Tables).
-  const { AlicloudApi } = await import('./openapi.ts');
-  const api = new AlicloudApi({ credentials, env, ...(account ? { account } : {}) });
-  const qualifier = context.function?.qualifier;
-  await api.roa('FC', region, {
-    action: 'InvokeFunction',
-    method: 'POST',
-    pathname: `/2023-03-30/functions/${encodeURIComponent(name)}/invocations`,
-    ...(qualifier && qualifier !== 'LATEST' ? { query: { qualifier } } : {}),
-    headers: { 'x-fc-invocation-type': 'Async', 'x-fc-async-delay': String(plan.delaySeconds) },
-    raw: Buffer.from(JSON.stringify(wrapDeferred(original, plan.deferral)), 'utf8'),
-    bodyType: 'none',
-  });
-}
-
-function levelOf(outcome: Outcome): 'INFO' | 'WARN' | 'ERROR' {
-  if (isFailure(outcome)) return 'ERROR';
-  return isSettled(outcome) ? 'INFO' : 'WARN';
 }
 
 function line(level: string, message: string, fields: Record<string, unknown>): string {

@@ -178,13 +178,17 @@ export function classifyNetwork(error: Error & { code: string }): RemediationErr
     : new UnexpectedError(error.message, ctx, { cause: error });
 }
 
-/** Anything a client threw that is neither a service answer nor a transport failure. */
-export function unknownFailure(error: unknown): RemediationError {
+/**
+ * The one "unknown → Unexpected" mapping: anything a client threw that no rule classifies. A
+ * service answer no rule knows keeps the service's code, status and request id (`context`).
+ */
+export function unknownFailure(
+  error: unknown,
+  context?: { code: string; status?: number; requestId?: string },
+): RemediationError {
   if (error instanceof RemediationError) return error;
   const e = error as { name?: string; message?: string };
-  return new UnexpectedError(
-    e?.message ?? String(error),
-    { code: e?.name ?? 'UnexpectedError' },
-    { cause: error },
-  );
+  return new UnexpectedError(e?.message ?? String(error), context ?? { code: e?.name ?? 'UnexpectedError' }, {
+    cause: error,
+  });
 }

@@ -34,6 +34,7 @@ import {
 import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type AlicloudService, type Endpoint, endpointFor } from './clients.ts';
 import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
+import { AlicloudTransportError } from './service-errors.ts';
 
 // CommonJS with `exports.default = Client`: Node's ESM loader hands us the exports object,
 // bundlers that honour `__esModule` hand us the class. Accept both.
@@ -100,15 +101,8 @@ export class AlicloudApiError extends Error {
 }
 
 /** No usable answer: Node's code (`ECONNRESET`, …), `RequestTimeout` or `ResponseTooLarge`. */
-export class AlicloudNetworkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'AlicloudNetworkError';
-  }
+export class AlicloudNetworkError extends AlicloudTransportError {
+  override name = 'AlicloudNetworkError';
 }
 
 interface Prepared {

@@ -6,30 +6,19 @@
  * Where: path style on `https://<region>.oss-tables.aliyuncs.com` as the API reference shows, or
  * `ALIBABA_CLOUD_ENDPOINT_OSS_TABLES`. The bucket is addressed by its URL-encoded ARN in the path.
  */
-import { createHash, createHmac } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import {
-  ConflictError,
-  DeniedError,
-  GoneError,
-  InvalidError,
-  RemediationError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-  UnexpectedResponseError,
-} from '#core/errors';
+import { InvalidError, UnexpectedResponseError } from '#core/errors';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
+import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, type RawResponse, send } from './http.ts';
+import { ossQuote, parseOssError, signOss4 } from './oss4.ts';
 import {
-  classifyNetwork,
-  DEFAULT_MAX_BODY_BYTES,
-  LIST_MAX_BODY_BYTES,
-  type RawResponse,
-  send,
-  unknownFailure,
-} from './http.ts';
+  AlicloudServiceError,
+  AlicloudTransportError,
+  type ErrorRule,
+  tableClassifier,
+} from './service-errors.ts';
 
 /** Table bucket names (CreateTableBucket): 3–32 chars, lowercase letters, digits, hyphens; no hyphen at either end. */
 export const TABLE_BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$/;
@@ -59,104 +48,8 @@ export function parseTableBucketArn(
   return { region, account, name };
 }
 
-// ---------------------------------------------------------------------------------------------
-// OSS V4 signature (generic: product `oss` for OSS, `osstables` for OSS Tables)
-// ---------------------------------------------------------------------------------------------
-
-/** Python's `urllib.parse.quote(s, safe='')`: RFC 3986 unreserved characters stay, the rest is %XX. */
-export function ossQuote(value: string, keepSlash = false): string {
-  const encoded = encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-  return keepSlash ? encoded.replaceAll('%2F', '/') : encoded;
-}
-
-export interface Oss4Request {
-  method: string;
-  /**
-   * The unencoded resource path the signature covers. Plain OSS: `/<bucket>/<key>`. OSS Tables:
-   * `/<bucket ARN>/<decoded request path>` (see tablesResourcePath).
-   */
-  resourcePath: string;
-  /** Query parameters, unencoded; each name and value is quoted, then sorted. */
-  query?: ReadonlyArray<readonly [string, string]>;
-  /** Request headers; names are compared lower-cased. x-oss-*, content-type and content-md5 are signed. */
-  headers: Readonly<Record<string, string>>;
-}
-
-export interface Oss4Signing {
-  accessKeyId: string;
-  accessKeySecret: string;
-  securityToken?: string;
-  region: string;
-  /** `oss` or `osstables`. */
-  product: string;
-  date: Date;
-}
-
-export interface Oss4Signed {
-  /** Headers to send: the input plus x-oss-date, x-oss-content-sha256, date, token, authorization. */
-  headers: Record<string, string>;
-  canonicalRequest: string;
-  stringToSign: string;
-  authorization: string;
-}
-
-const iso8601 = (date: Date): string => `${date.toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`;
-
-const hmac = (key: string | Buffer, data: string): Buffer =>
-  createHmac('sha256', key).update(data, 'utf8').digest();
-
-/** Signs one request with OSS4-HMAC-SHA256 (header form, payload unsigned). */
-export function signOss4(request: Oss4Request, signing: Oss4Signing): Oss4Signed {
-  const stamp = iso8601(signing.date);
-  const day = stamp.slice(0, 8);
-  const headers: Record<string, string> = {
-    ...request.headers,
-    'x-oss-date': stamp,
-    date: signing.date.toUTCString(),
-    'x-oss-content-sha256': 'UNSIGNED-PAYLOAD',
-  };
-  if (signing.securityToken) headers['x-oss-security-token'] = signing.securityToken;
-
-  const canonicalUri = ossQuote(request.resourcePath, true);
-  const canonicalQuery = (request.query ?? [])
-    .map(([k, v]) => [ossQuote(k), ossQuote(v)] as const)
-    .sort(([ak, av], [bk, bv]) => (ak === bk ? compare(av, bv) : compare(ak, bk)))
-    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
-    .join('&');
-  const signed = Object.entries(headers)
-    .map(([k, v]) => [k.toLowerCase(), v] as const)
-    .filter(([k]) => k.startsWith('x-oss-') || k === 'content-type' || k === 'content-md5')
-    .sort(([a], [b]) => compare(a, b));
-  const canonicalHeaders = signed.map(([k, v]) => `${k}:${v}\n`).join('');
-  const canonicalRequest = [
-    request.method,
-    canonicalUri,
-    canonicalQuery,
-    canonicalHeaders,
-    '', // additional headers: none
-    'UNSIGNED-PAYLOAD',
-  ].join('\n');
-  const scope = `${day}/${signing.region}/${signing.product}/aliyun_v4_request`;
-  const stringToSign = [
-    'OSS4-HMAC-SHA256',
-    stamp,
-    scope,
-    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
-  ].join('\n');
-  const key = hmac(
-    hmac(hmac(hmac(`aliyun_v4${signing.accessKeySecret}`, day), signing.region), signing.product),
-    'aliyun_v4_request',
-  );
-  const signature = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
-  const authorization = `OSS4-HMAC-SHA256 Credential=${signing.accessKeyId}/${scope},Signature=${signature}`;
-  headers.authorization = authorization;
-  return { headers, canonicalRequest, stringToSign, authorization };
-}
-
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+// The OSS V4 signer and OSS error bodies live in oss4.ts (OSS Tables is one user).
+export { type Oss4Request, type Oss4Signed, type Oss4Signing, ossQuote, signOss4 } from './oss4.ts';
 
 /**
  * The resource path OSS Tables signs: `/<bucket ARN>/<request path, decoded, without its leading
@@ -173,29 +66,22 @@ export function tablesResourcePath(region: string, requestKey: string, bucketArn
 // ---------------------------------------------------------------------------------------------
 
 /** An OSS Tables error answer. `code` is the body's code, else derived from the HTTP status. */
-export class OssTablesServiceError extends Error {
+export class OssTablesServiceError extends AlicloudServiceError {
+  override name = 'OssTablesServiceError';
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly status: number,
-    readonly requestId?: string,
+    status: number,
+    requestId?: string,
     /** OSS's fine-grained error code (`x-oss-ec`), when sent. */
     readonly ec?: string,
   ) {
-    super(message);
-    this.name = 'OssTablesServiceError';
+    super(code, message, status, requestId);
   }
 }
 
-export class OssTablesNetworkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'OssTablesNetworkError';
-  }
+export class OssTablesNetworkError extends AlicloudTransportError {
+  override name = 'OssTablesNetworkError';
 }
 
 /**
@@ -226,22 +112,25 @@ const DENIED = new Set([
 ]);
 const THROTTLED = new Set(['TooManyRequests', 'TooManyRequestsException', 'SlowDown', 'QpsLimitExceeded']);
 
-export function classifyOssTablesError(error: unknown): RemediationError {
-  if (error instanceof RemediationError) return error;
-  if (error instanceof OssTablesNetworkError) return classifyNetwork(error);
-  if (!(error instanceof OssTablesServiceError)) return unknownFailure(error);
-  const { code, status } = error;
-  const ctx = { code, status, ...(error.requestId !== undefined ? { requestId: error.requestId } : {}) };
-  const opts = { cause: error };
-  if (GONE.has(code) || status === 404) return new GoneError(error.message, ctx, opts);
-  if (THROTTLED.has(code) || code.startsWith('Throttling') || status === 429)
-    return new ThrottledError(error.message, ctx, opts);
-  if (status >= 500) return new TransientError(error.message, ctx, opts);
-  if (DENIED.has(code) || status === 401 || status === 403) return new DeniedError(error.message, ctx, opts);
-  if (status === 409) return new ConflictError(error.message, ctx, opts);
-  if (status === 400) return new InvalidError(error.message, ctx, opts);
-  return new UnexpectedError(error.message, ctx, opts);
-}
+/** OSS Tables' codes and statuses, in order: the first matching row classifies. */
+const OSS_TABLES_RULES: readonly ErrorRule[] = [
+  { kind: 'gone', when: ({ code, status }) => GONE.has(code) || status === 404 },
+  {
+    kind: 'throttled',
+    when: ({ code, status }) => THROTTLED.has(code) || code.startsWith('Throttling') || status === 429,
+  },
+  { kind: 'transient', when: ({ status }) => status >= 500 },
+  { kind: 'denied', when: ({ code, status }) => DENIED.has(code) || status === 401 || status === 403 },
+  { kind: 'conflict', when: ({ status }) => status === 409 },
+  { kind: 'invalid', when: ({ status }) => status === 400 },
+];
+
+/** Maps anything the OSS Tables client threw onto the core error classes (service-errors.ts). */
+export const classifyOssTablesError = tableClassifier(
+  OssTablesServiceError,
+  OssTablesNetworkError,
+  OSS_TABLES_RULES,
+);
 
 // ---------------------------------------------------------------------------------------------
 // The client
@@ -454,39 +343,14 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
   };
 }
 
-/**
- * Error bodies: the Go SDK v2's Tables tests show JSON `{"message": …}` with the code carried only
- * by the HTTP status and `x-oss-ec`; classic OSS answers XML `<Error><Code>…`. Accept both, and a
- * JSON `code`, and fall back to the status text (`NotFound`, `Forbidden`, …) as the code.
- */
+/** An error answer as an OssTablesServiceError; the body's forms are read by oss4.ts. */
 function toServiceError(action: string, response: RawResponse): OssTablesServiceError {
-  const text = response.body.toString('utf8');
-  const header = (name: string): string | undefined => {
-    const v = response.headers[name];
-    return typeof v === 'string' ? v : undefined;
-  };
-  let code: string | undefined;
-  let message: string | undefined;
-  let requestId = header('x-oss-request-id');
-  try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    const str = (...names: string[]) =>
-      names.map((n) => body[n]).find((v): v is string => typeof v === 'string' && v !== '');
-    code = str('code', 'Code', 'errorCode', '__type');
-    message = str('message', 'Message', 'errorMessage');
-    requestId = str('requestId', 'RequestId') ?? requestId;
-  } catch {
-    const tag = (name: string) => new RegExp(`<${name}>([^<]{1,512})</${name}>`).exec(text)?.[1];
-    code = tag('Code');
-    message = tag('Message');
-    requestId = tag('RequestId') ?? requestId;
-  }
-  const statusText = (STATUS_CODES[response.status] ?? `HTTP${response.status}`).replace(/[^A-Za-z0-9]/g, '');
+  const { code, message, requestId, ec } = parseOssError(response);
   return new OssTablesServiceError(
-    code ?? statusText,
+    code,
     `${action}: ${message ?? `HTTP ${response.status}`}`,
     response.status,
     requestId,
-    header('x-oss-ec'),
+    ec,
   );
 }

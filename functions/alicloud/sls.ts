@@ -11,28 +11,16 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import * as z from 'zod/mini';
-import {
-  ConflictError,
-  DeniedError,
-  GoneError,
-  httpStatusCode,
-  InvalidError,
-  QuotaExceededError,
-  RemediationError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-  UnexpectedResponseError,
-} from '#core/errors';
+import { httpStatusCode, InvalidError, UnexpectedResponseError } from '#core/errors';
 import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
+import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
 import {
-  classifyNetwork,
-  DEFAULT_MAX_BODY_BYTES,
-  LIST_MAX_BODY_BYTES,
-  send,
-  unknownFailure,
-} from './http.ts';
+  AlicloudServiceError,
+  AlicloudTransportError,
+  type ErrorRule,
+  tableClassifier,
+} from './service-errors.ts';
 
 /** Project names (SLS "Manage a project"): 3–63 chars, lowercase letters, digits, hyphens; alphanumeric ends. */
 export const SLS_PROJECT = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -91,28 +79,13 @@ export function logV1Authorization(
 // ---------------------------------------------------------------------------------------------
 
 /** An SLS error answer: body `{"errorCode","errorMessage"}`, request id in `x-log-requestid`. */
-export class SlsServiceError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number,
-    readonly requestId?: string,
-  ) {
-    super(message);
-    this.name = 'SlsServiceError';
-  }
+export class SlsServiceError extends AlicloudServiceError {
+  override name = 'SlsServiceError';
 }
 
 /** No answer: connection refused or reset, timeout. `code` is Node's (`ECONNRESET`, …) or `RequestTimeout`. */
-export class SlsNetworkError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'SlsNetworkError';
-  }
+export class SlsNetworkError extends AlicloudTransportError {
+  override name = 'SlsNetworkError';
 }
 
 const GONE = new Set(['LogStoreNotExist', 'ProjectNotExist']);
@@ -127,39 +100,42 @@ const DENIED = new Set([
 /**
  * SLS answers both a rate limit and a hard count quota with `ExceedQuota` (HTTP 403): the Java
  * producer retries it as throttling, while the Java SDK's tests expect `ExceedQuota` / "domain
- * quota exceed" for a count. The code alone cannot tell them apart, so only here the service's own
- * message decides: a rate (qps, inflow, per second/minute, "Rate exceeded") is throttling, anything
- * else is a quota that no retry will lift.
+ * quota exceed" for a count. The code alone cannot tell them apart, so only here, in this one
+ * table row, the service's own message decides: a rate (qps, inflow, per second/minute, "Rate
+ * exceeded") is throttling, anything else is a quota that no retry will lift.
  */
 const RATE_MESSAGE = /qps|inflow|rate|per (second|minute)|frequen|too many/i;
 const THROTTLED = new Set(['WriteQuotaExceed', 'ReadQuotaExceed', 'QuotaExceed', 'TooManyRequests']);
 const TRANSIENT = new Set(['ServerBusy', 'InternalServerError', 'ServiceUnavailable', 'RequestTimeout']);
 
-/** Maps anything the SLS client threw onto the core error classes, by code first, then status. */
-export function classifySlsError(error: unknown): RemediationError {
-  if (error instanceof RemediationError) return error;
-  if (error instanceof SlsNetworkError) return classifyNetwork(error);
-  if (!(error instanceof SlsServiceError)) return unknownFailure(error);
-  const { code, status } = error;
-  const ctx = { code, status, ...(error.requestId !== undefined ? { requestId: error.requestId } : {}) };
-  const opts = { cause: error };
-  if (GONE.has(code) || (status === 404 && code.endsWith('NotExist')))
-    return new GoneError(error.message, ctx, opts);
-  if (code === 'ExceedQuota' && !RATE_MESSAGE.test(error.message))
-    return new QuotaExceededError(
-      `${error.message} (a hard SLS quota, not a rate: raise it in the Simple Log Service console, then replay)`,
-      ctx,
-      opts,
-    );
-  if (THROTTLED.has(code) || code === 'ExceedQuota' || code.startsWith('Throttling') || status === 429)
-    return new ThrottledError(error.message, ctx, opts);
-  if (TRANSIENT.has(code) || status >= 500) return new TransientError(error.message, ctx, opts);
-  if (DENIED.has(code) || status === 401 || status === 403) return new DeniedError(error.message, ctx, opts);
-  if (status === 409) return new ConflictError(error.message, ctx, opts);
-  if (status === 400 || code.startsWith('InvalidParameter') || code === 'ParameterInvalid')
-    return new InvalidError(error.message, ctx, opts);
-  return new UnexpectedError(error.message, ctx, opts);
-}
+/** SLS's codes and statuses, in order: the first matching row classifies. */
+const SLS_RULES: readonly ErrorRule[] = [
+  {
+    kind: 'gone',
+    when: ({ code, status }) => GONE.has(code) || (status === 404 && code.endsWith('NotExist')),
+  },
+  {
+    kind: 'quota',
+    when: ({ code, message }) => code === 'ExceedQuota' && !RATE_MESSAGE.test(message),
+    advice: '(a hard SLS quota, not a rate: raise it in the Simple Log Service console, then replay)',
+  },
+  {
+    kind: 'throttled',
+    when: ({ code, status }) =>
+      THROTTLED.has(code) || code === 'ExceedQuota' || code.startsWith('Throttling') || status === 429,
+  },
+  { kind: 'transient', when: ({ code, status }) => TRANSIENT.has(code) || status >= 500 },
+  { kind: 'denied', when: ({ code, status }) => DENIED.has(code) || status === 401 || status === 403 },
+  { kind: 'conflict', when: ({ status }) => status === 409 },
+  {
+    kind: 'invalid',
+    when: ({ code, status }) =>
+      status === 400 || code.startsWith('InvalidParameter') || code === 'ParameterInvalid',
+  },
+];
+
+/** Maps anything the SLS client threw onto the core error classes (service-errors.ts, SLS_RULES). */
+export const classifySlsError = tableClassifier(SlsServiceError, SlsNetworkError, SLS_RULES);
 
 // ---------------------------------------------------------------------------------------------
 // The client

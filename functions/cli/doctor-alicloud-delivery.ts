@@ -19,6 +19,7 @@
 import type { RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudApi, classifyAlicloud } from '../alicloud/openapi.ts';
+import { manifestsOf } from '../manifests.ts';
 import type { Check } from './doctor-check.ts';
 
 export const ACTIONTRAIL_API_VERSION = '2020-07-06';
@@ -29,13 +30,10 @@ const MAX_RULE_PAGES = 20;
 
 type AlicloudFunctionId = Exclude<FunctionId, 'aws.log-group-kms'>;
 
-/** The ActionTrail event names each function's EventBridge rule filters on. */
-export const TRIGGER_EVENTS: Record<AlicloudFunctionId, readonly string[]> = {
-  'alicloud.logstore-encryption': ['CreateLogStore'],
-  'alicloud.cluster-kms': ['CreateCluster'],
-  'alicloud.table-bucket-encryption': ['CreateTableBucket'],
-  'alicloud.disk-default-kms': ['EnableDiskEncryptionByDefault', 'ModifyDiskDefaultKMSKeyId'],
-};
+/** The ActionTrail event names each function's EventBridge rule filters on (its manifest's trigger). */
+export const TRIGGER_EVENTS: Record<AlicloudFunctionId, readonly string[]> = Object.fromEntries(
+  manifestsOf('alicloud').map((m) => [m.id, m.trigger.eventNames]),
+);
 
 export interface TrailFacts {
   name: string;
@@ -98,7 +96,7 @@ export function judgeRules(
   let missing = 0;
   for (const fn of configured) {
     const check = `${fn}@${region} rule`;
-    const events = TRIGGER_EVENTS[fn];
+    const events = TRIGGER_EVENTS[fn] ?? [];
     const mine = rules.filter((r) => events.some((e) => (r.filterPattern ?? '').includes(`"${e}"`)));
     const enabled = mine.find((r) => (r.status ?? '').toUpperCase() === 'ENABLE');
     if (enabled) {

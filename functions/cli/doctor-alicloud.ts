@@ -16,6 +16,7 @@ import type { FunctionId } from '#core/outcome';
 import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
 import { MODIFY_ACCOUNT_ONLY } from '../alicloud/disk-default-kms/remediator.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
+import { manifestOf } from '../manifests.ts';
 import { checkAlicloudDelivery } from './doctor-alicloud-delivery.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
@@ -186,15 +187,6 @@ export function keyChecks(use: KeyUse, key: KeyMetadata): Check[] {
   return checks;
 }
 
-/** The seed API of each function, and why its permission cannot be dry-run. */
-const NOT_CHECKABLE: Record<Exclude<FunctionId, 'aws.log-group-kms'>, string> = {
-  'alicloud.logstore-encryption': 'SLS UpdateLogStoreEncryption has no dry-run mode',
-  'alicloud.cluster-kms':
-    'ACK UpdateKMSEncryption takes only ClusterId, kms_key_id and disable_encryption (no DryRun)',
-  'alicloud.table-bucket-encryption': 'OSS Tables PutTableBucketEncryption has no dry-run mode',
-  'alicloud.disk-default-kms': 'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun)',
-};
-
 /** KMS DescribeKey through the shared ACS3 layer (RPC, 2016-01-20). */
 async function describeKey(api: AlicloudApi, region: string, keyId: string): Promise<KeyMetadata> {
   const response = await api.rpc('KMS', region, 'DescribeKey', KMS_API_VERSION, { KeyId: keyId });
@@ -276,7 +268,11 @@ export async function* checkAlicloud(
     };
 
   for (const id of configured)
-    yield { status: 'skip', check: `${id} permissions`, detail: `not checkable: ${NOT_CHECKABLE[id]}` };
+    yield {
+      status: 'skip',
+      check: `${id} permissions`,
+      detail: `not checkable: ${manifestOf(id).noDryRun ?? 'its write API has no dry-run mode'}`,
+    };
 }
 
 function describeFailure(check: string, use: KeyUse, e: RemediationError): Check {

@@ -12,6 +12,7 @@ import type { Config } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import { configSection, MANIFESTS } from '../manifests.ts';
 import { loadCliConfig } from './config.ts';
 import { ackRbacChecks } from './doctor-ack-rbac.ts';
 import { checkAlicloud } from './doctor-alicloud.ts';
@@ -21,13 +22,10 @@ import { type Check, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
 export { type Check, type CheckStatus, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
-const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = [
-  ['aws.log-group-kms', (c) => c.aws?.logGroupKms],
-  ['alicloud.logstore-encryption', (c) => c.alicloud?.logstoreEncryption],
-  ['alicloud.cluster-kms', (c) => c.alicloud?.clusterKms],
-  ['alicloud.table-bucket-encryption', (c) => c.alicloud?.tableBucketEncryption],
-  ['alicloud.disk-default-kms', (c) => c.alicloud?.diskDefaultKms],
-];
+const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = MANIFESTS.map((m) => [
+  m.id,
+  (c: Config) => configSection(m.id, c),
+]);
 
 /** Runs every check, printing each line as it is known; returns the exit status. */
 export async function doctor(options: DoctorOptions): Promise<number> {

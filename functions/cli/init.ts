@@ -10,7 +10,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
-import { FUNCTION_IDS, type FunctionId } from '#core/outcome';
+import type { FunctionId } from '#core/outcome';
+import { FUNCTION_IDS, manifestsOf } from '../manifests.ts';
 import { suggestion, UsageError } from './usage.ts';
 
 export interface InitOptions {
@@ -31,13 +32,8 @@ export interface InitOptions {
   err: (line: string) => void;
 }
 
-const AWS_IDS: FunctionId[] = ['aws.log-group-kms'];
-const ALI_IDS: FunctionId[] = [
-  'alicloud.logstore-encryption',
-  'alicloud.cluster-kms',
-  'alicloud.table-bucket-encryption',
-  'alicloud.disk-default-kms',
-];
+const AWS_IDS: FunctionId[] = manifestsOf('aws').map((m) => m.id);
+const ALI_IDS: FunctionId[] = manifestsOf('alicloud').map((m) => m.id);
 
 /** The config the flags describe, validated; pure. Throws UsageError for a missing flag. */
 export function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {

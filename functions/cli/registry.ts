@@ -4,43 +4,14 @@
  * Alibaba Cloud code and the other way round.
  */
 
-import { FUNCTION_IDS, type FunctionId } from '#core/outcome';
-import type { Remediator } from '#core/remediator';
+import type { AnyRemediator, RemediatorOptions } from '#core/manifest';
+import type { FunctionId } from '#core/outcome';
+import { isFunctionId, MANIFESTS, manifestOf } from '../manifests.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: the registry holds remediators of every shape.
-export type AnyRemediator = Remediator<any, any, any>;
+export type { AnyRemediator, RemediatorOptions };
+export { isFunctionId };
 
-export interface RemediatorOptions {
-  env?: Record<string, string | undefined>;
-  /** A member account's remediator (functions/cli/accounts.ts): its account and credentials. */
-  account?: string;
-  /** Alibaba Cloud: the member's credentials, asked per request. */
-  credentials?: () => { accessKeyId: string; accessKeySecret: string; securityToken?: string };
-  /** AWS: the member's CloudWatch Logs client per region. */
-  logsClient?: (region: string) => unknown;
-}
-
-type Factory = (options: RemediatorOptions) => Promise<AnyRemediator>;
-
-const factories: Record<FunctionId, Factory> = {
-  'aws.log-group-kms': async (o) =>
-    (await import('../aws/log-group-kms/remediator.ts')).createRemediator({
-      ...(o.env ? { env: o.env } : {}),
-      ...(o.account ? { accountId: o.account } : {}),
-      ...(o.logsClient ? { client: o.logsClient as never } : {}),
-    }),
-  'alicloud.logstore-encryption': async (o) =>
-    (await import('../alicloud/logstore-encryption/remediator.ts')).createRemediator(o),
-  'alicloud.cluster-kms': async (o) =>
-    (await import('../alicloud/cluster-kms/remediator.ts')).createRemediator(o),
-  'alicloud.table-bucket-encryption': async (o) =>
-    (await import('../alicloud/table-bucket-encryption/remediator.ts')).createRemediator(o),
-  'alicloud.disk-default-kms': async (o) =>
-    (await import('../alicloud/disk-default-kms/remediator.ts')).createRemediator(o),
-};
-
-export const isFunctionId = (value: string): value is FunctionId =>
-  (FUNCTION_IDS as readonly string[]).includes(value);
+const factories = (id: FunctionId) => manifestOf(id).remediator;
 
 export class Registry {
   private readonly cache = new Map<FunctionId, Promise<AnyRemediator>>();
@@ -50,7 +21,7 @@ export class Registry {
   get(id: FunctionId): Promise<AnyRemediator> {
     let remediator = this.cache.get(id);
     if (!remediator) {
-      remediator = factories[id](this.options);
+      remediator = factories(id)(this.options);
       this.cache.set(id, remediator);
     }
     return remediator;
@@ -58,7 +29,7 @@ export class Registry {
 
   /** A fresh remediator of `id` with other options (a member account's credentials); not cached. */
   create(id: FunctionId, options: RemediatorOptions): Promise<AnyRemediator> {
-    return factories[id]({ ...this.options, ...options });
+    return factories(id)({ ...this.options, ...options });
   }
 
   /**
@@ -75,11 +46,11 @@ export class Registry {
   }
 }
 
-/** Narrow by envelope first so routing an AWS event loads only AWS code. */
+/** Narrow by envelope first so routing an AWS event loads only the AWS functions' code. */
 function candidates(event: unknown): FunctionId[] {
   if (typeof event !== 'object' || event === null) return [];
   const e = event as Record<string, unknown>;
-  if (typeof e['detail-type'] === 'string' || (typeof e.source === 'string' && e.source.startsWith('aws.')))
-    return ['aws.log-group-kms'];
-  return FUNCTION_IDS.filter((id) => id.startsWith('alicloud.'));
+  const aws =
+    typeof e['detail-type'] === 'string' || (typeof e.source === 'string' && e.source.startsWith('aws.'));
+  return MANIFESTS.filter((m) => m.cloud === (aws ? 'aws' : 'alicloud')).map((m) => m.id);
 }

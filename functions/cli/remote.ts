@@ -19,12 +19,13 @@
 import * as z from 'zod/mini';
 import { toOutcomeError } from '#core/engine';
 import type { RemediationError } from '#core/errors';
-import { FUNCTION_IDS, type FunctionId, OUTCOMES, type Outcome, type OutcomeError } from '#core/outcome';
+import { type FunctionId, OUTCOMES, type Outcome, type OutcomeError } from '#core/outcome';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import { credentialsFrom, endpointFor } from '../alicloud/clients.ts';
 import { classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import { classifyAwsError } from '../aws/errors.ts';
 import { bounded } from '../aws/http.ts';
+import { FUNCTION_IDS } from '../manifests.ts';
 import { Registry } from './registry.ts';
 import { collect, unroutable } from './replay.ts';
 import { UsageError } from './usage.ts';
@@ -158,7 +159,7 @@ export function eventPlacement(event: unknown): { region?: string; account?: str
 // ------------------------------------------------------------------------------------------------
 
 const RemoteOutcome = z.looseObject({
-  function: z.enum(FUNCTION_IDS),
+  function: z.enum(FUNCTION_IDS as [FunctionId, ...FunctionId[]]),
   eventId: z.string(),
   resource: z.string(),
   region: z.string(),

@@ -15,10 +15,11 @@
 import type { Config } from '#core/config';
 import { unexpected } from '#core/engine';
 import { GoneError, NotReadyError, RemediationError } from '#core/errors';
-import { FUNCTION_IDS, type FunctionId } from '#core/outcome';
+import type { FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
 import { backoffDelay, DEFAULT_RETRY } from '#core/retry';
 import { metered, TokenBucket } from '#core/sweep';
+import { configSection, FUNCTION_IDS } from '../manifests.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
 import { AccountAccessError, type ScopeFlags, SELF } from './org.ts';
 import { type AnyRemediator, isFunctionId, Registry } from './registry.ts';
@@ -122,20 +123,7 @@ export async function report(ids: readonly string[], options: ReportOptions): Pr
   return all;
 }
 
-const isConfigured = (id: FunctionId, config: Config): boolean => {
-  switch (id) {
-    case 'aws.log-group-kms':
-      return config.aws?.logGroupKms !== undefined;
-    case 'alicloud.logstore-encryption':
-      return config.alicloud?.logstoreEncryption !== undefined;
-    case 'alicloud.cluster-kms':
-      return config.alicloud?.clusterKms !== undefined;
-    case 'alicloud.table-bucket-encryption':
-      return config.alicloud?.tableBucketEncryption !== undefined;
-    case 'alicloud.disk-default-kms':
-      return config.alicloud?.diskDefaultKms !== undefined;
-  }
-};
+const isConfigured = (id: FunctionId, config: Config): boolean => configSection(id, config) !== undefined;
 
 interface UnitDeps extends ReportOptions {
   access: NonNullable<ReportOptions['access']>;

@@ -3,7 +3,7 @@
  * the overview built from all of them, and a usage error prints the verb's synopsis and a pointer
  * to its help (three lines, not the whole manual). Adding a verb is one entry in VERBS.
  */
-import { FUNCTION_IDS } from '#core/outcome';
+import { FUNCTION_IDS } from '../manifests.ts';
 
 export class UsageError extends Error {
   /** The verb whose synopsis the error should show; undefined for the global usage. */

@@ -38,11 +38,7 @@ import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
-import { TRAIL_EVENTS as CLUSTER_EVENTS } from '../../functions/alicloud/cluster-kms/events.ts';
-import { TRAIL_EVENTS as DISK_EVENTS } from '../../functions/alicloud/disk-default-kms/events.ts';
-import { trailEventNames } from '../../functions/alicloud/events.ts';
-import { TRAIL_EVENTS as LOGSTORE_EVENTS } from '../../functions/alicloud/logstore-encryption/events.ts';
-import { TRAIL_EVENTS as TABLE_EVENTS } from '../../functions/alicloud/table-bucket-encryption/events.ts';
+import { manifestsOf } from '../../functions/manifests.ts';
 import { checkEnvironmentSize, type SizedValue } from '../env-size.ts';
 import { type FunctionId, functionConfig, functionSpec } from '../functions.ts';
 import { deliveryOf, TrailPath, type TrailSource } from './trail.ts';
@@ -74,33 +70,28 @@ const ANY_ACTIONTRAIL_EVENT = [
   { suffix: ':ActionTrail:AliyunServiceEvent' },
 ];
 
-/**
- * ActionTrail delivery is best effort: once a day every resource of the region is swept, 03:00 UTC.
- * The sweep stops 20 s before the timeout, so 300 s covers ~1400 calls at the default 5/s; what
- * it does not reach is covered by the next run.
- */
-const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } as const;
-
-export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = {
-  // Whether SLS events carry an `sls:` type is unconfirmed: match any service's ActionTrail types.
-  // Each function's events.ts names its creations and its tamper events (CONTRACT section 6);
-  // restoring needs no permission beyond the function's own write and read.
-  'alicloud.logstore-encryption': { eventNames: trailEventNames(LOGSTORE_EVENTS), ...DAILY_SWEEP },
-  'alicloud.cluster-kms': {
-    eventNames: trailEventNames(CLUSTER_EVENTS),
-    type: ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent'],
-    ...DAILY_SWEEP,
-  },
-  'alicloud.table-bucket-encryption': { eventNames: trailEventNames(TABLE_EVENTS), ...DAILY_SWEEP },
-  // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
-  'alicloud.disk-default-kms': {
-    eventNames: trailEventNames(DISK_EVENTS),
-    timer: '0 0 */6 * * *',
-    timeoutSeconds: 300,
-  },
-};
+/** Each Alibaba Cloud function's trigger, as its manifest declares it (functions/manifests.ts). */
+export const ALICLOUD_TRIGGERS: Record<AlicloudFunctionId, AlicloudTriggerSpec> = Object.fromEntries(
+  manifestsOf('alicloud').map(({ id, trigger }) => [
+    id,
+    {
+      eventNames: trigger.eventNames,
+      ...(trigger.eventTypes ? { type: trigger.eventTypes } : {}),
+      ...(trigger.timer ? { timer: trigger.timer } : {}),
+      ...(trigger.sweeps ? { sweeps: trigger.sweeps } : {}),
+      ...(trigger.timeoutSeconds ? { timeoutSeconds: trigger.timeoutSeconds } : {}),
+    },
+  ]),
+);
 
 export const ALICLOUD_FUNCTION_IDS = Object.keys(ALICLOUD_TRIGGERS) as AlicloudFunctionId[];
+
+/** The trigger of a deployed function; a synth error (not a crash) if its manifest has none. */
+export function triggerOf(id: AlicloudFunctionId): AlicloudTriggerSpec {
+  const trigger = ALICLOUD_TRIGGERS[id];
+  if (trigger === undefined) throw new ConfigError([`${id}: not an Alibaba Cloud function with a trigger`]);
+  return trigger;
+}
 
 /**
  * The payload every timer sends: the FC adapter sweeps the region when it sees it, unless the
@@ -310,7 +301,7 @@ export class AtrestAlicloudStack extends ros.Stack {
       const fnName = `${prefix}-${functionSpec(fnId).name}`;
       checkSelfInvoke(fnId, fnName, permissions);
       const logical = pascal(functionSpec(fnId).name);
-      const trigger = ALICLOUD_TRIGGERS[fnId];
+      const trigger = triggerOf(fnId);
 
       const trust: Record<string, unknown> = {
         action: 'sts:AssumeRole',

@@ -27,22 +27,16 @@ import * as fc3 from '@alicloud/ros-cdk-fc3';
 import * as ram from '@alicloud/ros-cdk-ram';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
-import { DEFAULT_DELIVERY as CLUSTER } from '../../functions/alicloud/cluster-kms/events.ts';
-import { DEFAULT_DELIVERY as DISK } from '../../functions/alicloud/disk-default-kms/events.ts';
 import type { DeliveryPath } from '../../functions/alicloud/events.ts';
-import { DEFAULT_DELIVERY as LOGSTORE } from '../../functions/alicloud/logstore-encryption/events.ts';
-import { DEFAULT_DELIVERY as TABLES } from '../../functions/alicloud/table-bucket-encryption/events.ts';
 import { trailPermissions } from '../../functions/alicloud/trail-permissions.ts';
+import { manifestsOf } from '../../functions/manifests.ts';
 import { configSection, type FunctionId } from '../functions.ts';
 import { checkPermissions } from '../permissions.ts';
 
-/** Each function's default delivery paths (its events.ts), when the config names none. */
-export const DEFAULT_DELIVERY: Record<string, readonly DeliveryPath[]> = {
-  'alicloud.logstore-encryption': LOGSTORE,
-  'alicloud.cluster-kms': CLUSTER,
-  'alicloud.table-bucket-encryption': TABLES,
-  'alicloud.disk-default-kms': DISK,
-};
+/** Each function's default delivery paths (its manifest, from its events.ts), when the config names none. */
+export const DEFAULT_DELIVERY: Record<string, readonly DeliveryPath[]> = Object.fromEntries(
+  manifestsOf('alicloud').map((m) => [m.id, m.delivery ?? ['eventbridge']]),
+);
 
 /** The delivery paths deployed for a function: its config's `delivery`, else its default. */
 export function deliveryOf(id: FunctionId, config: unknown): readonly DeliveryPath[] {

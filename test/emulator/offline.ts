@@ -12,8 +12,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../functions/core/config.ts';
-import { ALICLOUD_FUNCTION_IDS, ALICLOUD_TRIGGERS, eventPattern } from '../../infra/alicloud/atrest-stack.ts';
-import { CONFIG_SECTIONS, functionSpec, REPO_ROOT } from '../../infra/functions.ts';
+import { manifestOf } from '../../functions/manifests.ts';
+import { ALICLOUD_FUNCTION_IDS, eventPattern, triggerOf } from '../../infra/alicloud/atrest-stack.ts';
+import { functionSpec, REPO_ROOT } from '../../infra/functions.ts';
 import { startCallerSts } from './accounts.ts';
 import { type AckState, startAck } from './ack.ts';
 import { EMULATOR_CREDENTIALS } from './acs3.ts';
@@ -143,12 +144,12 @@ export async function startOfflineCloud(config: Config): Promise<OfflineCloud> {
     isLogging: true,
   });
   for (const id of ALICLOUD_FUNCTION_IDS) {
-    const [, section] = CONFIG_SECTIONS[id];
+    const { section } = manifestOf(id);
     if ((ali as Record<string, unknown> | undefined)?.[section] === undefined) continue;
     aliDelivery.rules.push({
       RuleName: `atrest-${functionSpec(id).name}-actiontrail`,
       Status: 'ENABLE',
-      FilterPattern: JSON.stringify(eventPattern(ALICLOUD_TRIGGERS[id])),
+      FilterPattern: JSON.stringify(eventPattern(triggerOf(id))),
     });
   }
   seeded.push(

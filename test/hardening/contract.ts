@@ -3,8 +3,9 @@
  * whatever it was fed. Used by the fuzz and secrets suites.
  */
 import * as z from 'zod/mini';
-import { FUNCTION_IDS, OUTCOMES, type Outcome } from '#core/outcome';
+import { type FunctionId, OUTCOMES, type Outcome } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import { FUNCTION_IDS } from '../../functions/manifests.ts';
 
 /** Long enough for five validation issues, short enough that no input is echoed back wholesale. */
 export const MAX_TEXT = 2_000;
@@ -12,7 +13,7 @@ export const MAX_TEXT = 2_000;
 const text = z.string().check(z.maxLength(MAX_TEXT));
 
 export const OutcomeLine = z.strictObject({
-  function: z.enum(FUNCTION_IDS),
+  function: z.enum(FUNCTION_IDS as [FunctionId, ...FunctionId[]]),
   eventId: z.string().check(z.maxLength(256)),
   resource: z.string().check(z.maxLength(1_024)),
   region: z.string(),

@@ -18,13 +18,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { remediateEvent } from '#core/engine';
 import { ConfigError, InvalidError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
-import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import { type AlicloudService, endpointFor } from '../../functions/alicloud/clients.ts';
-import { CLUSTER_ID } from '../../functions/alicloud/cluster-kms/remediator.ts';
-import { createOssTablesClient, TABLE_BUCKET_NAME } from '../../functions/alicloud/oss-tables.ts';
-import { createSlsClient, SLS_LOGSTORE, SLS_PROJECT } from '../../functions/alicloud/sls.ts';
-import { LOG_GROUP_NAME } from '../../functions/aws/log-group-kms/remediator.ts';
+import { createOssTablesClient } from '../../functions/alicloud/oss-tables.ts';
+import { createSlsClient } from '../../functions/alicloud/sls.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { inputsFor } from './arbitraries.ts';
 import { allDrivers, type Driver } from './drivers.ts';
@@ -32,20 +29,13 @@ import { CONFIG, PARSERS, type Parser } from './parsers.ts';
 
 const RUNS = Math.min(Number(process.env.FUZZ_RUNS ?? 60), 300);
 const NO_RETRY = { ...CONFIG, retry: { maxAttempts: 1 } };
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** The hosts a function may connect to for a target in `region`. */
-const HOSTS: Record<FunctionId, (region: string) => RegExp> = {
-  // The SDK's own partitions: amazonaws.com, .com.cn for China, the ISO and EU sovereign suffixes.
-  'aws.log-group-kms': (r) =>
-    new RegExp(
-      `^logs\\.${esc(r)}\\.(amazonaws\\.com(\\.cn)?|amazonaws\\.eu|c2s\\.ic\\.gov|sc2s\\.sgov\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`,
-    ),
-  'alicloud.logstore-encryption': (r) =>
-    new RegExp(`^${SLS_PROJECT.source.slice(1, -1)}\\.${esc(r)}\\.log\\.aliyuncs\\.com$`),
-  'alicloud.cluster-kms': (r) => new RegExp(`^cs\\.${esc(r)}\\.aliyuncs\\.com$`),
-  'alicloud.table-bucket-encryption': (r) => new RegExp(`^${esc(r)}\\.oss-tables\\.aliyuncs\\.com$`),
-  'alicloud.disk-default-kms': (r) => new RegExp(`^ecs\\.${esc(r)}\\.aliyuncs\\.com$`),
+/** Each function's driver: the hosts it may connect to, its resource-name patterns. */
+const DRIVERS = new Map(allDrivers().map((d) => [d.id, d]));
+const driverOf = (id: string): Driver => {
+  const d = DRIVERS.get(id as Driver['id']);
+  if (d === undefined) throw new Error(`${id}: no driver`);
+  return d;
 };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
@@ -117,7 +107,7 @@ describe('without overrides, connections go only to the fixed host of the valida
             sleep: async () => {},
           });
           const regions = outcomes.map((o) => o.region).filter((r) => r !== '');
-          const allowed = regions.map(HOSTS[p.id]);
+          const allowed = regions.map((r) => driverOf(p.id).host(r));
           for (const host of [...connects, ...hostHeaders]) {
             expect(
               allowed.some((pattern) => pattern.test(host)),
@@ -228,19 +218,6 @@ describe('resource names are validated before use', () => {
 
   describe('every request fuzzed events cause names a resource of the API pattern', () => {
     const drivers = allDrivers();
-    const RESOURCE: Record<FunctionId, (resource: string) => boolean> = {
-      'aws.log-group-kms': (r) => LOG_GROUP_NAME.test(r),
-      'alicloud.logstore-encryption': (r) => {
-        const [project = '', logstore = '', ...rest] = r.split('/');
-        return rest.length === 0 && SLS_PROJECT.test(project) && SLS_LOGSTORE.test(logstore);
-      },
-      'alicloud.cluster-kms': (r) => CLUSTER_ID.test(r),
-      'alicloud.table-bucket-encryption': (r) => {
-        const m = /^acs:osstables:([a-z0-9-]+):(\d+):bucket\/(.+)$/.exec(r);
-        return m !== null && ALICLOUD_REGION.test(m[1] ?? '') && TABLE_BUCKET_NAME.test(m[3] ?? '');
-      },
-      'alicloud.disk-default-kms': (r) => ALICLOUD_REGION.test(r),
-    };
 
     beforeAll(async () => {
       for (const d of drivers) await d.start();
@@ -268,7 +245,7 @@ describe('resource names are validated before use', () => {
       );
       const named = d.service.calls.filter((c) => c.resource !== undefined);
       expect(named.length).toBeGreaterThan(0);
-      expect(named.filter((c) => !RESOURCE[d.id](c.resource ?? '')).map((c) => c.resource)).toEqual([]);
+      expect(named.filter((c) => !d.isResourceName(c.resource ?? '')).map((c) => c.resource)).toEqual([]);
     });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The fault matrix: every cloud fault a remediation meets, for all five functions, through the
  * emulators with the real clients and the engine. One table of cells; each function's driver says
- * how its service answers, and a few cells differ by design (listed in OVERRIDES with the reason).
+ * how its service answers, and a few cells differ by design (each driver's `matrix`, with the reason).
  *
  * Each cell asserts the outcome, the write attempts, the write calls the service saw (and how many
  * succeeded), the emulator's final state, and the idempotency record: a settled outcome keeps it (a
@@ -15,54 +15,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
-import type { FunctionId, OutcomeKind } from '#core/outcome';
 import {
   type Answer,
   type AnyRemediator,
   allDrivers,
+  type CellId,
   type Driver,
   deliver,
+  type MatrixExpect as Expect,
   MAX_ATTEMPTS,
 } from './drivers.ts';
 import { type LagProxy, startLagProxy } from './lag-proxy.ts';
-
-type CellId =
-  | 'conflict x1'
-  | 'conflict x2'
-  | 'conflict beyond the budget'
-  | 'throttled x2'
-  | 'throttled beyond the budget'
-  | '5xx on the write'
-  | '5xx on the read'
-  | 'connection reset on the write'
-  | 'connection reset on the read'
-  | 'timeout on the write'
-  | 'timeout on the read'
-  | 'not found before the read'
-  | 'not found between read and write'
-  | 'not ready'
-  | 'permission denied on the write'
-  | 'permission denied on the read'
-  | 'key disabled'
-  | 'key missing'
-  | 'read-back shows the old state once'
-  | 'the write lands but its answer is lost';
-
-interface Expect {
-  outcome: OutcomeKind;
-  attempts: number;
-  /** Write calls the service saw, and how many of them succeeded. */
-  writeCalls: number;
-  okWrites: number;
-  encrypted: boolean;
-  record: 'kept' | 'released';
-  /** The service's own code in the outcome's error. */
-  code?: string;
-  /** The failure came from running out of tries. */
-  exhausted?: boolean;
-  /** Calls of the driver's read action. */
-  readCalls?: number;
-}
 
 interface Arranged {
   config?: Config;
@@ -304,58 +267,6 @@ const CELLS: Cell[] = [
   },
 ];
 
-/** Where a function's answer differs from the table's by design, and why. */
-const deferredByConflict: Partial<Expect> = {
-  outcome: 'deferred',
-  attempts: 1,
-  writeCalls: 1,
-  okWrites: 0,
-  encrypted: false,
-  record: 'released',
-  code: undefined,
-  exhausted: undefined,
-  readCalls: 1,
-};
-type Override = Partial<Expect> | { na: string };
-const NOT_READY_NA = {
-  na: 'the API has no "exists but not ready" state: the resource takes the key as soon as it exists',
-};
-const OVERRIDES: Record<FunctionId, Partial<Record<CellId, Override>>> = {
-  'aws.log-group-kms': { 'not ready': NOT_READY_NA },
-  'alicloud.logstore-encryption': { 'not ready': NOT_READY_NA },
-  // ACK's 409 means "inside the 5-minute window or busy": later, not never — deferred and re-queued by fc.ts.
-  'alicloud.cluster-kms': {
-    'conflict x1': deferredByConflict,
-    'conflict x2': deferredByConflict,
-    'conflict beyond the budget': deferredByConflict,
-    // The landed write moved the cluster to `updating`: the repeat is a 409, so the event is
-    // deferred and the re-queued delivery finds the key in place (the follow-up below).
-    'the write lands but its answer is lost': {
-      outcome: 'deferred',
-      attempts: 2,
-      writeCalls: 2,
-      okWrites: 1,
-      encrypted: true,
-      record: 'released',
-    },
-  },
-  'alicloud.table-bucket-encryption': { 'not ready': NOT_READY_NA },
-  // An account-level setting is never "gone": not-found answers are failures an operator must see.
-  'alicloud.disk-default-kms': {
-    'not ready': NOT_READY_NA,
-    'not found before the read': {
-      outcome: 'failed',
-      code: 'InvalidRegionId.NotFound',
-      record: 'released',
-    },
-    'not found between read and write': {
-      outcome: 'failed',
-      code: 'InvalidDefaultEncryption.NotFound',
-      record: 'released',
-    },
-  },
-};
-
 /** A cell that hangs fails fast instead of waiting for vitest's 30 s. */
 const CELL_TIMEOUT_MS = 5_000;
 
@@ -363,7 +274,7 @@ const drivers = allDrivers();
 
 describe('the matrix covers every cell for every function', () => {
   it.each(drivers.map((d) => [d.id, d] as const))('%s: each cell is tested or explained', (_id, d) => {
-    const overrides = OVERRIDES[d.id];
+    const overrides = d.matrix ?? {};
     const explained = CELLS.filter((c) => {
       const o = overrides[c.id];
       return o !== undefined && 'na' in o;
@@ -404,7 +315,7 @@ describe.each(
   });
 
   const cells = CELLS.filter((c) => {
-    const o = OVERRIDES[d.id][c.id];
+    const o = d.matrix?.[c.id];
     return !(o !== undefined && 'na' in o);
   });
 
@@ -414,7 +325,7 @@ describe.each(
       // Prepare
       const store = new MemoryIdempotencyStore();
       const arranged = (await cell.arrange(d)) ?? {};
-      const override = OVERRIDES[d.id][cell.id] as Partial<Expect> | undefined;
+      const override = d.matrix?.[cell.id] as Partial<Expect> | undefined;
       const want: Expect = { ...cell.expect(d), ...override };
       if (arranged.code !== undefined) want.code = arranged.code;
 

@@ -11,25 +11,17 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Config, parseConfig } from '#core/config';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import type { FunctionId, Outcome } from '#core/outcome';
+import type { Outcome } from '#core/outcome';
 import { MemoryRestoreCounter, type RestoreCounter, WINDOW_MS } from '#core/restores';
 import { createFcHandler, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
+import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { allDrivers, type Driver, type EventJson, ecsDiskDefaultDriver } from './drivers.ts';
-
-/** Where each function's section sits in the config. */
-const SECTION: Record<FunctionId, [string, string]> = {
-  'aws.log-group-kms': ['aws', 'logGroupKms'],
-  'alicloud.logstore-encryption': ['alicloud', 'logstoreEncryption'],
-  'alicloud.cluster-kms': ['alicloud', 'clusterKms'],
-  'alicloud.table-bucket-encryption': ['alicloud', 'tableBucketEncryption'],
-  'alicloud.disk-default-kms': ['alicloud', 'diskDefaultKms'],
-};
 
 /** The driver's config with extra keys in the function's section. */
 function configWith(d: Driver, extra: Record<string, unknown>): Config {
   const config = structuredClone(d.config()) as Record<string, Record<string, Record<string, unknown>>>;
-  const [cloud, key] = SECTION[d.id];
+  const { cloud, section: key } = manifestOf(d.id);
   const section = config[cloud]?.[key];
   if (!section) throw new Error(`${d.id}: no section`);
   Object.assign(section, extra);

@@ -9,11 +9,11 @@ import { ConfigError } from '../../functions/core/errors.ts';
 import type { PermissionSet } from '../../functions/core/permissions.ts';
 import {
   ALICLOUD_FUNCTION_IDS,
-  ALICLOUD_TRIGGERS,
   type AlicloudFunctionId,
   AtrestAlicloudStack,
   type AtrestAlicloudStackProps,
   SWEEP_PAYLOAD,
+  triggerOf,
 } from '../../infra/alicloud/atrest-stack.ts';
 import { type FunctionId, REPO_ROOT } from '../../infra/functions.ts';
 import { loadAllPermissions } from '../../infra/permissions.ts';
@@ -35,12 +35,17 @@ interface Statement {
 }
 
 const CONFIG = JSON.parse(readFileSync(join(REPO_ROOT, 'infra', 'example-config.json'), 'utf8'));
-const LOGICAL: Record<AlicloudFunctionId, string> = {
-  'alicloud.logstore-encryption': 'LogstoreEncryption',
-  'alicloud.cluster-kms': 'ClusterKms',
-  'alicloud.table-bucket-encryption': 'TableBucketEncryption',
-  'alicloud.disk-default-kms': 'DiskDefaultKms',
-};
+const functionSpecName = (id: string) => id.slice(id.indexOf('.') + 1);
+/** A function's logical id in the template: its folder name in PascalCase (ClusterKms). */
+const LOGICAL: Record<string, string> = Object.fromEntries(
+  ALICLOUD_FUNCTION_IDS.map((id) => [
+    id,
+    functionSpecName(id)
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join(''),
+  ]),
+);
 /** The functions the example config delivers through the trail path too (their default). */
 const ON_TRAIL: AlicloudFunctionId[] = ['alicloud.logstore-encryption', 'alicloud.table-bucket-encryption'];
 const ALL_TYPES = [
@@ -119,7 +124,6 @@ function synth(
   return { template, outdir };
 }
 
-const functionSpecName = (id: string) => id.slice(id.indexOf('.') + 1);
 const ofType = (template: RosTemplate, type: string) =>
   Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
@@ -218,14 +222,12 @@ describe('AtrestAlicloudStack', () => {
         id === 'alicloud.cluster-kms'
           ? ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent']
           : ALL_TYPES,
-      data: { eventName: [...ALICLOUD_TRIGGERS[id].eventNames], errorCode: [{ exists: false }] },
+      data: { eventName: [...triggerOf(id).eventNames], errorCode: [{ exists: false }] },
     });
   });
 
   it("reacts to the event names of CONTRACT.md sections 1 and 6 (tampers), and the ACK buy page's alias", () => {
-    expect(
-      Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, ALICLOUD_TRIGGERS[id].eventNames])),
-    ).toEqual({
+    expect(Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, triggerOf(id).eventNames]))).toEqual({
       'alicloud.logstore-encryption': ['CreateLogStore', 'UpdateLogStoreEncryption'],
       'alicloud.cluster-kms': ['CreateCluster', 'UpdateKMSEncryption', 'Create'],
       'alicloud.table-bucket-encryption': [
@@ -297,8 +299,10 @@ describe('AtrestAlicloudStack', () => {
     expect(config.enable).toBe(true);
     expect(config.cronExpression).toBe('0 0 3 * * *');
     expect(JSON.parse(config.payload)).toEqual({ atrest: { sweep: true } });
-    expect(template.Resources[LOGICAL[id]]?.Properties.EnvironmentVariables.ATREST_SWEEP_RATE).toBe('5');
-    expect(template.Resources[LOGICAL[id]]?.Properties.Timeout).toBe(300);
+    expect(template.Resources[LOGICAL[id] ?? '']?.Properties.EnvironmentVariables.ATREST_SWEEP_RATE).toBe(
+      '5',
+    );
+    expect(template.Resources[LOGICAL[id] ?? '']?.Properties.Timeout).toBe(300);
   });
 
   it('sets the sweep rate from the props, and refuses a bad one at synth, naming the variable', () => {

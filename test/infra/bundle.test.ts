@@ -88,7 +88,7 @@ describe('bundleFunction', () => {
     const ali = results.get('alicloud.logstore-encryption');
     const chunk = join(ali?.dir ?? '', 'node_modules', 'tablestore', 'index.js');
 
-    expect(ali?.chunks).toEqual([chunk]);
+    expect(ali?.chunks).toContain(chunk);
     expect(readFileSync(chunk, 'utf8').startsWith('"use strict"')).toBe(false);
   });
 });

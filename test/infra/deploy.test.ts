@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/errors.ts';
+import { ALICLOUD_FUNCTION_IDS } from '../../infra/alicloud/atrest-stack.ts';
 import { type CommandResult, deploy, parseDeployArgs } from '../../infra/deploy.ts';
 import { REPO_ROOT } from '../../infra/functions.ts';
 import { zipDirectory } from '../../infra/zip.ts';
@@ -125,8 +126,10 @@ describe('deploy:alicloud', { timeout: 120_000 }, () => {
           l,
         ),
       ),
-    ).toHaveLength(4);
-    expect(lines.filter((l) => /if absent: \$ aliyun oss cp /.test(l))).toHaveLength(4);
+    ).toHaveLength(ALICLOUD_FUNCTION_IDS.length);
+    expect(lines.filter((l) => /if absent: \$ aliyun oss cp /.test(l))).toHaveLength(
+      ALICLOUD_FUNCTION_IDS.length,
+    );
     expect(
       lines.some((l) => l.includes('aliyun ros ListStacks --RegionId cn-hangzhou --StackName.1 atrest')),
     ).toBe(true);
@@ -165,7 +168,7 @@ describe('deploy:alicloud', { timeout: 120_000 }, () => {
 
     expect((await deployWith('alicloud', args, cloud.run)).code).toBe(0);
     expect(verbs()).toEqual([
-      ...Array(4).fill(['oss stat', 'oss cp']).flat(),
+      ...Array(ALICLOUD_FUNCTION_IDS.length).fill(['oss stat', 'oss cp']).flat(),
       'ros ListStacks',
       'ros CreateStack',
     ]);
@@ -177,7 +180,11 @@ describe('deploy:alicloud', { timeout: 120_000 }, () => {
     cloud.calls.length = 0;
     expect((await deployWith('alicloud', args, cloud.run)).code).toBe(0);
     // Same bundles → same zip names → nothing to upload; the stack exists → update, by id.
-    expect(verbs()).toEqual([...Array(4).fill('oss stat'), 'ros ListStacks', 'ros UpdateStack']);
+    expect(verbs()).toEqual([
+      ...Array(ALICLOUD_FUNCTION_IDS.length).fill('oss stat'),
+      'ros ListStacks',
+      'ros UpdateStack',
+    ]);
     expect(cloud.calls.at(-1)).toEqual(expect.arrayContaining(['--StackId', 'stack-1']));
   });
 });

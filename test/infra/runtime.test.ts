@@ -81,6 +81,33 @@ describe.each(runtimes)('deployed bundles on $name', ({ bin }) => {
     expect(state.logGroup('/app/orders/api')?.kmsKeyId).toBe(KEY);
   });
 
+  it('aws.log-group-kms loads re2js from its side file for an RE2-only exclude pattern', async () => {
+    const { service, state } = await logs;
+    state.seedLogGroup('/app/orders/api');
+    // A quantified group is not a "plain" pattern, so config.ts loads re2js, which the bundle
+    // ships beside itself (infra/bundle.ts LAZY_PACKAGES) rather than inside.
+    const config = { aws: { logGroupKms: { kmsKeyArn: KEY, exclude: ['^/app/(orders|billing)+/'] } } };
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(awsBundle).href)});
+      const outcomes = await handler(JSON.parse(process.env.EVENT), { getRemainingTimeInMillis: () => 30000, awsRequestId: 'r2', functionName: 'atrest-log-group-kms' });
+      process.stdout.write(JSON.stringify(outcomes));`;
+    const { stdout, stderr } = await run(bin, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        EVENT: sample('aws/log-group-kms/create-log-group.json'),
+        ATREST_CONFIG_JSON: JSON.stringify(config),
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: DUMMY_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: DUMMY_CREDENTIALS.secretAccessKey,
+        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: service.url,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+    });
+    expect(stderr).toBe('');
+    expect(JSON.parse(stdout)).toMatchObject([{ function: 'aws.log-group-kms', outcome: 'excluded' }]);
+  });
+
   it('alicloud.logstore-encryption (CommonJS) applies encryption through the emulator', async () => {
     const emulator = await sls;
     emulator.state.seedLogstore('app-logs-prod', 'access-log');

@@ -42,10 +42,11 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
-import { isFailure, isSettled, type Outcome } from '#core/outcome';
+import type { Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
+import { outcomeLevel, UnsettledOutcomeError, unsettledOutcomes } from '#core/settle';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
 import { MemorySweepCursorStore, type SweepCursorStore } from '#core/sweep-cursor';
 import { AWS_REGION } from '#core/validation';
@@ -87,18 +88,8 @@ export interface HandlerDeps {
   now?: () => number;
 }
 
-/** Thrown after logging when an event did not settle, so Lambda retries it and the DLQ gets the reason. */
-export class UnsettledOutcomeError extends Error {
-  readonly outcomes: readonly Outcome[];
-
-  constructor(outcomes: readonly Outcome[]) {
-    super(`atrest: ${outcomes.length} outcome(s) not settled: ${JSON.stringify(outcomes)}`);
-    this.name = 'UnsettledOutcomeError';
-    this.outcomes = outcomes;
-  }
-}
-
-const isUnsettled = (o: Outcome): boolean => !isSettled(o);
+// Shared with the Function Compute adapter (#core/settle); re-exported because this module always offered it.
+export { UnsettledOutcomeError } from '#core/settle';
 
 // Shared with the Function Compute timer sweep; re-exported because this module always offered them.
 export {
@@ -133,9 +124,10 @@ function defaultRestores(env: Record<string, string | undefined>): RestoreCounte
 function log(logger: Logger, outcome: Outcome): void {
   // A plain record: the Logger merges its keys into the line (an interface type has no index signature).
   const line: Record<string, unknown> = { ...outcomeWithMetrics(outcome) };
-  // Same levels as the Function Compute adapter: ERROR for failed/rejected, WARN for deferred.
-  if (isFailure(outcome)) logger.error('outcome', line);
-  else if (!isSettled(outcome)) logger.warn('outcome', line);
+  // Same levels as the Function Compute adapter (#core/settle).
+  const level = outcomeLevel(outcome);
+  if (level === 'ERROR') logger.error('outcome', line);
+  else if (level === 'WARN') logger.warn('outcome', line);
   else logger.info('outcome', line);
 }
 
@@ -219,7 +211,7 @@ export function createHandler(deps: HandlerDeps = {}) {
       remainingMs: () => context.getRemainingTimeInMillis(),
     });
     for (const outcome of outcomes) log(logger, outcome);
-    const unsettled = outcomes.filter(isUnsettled);
+    const unsettled = unsettledOutcomes(outcomes);
     if (unsettled.length > 0) throw new UnsettledOutcomeError(unsettled);
     return outcomes;
   };

@@ -26,20 +26,15 @@ import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
+import { DETAIL_TYPE, EVENT_NAMES, SOURCE } from './events.ts';
 
 export const FUNCTION_ID = 'aws.log-group-kms' as const;
 
 /** CloudWatch Logs' own constraint on log group names (CreateLogGroup API reference). */
 export const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]{1,512}$/;
 
-/** Every CloudTrail eventName this function acts on: creations, and tampers (CONTRACT section 6). */
-export const EVENT_NAMES = {
-  creation: ['CreateLogGroup'],
-  tamper: ['DisassociateKmsKey', 'AssociateKmsKey'],
-} as const;
-
-export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
-export const SOURCE = 'aws.logs';
+// The events it owns live in events.ts (read by its manifest without loading this module).
+export { DETAIL_TYPE, EVENT_NAMES, SOURCE };
 
 export interface LogGroupTarget extends Target {
   logGroupName: string;

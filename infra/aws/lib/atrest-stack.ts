@@ -52,11 +52,17 @@ import { ConfigError } from '#core/errors';
 import type { PermissionSet } from '#core/permissions';
 import { fillResource } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
+import { manifest as logGroupKms } from '../../../functions/aws/log-group-kms/manifest.ts';
 import { checkEnvironmentSize } from '../../env-size.ts';
 import { functionConfig } from '../../functions.ts';
 import { RemediationFunction } from './remediation-function.ts';
 
-export const FUNCTION_ID = 'aws.log-group-kms';
+export const FUNCTION_ID = logGroupKms.id;
+/**
+ * The AWS functions this stack deploys (the meta-test fails for an AWS manifest missing here: the
+ * stack is built around its one function today, so a second one needs its own rule and Lambda).
+ */
+export const AWS_DEPLOYED_IDS: readonly string[] = [FUNCTION_ID];
 /** Namespace and metric name of the EMF outcome metric the handler emits (dimensions `function`, `outcome`). */
 export const OUTCOME_NAMESPACE = 'atrest';
 export const OUTCOME_METRIC = 'Outcome';
@@ -186,7 +192,7 @@ export class AtrestStack extends Stack {
         detail: {
           eventSource: ['logs.amazonaws.com'],
           // Creations, and the tamper events whose restore (enforce: "always") needs no other permission.
-          eventName: ['CreateLogGroup', 'DisassociateKmsKey', 'AssociateKmsKey'],
+          eventName: [...logGroupKms.trigger.eventNames],
           errorCode: events.Match.doesNotExist(),
           errorMessage: events.Match.doesNotExist(),
         },

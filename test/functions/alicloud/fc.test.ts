@@ -309,4 +309,27 @@ describe('createFcHandler', () => {
 
     expect((error as FcRemediationError).outcomes[0]?.error?.code).toBe('DeferralDeadlineExceeded');
   });
+
+  it('builds the remediator once per credentials identity, and afresh when FC rotates the STS keys', async () => {
+    const built: Array<() => { accessKeyId: string }> = [];
+    const handler = make(async () => ({ kind: 'found', state: 'k' }), {
+      create: (credentials) => {
+        built.push(credentials);
+        return stub(async () => ({ kind: 'found', state: 'k' }));
+      },
+      store: new MemoryIdempotencyStore(),
+    });
+    const sts = (id: string) => ({
+      ...context,
+      credentials: { accessKeyId: id, accessKeySecret: 'secret', securityToken: `token-${id}` },
+    });
+
+    await handler({ id: 'e1' }, sts('STS.first'));
+    await handler({ id: 'e1' }, sts('STS.first'));
+    const afterTwo = built.length;
+    await handler({ id: 'e1' }, sts('STS.rotated'));
+
+    expect(afterTwo).toBe(1);
+    expect(built.map((credentials) => credentials().accessKeyId)).toEqual(['STS.first', 'STS.rotated']);
+  });
 });

@@ -1,0 +1,17 @@
+/** alicloud.disk-default-kms as the CLI, the infra and the tests see it (functions/core/manifest.ts). */
+import type { FunctionManifest } from '#core/manifest';
+import { trailEventNames } from '../events.ts';
+import { CREATION_EVENTS, DEFAULT_DELIVERY, TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
+
+export const manifest = {
+  id: 'alicloud.disk-default-kms',
+  cloud: 'alicloud',
+  folder: 'disk-default-kms',
+  section: 'diskDefaultKms',
+  events: { creation: CREATION_EVENTS.names, tamper: TAMPER_EVENTS.names },
+  delivery: DEFAULT_DELIVERY,
+  // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
+  trigger: { eventNames: trailEventNames(TRAIL_EVENTS), timer: '0 0 */6 * * *', timeoutSeconds: 300 },
+  noDryRun: 'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun)',
+  remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
+} as const satisfies FunctionManifest;

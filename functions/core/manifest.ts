@@ -1,0 +1,64 @@
+/**
+ * What a function says about itself (its folder's `manifest.ts`): everything the CLI, the infra,
+ * the doctor and the tests used to keep in their own lists. The set of manifests
+ * (functions/manifests.ts) is the only list of functions; adding one never edits core.
+ *
+ * A manifest is data plus lazy factories: importing it never loads the function's code, its SDK
+ * clients or another function, so the CLI can route an event and the infra can synth without them.
+ */
+import type { FunctionId } from './outcome.ts';
+import type { Remediator } from './remediator.ts';
+
+export type Cloud = 'aws' | 'alicloud';
+export type DeliveryPath = 'eventbridge' | 'trail';
+
+// biome-ignore lint/suspicious/noExplicitAny: a manifest's remediator is of its own shape.
+export type AnyRemediator = Remediator<any, any, any>;
+
+/** How the CLI (or a test) asks for a remediator: a member account's, or one with other env. */
+export interface RemediatorOptions {
+  env?: Record<string, string | undefined>;
+  /** A member account's remediator (functions/cli/accounts.ts): its account and credentials. */
+  account?: string;
+  /** Alibaba Cloud: the member's credentials, asked per request. */
+  credentials?: () => { accessKeyId: string; accessKeySecret: string; securityToken?: string };
+  /** AWS: the member's CloudWatch Logs client per region. */
+  logsClient?: (region: string) => unknown;
+}
+
+export interface FunctionManifest {
+  /** `<cloud>.<folder>`: the function id of CONTRACT.md (outcome lines, `--functions`, sweep). */
+  readonly id: FunctionId;
+  readonly cloud: Cloud;
+  /** Its folder under functions/<cloud>/ (and under events/<cloud>/, test/functions/<cloud>/). */
+  readonly folder: string;
+  /** Its section in the config document: `<cloud>.<section>`; absent means switched off. */
+  readonly section: string;
+  /**
+   * The event names it owns, per kind: creations (CONTRACT section 1) and tampers (section 6).
+   * The infra's rules and triggers, the doctor's delivery checks and the meta-test read them here.
+   */
+  readonly events: { readonly creation: readonly string[]; readonly tamper: readonly string[] };
+  /** Alibaba Cloud: delivery paths deployed when the config's `delivery` is absent. */
+  readonly delivery?: readonly DeliveryPath[];
+  /** How it is deployed: what its event rule matches, and its timer if it has one. */
+  readonly trigger: TriggerSpec;
+  /** Why `atrest doctor` cannot dry-run its write permission (its write API has no dry-run mode). */
+  readonly noDryRun?: string;
+  /** Its remediator, imported on first use. */
+  readonly remediator: (options: RemediatorOptions) => Promise<AnyRemediator>;
+}
+
+/** A function's deployed trigger (infra/aws, infra/alicloud build their rules from it). */
+export interface TriggerSpec {
+  /** Event names its EventBridge rule matches: its creations, tampers and their aliases. */
+  readonly eventNames: readonly string[];
+  /** Alibaba Cloud: the EventBridge `type` pattern; default any service's ActionTrail types. */
+  readonly eventTypes?: readonly string[];
+  /** A timer (FC cron, UTC, with seconds) for a periodic check; default none. */
+  readonly timer?: string;
+  /** The timer runs the platform's scheduled sweep of the region (else the remediator's own tick). */
+  readonly sweeps?: boolean;
+  /** Function timeout in seconds; default 60. */
+  readonly timeoutSeconds?: number;
+}
