@@ -101,6 +101,13 @@ const specOf = (events: readonly string[] | TrailEvents): TrailEvents =>
   Array.isArray(events) ? { names: events as readonly string[] } : (events as TrailEvents);
 
 /** Every eventName a function's rules accept, for EventBridge rule patterns. */
+/**
+ * The trigger settings of a function backed up by the daily sweep. ActionTrail delivery is best
+ * effort: once a day, 03:00 UTC, every resource of the region is swept (stopping 20 s before the
+ * timeout: 300 s covers ~1400 calls at the default 5/s).
+ */
+export const DAILY_SWEEP = { timer: '0 0 3 * * *', sweeps: true, timeoutSeconds: 300 } as const;
+
 export function trailEventNames(events: readonly string[] | TrailEvents): string[] {
   const spec = specOf(events);
   return [...new Set([...spec.names, ...(spec.aliases ?? []).map((a) => a.name)])];
