@@ -242,14 +242,14 @@ function parseTamper(
     ...(call.region !== undefined ? { region: call.region } : {}),
     ...(call.account !== undefined ? { account: call.account } : {}),
   };
+  const reject = (reason: string): Parsed<LogGroupTarget> => ({
+    kind: 'rejected',
+    code: 'InvalidEvent',
+    reason,
+    ...facts,
+  });
   const params = KmsKeyCallParameters.safeParse(requestParameters);
-  if (!params.success)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: reasonOf(params.error.issues, 'event.detail.requestParameters'),
-      ...facts,
-    };
+  if (!params.success) return reject(reasonOf(params.error.issues, 'event.detail.requestParameters'));
   let groupName = params.data.logGroupName;
   const identifier = params.data.resourceIdentifier;
   if (groupName === undefined && identifier !== undefined) {
@@ -261,47 +261,24 @@ function parseTamper(
           reason: `${name} on Logs Insights query results, not a log group`,
           ...facts,
         };
-      return {
-        kind: 'rejected',
-        code: 'InvalidEvent',
-        reason: `event.detail.requestParameters.resourceIdentifier: not a log group ARN (${quote(identifier)})`,
-        ...facts,
-      };
+      return reject(
+        `event.detail.requestParameters.resourceIdentifier: not a log group ARN (${quote(identifier)})`,
+      );
     }
     // The ARN must describe the call's own account and region; never act elsewhere on its word.
     if (
       (call.region !== undefined && arn[1] !== call.region) ||
       (call.account !== undefined && arn[2] !== call.account)
     )
-      return {
-        kind: 'rejected',
-        code: 'InvalidEvent',
-        reason: 'event.detail.requestParameters.resourceIdentifier: another account or region than the event',
-        ...facts,
-      };
+      return reject(
+        'event.detail.requestParameters.resourceIdentifier: another account or region than the event',
+      );
     groupName = arn[3];
   }
   if (groupName === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'event.detail.requestParameters: no logGroupName or resourceIdentifier',
-      ...facts,
-    };
-  if (call.region === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'event: no region (detail.awsRegion or region)',
-      ...facts,
-    };
-  if (call.account === undefined)
-    return {
-      kind: 'rejected',
-      code: 'InvalidEvent',
-      reason: 'event: no account (account or detail.recipientAccountId)',
-      ...facts,
-    };
+    return reject('event.detail.requestParameters: no logGroupName or resourceIdentifier');
+  if (call.region === undefined) return reject('event: no region (detail.awsRegion or region)');
+  if (call.account === undefined) return reject('event: no account (account or detail.recipientAccountId)');
   const resource = logGroupArn(call.region, call.account, groupName);
   const gate = tamperOf(config?.aws?.logGroupKms, name, 'aws.logGroupKms', call.callId || call.eventId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...facts, resource };
