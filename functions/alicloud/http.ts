@@ -14,6 +14,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { unexpected } from '#core/engine';
 import { RemediationError, TransientError, UnexpectedError } from '#core/errors';
 
 export interface RawResponse {
@@ -156,17 +157,34 @@ export function boundedAgent(
   return agent;
 }
 
-/** Transport failures worth another try; anything else (DNS name unknown, TLS) is not. */
+/**
+ * Transport failures worth another try, one set for every Alibaba Cloud client (the engine's
+ * budget bounds how often). Per code, and why:
+ * - `ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`, `EPIPE`: the connection failed or broke; the
+ *   request may not have reached the service (the AWS SDK's smithy core retries the same,
+ *   `NODEJS_TIMEOUT_ERROR_CODES`). `ECONNABORTED`: an aborted connection, and axios's timeout
+ *   (the CLI's @alicloud/fc2 path).
+ * - `EHOSTUNREACH`, `ENETUNREACH`, `ENETDOWN`: no route at this moment (an interface or route
+ *   coming up); smithy core's `NODEJS_NETWORK_ERROR_CODES` retries the first two.
+ * - `EAI_AGAIN`: the resolver's own "temporary failure in name resolution".
+ * - `RequestTimeout`, `ResponseTooLarge`: our deadline / body cap (send(), boundedAgent()).
+ * Not `ENOTFOUND`: Node gives it for getaddrinfo's EAI_NONAME / EAI_NODATA (lib/internal/errors.js
+ * `dnsException`), the resolver's answer that the name does not exist. Our hosts are fixed per
+ * product and region (or the operator's override), so it means a region without that product or a
+ * misspelt override, and a retry seconds later meets the resolver's cached negative answer
+ * (RFC 2308): it fails at once, with its code, instead of burning the budget. Nor TLS failures.
+ */
 export const RETRYABLE_NETWORK: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
   'ETIMEDOUT',
   'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
   'EAI_AGAIN',
   'RequestTimeout',
-  // A body over the cap: a proxy's error page or a glitch; another try may get the real answer,
-  // and the engine's budget bounds how often we ask.
   'ResponseTooLarge',
 ]);
 
@@ -180,15 +198,15 @@ export function classifyNetwork(error: Error & { code: string }): RemediationErr
 
 /**
  * The one "unknown → Unexpected" mapping: anything a client threw that no rule classifies. A
- * service answer no rule knows keeps the service's code, status and request id (`context`).
+ * service answer no rule knows keeps the service's code, status and request id (`context`);
+ * anything else is the engine's own `unexpected` (its name as the code).
  */
 export function unknownFailure(
   error: unknown,
   context?: { code: string; status?: number; requestId?: string },
 ): RemediationError {
   if (error instanceof RemediationError) return error;
-  const e = error as { name?: string; message?: string };
-  return new UnexpectedError(e?.message ?? String(error), context ?? { code: e?.name ?? 'UnexpectedError' }, {
-    cause: error,
-  });
+  if (context === undefined) return unexpected(error);
+  const e = error as { message?: string };
+  return new UnexpectedError(e?.message ?? String(error), context, { cause: error });
 }
