@@ -12,8 +12,7 @@
  */
 import * as z from 'zod/mini';
 import type { Outcome } from '#core/outcome';
-import type { AlicloudCredentials } from './clients.ts';
-import type { FcContext } from './fc.ts';
+import type { AlicloudCredentials, FcContext } from './clients.ts';
 
 export const DEFAULT_DEFER_DEADLINE_MS = 120 * 60_000;
 /** FC's x-fc-async-delay bounds. */

@@ -15,6 +15,7 @@ import { FUNCTION_IDS } from '../manifests.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
+import type { Io } from './io.ts';
 import { AccountAccessError } from './org.ts';
 import { replayRemote } from './remote.ts';
 import { replay, STDIN } from './replay.ts';
@@ -23,17 +24,7 @@ import { DEFAULT_RATE, sweep } from './sweep.ts';
 import type { OrgDeps } from './units.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  env: Record<string, string | undefined>;
-  /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
-  errRaw?: (text: string) => void;
-  /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
-  outTty?: boolean;
-  /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
-  stdin?: () => Promise<string>;
-}
+export type { Io } from './io.ts';
 
 /** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
 export const MAX_STDIN = 64 * 1024 * 1024;

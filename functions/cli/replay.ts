@@ -14,8 +14,10 @@ import { FUNCTION_IDS } from '../manifests.ts';
 import { CliAccounts } from './accounts.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
-import { expandTrail } from './trail.ts';
+import { expandTrail, type Loaded } from './trail.ts';
 import { UsageError } from './usage.ts';
+
+export type { Loaded } from './trail.ts';
 
 export interface ReplayOptions {
   config: Config;
@@ -37,16 +39,6 @@ export interface ReplayOptions {
 
 /** The path that means standard input. */
 export const STDIN = '-';
-
-/** One event to replay, with the file it came from (to name it in errors). */
-export interface Loaded {
-  source: string;
-  event?: unknown;
-  /** Set when the file could not be read as JSON. */
-  problem?: string;
-  /** Set when the records an SLS-trigger event stands for could not be read (trail.ts). */
-  failure?: { code: string; message: string; requestId?: string };
-}
 
 export async function replay(paths: string[], options: ReplayOptions): Promise<Outcome[]> {
   const store =
