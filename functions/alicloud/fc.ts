@@ -76,12 +76,7 @@ export type { FcContext } from './clients.ts';
 // Deferral lives in deferral.ts; these names were always offered here.
 export {
   DEFAULT_DEFER_DEADLINE_MS,
-  DEFERRAL_CLOCK_SKEW_MS,
-  type Deferral,
-  type DeferralEndCode,
-  type DeferralPlan,
   deferralDelaySeconds,
-  maxDeferralAttempts,
   planDeferral,
   unwrapDeferred,
   wrapDeferred,

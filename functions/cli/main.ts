@@ -24,8 +24,6 @@ import { DEFAULT_RATE, sweep } from './sweep.ts';
 import type { OrgDeps } from './units.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
-export type { Io } from './io.ts';
-
 /** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
 export const MAX_STDIN = 64 * 1024 * 1024;
 

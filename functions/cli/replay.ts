@@ -17,8 +17,6 @@ import { Registry } from './registry.ts';
 import { expandTrail, type Loaded } from './trail.ts';
 import { UsageError } from './usage.ts';
 
-export type { Loaded } from './trail.ts';
-
 export interface ReplayOptions {
   config: Config;
   dryRun: boolean;
