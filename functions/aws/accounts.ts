@@ -13,7 +13,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk
 import { DeniedError } from '#core/errors';
 import { AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { classifyAwsError } from './errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
+import { boundedClient } from './http.ts';
 
 /** Session credentials with their expiry (ms since the epoch), for CredentialCache. */
 export interface AwsSessionCredentials {
@@ -65,14 +65,9 @@ export class AwsAccounts {
         code: 'InvalidRegion',
       });
     // Made on first use: a single-account deployment never loads an STS connection.
-    // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
-    this.client ??= bounded(
-      new STSClient({
-        region: this.options.region,
-        maxAttempts: 1,
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
-      }),
-      { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    this.client ??= boundedClient(
+      { deadlineMs: 10_000 },
+      (settings) => new STSClient({ region: this.options.region, ...settings }),
     );
     return this.client;
   }
@@ -102,11 +97,7 @@ export class AwsAccounts {
         expiresAt: c.Expiration.getTime(),
       };
     } catch (error) {
-      const classified = classifyAwsError(error);
-      // STS says `AccessDenied` (no `Exception` suffix): the role is missing or does not trust us.
-      if (classified.code === 'AccessDenied' && !(classified instanceof DeniedError))
-        throw new DeniedError(classified.message, classified, { cause: error });
-      throw classified;
+      throw classifyAwsError(error);
     }
   }
 

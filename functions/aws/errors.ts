@@ -27,7 +27,9 @@ const THROTTLED = new Set([
 ]);
 const TRANSIENT = new Set(['ServiceUnavailableException', 'InternalFailure', 'InternalServerError']);
 const GONE = new Set(['ResourceNotFoundException']);
-const DENIED = new Set(['AccessDeniedException']);
+// STS (and the other query-protocol services) say `AccessDenied`, without the suffix: for
+// AssumeRole, the role is missing or does not trust us.
+const DENIED = new Set(['AccessDeniedException', 'AccessDenied']);
 const INVALID = new Set(['InvalidParameterException', 'ValidationException']);
 /** Node / SDK transport failures: the request may not have reached the service; safe to retry. */
 const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'AbortError', 'ResponseTooLarge']);
@@ -40,6 +42,15 @@ interface SdkErrorShape {
   message?: unknown;
   $fault?: unknown;
   $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
+}
+
+/**
+ * A DynamoDB write's condition did not hold (someone else holds or changed the item): an answer,
+ * not a failure. By name, which the SDK's own class also carries, so a client from another copy of
+ * the SDK is read alike.
+ */
+export function isConditionFailed(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
 }
 
 /** Classifies whatever an AWS SDK v3 call threw. Already-classified errors pass through. */

@@ -63,6 +63,48 @@ export function bounded<C extends { config: object }>(client: C, limits: Exchang
   return client;
 }
 
+/** How long and how often a function-side client may try (boundedClient). */
+export interface ClientBounds {
+  /** Deadline on one exchange, body included; also the handler's socket idle timeout. */
+  deadlineMs: number;
+  /** Abort a connection attempt after this many ms. Default 3 000. */
+  connectionTimeoutMs?: number;
+  /** Tries per call. Default 1: the engine owns retries and the API-call budget. */
+  maxAttempts?: number;
+  /** Default DEFAULT_MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
+}
+
+/** The SDK settings boundedClient hands to a client's constructor. */
+export interface BoundedSettings {
+  maxAttempts: number;
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
+}
+
+/**
+ * One AWS SDK client as every function-side client is built: `maxAttempts` tries, the Node
+ * handler's connection and idle timeouts (`throwOnRequestTimeout`: since @smithy/node-http-handler
+ * 4.x it aborts instead of only warning), and `bounded`'s deadline on the whole exchange and body
+ * cap. `make` adds what is the client's own (`region`, credentials).
+ */
+export function boundedClient<C extends { config: object }>(
+  bounds: ClientBounds,
+  make: (settings: BoundedSettings) => C,
+): C {
+  const client = make({
+    maxAttempts: bounds.maxAttempts ?? 1,
+    requestHandler: {
+      connectionTimeout: bounds.connectionTimeoutMs ?? 3_000,
+      requestTimeout: bounds.deadlineMs,
+      throwOnRequestTimeout: true,
+    },
+  });
+  return bounded(client, {
+    deadlineMs: bounds.deadlineMs,
+    maxBodyBytes: bounds.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  });
+}
+
 export function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits): H {
   const wrapper = Object.create(inner) as H;
   wrapper.handle = async (request, options = {}) => {
