@@ -168,6 +168,7 @@ export function boundedAgent(
  *   coming up); smithy core's `NODEJS_NETWORK_ERROR_CODES` retries the first two.
  * - `EAI_AGAIN`: the resolver's own "temporary failure in name resolution".
  * - `RequestTimeout`, `ResponseTooLarge`: our deadline / body cap (send(), boundedAgent()).
+ * - `NetworkingError`, `TimeoutError`: what the tablestore SDK reports instead of Node's code.
  * Not `ENOTFOUND`: Node gives it for getaddrinfo's EAI_NONAME / EAI_NODATA (lib/internal/errors.js
  * `dnsException`), the resolver's answer that the name does not exist. Our hosts are fixed per
  * product and region (or the operator's override), so it means a region without that product or a
@@ -186,6 +187,10 @@ export const RETRYABLE_NETWORK: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
   'RequestTimeout',
   'ResponseTooLarge',
+  // The tablestore SDK's own labels for any transport failure (it overwrites Node's code) and for
+  // its timeout; it marks both retryable (lib/event_listeners.js, lib/http/node.js).
+  'NetworkingError',
+  'TimeoutError',
 ]);
 
 /** A transport failure with Node's code: Transient when retrying can help, else Unexpected. */

@@ -80,6 +80,9 @@ describe('classifyAlicloud', () => {
     ['EAI_AGAIN', TransientError],
     ['RequestTimeout', TransientError],
     ['ResponseTooLarge', TransientError],
+    // The tablestore SDK's labels (it overwrites Node's code).
+    ['NetworkingError', TransientError],
+    ['TimeoutError', TransientError],
     // getaddrinfo EAI_NONAME / EAI_NODATA: the name does not exist; another try meets the cached answer.
     ['ENOTFOUND', UnexpectedError],
     // Not produced by node:http (the `request` library's, undici's): nothing to retry on.
