@@ -270,7 +270,11 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
       strict: true,
     });
   } catch (error) {
-    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec((error as Error).message)?.[1];
+    // Which option is unknown, from parseArgs' own tokens (by its error code, not its message).
+    const unknown =
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? unknownOption(args, options)
+        : undefined;
     if (unknown !== undefined)
       throw new UsageError(
         `unknown option ${unknown}${suggestion(
@@ -281,6 +285,14 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
       );
     throw new UsageError((error as Error).message, verb);
   }
+}
+
+/** The first option in `args` (as typed: `--name`, `-x`) that `options` does not declare. */
+function unknownOption(args: string[], options: ParseArgsConfig['options'] & object): string | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens)
+    if (token.kind === 'option' && !Object.hasOwn(options, token.name)) return token.rawName;
+  return undefined;
 }
 
 /**
