@@ -31,6 +31,8 @@ export interface SourceFile {
   path: string;
   /** Names it declares and exports (`default` for `export default`). */
   exports: readonly string[];
+  /** Those of `exports` that are types only (`interface`, `type`): erased, never run. */
+  types: readonly string[];
   /** Names it passes on from another file (`export { x } from`; not `export *`). */
   reexports: readonly string[];
   /** The source with comments blanked (for counting a name's uses inside the file). */
@@ -303,14 +305,24 @@ export function parseSource(
     add(spec, names, typeOnly, !typeOnly);
   }
   const exports = new Set<string>();
+  const types = new Set<string>();
   for (const m of code.matchAll(DECLARED)) {
     const isDefault = /export\s+(?:declare\s+)?default\b/.test(m[0]);
-    exports.add(isDefault ? 'default' : (m[2] as string));
+    const name = isDefault ? 'default' : (m[2] as string);
+    exports.add(name);
+    if (m[1] === 'interface' || m[1] === 'type') types.add(name);
   }
   for (const _ of code.matchAll(DEFAULT)) exports.add('default');
   for (const m of code.matchAll(LOCAL_LIST))
     for (const name of braceNames(m[1] as string, 'exported').names) exports.add(name);
-  return { path, exports: [...exports].sort(), reexports: [...new Set(reexports)].sort(), code, edges };
+  return {
+    path,
+    exports: [...exports].sort(),
+    types: [...types].sort(),
+    reexports: [...new Set(reexports)].sort(),
+    code,
+    edges,
+  };
 }
 
 /** `./x.ts`, `../y.js`, `#core/z` → a file under root; `pkg/sub` → the package `pkg`; else undefined. */
@@ -462,10 +474,11 @@ export function unreachable(
 }
 
 /**
- * Dead exports of the files under `under`: a name another file re-exports or declares that no
- * file imports — for a declaration, only when its own file does not use it either (an export
- * kept for the file's own use is merely wide, not dead). `keep` names what something outside the
- * import graph reads (a platform's handler, a file loaded by path), as `path#name`.
+ * Exports of the files under `under` that no file imports, as `path#name`: a re-export (dead), a
+ * declaration its own file does not use either (dead), or a value — function, class, constant —
+ * that only its own file uses (`(only used inside)`: it should not be exported). A type used only
+ * inside its file may stay exported (it documents an exported signature). `keep` names what
+ * something outside the import graph reads (a platform's handler, a file loaded by path).
  */
 export function deadExports(
   files: readonly SourceFile[],
@@ -497,6 +510,7 @@ export function deadExports(
       }
       const uses = file.code.match(new RegExp(`(?<![\\w$])${name.replaceAll('$', '\\$')}(?![\\w$])`, 'g'));
       if ((uses?.length ?? 0) <= 1) dead.push(`${file.path}#${name}`);
+      else if (!file.types.includes(name)) dead.push(`${file.path}#${name} (only used inside)`);
     }
   }
   return dead;

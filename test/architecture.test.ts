@@ -41,6 +41,14 @@ const NOT_YET_USED: Record<string, string> = {
   'functions/core/once.ts':
     'the memo for values built on first use, landed for the cold-start work (issue 12 item 6)',
 };
+/**
+ * Files another engineer is rewriting this session (issue 12 item 2, config beside each function):
+ * their wide exports are theirs to narrow; each must still have one (checked).
+ */
+const BEING_REWRITTEN: Record<string, string> = {
+  'functions/core/config.ts': 'h12c-config',
+  'functions/cli/init.ts': 'h12c-config',
+};
 /** What those files offer to their loaders: the platform's `handler`, infra/permissions.ts's two. */
 const READ_BY_LOADER = new Set(['handler', 'permissions', 'permissionsFor']);
 
@@ -84,10 +92,14 @@ describe('dead code under functions/', () => {
     expect(Object.keys(NOT_YET_USED).filter((f) => !found.includes(f))).toEqual([]);
   });
 
-  it('has no export that nothing imports and its own file does not use', () => {
+  it('has no export that nothing imports: dead, or a value only its own file uses', () => {
     const keep = (path: string, name: string) => BY_PATH.test(path) && READ_BY_LOADER.has(name);
+    const found = deadExports(PARSED, 'functions/', keep);
+    const fileOf = (finding: string) => finding.slice(0, finding.indexOf('#'));
 
-    expect(deadExports(PARSED, 'functions/', keep)).toEqual([]);
+    expect(found.filter((f) => !(fileOf(f) in BEING_REWRITTEN))).toEqual([]);
+    // The waiting list cannot go stale: a file with nothing left to report must leave it.
+    expect(Object.keys(BEING_REWRITTEN).filter((file) => !found.some((f) => fileOf(f) === file))).toEqual([]);
   });
 });
 
@@ -210,7 +222,14 @@ describe('the scanner', () => {
   it('flags core importing a function, a file nothing reaches, and exports nothing uses', () => {
     const a = parseSource(
       'functions/a.ts',
-      "import { used } from './b.ts';\nexport { gone } from './b.ts';\nexport const local = 1; export const alone = 2;\nexport const sum = local + used;",
+      [
+        "import { used } from './b.ts';",
+        "export { gone } from './b.ts';",
+        'export type Shape = { n: number };',
+        'export const local = 1;',
+        'export const alone = 2;',
+        'export const sum = (s: Shape) => local + used + s.n;',
+      ].join('\n'),
       resolveIn,
     );
     const b = parseSource('functions/b.ts', 'export const used = 1; export const gone = 2;', resolveIn);
@@ -224,9 +243,11 @@ describe('the scanner', () => {
       'functions/c.ts',
       'functions/core/x.ts',
     ]);
+    // `Shape` is only used inside too, but a type may document an exported signature.
     expect(deadExports(all, 'functions/')).toEqual([
       'functions/a.ts#gone (re-export)',
       'functions/a.ts#alone',
+      'functions/a.ts#local (only used inside)',
       'functions/a.ts#sum',
     ]);
   });

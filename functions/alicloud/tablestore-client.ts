@@ -151,7 +151,7 @@ export class OtsCalls {
 }
 
 /** A Tablestore error answer, its code read from the SDK's error (see classifyOtsError). */
-export class OtsServiceError extends AlicloudServiceError {
+class OtsServiceError extends AlicloudServiceError {
   override name = 'OtsServiceError';
 }
 
@@ -159,7 +159,7 @@ export class OtsServiceError extends AlicloudServiceError {
  * No answer: the SDK labels every transport failure `NetworkingError` (its `util.error` overwrites
  * Node's code) or `TimeoutError`; our bounded agent's reason stays in the message.
  */
-export class OtsNetworkError extends AlicloudTransportError {
+class OtsNetworkError extends AlicloudTransportError {
   override name = 'OtsNetworkError';
 }
 

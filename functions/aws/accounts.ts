@@ -34,11 +34,11 @@ export function accountOfFunctionArn(
 }
 
 /** `arn:<partition>:iam::<account>:role/<name>`. */
-export const memberRoleArn = (partition: string, account: string, roleName: string): string =>
+const memberRoleArn = (partition: string, account: string, roleName: string): string =>
   `arn:${partition}:iam::${account}:role/${roleName}`;
 
 /** STS's `RoleSessionName`: names the function in the member's CloudTrail. */
-export const SESSION_NAME = 'atrest';
+const SESSION_NAME = 'atrest';
 
 export interface AwsAccountsOptions {
   /** The region STS is called in (the function's own). */

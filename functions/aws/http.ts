@@ -23,7 +23,7 @@ export interface ExchangeLimits {
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /** The deadline passed. `name` is one classifyAwsError retries; `code` is what the outcome line shows. */
-export class RequestDeadlineError extends Error {
+class RequestDeadlineError extends Error {
   readonly code = 'RequestTimeout';
   constructor(deadlineMs: number) {
     super(`no complete answer within ${deadlineMs} ms (body included)`);
@@ -32,7 +32,7 @@ export class RequestDeadlineError extends Error {
 }
 
 /** The body passed the cap (by Content-Length, or while reading). */
-export class ResponseTooLargeError extends Error {
+class ResponseTooLargeError extends Error {
   readonly code = 'ResponseTooLarge';
   constructor(cap: number, detail: string) {
     super(`response body over the ${cap}-byte cap (${detail})`);
@@ -105,7 +105,7 @@ export function boundedClient<C extends { config: object }>(
   });
 }
 
-export function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits): H {
+function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits): H {
   const wrapper = Object.create(inner) as H;
   wrapper.handle = async (request, options = {}) => {
     const controller = new AbortController();

@@ -19,7 +19,7 @@ import { classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import type { Check } from './doctor-check.ts';
 
 /** The role name the ROS stack gives cluster-kms (`<prefix>-cluster-kms-<region>`). */
-export function clusterKmsRoleName(region: string, prefix = 'atrest'): string {
+function clusterKmsRoleName(region: string, prefix = 'atrest'): string {
   return `${prefix}-cluster-kms-${region}`;
 }
 
@@ -65,7 +65,7 @@ export function rbacChecks(
 }
 
 /** The grants in DescribeUserPermission's answer; anything else (not JSON, not an array) is none. */
-export function grantsFrom(body: unknown): AckGrant[] {
+function grantsFrom(body: unknown): AckGrant[] {
   let value = body;
   if (typeof body === 'string') {
     try {

@@ -82,7 +82,7 @@ export function matchesCreateLogGroup(pattern: string | undefined): boolean {
 }
 
 /** A trail covers `region` when it is multi-region or lives there. */
-export const coversRegion = (trail: Trail, region: string): boolean =>
+const coversRegion = (trail: Trail, region: string): boolean =>
   trail.IsMultiRegionTrail === true || trail.HomeRegion === region;
 
 // ------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';
 /** The calls CloudWatch Logs makes with the key (AWS docs: "Encrypt log data in CloudWatch Logs using AWS KMS"). */
-export const LOGS_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'] as const;
+const LOGS_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 const KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 
@@ -50,7 +50,7 @@ const actionMatches = (pattern: string, action: string): boolean => {
 };
 
 /** The service principal names CloudWatch Logs uses in a region (China regions end in `.com.cn`). */
-export function logsPrincipals(region: string): string[] {
+function logsPrincipals(region: string): string[] {
   const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
   return [`logs.${region}.${suffix}`, `logs.${suffix}`];
 }

@@ -25,7 +25,7 @@ import type { OrgDeps } from './units.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
 /** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
-export const MAX_STDIN = 64 * 1024 * 1024;
+const MAX_STDIN = 64 * 1024 * 1024;
 
 /** Standard input as text, refused past `limit` bytes (never an unbounded buffer). */
 export async function readStream(stream: AsyncIterable<Buffer | string>, limit = MAX_STDIN): Promise<string> {
@@ -319,7 +319,7 @@ export function dryRunSummary(outcomes: Outcome[], show = 20): string {
 }
 
 /** `atrest: 500 processed: 120 applied, 330 compliant, 50 excluded; 120 write(s) in 4.2 s` */
-export function summary(outcomes: Outcome[], elapsedMs: number): string {
+function summary(outcomes: Outcome[], elapsedMs: number): string {
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o.outcome, (counts.get(o.outcome) ?? 0) + 1);
   const parts = [...counts].map(([k, v]) => `${v} ${k}`);

@@ -117,7 +117,7 @@ export function collect(paths: string[], stdin?: string): Loaded[] {
 }
 
 /** A folder means every *.json in it (sorted, recursively); a file is itself. */
-export function expand(path: string): string[] {
+function expand(path: string): string[] {
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(path);
@@ -135,7 +135,7 @@ export function expand(path: string): string[] {
 }
 
 /** One event, a JSON array of events, or a dead letter holding events, per file. */
-export function load(path: string): Loaded[] {
+function load(path: string): Loaded[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -146,7 +146,7 @@ export function load(path: string): Loaded[] {
 }
 
 /** JSON text → events. Empty input (an empty queue) is no event; a UTF-8 BOM is tolerated. */
-export function parse(text: string, source: string): Loaded[] {
+function parse(text: string, source: string): Loaded[] {
   const body = text.replace(/^\uFEFF/, '');
   if (body.trim() === '') return [];
   let value: unknown;
@@ -175,7 +175,7 @@ function ndjson(body: string, source: string): Loaded[] | undefined {
   return values.flatMap(({ value, line }) => unwrapDeadLetters(value, `${source}:${line}`));
 }
 
-export function looksLikeEnvelope(event: unknown): boolean {
+function looksLikeEnvelope(event: unknown): boolean {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
   const e = event as Record<string, unknown>;
   return (
@@ -191,7 +191,7 @@ function functionFromPath(source: string): FunctionId | undefined {
   return FUNCTION_IDS.find((id) => normalized.includes(`/${id.replace('.', '/')}/`));
 }
 
-export function unrouted(
+function unrouted(
   source: string,
   outcome: 'ignored' | 'rejected',
   started: number,

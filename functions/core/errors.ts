@@ -137,7 +137,7 @@ export function storeError(step: IdempotencyStoreError['step'], thrown: unknown)
 }
 
 /** An event or config that fails validation; never reaches a cloud API. */
-export class ValidationError extends Error {
+class ValidationError extends Error {
   readonly issues: readonly string[];
 
   constructor(message: string, issues: readonly string[], options?: ErrorOptions) {
