@@ -22,6 +22,12 @@ export interface ExchangeLimits {
 /** 1 MiB: a DescribeLogGroups page, a DynamoDB item, a KMS key description are a few KiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * A CLI call's bounds (org listing, doctor): ten seconds an exchange, 1 MiB. The SDK's own retries
+ * stay on there: an operator is waiting, and no engine budget counts those calls.
+ */
+export const CLI_LIMITS: ExchangeLimits = { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES };
+
 /** The deadline passed. `name` is one classifyAwsError retries; `code` is what the outcome line shows. */
 class RequestDeadlineError extends Error {
   readonly code = 'RequestTimeout';

@@ -11,7 +11,7 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import type { LogGroupKmsConfig } from '#core/config';
 import { classifyAwsError } from '../aws/errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import { bounded, CLI_LIMITS } from '../aws/http.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';
@@ -198,10 +198,7 @@ export async function* checkAws(
     kms ??= await import('@aws-sdk/client-kms');
     let client = clients.get(facts.region);
     if (!client) {
-      client = bounded(new kms.KMSClient({ region: facts.region }), {
-        deadlineMs: 10_000,
-        maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      });
+      client = bounded(new kms.KMSClient({ region: facts.region }), CLI_LIMITS);
       clients.set(facts.region, client);
     }
     const fields = uses.map((u) => u.field).join(', ');
