@@ -1,10 +1,9 @@
 /**
  * The Alibaba Cloud client kit's errors: one service-error / network-error pair that every
  * client throws as its own named subclass (SLS, OSS Tables, the OpenAPI client; Tablestore and the
- * CLI's fc2 path read their SDK's errors into one),
- * and one table-driven classifier onto the core hierarchy (#core/errors). A client brings a
- * table of rules — its service's codes and statuses, in order, first match wins — instead of a
- * classifier of its own; transport failures go through http.ts `classifyNetwork` (one set of
+ * CLI's fc2 path read their SDK's errors into one), and one table-driven classifier onto the
+ * core hierarchy (#core/errors). A client brings a table of rules — its service's codes and
+ * statuses, in order, first match wins — instead of a classifier of its own; transport failures go through http.ts `classifyNetwork` (one set of
  * network codes) and anything else through `unknownFailure` (one "unknown → Unexpected" mapping).
  */
 import {
