@@ -15,7 +15,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { unexpected } from '#core/engine';
-import { RemediationError, TransientError, UnexpectedError } from '#core/errors';
+import { RETRYABLE_NODE_CODES, RemediationError, TransientError, UnexpectedError } from '#core/errors';
 
 export interface RawResponse {
   status: number;
@@ -158,37 +158,18 @@ export function boundedAgent(
 }
 
 /**
- * Transport failures worth another try, one set for every Alibaba Cloud client (the engine's
- * budget bounds how often). Per code, and why:
- * - `ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`, `EPIPE`: the connection failed or broke; the
- *   request may not have reached the service (the AWS SDK's smithy core retries the same,
- *   `NODEJS_TIMEOUT_ERROR_CODES`). `ECONNABORTED`: an aborted connection, and axios's timeout
- *   (the CLI's @alicloud/fc2 path).
- * - `EHOSTUNREACH`, `ENETUNREACH`, `ENETDOWN`: no route at this moment (an interface or route
- *   coming up); smithy core's `NODEJS_NETWORK_ERROR_CODES` retries the first two.
- * - `EAI_AGAIN`: the resolver's own "temporary failure in name resolution".
- * - `RequestTimeout`, `ResponseTooLarge`: our deadline / body cap (send(), boundedAgent()).
- * - `NetworkingError`, `TimeoutError`: what the tablestore SDK reports instead of Node's code.
- * Not `ENOTFOUND`: Node gives it for getaddrinfo's EAI_NONAME / EAI_NODATA (lib/internal/errors.js
- * `dnsException`), the resolver's answer that the name does not exist. Our hosts are fixed per
- * product and region (or the operator's override), so it means a region without that product or a
- * misspelt override, and a retry seconds later meets the resolver's cached negative answer
- * (RFC 2308): it fails at once, with its code, instead of burning the budget. Nor TLS failures.
+ * Transport failures worth another try, for every Alibaba Cloud client (the engine's budget bounds
+ * how often): Node's codes that both clouds retry (#core/errors `RETRYABLE_NODE_CODES`, where each
+ * is argued, and why `ENOTFOUND` is not), plus
+ * - `RequestTimeout`, `ResponseTooLarge`: our deadline / body cap (send(), boundedAgent());
+ * - `NetworkingError`, `TimeoutError`: the tablestore SDK's own labels for any transport failure
+ *   (it overwrites Node's code) and for its timeout; it marks both retryable
+ *   (lib/event_listeners.js, lib/http/node.js).
  */
 export const RETRYABLE_NETWORK: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
+  ...RETRYABLE_NODE_CODES,
   'RequestTimeout',
   'ResponseTooLarge',
-  // The tablestore SDK's own labels for any transport failure (it overwrites Node's code) and for
-  // its timeout; it marks both retryable (lib/event_listeners.js, lib/http/node.js).
   'NetworkingError',
   'TimeoutError',
 ]);
