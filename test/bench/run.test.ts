@@ -57,6 +57,9 @@ describe('bench: the whole run on a tiny size', () => {
     for (const f of cold) {
       expect(f.handler.importMs).toHaveLength(1);
       expect(f.floorBundle.importMs).toHaveLength(1);
+      // The first invocation is timed for the function only (a floor has no handler).
+      expect(f.handler.firstMs).toHaveLength(1);
+      expect(f.floorBundle.firstMs).toEqual([]);
       expect(f.handler.bytes).toBeGreaterThan(f.floorBundle.bytes);
       expect(f.extra.length).toBeGreaterThan(0);
     }
