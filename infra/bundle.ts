@@ -133,8 +133,9 @@ export async function bundleEntry(
   const file = join(outDir, bundleFileName(cloud));
   const result = await build(splitBuildOptions(entry, cloud, outDir, minify));
   const outputs = jsOutputs(result.metafile, cloud);
+  const warnings = result.warnings.map(formatMessage);
   if (cloud === 'alicloud') {
-    for (const { path } of outputs) await toCommonJs(path, minify);
+    for (const { path } of outputs) warnings.push(...(await toCommonJs(path, minify)));
     writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n');
   }
   const used = new Set(
@@ -142,7 +143,6 @@ export async function bundleEntry(
       output.imports.filter((i) => i.external && SIDE_PACKAGES.includes(i.path)).map((i) => i.path),
     ),
   );
-  const warnings = result.warnings.map(formatMessage);
   const chunks = outputs.map((o) => o.path).filter((p) => p !== file);
   for (const pkg of used) {
     const chunk = await bundleSloppyPackage(pkg, outDir, minify);
@@ -209,8 +209,8 @@ export function eagerFiles(file: string, outputs: readonly SplitOutput[]): strin
  * One ESM output file rewritten as CommonJS in place. Per file, so the chunk graph stays as
  * esbuild split it; `"use strict"` is right here, as every file came from ESM (strict) source.
  */
-async function toCommonJs(path: string, minify: boolean): Promise<void> {
-  const { code } = await transform(readFileSync(path, 'utf8'), {
+async function toCommonJs(path: string, minify: boolean): Promise<string[]> {
+  const { code, warnings } = await transform(readFileSync(path, 'utf8'), {
     format: 'cjs',
     platform: 'node',
     target: BUNDLE_TARGET,
@@ -219,6 +219,8 @@ async function toCommonJs(path: string, minify: boolean): Promise<void> {
     logLevel: 'silent',
   });
   writeFileSync(path, code.startsWith('"use strict"') ? code : `"use strict";${code}`);
+  // e.g. `import.meta`, which CommonJS lacks: a warning here is a bundle that breaks at run time.
+  return warnings.map((w) => `${path}: ${formatMessage(w)}`);
 }
 
 /** One side package (sloppy-mode or lazily loaded) as a CommonJS file that `require('<pkg>')` finds from `dir`. */
