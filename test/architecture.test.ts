@@ -37,10 +37,7 @@ const inChecked = (path: string) => CHECKED.some((dir) => path.startsWith(`${dir
 /** Each function folder's files the platform or the infra load by path, not by import. */
 const BY_PATH = /^functions\/[^/]+\/[^/]+\/(handler|permissions)\.ts$/;
 /** Files written ahead of their first user, with the reason; each must still be unused (checked). */
-const NOT_YET_USED: Record<string, string> = {
-  'functions/core/once.ts':
-    'the memo for values built on first use, landed for the cold-start work (issue 12 item 6)',
-};
+const NOT_YET_USED: Record<string, string> = {};
 /**
  * Files another engineer is rewriting this session (issue 12 item 2, config beside each function):
  * their wide exports are theirs to narrow; each must still have one (checked).
