@@ -1,13 +1,8 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  configFromEnv,
-  excludedBy,
-  isPlainPattern,
-  parseConfig,
-  parseConfigJson,
-} from '../../functions/core/config.ts';
+import { configFromEnv, parseConfig, parseConfigJson } from '../../functions/config.ts';
+import { excludedBy, isPlainPattern } from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
