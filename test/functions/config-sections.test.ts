@@ -24,6 +24,7 @@ import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { FunctionManifest } from '../../functions/core/manifest.ts';
 import type { Remediator, Target } from '../../functions/core/remediator.ts';
 import { FUNCTION_IDS, MANIFESTS } from '../../functions/manifests.ts';
+import { functionConfig } from '../../infra/functions.ts';
 
 const EXAMPLE = new URL('../../infra/example-config.json', import.meta.url);
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -216,6 +217,29 @@ describe('a sixth function brings its own config section (no edit to functions/c
       schema: () => z.strictObject({}),
     });
     expect(() => composeConfig([shadow])).toThrow(/alicloud\.organization/);
+  });
+});
+
+describe('what infra deploys a function with (functionConfig)', () => {
+  const ORG = { memberRoleName: 'atrest-member', regions: ['us-east-1'] };
+  const whole = parseDocument({
+    aws: { organization: ORG, logGroupKms: { kmsKeyArn: KEY } },
+    alicloud: { clusterKms: { kmsKeyId: 'key-1' } },
+    retry: { maxAttempts: 3 },
+  });
+
+  it("is its own section, its cloud's organization and the shared parts, which its handler reads back", () => {
+    const own = functionConfig('aws.log-group-kms', whole);
+    expect(own).toEqual({
+      retry: { maxAttempts: 3 },
+      aws: { organization: ORG, logGroupKms: { kmsKeyArn: KEY } },
+    });
+    expect(parseDocument(own)).toEqual(own);
+    expect(functionConfig('alicloud.cluster-kms', whole)).toEqual({
+      retry: { maxAttempts: 3 },
+      alicloud: { clusterKms: { kmsKeyId: 'key-1' } },
+    });
+    expect(functionConfig('alicloud.disk-default-kms', whole)).toEqual({ retry: { maxAttempts: 3 } });
   });
 });
 
