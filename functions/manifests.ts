@@ -9,9 +9,9 @@ import type { FunctionId } from '#core/outcome';
 import * as registry from './registry.ts';
 
 /** In the registry's order (its export names, f01, f02, …; a module namespace lists them sorted). */
-export const MANIFESTS: readonly FunctionManifest[] = Object.keys(registry)
-  .sort()
-  .map((name) => registry[name as keyof typeof registry]);
+export const MANIFESTS: readonly FunctionManifest[] = Object.entries(registry)
+  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  .map(([, manifest]) => manifest);
 
 export const FUNCTION_IDS: readonly FunctionId[] = MANIFESTS.map((m) => m.id);
 

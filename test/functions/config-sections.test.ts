@@ -24,6 +24,7 @@ import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { FunctionManifest } from '../../functions/core/manifest.ts';
 import type { Remediator, Target } from '../../functions/core/remediator.ts';
 import { FUNCTION_IDS, MANIFESTS } from '../../functions/manifests.ts';
+import * as registry from '../../functions/registry.ts';
 import { functionConfig } from '../../infra/functions.ts';
 
 const EXAMPLE = new URL('../../infra/example-config.json', import.meta.url);
@@ -252,6 +253,13 @@ describe('the registry', () => {
       'alicloud.table-bucket-encryption',
       'alicloud.disk-default-kms',
     ]);
+  });
+
+  it('names its lines fNN, so that their sorted order is the order they were added', () => {
+    const lines = Object.entries(registry);
+    expect(lines.every(([name]) => /^f\d{2}$/.test(name))).toBe(true);
+    const sorted = lines.sort(([a], [b]) => Number(a.slice(1)) - Number(b.slice(1)));
+    expect(MANIFESTS).toEqual(sorted.map(([, manifest]) => manifest));
   });
 
   it("gives each manifest its folder's section, where the manifest says it sits", () => {
