@@ -108,25 +108,6 @@ describe('config', () => {
     expect(excludedBy(`${'a'.repeat(39)}c`, exclude)).toBe('(a|aa)*c$');
   });
 
-  it('applies cross-field rules', () => {
-    expect(
-      issuesOf({ alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256', kmsKeyArn: 'k' } } }),
-    ).toEqual([
-      'config.alicloud.tableBucketEncryption.kmsKeyArn: not allowed: OSS Tables supports only AES256 (OSS-managed keys), which takes no key',
-    ]);
-  });
-
-  it("refuses KMS for OSS Tables with the API reference's words (only AES256 is supported)", () => {
-    const issues = issuesOf({
-      alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS', kmsKeyArn: 'acs:kms:cn-hangzhou:1:key/k' } },
-    });
-
-    expect(issues[0]).toMatch(
-      /^config\.alicloud\.tableBucketEncryption\.sseAlgorithm: "KMS" is not accepted/,
-    );
-    expect(issues[0]).toContain('"Currently, only the AES256 encryption algorithm is supported"');
-  });
-
   it('reads a config saved with a UTF-8 byte-order mark', () => {
     expect(
       parseConfigJson(`\uFEFF${JSON.stringify({ aws: { logGroupKms: { kmsKeyArn: KEY } } })}`, 'atrest.json'),
