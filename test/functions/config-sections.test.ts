@@ -5,7 +5,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod/mini';
 import { createFcHandler } from '../../functions/alicloud/fc.ts';
 import { handlerOptions as logstoreHandlerOptions } from '../../functions/alicloud/logstore-encryption/handler.ts';
@@ -218,6 +218,28 @@ describe('a sixth function brings its own config section (no edit to functions/c
       schema: () => z.strictObject({}),
     });
     expect(() => composeConfig([shadow])).toThrow(/alicloud\.organization/);
+  });
+});
+
+describe('every deployed handler (each manifest) reads its own section strictly at start-up', () => {
+  // The Lambda module builds its handler at import (init), so a valid environment comes first.
+  beforeAll(() => {
+    vi.stubEnv('ATREST_CONFIG_JSON', readFileSync(EXAMPLE, 'utf8'));
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', async (_id, m) => {
+    const doc = { [m.cloud]: { [m.section]: { zzTypo: 1 } } };
+    const env = { AWS_REGION: 'us-east-1', ATREST_CONFIG_JSON: JSON.stringify(doc) };
+    const entry = `../../functions/${m.cloud}/${m.folder}/handler.ts`;
+    const start =
+      m.cloud === 'aws'
+        ? async () => (await import(entry)).createHandler({ env })
+        : async () => createFcHandler((await import(entry)).handlerOptions({ env }));
+    await expect(start()).rejects.toThrow(`config.${m.cloud}.${m.section}: unknown key "zzTypo"`);
   });
 });
 
