@@ -287,14 +287,17 @@ export interface ComposeOptions {
 
 /**
  * The document from `sections` (each `<cloud>.<section>` once): strict at every level, the
- * sections in the order given, each section's rules run once the schema passes. A section given
- * twice is a programming error, thrown here rather than when the first config is read.
+ * sections in the order given, each section's rules run once the schema passes. Two definitions of
+ * one key are a programming error, thrown here rather than when the first config is read (one
+ * definition given twice, by two functions sharing it, is that key once).
  */
 export function composeConfig<const Sections extends AnySection>(
-  sections: readonly Sections[],
+  given: readonly Sections[],
   options: ComposeOptions = {},
 ): ConfigComposer<ComposedConfig<Sections>> {
   type D = ComposedConfig<Sections>;
+  // Functions may share one section (the same definition, given by each manifest): it is one key.
+  const sections = [...new Set(given)];
   const seen = new Set<string>();
   for (const { cloud, section } of sections) {
     const key = `${cloud}.${section}`;

@@ -208,10 +208,12 @@ describe('a sixth function brings its own config section (no edit to functions/c
     expect(() => start(JSON.parse(readFileSync(EXAMPLE, 'utf8')))).not.toThrow();
   });
 
-  it('refuses a section registered twice or shadowing organization', () => {
-    expect(() => composeConfig([bucketKmsConfig, bucketKmsConfig])).toThrow(
-      /aws\.bucketKms is defined twice/,
-    );
+  it('refuses two definitions of one section, or one shadowing organization', () => {
+    const copy = defineSection({ cloud: 'aws', section: 'bucketKms', schema: () => z.strictObject({}) });
+    expect(() => composeConfig([bucketKmsConfig, copy])).toThrow(/aws\.bucketKms is defined twice/);
+    // One definition shared by two functions is one key.
+    const doc = { aws: { bucketKms: { kmsKeyArn: KEY } } };
+    expect(composeConfig([bucketKmsConfig, bucketKmsConfig]).parseConfig(doc)).toEqual(doc);
     const shadow = defineSection({
       cloud: 'alicloud',
       section: 'organization',
