@@ -31,7 +31,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const params = { numRuns: RUNS };
 
 /** The disk function also parses the FC timer's events. */
-const timerInputs = inputsFor(TimerEvent, sample('alicloud/disk-default-kms/timer.json'));
+const timerInputs = inputsFor(TimerEvent(), sample('alicloud/disk-default-kms/timer.json'));
 
 describe.each(PARSERS.map((p) => [p.id, p] as const))('%s', (_id, p) => {
   const inputs =
@@ -180,7 +180,7 @@ describe('the Function Compute adapter', () => {
   });
   const event = sample('alicloud/logstore-encryption/create-logstore.json');
   const bodies = fc.oneof(
-    inputsFor(ActionTrailCloudEvent, event, aliNames(['CreateLogStore'])),
+    inputsFor(ActionTrailCloudEvent(), event, aliNames(['CreateLogStore'])),
     fc.record({
       atrest: fc.record({ deferred: fc.record({ attempt: junk(), firstSeenAt: junk() }) }),
       event: fc.constant(event),

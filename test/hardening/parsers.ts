@@ -111,7 +111,7 @@ export const PARSERS: Parser[] = [
     id: 'aws.log-group-kms',
     remediator: createLogGroupKms(),
     make: () => createLogGroupKms(),
-    schema: EventBridgeEnvelope,
+    schema: EventBridgeEnvelope(),
     sample: sample('aws/log-group-kms/create-log-group.json'),
     hints: {
       source: fc.constant(SOURCE),
@@ -143,7 +143,7 @@ export const PARSERS: Parser[] = [
     id: 'alicloud.logstore-encryption',
     remediator: createLogstoreEncryption({ credentials, env: {} }),
     make: (env) => createLogstoreEncryption({ credentials, env }),
-    schema: ActionTrailCloudEvent,
+    schema: ActionTrailCloudEvent(),
     sample: sample('alicloud/logstore-encryption/create-logstore.json'),
     hints: {
       ...aliNames(['CreateLogStore', 'UpdateLogStoreEncryption']),
@@ -168,7 +168,7 @@ export const PARSERS: Parser[] = [
     id: 'alicloud.cluster-kms',
     remediator: createClusterKms({ credentials, env: {}, account: ACCOUNT }),
     make: (env) => createClusterKms({ credentials, env, account: ACCOUNT }),
-    schema: ActionTrailCloudEvent,
+    schema: ActionTrailCloudEvent(),
     sample: sample('alicloud/cluster-kms/create-cluster.json'),
     hints: {
       ...aliNames(['CreateCluster', 'UpdateKMSEncryption']),
@@ -188,7 +188,7 @@ export const PARSERS: Parser[] = [
     id: 'alicloud.table-bucket-encryption',
     remediator: createTableBucketEncryption({ credentials, env: {} }),
     make: (env) => createTableBucketEncryption({ credentials, env }),
-    schema: ActionTrailCloudEvent,
+    schema: ActionTrailCloudEvent(),
     sample: sample('alicloud/table-bucket-encryption/create-table-bucket.json'),
     hints: {
       ...aliNames(['CreateTableBucket', 'DeleteTableBucketEncryption', 'PutTableBucketEncryption']),
@@ -228,7 +228,7 @@ export const PARSERS: Parser[] = [
     id: 'alicloud.disk-default-kms',
     remediator: createDiskDefaultKms({ credentials, env: {}, account: ACCOUNT }),
     make: (env) => createDiskDefaultKms({ credentials, env, account: ACCOUNT }),
-    schema: ActionTrailCloudEvent,
+    schema: ActionTrailCloudEvent(),
     sample: sample('alicloud/disk-default-kms/modify-disk-default-kms-key-id.json'),
     hints: {
       ...aliNames(DISK_EVENTS),
