@@ -7,7 +7,7 @@
  * duplicate 0; excluded, ignored and rejected 0. Idempotency is the in-memory store here, so the
  * counts are cloud API calls only (the deployed store adds its own conditional writes).
  */
-import type { Config } from '#core/config';
+
 import { remediateEvent } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { OutcomeKind } from '#core/outcome';
@@ -17,6 +17,7 @@ import { createRemediator as createDiskDefaultKms } from '../functions/alicloud/
 import { createRemediator as createLogstoreEncryption } from '../functions/alicloud/logstore-encryption/remediator.ts';
 import { createRemediator as createTableBucketEncryption } from '../functions/alicloud/table-bucket-encryption/remediator.ts';
 import { createRemediator as createLogGroupKms } from '../functions/aws/log-group-kms/remediator.ts';
+import type { Config } from '../functions/config.ts';
 import type { FunctionId } from '../infra/functions.ts';
 import { startAck } from '../test/emulator/ack.ts';
 import { EMULATOR_CREDENTIALS } from '../test/emulator/acs3.ts';

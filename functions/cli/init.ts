@@ -8,9 +8,9 @@
  * (what each section does, what to check next) on stderr; the README documents every key.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
+import { type Config, parseConfig } from '../config.ts';
 import { FUNCTION_IDS, manifestsOf } from '../manifests.ts';
 import { suggestion, UsageError } from './usage.ts';
 
@@ -36,7 +36,7 @@ const AWS_IDS: FunctionId[] = manifestsOf('aws').map((m) => m.id);
 const ALI_IDS: FunctionId[] = manifestsOf('alicloud').map((m) => m.id);
 
 /** The config the flags describe, validated; pure. Throws UsageError for a missing flag. */
-export function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {
+function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {
   const enabled = enabledFunctions(options);
   const config: Record<string, Record<string, unknown>> = {};
   if (enabled.includes('aws.log-group-kms')) {

@@ -10,12 +10,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import type { IdempotencyStore } from '#core/idempotency';
 import type { FunctionId, Outcome, OutcomeKind } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
+import type { Config } from '../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import type { EmulatedService, Fault } from '../emulator/harness.ts';
 import type { CallKind } from './lag-proxy.ts';

@@ -6,11 +6,11 @@
  * is a settled duplicate.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isSettled, type Outcome } from '#core/outcome';
 import { sweepRegion } from '#core/sweep';
+import { parseConfig } from '../../functions/config.ts';
 import { awsLogGroupDriver, ECS_KEY, ecsDiskDefaultDriver, RETRY } from './drivers.ts';
 
 const fast = { sleep: async () => {}, random: () => 0.5 };

@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseConfig } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION } from '#core/validation';
@@ -38,6 +37,7 @@ import {
   logGroupArn,
   SOURCE,
 } from '../../functions/aws/log-group-kms/remediator.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { type Hints, hostileString, junk } from './arbitraries.ts';
 import type { AnyRemediator, EventJson } from './drivers.ts';
 

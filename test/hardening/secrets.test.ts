@@ -14,7 +14,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { handlerOptions as clusterOptions } from '../../functions/alicloud/cluster-kms/handler.ts';
@@ -24,6 +23,7 @@ import { handlerOptions as logstoreOptions } from '../../functions/alicloud/logs
 import { handlerOptions as tableBucketOptions } from '../../functions/alicloud/table-bucket-encryption/handler.ts';
 import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { main } from '../../functions/cli/main.ts';
+import type { Config } from '../../functions/config.ts';
 import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import { type AckEmulator, startAck } from '../emulator/ack.ts';
 import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';

@@ -9,11 +9,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Config, parseConfig } from '#core/config';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { MemoryRestoreCounter, type RestoreCounter, WINDOW_MS } from '#core/restores';
 import { createFcHandler, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
+import { type Config, parseConfig } from '../../functions/config.ts';
 import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { allDrivers, type Driver, type EventJson, ecsDiskDefaultDriver } from './drivers.ts';

@@ -4,12 +4,12 @@
  * hardening suites find it through the manifest (test/hardening/drivers.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { parseConfig } from '#core/config';
 import {
   CLUSTER_ID,
   createRemediator as createClusterKms,
 } from '../../../../functions/alicloud/cluster-kms/remediator.ts';
 import { createAlicloudApi } from '../../../../functions/alicloud/openapi.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { type AckEmulator, startAck } from '../../../emulator/ack.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import {

@@ -4,10 +4,10 @@
  * hardening suites find it through the manifest (test/hardening/drivers.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { parseConfig } from '#core/config';
 import { ALICLOUD_REGION } from '#core/validation';
 import { createRemediator as createDiskDefaultKms } from '../../../../functions/alicloud/disk-default-kms/remediator.ts';
 import { createAlicloudApi } from '../../../../functions/alicloud/openapi.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { type EcsEmulator, startEcs } from '../../../emulator/ecs.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import {

@@ -4,13 +4,13 @@
  * hardening suites find it through the manifest (test/hardening/drivers.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { parseConfig } from '#core/config';
 import { createRemediator as createLogstoreEncryption } from '../../../../functions/alicloud/logstore-encryption/remediator.ts';
 import {
   createSlsClient,
   SLS_LOGSTORE,
   SLS_PROJECT as SLS_PROJECT_NAME,
 } from '../../../../functions/alicloud/sls.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import { type SlsEmulator, startSls } from '../../../emulator/sls.ts';
 import {

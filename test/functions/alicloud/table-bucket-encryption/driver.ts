@@ -4,10 +4,10 @@
  * hardening suites find it through the manifest (test/hardening/drivers.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { type Config, parseConfig } from '#core/config';
 import { ALICLOUD_REGION } from '#core/validation';
 import { createOssTablesClient, TABLE_BUCKET_NAME } from '../../../../functions/alicloud/oss-tables.ts';
 import { createRemediator as createTableBucketEncryption } from '../../../../functions/alicloud/table-bucket-encryption/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 import type { EmulatedService } from '../../../emulator/harness.ts';
 import { type OssTablesEmulator, startOssTables } from '../../../emulator/oss-tables.ts';
 import {

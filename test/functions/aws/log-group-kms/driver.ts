@@ -6,12 +6,12 @@
 import type { IncomingMessage } from 'node:http';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { vi } from 'vitest';
-import { parseConfig } from '#core/config';
 import { logsClient } from '../../../../functions/aws/clients.ts';
 import {
   createRemediator as createLogGroupKms,
   LOG_GROUP_NAME,
 } from '../../../../functions/aws/log-group-kms/remediator.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,
