@@ -4,8 +4,8 @@
  * through STS `GetCallerIdentity` (the CLI; Function Compute passes it in the context).
  *
  * STS (API version 2015-04-01) is an RPC product: the official @alicloud/sts20150401 SDK calls it
- * through the same @alicloud/openapi-client `callApi` we use for ECS, ACS3-signed, parameters in
- * the query. It is called with the function's own credentials at `sts.aliyuncs.com` or
+ * through @alicloud/openapi-client `callApi`; we send it as that client would, through the same
+ * ACS3-signed RPC call we use for ECS (./openapi.ts), parameters in the query. It is called with the function's own credentials at `sts.aliyuncs.com` or
  * `ALIBABA_CLOUD_ENDPOINT_STS`. Errors are classified like every OpenAPI error, keeping STS's code
  * and request id (`NoPermission` when the role does not trust the caller, `EntityNotExist.Role`
  * when it does not exist).

@@ -177,8 +177,9 @@ export async function requeue(
     throw new Error(
       'cannot re-queue: the function name and region are unknown (FC context or FC_FUNCTION_NAME/FC_REGION)',
     );
-  // Loaded on first use: only a deferral needs it, and @alicloud/openapi-client is ~20 ms of
-  // import for the functions that otherwise call no OpenAPI (SLS, OSS Tables).
+  // Loaded on first use: only a deferral needs it, and the ACS3 client (./openapi.ts with the
+  // official signer, @alicloud/openapi-util) is import the SLS and OSS Tables functions otherwise
+  // never pay.
   const { AlicloudApi } = await import('./openapi.ts');
   const api = new AlicloudApi({ credentials, env, ...(account ? { account } : {}) });
   const qualifier = context.function?.qualifier;

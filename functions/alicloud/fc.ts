@@ -192,7 +192,7 @@ export function createFcHandler(options: FcHandlerOptions) {
     options.sts ??
     ({
       assume: async (account: string, role: string) => {
-        // Loaded on first use: a single-account deployment never loads @alicloud/openapi-client for it.
+        // Loaded on first use: a single-account deployment never loads the STS client.
         const { AlicloudAccounts } = await import('./accounts.ts');
         return new AlicloudAccounts({
           credentials: () => credentialsFrom(latest, env),
