@@ -212,7 +212,7 @@ describe('aws.log-group-kms: the Lambda handler with DynamoDB (dynalite) behind 
 
   it('a deferral whose lock release is denied fails with the store code (AccessDeniedException on DeleteItem, its request id); the retries throw', async () => {
     // Written, but the read-back keeps showing the old state: `deferred`, and its lock must go.
-    d.state.lagReads('/hardening/group-0', 100);
+    d.emulator.state.lagReads('/hardening/group-0', 100);
     proxy.fail('DeleteItem', {
       kind: 'error',
       status: 400,
