@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { MANIFESTS } from '../functions/manifests.ts';
 import { ALICLOUD_FUNCTION_IDS } from '../infra/alicloud/atrest-stack.ts';
 import { AWS_DEPLOYED_IDS } from '../infra/aws/lib/atrest-stack.ts';
+import type { Driver } from './hardening/driver-kit.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -71,6 +72,25 @@ describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => 
     const { driver } = await import(path);
     expect(typeof driver, `test/functions/${folder}/driver.ts exports driver`).toBe('function');
     expect(driver().id).toBe(id);
+  });
+
+  it('its driver names its cold-start floor, fuzzes one of its own samples, and gives the bench its failed-call code', async () => {
+    const path = join(ROOT, 'test', 'functions', folder, 'driver.ts');
+    if (!existsSync(path)) expect.fail(`test/functions/${folder}/driver.ts is missing`);
+    const d = (await import(path)).driver() as Driver;
+    const where = `test/functions/${folder}/driver.ts`;
+
+    expect(typeof d.floor, `${where}: no \`floor\` (bench/cold-start.ts measures it against one)`).toBe(
+      'string',
+    );
+    expect(
+      existsSync(join(ROOT, 'bench', 'floors', `${d.floor}.ts`)),
+      `${where}: no bench/floors/${d.floor}.ts`,
+    ).toBe(true);
+    expect(d.fuzz?.sample, `${where}: no \`fuzz\` spec`).toMatch(new RegExp(`^${folder}/[^/]+\\.json$`));
+    expect(existsSync(join(ROOT, 'events', d.fuzz.sample)), `events/${d.fuzz.sample}`).toBe(true);
+    expect(typeof d.fuzz.check, `${where}: fuzz.check`).toBe('function');
+    expect(d.failedCode, `${where}: no \`failedCode\``).toMatch(/^[A-Za-z][\w.]+$/);
   });
 
   it('has a sample of every event it owns (creations and tampers)', () => {
