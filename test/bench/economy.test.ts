@@ -44,7 +44,8 @@ describe('bench: API economy', () => {
     const calls = Object.fromEntries(results.map((r) => [`${r.id} ${r.scenario}`, r.calls]));
     for (const d of DRIVERS) {
       for (const scenario of ['duplicate', 'excluded', 'ignored', 'rejected'] as const)
-        if (`${d.id} ${scenario}` in calls) expect(calls[`${d.id} ${scenario}`], `${d.id} ${scenario}`).toBe(0);
+        if (`${d.id} ${scenario}` in calls)
+          expect(calls[`${d.id} ${scenario}`], `${d.id} ${scenario}`).toBe(0);
       expect(calls[`${d.id} compliant`], `${d.id} compliant`).toBe(d.callsPerRead);
       expect(calls[`${d.id} non-compliant`], `${d.id} non-compliant`).toBe(2 * d.callsPerRead + 1);
     }
