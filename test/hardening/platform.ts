@@ -2,11 +2,11 @@
  * A function's deployed entry, found from its manifest (functions/<cloud>/<folder>/handler.ts) and
  * built as its platform builds it: on AWS the Lambda handler (`createHandler`), on Alibaba Cloud
  * the Function Compute adapter (`createFcHandler` with the folder's `handlerOptions`). The suites
- * that go through the platform (tamper, secrets) use this instead of a table of handler imports.
+ * that go through the platform (tamper restore, the demo's rows for functions its tour does not
+ * cover) use this instead of a table of handler imports. Runs under vitest and under tsx alike.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { vi } from 'vitest';
 import type { EngineDeps } from '#core/engine';
 import type { IdempotencyStore } from '#core/idempotency';
 import type { FunctionId, Outcome } from '#core/outcome';
@@ -15,7 +15,7 @@ import { createFcHandler, type FcContext, type FcHandlerOptions } from '../../fu
 import type { HandlerDeps } from '../../functions/aws/log-group-kms/handler.ts';
 import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import type { Driver, EventJson } from './driver-kit.ts';
+import { type Driver, type EventJson, setEnv } from './driver-kit.ts';
 
 /** The Alibaba Cloud account and region the FC contexts of the suites run in. */
 export const FC_ACCOUNT = '1234567890123456';
@@ -80,7 +80,7 @@ export async function platformEntry(
   };
   if (manifestOf(d.id).cloud === 'aws') {
     // The module builds its own `handler` at import (Lambda init), from the process environment.
-    if (deps.env.ATREST_CONFIG_JSON) vi.stubEnv('ATREST_CONFIG_JSON', deps.env.ATREST_CONFIG_JSON);
+    if (deps.env.ATREST_CONFIG_JSON) setEnv('ATREST_CONFIG_JSON', deps.env.ATREST_CONFIG_JSON);
     const module = await handlerModule(d.id);
     if (typeof module.createHandler !== 'function')
       throw new Error(`${d.id}: its handler.ts exports no createHandler`);
