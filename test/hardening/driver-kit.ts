@@ -22,7 +22,7 @@ import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { createAlicloudApi } from '../../functions/alicloud/openapi.ts';
 import { manifestOf } from '../../functions/manifests.ts';
-import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
+import { type Acs3Credential, EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import type { EmulatedService, Fault } from '../emulator/harness.ts';
 import { type Hints, hostileString } from './arbitraries.ts';
 import type { CallKind } from './lag-proxy.ts';
@@ -114,6 +114,15 @@ export const NOT_READY_NA = {
   na: 'the API has no "exists but not ready" state: the resource takes the key as soon as it exists',
 } as const;
 
+export interface StartOptions {
+  /**
+   * The only credentials its emulator accepts (the secrets suite's known dummies), in Alibaba
+   * Cloud's naming (an AWS driver takes accessKeySecret as the secret access key). Default: the
+   * emulator's own.
+   */
+  credentials?: Acs3Credential[];
+}
+
 /** How the fuzzers (test/hardening/fuzz.test.ts, endpoints.test.ts) reach past its envelope checks. */
 export interface FuzzSpec {
   /** The zod schema of its event envelope. */
@@ -148,7 +157,7 @@ export interface Driver {
   /** API calls one logical read makes (ECS's default key: the status, then the key). */
   readonly callsPerRead: number;
   readonly faults: Faults;
-  start(): Promise<void>;
+  start(options?: StartOptions): Promise<void>;
   stop(): Promise<void>;
   /** Empty state, no faults, empty call log. */
   reset(): void;
@@ -228,7 +237,7 @@ export interface Emulator {
 
 /** A driver's lifecycle specifics; `defineDriver` does the rest the same way for every function. */
 export interface Lifecycle<E extends Emulator> {
-  start(): Promise<E>;
+  start(options: StartOptions): Promise<E>;
   /** Empties the emulator's state; the kit then clears its faults and call log. */
   clear(emulator: E): void;
   /** The endpoint variable its clients read (CONTRACT.md section 4). */
@@ -289,8 +298,8 @@ export function defineDriver<E extends Emulator, S extends Specifics>(
     get url() {
       return emulator().url;
     },
-    async start() {
-      running = await life.start();
+    async start(options: StartOptions = {}) {
+      running = await life.start(options);
       main = undefined;
     },
     async stop() {

@@ -50,7 +50,7 @@ export function ackClusterDriver() {
   return defineDriver(
     {
       // conflictWindowMs 0: only injected faults conflict, so retries and follow-ups are not 409s.
-      start: () => startAck({ updatingReads: 1, conflictWindowMs: 0 }),
+      start: (o) => startAck({ updatingReads: 1, conflictWindowMs: 0, ...o }),
       clear(e) {
         for (const c of e.clusters.all()) e.clusters.delete(c.clusterId);
       },

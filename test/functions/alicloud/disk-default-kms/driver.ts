@@ -51,7 +51,7 @@ function inRegion(path: string, i: number, eventId?: string, tag?: 'tamper' | 'o
 export function ecsDiskDefaultDriver() {
   return defineDriver(
     {
-      start: () => startEcs(),
+      start: (o) => startEcs(o),
       clear(e) {
         for (let i = 0; i <= 32; i++) e.state.seedRegion(ecsRegion(i), { encrypted: false });
       },

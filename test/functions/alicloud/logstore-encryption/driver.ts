@@ -36,7 +36,7 @@ const logstore = (i: number) => (i === 0 ? 'access-log' : `access-log-${i}`);
 export function slsLogstoreDriver() {
   return defineDriver(
     {
-      start: () => startSls(),
+      start: (o) => startSls(o),
       clear(e) {
         e.state.projects.clear();
         e.state.hosts.length = 0;

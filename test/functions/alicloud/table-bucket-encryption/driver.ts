@@ -44,7 +44,7 @@ const arnOrHostile = () =>
 export function ossTableBucketDriver() {
   return defineDriver(
     {
-      start: () => startOssTables(),
+      start: (o) => startOssTables(o),
       clear(e) {
         e.state.buckets.clear();
       },

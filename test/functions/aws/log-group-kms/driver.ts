@@ -46,10 +46,15 @@ export function awsLogGroupDriver() {
   const ownTimeout = TIMEOUT_MS + awsDrivers++;
   return defineDriver(
     {
-      async start() {
-        const { service, state } = await startCloudWatchLogs();
-        setEnv('AWS_ACCESS_KEY_ID', DUMMY_CREDENTIALS.accessKeyId);
-        setEnv('AWS_SECRET_ACCESS_KEY', DUMMY_CREDENTIALS.secretAccessKey);
+      async start(o) {
+        const credentials = (o.credentials ?? []).map((c) => ({
+          accessKeyId: c.accessKeyId,
+          secretAccessKey: c.accessKeySecret,
+        }));
+        const { service, state } = await startCloudWatchLogs(credentials.length > 0 ? { credentials } : {});
+        const [signer = DUMMY_CREDENTIALS] = credentials;
+        setEnv('AWS_ACCESS_KEY_ID', signer.accessKeyId);
+        setEnv('AWS_SECRET_ACCESS_KEY', signer.secretAccessKey);
         setEnv('AWS_REGION', 'us-east-1');
         setEnv(ENDPOINT, service.url);
         return { service, state, url: service.url, stop: () => service.stop() };
