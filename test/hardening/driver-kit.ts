@@ -123,6 +123,20 @@ export interface StartOptions {
   credentials?: Acs3Credential[];
 }
 
+/** Which kind of sample: the creation, the tamper, or the event atrest's own restoring write produces. */
+export type SampleKind = 'creation' | 'tamper' | 'own';
+
+/** A driver's sample events (paths under events/) and where resource `index` goes in each. */
+export interface Samples {
+  readonly creation: string;
+  /** Its main tamper event (CONTRACT.md section 6). */
+  readonly tamper: string;
+  /** The event of atrest's own restoring write (often the tamper sample, turned into the restore). */
+  readonly own: string;
+  /** Writes resource `index` (and, for `own`, the restored setting) into a copy of the sample. */
+  place(event: EventJson, index: number, kind: SampleKind): void;
+}
+
 /** How the fuzzers (test/hardening/fuzz.test.ts, endpoints.test.ts) reach past its envelope checks. */
 export interface FuzzSpec {
   /** The zod schema of its event envelope. */
@@ -179,6 +193,8 @@ export interface Driver {
   remediator(endpoint?: string): AnyRemediator;
   /** The real remediator with its production clients, endpoints from `env` only: no emulator needed. */
   make(env: Record<string, string>): AnyRemediator;
+  /** Its sample events (under events/) and where a resource goes in them. */
+  readonly samples: Samples;
   /** The sample event for resource `index`. */
   event(index?: number, eventId?: string): EventJson;
   /** What a request is, for the lag proxy. */
@@ -262,6 +278,9 @@ export type Specifics = Omit<
   | 'make'
   | 'kindOf'
   | 'restoreEndpoint'
+  | 'event'
+  | 'tamperEvent'
+  | 'ownWriteEvent'
 > &
   Partial<Pick<Driver, 'make' | 'kindOf' | 'restoreEndpoint'>>;
 
@@ -321,9 +340,19 @@ export function defineDriver<E extends Emulator, S extends Specifics>(
     make: (e: Record<string, string>) => life.build(e, true),
     kindOf: kindByMethod,
     restoreEndpoint() {},
+    event: (i = 0, eventId?: string) => placed('creation', i, eventId),
+    tamperEvent: (i = 0, eventId?: string) => placed('tamper', i, eventId),
+    ownWriteEvent: (i = 0, eventId?: string) => placed('own', i, eventId),
   };
   const self = driver as unknown as Driver & S & { readonly emulator: E };
-  Object.assign(driver, specifics(emulator, self));
+  const own = specifics(emulator, self);
+  /** The sample of `kind` as delivery `i`: its ids set (tamper-… / own-… inside), resource `i` placed. */
+  function placed(kind: SampleKind, i: number, eventId?: string): EventJson {
+    const e = sampleFor(own.samples[kind], i, eventId, kind === 'creation' ? undefined : kind);
+    own.samples.place(e, i, kind);
+    return e;
+  }
+  Object.assign(driver, own);
   return self;
 }
 

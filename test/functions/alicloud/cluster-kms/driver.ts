@@ -26,7 +26,6 @@ import {
   type MatrixExpect,
   nameOrHostile,
   RETRY,
-  sampleFor,
 } from '../../../hardening/driver-kit.ts';
 
 /** The fault matrix's answer where ACK's conflict means "later": deferred, the record released. */
@@ -113,6 +112,19 @@ export function ackClusterDriver() {
           ...(endpointFor('CS', t.region, {}).host === `cs.${t.region}.aliyuncs.com` ? [] : ['host']),
         ],
       },
+      samples: {
+        creation: 'alicloud/cluster-kms/create-cluster.json',
+        tamper: 'alicloud/cluster-kms/update-kms-encryption-disable.json',
+        own: 'alicloud/cluster-kms/update-kms-encryption-disable.json',
+        place(e, i, kind) {
+          e.data.referencedResources['ACS::CS::Cluster'] = [clusterId(i)];
+          if (kind === 'creation') e.data.responseElements.cluster_id = clusterId(i);
+          else e.data.requestParameters.ClusterId = clusterId(i);
+          // atrest's restore: encryption on, with the configured key.
+          if (kind === 'own')
+            Object.assign(e.data.requestParameters, { disable_encryption: false, kms_key_id: ACK_KEY });
+        },
+      },
       seed(i = 0) {
         emulator().clusters.seed({ clusterId: clusterId(i) });
       },
@@ -135,25 +147,6 @@ export function ackClusterDriver() {
         const code = kind === 'disabled' ? 'InvalidParameter.KmsKeyDisabled' : 'InvalidParameter.KmsKeyId';
         self.service.failNext('UpdateKMSEncryption', { status: 400, code, times: 99 });
         return { config: self.config(), code };
-      },
-      event(i = 0, eventId?: string) {
-        const e = sampleFor('alicloud/cluster-kms/create-cluster.json', i, eventId);
-        e.data.responseElements.cluster_id = clusterId(i);
-        e.data.referencedResources['ACS::CS::Cluster'] = [clusterId(i)];
-        return e;
-      },
-      tamperEvent(i = 0, eventId?: string) {
-        const e = sampleFor('alicloud/cluster-kms/update-kms-encryption-disable.json', i, eventId, 'tamper');
-        e.data.requestParameters.ClusterId = clusterId(i);
-        e.data.referencedResources['ACS::CS::Cluster'] = [clusterId(i)];
-        return e;
-      },
-      ownWriteEvent(i = 0, eventId?: string) {
-        const e = self.tamperEvent(i, eventId);
-        e.data.eventId = `own-${e.id}`;
-        e.data.requestParameters.disable_encryption = false;
-        e.data.requestParameters.kms_key_id = ACK_KEY;
-        return e;
       },
       strip(i = 0) {
         emulator().clusters.seed({ clusterId: clusterId(i), kmsKeyId: ACK_KEY, disableEncryption: true });

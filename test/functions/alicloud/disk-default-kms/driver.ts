@@ -30,7 +30,6 @@ import {
   NOT_READY_NA,
   RETRY,
   sample,
-  sampleFor,
 } from '../../../hardening/driver-kit.ts';
 import type { CallKind } from '../../../hardening/lag-proxy.ts';
 
@@ -38,15 +37,6 @@ export const ECS_KEY = '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
 const ECS_MISSING_KEY = 'ffffffff-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
 /** Resource `i` of this function is a region's account-level setting. */
 export const ecsRegion = (i: number): string => (i === 0 ? 'cn-hangzhou' : `cn-hardening-${i}`);
-
-/** The event, as delivery `i`, in the region of resource `i`. */
-function inRegion(path: string, i: number, eventId?: string, tag?: 'tamper' | 'own') {
-  const e = sampleFor(path, i, eventId, tag);
-  e.aliyunregionid = ecsRegion(i);
-  e.data.acsRegion = ecsRegion(i);
-  if (e.data.requestParameters) e.data.requestParameters.RegionId = ecsRegion(i);
-  return e;
-}
 
 export function ecsDiskDefaultDriver() {
   return defineDriver(
@@ -106,6 +96,18 @@ export function ecsDiskDefaultDriver() {
           ...(endpointFor('ECS', t.region, {}).host === `ecs.${t.region}.aliyuncs.com` ? [] : ['host']),
         ],
       },
+      samples: {
+        creation: 'alicloud/disk-default-kms/enable-disk-encryption-by-default.json',
+        tamper: 'alicloud/disk-default-kms/reset-disk-default-kms-key-id.json',
+        own: 'alicloud/disk-default-kms/modify-disk-default-kms-key-id.json',
+        // Resource `i` is a region: the event happens there.
+        place(e, i, kind) {
+          e.aliyunregionid = ecsRegion(i);
+          e.data.acsRegion = ecsRegion(i);
+          if (e.data.requestParameters) e.data.requestParameters.RegionId = ecsRegion(i);
+          if (kind === 'own') e.data.requestParameters.KMSKeyId = ECS_KEY;
+        },
+      },
       seed(i = 0) {
         const region = ecsRegion(i);
         const state = emulator().state;
@@ -141,24 +143,10 @@ export function ecsDiskDefaultDriver() {
           code: 'InvalidOperation.KMSKeyIdNotFound',
         };
       },
-      event: (i = 0, eventId?: string) =>
-        inRegion('alicloud/disk-default-kms/enable-disk-encryption-by-default.json', i, eventId),
       kindOf(req: IncomingMessage): CallKind {
         const action = String(req.headers['x-acs-action'] ?? '');
         if (action.startsWith('Describe')) return 'read';
         return action.startsWith('Modify') || action.startsWith('Enable') ? 'write' : undefined;
-      },
-      tamperEvent: (i = 0, eventId?: string) =>
-        inRegion('alicloud/disk-default-kms/reset-disk-default-kms-key-id.json', i, eventId, 'tamper'),
-      ownWriteEvent(i = 0, eventId?: string) {
-        const e = inRegion(
-          'alicloud/disk-default-kms/modify-disk-default-kms-key-id.json',
-          i,
-          eventId,
-          'own',
-        );
-        e.data.requestParameters.KMSKeyId = ECS_KEY;
-        return e;
       },
       strip(i = 0) {
         // ResetDiskDefaultKMSKeyId: default encryption stays on, with the service key.

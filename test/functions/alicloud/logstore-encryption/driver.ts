@@ -26,7 +26,6 @@ import {
   nameOrHostile,
   RETRY,
   regional,
-  sampleFor,
 } from '../../../hardening/driver-kit.ts';
 
 const SLS_PROJECT = 'app-logs-prod';
@@ -102,6 +101,17 @@ export function slsLogstoreDriver() {
           ...(endpointFor('SLS', t.region, {}).host === `${t.region}.log.aliyuncs.com` ? [] : ['host']),
         ],
       },
+      samples: {
+        creation: 'alicloud/logstore-encryption/create-logstore.json',
+        tamper: 'alicloud/logstore-encryption/update-logstore-encryption-disable.json',
+        own: 'alicloud/logstore-encryption/update-logstore-encryption-disable.json',
+        place(e, i, kind) {
+          e.data.requestParameters.logstoreName = logstore(i);
+          e.data.referencedResources['ACS::SLS::LogStore'] = [`${SLS_PROJECT}/${logstore(i)}`];
+          // atrest's restore switches encryption back on.
+          if (kind === 'own') e.data.requestParameters.enable = true;
+        },
+      },
       seed(i = 0) {
         emulator().state.seedLogstore(SLS_PROJECT, logstore(i));
       },
@@ -142,29 +152,6 @@ export function slsLogstoreDriver() {
           }),
           code: 'ParameterInvalid',
         };
-      },
-      event(i = 0, eventId?: string) {
-        const e = sampleFor('alicloud/logstore-encryption/create-logstore.json', i, eventId);
-        e.data.requestParameters.logstoreName = logstore(i);
-        e.data.referencedResources['ACS::SLS::LogStore'] = [`${SLS_PROJECT}/${logstore(i)}`];
-        return e;
-      },
-      tamperEvent(i = 0, eventId?: string) {
-        const e = sampleFor(
-          'alicloud/logstore-encryption/update-logstore-encryption-disable.json',
-          i,
-          eventId,
-          'tamper',
-        );
-        e.data.requestParameters.logstoreName = logstore(i);
-        e.data.referencedResources['ACS::SLS::LogStore'] = [`${SLS_PROJECT}/${logstore(i)}`];
-        return e;
-      },
-      ownWriteEvent(i = 0, eventId?: string) {
-        const e = self.tamperEvent(i, eventId);
-        e.data.eventId = `own-${e.id}`;
-        e.data.requestParameters.enable = true;
-        return e;
       },
       strip(i = 0) {
         // Only `enable` can change once set: the tamper switches it off, type and key stay.

@@ -28,7 +28,6 @@ import {
   nameOrHostile,
   RETRY,
   regional,
-  sampleFor,
 } from '../../../hardening/driver-kit.ts';
 
 const OSS_KMS_KEY = 'acs:kms:cn-hangzhou:1234567890123456:key/key-hardening';
@@ -104,6 +103,22 @@ export function ossTableBucketDriver() {
           ];
         },
       },
+      samples: {
+        creation: 'alicloud/table-bucket-encryption/create-table-bucket.json',
+        tamper: 'alicloud/table-bucket-encryption/delete-table-bucket-encryption.json',
+        own: 'alicloud/table-bucket-encryption/put-table-bucket-encryption-other.json',
+        place(e, i, kind) {
+          if (kind === 'creation') {
+            e.data.requestParameters.name = bucketName(i);
+            e.data.responseElements.arn = bucketArn(i);
+          } else if (kind === 'tamper') e.data.requestParameters.tableBucketARN = bucketArn(i);
+          else
+            e.data.requestParameters = {
+              tableBucketARN: bucketArn(i),
+              encryptionConfiguration: { sseAlgorithm: 'AES256' },
+            };
+        },
+      },
       seed(i = 0) {
         emulator().state.seedBucket(bucketName(i));
       },
@@ -135,35 +150,6 @@ export function ossTableBucketDriver() {
           } as Config,
           code: 'InvalidArgument',
         };
-      },
-      event(i = 0, eventId?: string) {
-        const e = sampleFor('alicloud/table-bucket-encryption/create-table-bucket.json', i, eventId);
-        e.data.requestParameters.name = bucketName(i);
-        e.data.responseElements.arn = bucketArn(i);
-        return e;
-      },
-      tamperEvent(i = 0, eventId?: string) {
-        const e = sampleFor(
-          'alicloud/table-bucket-encryption/delete-table-bucket-encryption.json',
-          i,
-          eventId,
-          'tamper',
-        );
-        e.data.requestParameters.tableBucketARN = bucketArn(i);
-        return e;
-      },
-      ownWriteEvent(i = 0, eventId?: string) {
-        const e = sampleFor(
-          'alicloud/table-bucket-encryption/put-table-bucket-encryption-other.json',
-          i,
-          eventId,
-          'own',
-        );
-        e.data.requestParameters = {
-          tableBucketARN: bucketArn(i),
-          encryptionConfiguration: { sseAlgorithm: 'AES256' },
-        };
-        return e;
       },
       strip(i = 0) {
         emulator().state.seedBucket(bucketName(i));

@@ -26,7 +26,6 @@ import {
   NOT_READY_NA,
   nameOrHostile,
   RETRY,
-  sampleFor,
   setEnv,
   TIMEOUT_MS,
 } from '../../../hardening/driver-kit.ts';
@@ -136,6 +135,15 @@ export function awsLogGroupDriver() {
           ...(t.resource === logGroupArn(t.region, t.account, String(t.logGroupName)) ? [] : ['resource']),
         ],
       },
+      samples: {
+        creation: 'aws/log-group-kms/create-log-group.json',
+        tamper: 'aws/log-group-kms/disassociate-kms-key.json',
+        own: 'aws/log-group-kms/associate-kms-key-other-key.json',
+        place(e, i, kind) {
+          if (kind === 'own') e.detail.requestParameters = { logGroupName: name(i), kmsKeyId: AWS_KEY };
+          else e.detail.requestParameters.logGroupName = name(i);
+        },
+      },
       // The production factory: endpoints come from the process environment (the AWS SDK's way).
       make: () => createLogGroupKms(),
       seed(i = 0) {
@@ -158,11 +166,6 @@ export function awsLogGroupDriver() {
           code: 'InvalidParameterException',
         };
       },
-      event(i = 0, eventId?: string) {
-        const e = sampleFor('aws/log-group-kms/create-log-group.json', i, eventId);
-        e.detail.requestParameters.logGroupName = name(i);
-        return e;
-      },
       kindOf(req: IncomingMessage): CallKind {
         const target = String(req.headers['x-amz-target'] ?? '');
         if (target.endsWith('.AssociateKmsKey')) return 'write';
@@ -170,16 +173,6 @@ export function awsLogGroupDriver() {
       },
       restoreEndpoint() {
         setEnv(ENDPOINT, self.url);
-      },
-      tamperEvent(i = 0, eventId?: string) {
-        const e = sampleFor('aws/log-group-kms/disassociate-kms-key.json', i, eventId, 'tamper');
-        e.detail.requestParameters.logGroupName = name(i);
-        return e;
-      },
-      ownWriteEvent(i = 0, eventId?: string) {
-        const e = sampleFor('aws/log-group-kms/associate-kms-key-other-key.json', i, eventId, 'own');
-        e.detail.requestParameters = { logGroupName: name(i), kmsKeyId: AWS_KEY };
-        return e;
       },
       strip(i = 0) {
         emulator().state.seedLogGroup(name(i));
