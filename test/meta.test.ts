@@ -72,7 +72,7 @@ describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => 
     expect(driver().id).toBe(id);
   });
 
-  it('its driver names its cold-start floor, fuzzes one of its own samples, and gives the bench its failed-call code', async () => {
+  it('its driver names its cold-start floor, its own samples (fuzzed, created, tampered, restored) and its failed-call code', async () => {
     const path = join(ROOT, 'test', 'functions', folder, 'driver.ts');
     if (!existsSync(path)) expect.fail(`test/functions/${folder}/driver.ts is missing`);
     const d = (await import(path)).driver() as Driver;
@@ -89,6 +89,11 @@ describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => 
     expect(existsSync(join(ROOT, 'events', d.fuzz.sample)), `events/${d.fuzz.sample}`).toBe(true);
     expect(typeof d.fuzz.check, `${where}: fuzz.check`).toBe('function');
     expect(d.failedCode, `${where}: no \`failedCode\``).toMatch(/^[A-Za-z][\w.]+$/);
+    for (const kind of ['creation', 'tamper', 'own'] as const) {
+      const path = d.samples?.[kind] ?? '';
+      expect(path, `${where}: samples.${kind}`).toMatch(new RegExp(`^${folder}/[^/]+\\.json$`));
+      expect(existsSync(join(ROOT, 'events', path)), `events/${path}`).toBe(true);
+    }
   });
 
   it('has a sample of every event it owns (creations and tampers)', () => {
