@@ -170,6 +170,8 @@ export interface Driver {
   readonly writeAction: string;
   /** API calls one logical read makes (ECS's default key: the status, then the key). */
   readonly callsPerRead: number;
+  /** The call a logical read starts with, whose answer decides the state, when it is not readAction. */
+  readonly firstReadAction?: string;
   readonly faults: Faults;
   start(options?: StartOptions): Promise<void>;
   stop(): Promise<void>;

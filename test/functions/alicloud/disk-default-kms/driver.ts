@@ -72,6 +72,8 @@ export function ecsDiskDefaultDriver() {
       readAction: 'DescribeDiskDefaultKMSKeyId',
       writeAction: 'ModifyDiskDefaultKMSKeyId',
       callsPerRead: 2,
+      // The status comes first; the key only when default encryption is on.
+      firstReadAction: 'DescribeDiskEncryptionByDefaultStatus',
       faults: {
         // ECS documents no conflict code for the account-default APIs: HTTP 409 assumed (UNCONFIRMED).
         conflict: { status: 409, code: 'OperationConflict' },
