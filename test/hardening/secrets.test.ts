@@ -11,24 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format, inspect } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { createFcHandler, type FcContext, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
-import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { main } from '../../functions/cli/main.ts';
 import { configSection, manifestOf } from '../../functions/manifests.ts';
 import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import type { AckEmulator } from '../emulator/ack.ts';
-import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';
 import { type FcEmulator, startFc } from '../emulator/fc.ts';
-import type { EmulatedService } from '../emulator/harness.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import { ACK_KEY, AWS_KEY, allDrivers, clusterId, type Driver } from './drivers.ts';
-import { fcOptionsOf } from './platform.ts';
+import { ACK_KEY, type AnyRemediator, allDrivers, clusterId, type Driver } from './drivers.ts';
+import { fcOptionsOf, handlerModule, lambdaContext } from './platform.ts';
 
 // Known dummy secrets: distinctive, so any leak (whole or in part) is found by substring.
 const AWS = {
@@ -67,8 +62,10 @@ const sample = (path: string) =>
     unknown
   >;
 
-/** Every Alibaba Cloud function, each through its test kit driver against an emulator that accepts only ALI. */
-const ALI_DRIVERS = allDrivers().filter((d) => manifestOf(d.id).cloud === 'alicloud');
+/** Every function, each through its test kit driver against an emulator that accepts only the dummies. */
+const DRIVERS = allDrivers();
+const ALI_DRIVERS = DRIVERS.filter((d) => manifestOf(d.id).cloud === 'alicloud');
+const AWS_DRIVERS = DRIVERS.filter((d) => manifestOf(d.id).cloud === 'aws');
 const driverOf = (id: string): Driver => {
   const d = ALI_DRIVERS.find((x) => x.id === id);
   if (!d) throw new Error(`no driver of ${id}`);
@@ -77,7 +74,6 @@ const driverOf = (id: string): Driver => {
 /** Resource 7 of each driver: not one another describe block uses. */
 const R = 7;
 
-let logs: { service: EmulatedService; state: CloudWatchLogsState };
 let fcEmu: FcEmulator;
 let ots: RunningTablestore;
 // The CLI asks STS (GetCallerIdentity) for its own account: those calls must not leak either.
@@ -86,10 +82,10 @@ let dir: string;
 
 beforeAll(async () => {
   const ali = [ALI];
-  logs = await startCloudWatchLogs({
-    credentials: [{ accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey }],
-  });
-  logs.state.seedKey(AWS_KEY);
+  for (const d of AWS_DRIVERS) {
+    await d.start({ credentials: [{ accessKeyId: AWS.accessKeyId, accessKeySecret: AWS.secretAccessKey }] });
+    d.reset();
+  }
   for (const d of ALI_DRIVERS) {
     await d.start({ credentials: ali });
     d.reset();
@@ -103,7 +99,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS.secretAccessKey);
   vi.stubEnv('AWS_SESSION_TOKEN', AWS.sessionToken);
   vi.stubEnv('AWS_REGION', 'us-east-1');
-  vi.stubEnv('AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', logs.service.url);
+  for (const [name, value] of Object.entries(endpoints())) vi.stubEnv(name, value);
   vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.env.AWS_ENDPOINT_URL_STS);
 
   // Capture every line: console (vitest's) and the raw streams (Powertools Logger writes there).
@@ -119,32 +115,16 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
-  await Promise.all([
-    logs.service.stop(),
-    ...ALI_DRIVERS.map((d) => d.stop()),
-    fcEmu.stop(),
-    ots.stop(),
-    sts.stop(),
-  ]);
+  await Promise.all([...DRIVERS.map((d) => d.stop()), fcEmu.stop(), ots.stop(), sts.stop()]);
 });
 
-describe('aws.log-group-kms: the Lambda handler', () => {
-  const config: Config = { aws: { logGroupKms: { kmsKeyArn: AWS_KEY } }, retry: { maxAttempts: 2 } };
-  const context = {
-    functionName: 'atrest-log-group-kms',
-    awsRequestId: 'req-secrets',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:atrest-log-group-kms',
-    memoryLimitInMB: '256',
-    getRemainingTimeInMillis: () => 60_000,
-  } as unknown as Context;
-  const event = (name: string) => {
-    const e = sample('aws/log-group-kms/create-log-group.json') as { detail: { requestParameters: object } };
-    e.detail.requestParameters = { logGroupName: name };
-    return e;
-  };
-  const invoke = async (name: string, remediator?: ReturnType<typeof createLogGroupKms>) => {
+describe.each(AWS_DRIVERS.map((d) => [d.id, d] as const))('%s: the Lambda handler', (_id, d) => {
+  const config = { ...d.config(), retry: { maxAttempts: 2 } };
+  const invoke = async (i: number, remediator?: AnyRemediator) => {
+    // The module builds its own `handler` at import (Lambda init), from the process environment.
     vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
-    const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
+    const { createHandler } = await handlerModule(d.id);
+    if (createHandler === undefined) throw new Error(`${d.id}: its handler.ts exports no createHandler`);
     const handler = createHandler({
       env: { ATREST_CONFIG_JSON: JSON.stringify(config) },
       logger: new Logger({ serviceName: 'atrest', logLevel: 'DEBUG' }),
@@ -153,47 +133,42 @@ describe('aws.log-group-kms: the Lambda handler', () => {
       ...(remediator ? { remediator } : {}),
     });
     try {
-      seen(await handler(event(name), context));
+      seen(await handler(d.event(i), lambdaContext(d.id)));
     } catch (error) {
       thrown(error);
     }
   };
 
   it('success, denial, reset connection and a rejected signature leak no secret', async () => {
-    logs.state.seedLogGroup('/secrets/ok').seedLogGroup('/secrets/denied').seedLogGroup('/secrets/reset');
-    logs.state.seedLogGroup('/secrets/wrong');
-    logs.service.failNext('AssociateKmsKey', { status: 400, code: 'AccessDeniedException', times: 1 });
+    for (const i of [1, 2, 3, 4]) d.seed(i);
+    d.service.failNext(d.writeAction, { ...d.faults.denied, times: 1 });
     const before = texts.length;
 
-    await invoke('/secrets/denied');
-    logs.service.failNext('DescribeLogGroups', {
-      status: 0,
-      code: 'ECONNRESET',
-      transport: 'reset',
-      times: 1,
-    });
-    await invoke('/secrets/reset');
-    await invoke('/secrets/ok');
-    const wrong = new CloudWatchLogsClient({
-      region: 'us-east-1',
-      maxAttempts: 1,
-      credentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: WRONG_SECRET },
-    });
-    await invoke('/secrets/wrong', createLogGroupKms({ client: () => wrong }));
+    await invoke(2);
+    d.service.failNext(d.readAction, { status: 0, code: 'ECONNRESET', transport: 'reset', times: 1 });
+    await invoke(3);
+    await invoke(1);
+    // A client of its own, resolving its credentials at its first request: a wrong secret.
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', WRONG_SECRET);
+    try {
+      await invoke(4, d.remediator(d.url));
+    } finally {
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS.secretAccessKey);
+    }
 
     const lines = texts.slice(before).join('\n');
     expect(lines).toContain('"outcome":"applied"');
-    expect(lines).toContain('AccessDeniedException');
+    expect(lines).toContain(d.faults.denied.code);
     expect(lines).toMatch(/InvalidSignatureException|SignatureDoesNotMatch/);
-    expect(logs.state.logGroup('/secrets/ok')?.kmsKeyId).toBe(AWS_KEY);
+    expect(d.encrypted(1)).toBe(true);
   });
 });
 
-/** Every Alibaba Cloud function's endpoint variable, naming its driver's emulator. */
-const aliEndpoints = (): Record<string, string> => Object.assign({}, ...ALI_DRIVERS.map((d) => d.env()));
+/** Every function's endpoint variable, naming its driver's emulator. */
+const endpoints = (): Record<string, string> => Object.assign({}, ...DRIVERS.map((d) => d.env()));
 
 const aliEnv = (config: Config): Record<string, string> => ({
-  ...aliEndpoints(),
+  ...endpoints(),
   ALIBABA_CLOUD_ENDPOINT_FC: fcEmu.url,
   ATREST_OTS_ENDPOINT: ots.endpoint,
   ATREST_OTS_INSTANCE: ots.instanceName,
@@ -213,7 +188,12 @@ describe.each(ALI_DRIVERS.map((d) => [d.id, d] as const))('%s: the Function Comp
   const run = async (context: FcContext, overrides: Partial<FcHandlerOptions> = {}) => {
     const options = await fcOptionsOf(d.id);
     const handler = createFcHandler(
-      options({ env: aliEnv(d.config()), engine: { sleep: async () => {} }, log: seen, ...overrides }),
+      options({
+        env: { ...aliEnv(d.config()), ...d.env() },
+        engine: { sleep: async () => {} },
+        log: seen,
+        ...overrides,
+      }),
     );
     try {
       seen(await handler(Buffer.from(JSON.stringify(d.event(R))), context));
@@ -272,20 +252,17 @@ describe('alicloud.cluster-kms: a re-queue through Function Compute', () => {
 
 describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
   it('every function, success and failure, leaks no secret', async () => {
-    const config: Config = {
-      aws: { logGroupKms: { kmsKeyArn: AWS_KEY } },
-      alicloud: Object.fromEntries(
-        ALI_DRIVERS.map((d) => [manifestOf(d.id).section, configSection(d.id, d.config())]),
-      ),
-      retry: { maxAttempts: 2 },
-    };
+    const config = { retry: { maxAttempts: 2 } } as Config & Record<string, Record<string, unknown>>;
+    for (const d of DRIVERS) {
+      const { cloud, section } = manifestOf(d.id);
+      config[cloud] = { ...config[cloud], [section]: configSection(d.id, d.config()) };
+    }
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const events = [sample('aws/log-group-kms/create-log-group.json'), ...ALI_DRIVERS.map((d) => d.event(R))];
+    const events = DRIVERS.map((d) => d.event(R));
     const eventsFile = join(dir, 'events.json');
     writeFileSync(eventsFile, JSON.stringify(events));
-    logs.state.seedLogGroup('/app/orders/api');
-    for (const d of ALI_DRIVERS) d.seed(R);
+    for (const d of DRIVERS) d.seed(R);
     // The first one's write is denied, every try: a failure, with the service's own answer.
     const [denied] = ALI_DRIVERS as [Driver];
     denied.service.failNext(denied.writeAction, { ...denied.faults.denied, times: 9 });
@@ -300,7 +277,7 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
         ALIBABA_CLOUD_ACCESS_KEY_ID: ALI.accessKeyId,
         ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALI.accessKeySecret,
         ALIBABA_CLOUD_SECURITY_TOKEN: ALI.securityToken,
-        ...aliEndpoints(),
+        ...endpoints(),
         ALIBABA_CLOUD_ENDPOINT_STS: sts.env.ALIBABA_CLOUD_ENDPOINT_STS,
       },
     });
@@ -308,13 +285,9 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
 
     const lines = out.map((l) => JSON.parse(l) as Outcome);
     expect(code).toBe(1);
-    expect(lines.map((l) => [l.function, l.outcome])).toEqual([
-      ['aws.log-group-kms', 'applied'],
-      ...ALI_DRIVERS.map((d) => [
-        d.id,
-        d === denied ? 'failed' : expect.stringMatching(/^(applied|compliant)$/),
-      ]),
-    ]);
+    expect(lines.map((l) => [l.function, l.outcome])).toEqual(
+      DRIVERS.map((d) => [d.id, d === denied ? 'failed' : expect.stringMatching(/^(applied|compliant)$/)]),
+    );
   });
 });
 

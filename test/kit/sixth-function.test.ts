@@ -3,7 +3,8 @@
  * alicloud.table-bucket-encryption under another id), its samples, its driver, and its one
  * registration in functions/manifests.ts — is scaffolded in a copy of the repository, and the
  * suites run there unedited: the meta-test, fuzzing, the endpoint checks, the fault matrix, tamper
- * restore, concurrency, the cold-start floors, the ROS stack and the demo all test it. Then the same copy
+ * restore, concurrency, secret hygiene, the cold-start floors, the ROS stack and the demo all test
+ * it. Then the same copy
  * without its driver, without its samples, or without its trigger fails the meta-test naming what
  * is missing. The lines the sixth function needs outside its own folders are counted.
  */
@@ -35,6 +36,7 @@ const SUITES = [
   'test/hardening/fault-matrix.test.ts',
   'test/hardening/tamper.test.ts',
   'test/hardening/concurrency.test.ts',
+  'test/hardening/secrets.test.ts',
   'test/bench/floors.test.ts',
   'test/infra/alicloud-stack.test.ts',
   'test/bin/demo.test.ts',
