@@ -4,9 +4,8 @@
  * registration in functions/manifests.ts — is scaffolded in a copy of the repository, and the
  * suites run there unedited: the meta-test, fuzzing, the endpoint checks, the fault matrix, tamper
  * restore, concurrency, secret hygiene, the cold-start floors, the ROS stack and the demo all test
- * it. Then the same copy
- * without its driver, without its samples, or without its trigger fails the meta-test naming what
- * is missing. The lines the sixth function needs outside its own folders are counted.
+ * it. Then the same copy without its driver, without its samples, or without its trigger fails the
+ * meta-test naming what is missing. The lines it needs outside its own folders are counted.
  */
 import { spawnSync } from 'node:child_process';
 import {
