@@ -1,8 +1,10 @@
 /**
  * The shared half of the per-function test kit: the Driver interface every function's driver
- * (test/functions/<cloud>/<folder>/driver.ts) implements, and `deliver`. The hardening suites
- * (fault matrix, fuzzing, secrets, concurrency, the bench) reach the drivers through
- * test/hardening/drivers.ts, which finds them from the function manifests.
+ * (test/functions/<cloud>/<folder>/driver.ts) implements, `defineDriver` (the lifecycle every
+ * driver shares: start / stop / reset its emulator, one cached remediator, endpoint variables,
+ * events built from its samples), and `deliver`. The suites (fault matrix, tamper, fuzzing,
+ * endpoints, secrets, concurrency, the API-economy bench, the cold-start floors, the demo) reach
+ * the drivers through test/hardening/drivers.ts, which finds them from the function manifests.
  *
  * Every client reaches its emulator through the endpoint variables of CONTRACT.md section 4 only.
  * Each driver names its service's own answers for the fault matrix (conflict, throttling, 5xx,
