@@ -22,7 +22,8 @@ import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
 import type { AckEmulator } from '../emulator/ack.ts';
 import { type FcEmulator, startFc } from '../emulator/fc.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import { ACK_KEY, type AnyRemediator, allDrivers, clusterId, type Driver } from './drivers.ts';
+import { ACK_KEY, clusterId } from '../functions/alicloud/cluster-kms/driver.ts';
+import { type AnyRemediator, allDrivers, type Driver } from './drivers.ts';
 import { fcOptionsOf, handlerModule, lambdaContext } from './platform.ts';
 
 // Known dummy secrets: distinctive, so any leak (whole or in part) is found by substring.

@@ -13,14 +13,8 @@ import type { Outcome } from '#core/outcome';
 import { MemoryRestoreCounter, type RestoreCounter, WINDOW_MS } from '#core/restores';
 import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import {
-  allDrivers,
-  configWith,
-  type Driver,
-  type EventJson,
-  ecsDiskDefaultDriver,
-  excludingAll,
-} from './drivers.ts';
+import { ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';
+import { allDrivers, configWith, type Driver, type EventJson, excludingAll } from './drivers.ts';
 import { platformEntry } from './platform.ts';
 
 interface Deployed {
