@@ -10,7 +10,7 @@ import type { FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
 import { configSection, manifestOf } from '../../functions/manifests.ts';
 import type { Hints } from './arbitraries.ts';
-import { type AnyRemediator, allDrivers, type EventJson, sample } from './drivers.ts';
+import { type AnyRemediator, allDrivers, type EventJson, excludingAll, sample } from './drivers.ts';
 
 export { sample };
 
@@ -39,11 +39,15 @@ export const PARSERS: Parser[] = allDrivers().map((d) => ({
   check: (t) => d.fuzz.check(t),
 }));
 
-/** Every function switched on (each driver's own section), so parse and desire both run. */
+/**
+ * Every function switched on (each driver's own section), so parse and desire both run; where the
+ * config has an exclude list, names starting `excluded` are excluded, so that path runs too.
+ */
 export const CONFIG: Config = parseConfig(
   allDrivers().reduce<Record<string, Record<string, unknown>>>((doc, d) => {
     const { cloud, section } = manifestOf(d.id);
-    doc[cloud] = { ...doc[cloud], [section]: configSection(d.id, d.config()) };
+    const own = excludingAll(d, '^excluded') ?? d.config();
+    doc[cloud] = { ...doc[cloud], [section]: configSection(d.id, own) };
     return doc;
   }, {}),
 );
