@@ -141,8 +141,8 @@ export interface Samples {
 
 /** How the fuzzers (test/hardening/fuzz.test.ts, endpoints.test.ts) reach past its envelope checks. */
 export interface FuzzSpec {
-  /** The zod schema of its event envelope. */
-  readonly schema: unknown;
+  /** The zod schema of its event envelope, built on first use (as the function builds it). */
+  schema(): unknown;
   /** The sample (under events/) the mutations start from. */
   readonly sample: string;
   /** Values at dotted paths that steer generated events past the envelope checks. */

@@ -32,7 +32,7 @@ export const PARSERS: Parser[] = allDrivers().map((d) => ({
   id: d.id,
   remediator: d.make({}),
   make: (env) => d.make(env),
-  schema: d.fuzz.schema,
+  schema: d.fuzz.schema(),
   sample: sample(d.fuzz.sample),
   hints: d.fuzz.hints,
   ...(d.fuzz.more ? { more: d.fuzz.more } : {}),

@@ -84,7 +84,7 @@ export function ecsDiskDefaultDriver() {
         denied: { status: 403, code: 'Forbidden.RAM' },
       },
       fuzz: {
-        schema: ActionTrailCloudEvent,
+        schema: () => ActionTrailCloudEvent,
         sample: 'alicloud/disk-default-kms/modify-disk-default-kms-key-id.json',
         hints: {
           ...aliNames(EVENT_NAMES),
