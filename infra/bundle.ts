@@ -1,7 +1,8 @@
 /**
  * The one bundler: the CDK app, the ROS packaging and the benchmark all call it, so what is
- * measured is what is deployed. Each function becomes one minified file in its own folder
- * (`<outdir>/<id>/`), which is exactly the Lambda asset / FC code package.
+ * measured is what is deployed. Each function becomes one folder (`<outdir>/<id>/`): its minified
+ * entry file, the chunks it loads on first use and its side packages. The folder is exactly the
+ * Lambda asset / FC code package.
  *
  * - AWS Lambda (nodejs22.x): ESM `index.mjs`. The `createRequire` banner gives esbuild's
  *   `require` shim a real `require` for the CommonJS parts that stay in the graph.
@@ -19,13 +20,19 @@
  *   functions) ship the same way, as side files the bundle `require`s on first use: a single
  *   CommonJS/ESM file without code splitting would otherwise parse them at every cold start
  *   although most invocations never run them (issue 12, cold start).
+ * - Code splitting: what only some invocations run (the trail path, STS for member accounts, the
+ *   re-queue, the sweep; the SDKs' own rarely used credential providers) is reached through
+ *   `import()` and lands in `chunks/`, files Node reads only when that path first runs. esbuild
+ *   splits ESM only: the AWS output is ESM anyway; the Alibaba Cloud output is split as ESM, then
+ *   each file is rewritten as CommonJS on its own (see bundleEntry). `eager` in the result lists
+ *   what is read at import; the benchmark measures exactly that.
  *
  * `mainFields: ['module', 'main']` picks the SDKs' ES builds: their CommonJS builds
  * `require('node:https')` dynamically, which fails at the first request inside an ESM bundle.
  */
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type BuildOptions, build, type Message } from 'esbuild';
+import { type BuildOptions, build, type Message, type Metafile, transform } from 'esbuild';
 import {
   type Cloud,
   FUNCTION_IDS,
@@ -47,8 +54,13 @@ export interface BundleResult {
   file: string;
   /** Bytes of JavaScript the function loads: the bundle plus its sloppy-mode chunks. */
   bytes: number;
-  /** Side bundles of sloppy-mode packages (absolute paths); usually empty. */
+  /**
+   * Everything else deployed beside `file` (absolute paths): the chunks code splitting made (under
+   * `chunks/`) and the side bundles of SIDE_PACKAGES (under `node_modules/`).
+   */
   chunks: string[];
+  /** What Node reads at import (`file` first, then the chunks it imports statically); the rest loads on first use. */
+  eager: string[];
   /** The folder to deploy (Lambda asset / FC zip content). */
   dir: string;
   /** The handler string the platform needs: `index.handler`. */
@@ -102,6 +114,12 @@ export function bundleFileName(cloud: Cloud): string {
 /**
  * Bundles any entry file with a cloud's settings into `dir` (emptied first). The benchmark uses
  * this for its floor bundles; `bundleFunction` for the functions.
+ *
+ * Code splitting (see the header): esbuild splits ESM only, so the build is ESM with
+ * `splitting`; on AWS that is the deployed format, on Alibaba Cloud each output file is then
+ * turned into CommonJS on its own (`import` → `require`, `import()` → a deferred `require`). The
+ * chunks are modules of one graph, loaded once each through Node's module cache, so a class or
+ * a memo shared by the eager and the lazy part exists once.
  */
 export async function bundleEntry(
   entry: string,
@@ -113,28 +131,96 @@ export async function bundleEntry(
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, bundleFileName(cloud));
-  const result = await build({
-    ...buildOptionsFor(cloud, minify),
-    entryPoints: [entry],
-    outfile: file,
-    external: [...SIDE_PACKAGES],
-    metafile: true,
-  });
-  if (cloud === 'alicloud') writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n');
+  const result = await build(splitBuildOptions(entry, cloud, outDir, minify));
+  const outputs = jsOutputs(result.metafile, cloud);
+  const warnings = result.warnings.map(formatMessage);
+  if (cloud === 'alicloud') {
+    for (const { path } of outputs) warnings.push(...(await toCommonJs(path, minify)));
+    writeFileSync(join(outDir, 'package.json'), '{"type":"commonjs"}\n');
+  }
   const used = new Set(
-    Object.values(result.metafile.outputs).flatMap((output) =>
+    outputs.flatMap(({ output }) =>
       output.imports.filter((i) => i.external && SIDE_PACKAGES.includes(i.path)).map((i) => i.path),
     ),
   );
-  const warnings = result.warnings.map(formatMessage);
-  const chunks: string[] = [];
+  const chunks = outputs.map((o) => o.path).filter((p) => p !== file);
   for (const pkg of used) {
     const chunk = await bundleSloppyPackage(pkg, outDir, minify);
     chunks.push(chunk.file);
     warnings.push(...chunk.warnings);
   }
+  const eager = eagerFiles(file, outputs);
   const bytes = [file, ...chunks].reduce((sum, f) => sum + statSync(f).size, 0);
-  return { file, bytes, chunks, dir: outDir, warnings };
+  return { file, bytes, chunks, eager, dir: outDir, warnings };
+}
+
+/** The split build of one entry into `outDir` (ESM; see bundleEntry for the Alibaba Cloud step). */
+export function splitBuildOptions(
+  entry: string,
+  cloud: Cloud,
+  outDir: string,
+  minify = true,
+): BuildOptions & { metafile: true } {
+  return {
+    ...buildOptionsFor(cloud, minify),
+    format: 'esm',
+    splitting: true,
+    entryPoints: { index: entry },
+    outdir: outDir,
+    outExtension: { '.js': cloud === 'aws' ? '.mjs' : '.js' },
+    chunkNames: 'chunks/[name]-[hash]',
+    external: [...SIDE_PACKAGES],
+    metafile: true,
+  };
+}
+
+export interface SplitOutput {
+  /** Absolute path. */
+  path: string;
+  output: Metafile['outputs'][string];
+}
+
+/** The JavaScript files of a split build (not the licence side files). */
+export function jsOutputs(metafile: Metafile, cloud: Cloud): SplitOutput[] {
+  const ext = cloud === 'aws' ? '.mjs' : '.js';
+  return Object.entries(metafile.outputs)
+    .filter(([name]) => name.endsWith(ext))
+    .map(([name, output]) => ({ path: resolve(REPO_ROOT, name), output }));
+}
+
+/**
+ * The files Node reads at import: the entry and every chunk it imports statically, transitively.
+ * Chunks reached only through `import()` are read on first use.
+ */
+export function eagerFiles(file: string, outputs: readonly SplitOutput[]): string[] {
+  const byPath = new Map(outputs.map((o) => [o.path, o.output]));
+  const seen = [file];
+  for (let i = 0; i < seen.length; i++) {
+    for (const imported of byPath.get(seen[i] ?? '')?.imports ?? []) {
+      if (imported.external || imported.kind !== 'import-statement') continue;
+      const path = resolve(REPO_ROOT, imported.path);
+      if (!seen.includes(path)) seen.push(path);
+    }
+  }
+  return seen;
+}
+
+/**
+ * One ESM output file rewritten as CommonJS in place. Per file, so the chunk graph stays as
+ * esbuild split it; `"use strict"` is right here, as every file came from ESM (strict) source.
+ */
+async function toCommonJs(path: string, minify: boolean): Promise<string[]> {
+  const { code, warnings } = await transform(readFileSync(path, 'utf8'), {
+    format: 'cjs',
+    platform: 'node',
+    target: BUNDLE_TARGET,
+    minify,
+    legalComments: 'external',
+    logLevel: 'silent',
+  });
+  writeFileSync(path, code.startsWith('"use strict"') ? code : `"use strict";${code}`);
+  // e.g. `import.meta`, which CommonJS lacks: a warning here is a bundle that breaks at run time.
+  return warnings.map((w) => `${path}: ${formatMessage(w)}`);
 }
 
 /** One side package (sloppy-mode or lazily loaded) as a CommonJS file that `require('<pkg>')` finds from `dir`. */

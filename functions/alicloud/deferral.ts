@@ -11,6 +11,7 @@
  * again (#core/settle).
  */
 import * as z from 'zod/mini';
+import { once } from '#core/once';
 import type { Outcome } from '#core/outcome';
 import type { AlicloudCredentials } from './clients.ts';
 import type { FcContext } from './fc.ts';
@@ -22,17 +23,19 @@ const FIRST_DELAY_S = 60;
 const MAX_DELAY_S = 900;
 
 /** The re-queued body: the original event and our bookkeeping, nothing else. */
-const Requeued = z.strictObject({
-  atrest: z.strictObject({
-    deferred: z.strictObject({
-      // Loose on purpose: planDeferral checks the values, so a corrupted wrapper ends `failed`
-      // with DeferralStateInvalid instead of being mistaken for a cloud event.
-      attempt: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
-      firstSeenAt: z.string().check(z.minLength(1), z.maxLength(64)),
+const Requeued = once(() =>
+  z.strictObject({
+    atrest: z.strictObject({
+      deferred: z.strictObject({
+        // Loose on purpose: planDeferral checks the values, so a corrupted wrapper ends `failed`
+        // with DeferralStateInvalid instead of being mistaken for a cloud event.
+        attempt: z.number().check(z.int(), z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
+        firstSeenAt: z.string().check(z.minLength(1), z.maxLength(64)),
+      }),
     }),
+    event: z.unknown(),
   }),
-  event: z.unknown(),
-});
+);
 
 export interface Deferral {
   /** How many times the event has been re-queued so far. */
@@ -43,7 +46,7 @@ export interface Deferral {
 /** Splits a delivered body into the original event and, when it was re-queued by us, the deferral state. */
 export function unwrapDeferred(body: unknown): { event: unknown; deferral?: Deferral } {
   if (typeof body !== 'object' || body === null || !('atrest' in body)) return { event: body };
-  const parsed = Requeued.safeParse(body);
+  const parsed = Requeued().safeParse(body);
   if (!parsed.success) return { event: body };
   return { event: parsed.data.event, deferral: parsed.data.atrest.deferred };
 }

@@ -12,6 +12,7 @@
  * `responseElements`. Which event names a function owns sits in its own `events.ts`.
  */
 import * as z from 'zod/mini';
+import { once } from '#core/once';
 import type { EventFacts } from '#core/remediator';
 import {
   ALICLOUD_ACCOUNT,
@@ -21,49 +22,51 @@ import {
   withObservedAt,
 } from '#core/validation';
 
-const id = z.string().check(z.minLength(1), z.maxLength(256));
-
 /** The ActionTrail record (loose: ActionTrail adds fields over time; we read only these). */
-export const ActionTrailRecord = z.looseObject({
-  eventId: z.optional(z.string().check(z.maxLength(256))),
-  eventTime: z.optional(z.string().check(z.maxLength(64))),
-  eventName: z.string().check(z.minLength(1), z.maxLength(128)),
-  eventType: z.optional(z.string()),
-  eventRW: z.optional(z.string()),
-  serviceName: z.optional(z.string()),
-  acsRegion: z.optional(z.string().check(z.regex(ALICLOUD_REGION))),
-  requestId: z.optional(z.string()),
-  errorCode: z.optional(z.nullable(z.string())),
-  errorMessage: z.optional(z.nullable(z.string())),
-  userIdentity: z.optional(
-    z.looseObject({
-      accountId: z.optional(z.string().check(z.regex(ALICLOUD_ACCOUNT))),
-      type: z.optional(z.string()),
-      principalId: z.optional(z.string()),
-      userName: z.optional(z.string()),
-    }),
-  ),
-  requestParameters: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
-  responseElements: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
-  referencedResources: z.optional(z.nullable(z.record(z.string(), z.array(z.string())))),
-});
+export const ActionTrailRecord = once(() =>
+  z.looseObject({
+    eventId: z.optional(z.string().check(z.maxLength(256))),
+    eventTime: z.optional(z.string().check(z.maxLength(64))),
+    eventName: z.string().check(z.minLength(1), z.maxLength(128)),
+    eventType: z.optional(z.string()),
+    eventRW: z.optional(z.string()),
+    serviceName: z.optional(z.string()),
+    acsRegion: z.optional(z.string().check(z.regex(ALICLOUD_REGION))),
+    requestId: z.optional(z.string()),
+    errorCode: z.optional(z.nullable(z.string())),
+    errorMessage: z.optional(z.nullable(z.string())),
+    userIdentity: z.optional(
+      z.looseObject({
+        accountId: z.optional(z.string().check(z.regex(ALICLOUD_ACCOUNT))),
+        type: z.optional(z.string()),
+        principalId: z.optional(z.string()),
+        userName: z.optional(z.string()),
+      }),
+    ),
+    requestParameters: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+    responseElements: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+    referencedResources: z.optional(z.nullable(z.record(z.string(), z.array(z.string())))),
+  }),
+);
 
-export const ActionTrailCloudEvent = z.looseObject({
-  id,
-  specversion: z.optional(z.string()),
-  source: z.string().check(z.minLength(1), z.maxLength(256)),
-  type: z
-    .string()
-    .check(z.regex(/^[A-Za-z0-9_-]+:ActionTrail:(ApiCall|ConsoleOperation|AliyunServiceEvent)$/)),
-  subject: z.optional(z.string()),
-  time: z.optional(z.string()),
-  aliyunaccountid: z.optional(z.string().check(z.regex(ALICLOUD_ACCOUNT))),
-  aliyunregionid: z.optional(z.string().check(z.regex(ALICLOUD_REGION))),
-  data: ActionTrailRecord,
-});
+export const ActionTrailCloudEvent = once(() =>
+  z.looseObject({
+    id: z.string().check(z.minLength(1), z.maxLength(256)),
+    specversion: z.optional(z.string()),
+    source: z.string().check(z.minLength(1), z.maxLength(256)),
+    type: z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9_-]+:ActionTrail:(ApiCall|ConsoleOperation|AliyunServiceEvent)$/)),
+    subject: z.optional(z.string()),
+    time: z.optional(z.string()),
+    aliyunaccountid: z.optional(z.string().check(z.regex(ALICLOUD_ACCOUNT))),
+    aliyunregionid: z.optional(z.string().check(z.regex(ALICLOUD_REGION))),
+    data: ActionTrailRecord(),
+  }),
+);
 
-export type ActionTrailCloudEvent = z.infer<typeof ActionTrailCloudEvent>;
-export type ActionTrailRecord = z.infer<typeof ActionTrailRecord>;
+export type ActionTrailCloudEvent = z.infer<ReturnType<typeof ActionTrailCloudEvent>>;
+export type ActionTrailRecord = z.infer<ReturnType<typeof ActionTrailRecord>>;
 
 /** How records reach a function: EventBridge rules, or an FC SLS trigger on a trail's logstore. */
 export type DeliveryPath = 'eventbridge' | 'trail';
@@ -296,7 +299,7 @@ export function parseTrailCall(
   const event = asTrailCloudEvent(delivered);
   const id = typeof event === 'object' && event !== null ? (event as { id?: unknown }).id : undefined;
   const base: EventFacts = typeof id === 'string' && id.length <= 256 ? { eventId: id } : {};
-  const parsed = ActionTrailCloudEvent.safeParse(event);
+  const parsed = ActionTrailCloudEvent().safeParse(event);
   if (!parsed.success)
     return {
       kind: 'rejected',

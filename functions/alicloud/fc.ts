@@ -43,6 +43,7 @@ import { type Config, configFromEnv } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
+import { once } from '#core/once';
 import { isSettled, type Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
@@ -435,17 +436,19 @@ function identityOf(context: FcContext, env: Record<string, string | undefined>)
 }
 
 /** The FC timer trigger's event. */
-const TimerEvent = z.looseObject({
-  triggerTime: z.string().check(z.regex(ISO_TIME)),
-  triggerName: z.string().check(z.minLength(1), z.maxLength(128)),
-  payload: z.string().check(z.maxLength(4096)),
-});
+const TimerEvent = once(() =>
+  z.looseObject({
+    triggerTime: z.string().check(z.regex(ISO_TIME)),
+    triggerName: z.string().check(z.minLength(1), z.maxLength(128)),
+    payload: z.string().check(z.maxLength(4096)),
+  }),
+);
 
-type Timer = z.infer<typeof TimerEvent>;
+type Timer = z.infer<ReturnType<typeof TimerEvent>>;
 
 /** The timer event when it asks for a sweep (its payload is exactly the sweep event), else undefined. */
 export function sweepTimer(event: unknown): Timer | undefined {
-  const parsed = TimerEvent.safeParse(event);
+  const parsed = TimerEvent().safeParse(event);
   if (!parsed.success) return undefined;
   try {
     return isSweepEvent(JSON.parse(parsed.data.payload)) ? parsed.data : undefined;

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { InvalidError, UnexpectedResponseError } from '#core/errors';
+import { once } from '#core/once';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
 import { type AlicloudCredentials, endpointFor } from './clients.ts';
 import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, type RawResponse, send } from './http.ts';
@@ -171,28 +172,32 @@ export interface OssTablesClientOptions {
 
 // The key must be there: `{"encryptionConfiguration":{}}` (or null) is "no configuration", as
 // ossutil shows it; a body without the key at all (`{}`, empty) is no answer.
-const EncryptionBody = z.looseObject({
-  encryptionConfiguration: z.nullable(
-    z.looseObject({
-      sseAlgorithm: z.optional(z.nullable(z.string())),
-      kmsKeyArn: z.optional(z.nullable(z.string())),
-    }),
-  ),
-});
-const ListBody = z.looseObject({
-  continuationToken: z.optional(z.nullable(z.string())),
-  tableBuckets: z.optional(
-    z.nullable(
-      z.array(
-        z.looseObject({
-          arn: z.string(),
-          name: z.string(),
-          ownerAccountId: z.optional(z.nullable(z.string())),
-        }),
+const EncryptionBody = once(() =>
+  z.looseObject({
+    encryptionConfiguration: z.nullable(
+      z.looseObject({
+        sseAlgorithm: z.optional(z.nullable(z.string())),
+        kmsKeyArn: z.optional(z.nullable(z.string())),
+      }),
+    ),
+  }),
+);
+const ListBody = once(() =>
+  z.looseObject({
+    continuationToken: z.optional(z.nullable(z.string())),
+    tableBuckets: z.optional(
+      z.nullable(
+        z.array(
+          z.looseObject({
+            arn: z.string(),
+            name: z.string(),
+            ownerAccountId: z.optional(z.nullable(z.string())),
+          }),
+        ),
       ),
     ),
-  ),
-});
+  }),
+);
 
 export function createOssTablesClient(options: OssTablesClientOptions): OssTablesClient {
   const env = options.env ?? process.env;
@@ -286,7 +291,7 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
         if (error instanceof OssTablesServiceError && isNoConfig(error)) return {};
         throw error;
       }
-      const result = EncryptionBody.safeParse(json(response.body));
+      const result = EncryptionBody().safeParse(json(response.body));
       if (!result.success)
         throw new UnexpectedResponseError(
           'GetTableBucketEncryption: the answer carries no encryptionConfiguration',
@@ -325,7 +330,7 @@ export function createOssTablesClient(options: OssTablesClientOptions): OssTable
       if (page.continuationToken) query.push(['continuationToken', page.continuationToken]);
       if (page.maxBuckets !== undefined) query.push(['maxBuckets', String(page.maxBuckets)]);
       const response = await call('ListTableBuckets', 'GET', 'buckets', undefined, query);
-      const result = ListBody.safeParse(json(response.body));
+      const result = ListBody().safeParse(json(response.body));
       if (!result.success)
         throw new UnexpectedResponseError(
           'ListTableBuckets: the answer is not a page of table buckets',

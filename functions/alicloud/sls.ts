@@ -12,6 +12,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as z from 'zod/mini';
 import { httpStatusCode, InvalidError, UnexpectedResponseError } from '#core/errors';
+import { once } from '#core/once';
 import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type Endpoint, endpointFor } from './clients.ts';
 import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
@@ -194,41 +195,49 @@ export interface SlsClientOptions {
   now?: () => Date;
 }
 
-const UserCmkRead = z.looseObject({
-  cmk_key_id: z.optional(z.nullable(z.string())),
-  arn: z.optional(z.nullable(z.string())),
-  region_id: z.optional(z.nullable(z.string())),
-});
+const UserCmkRead = once(() =>
+  z.looseObject({
+    cmk_key_id: z.optional(z.nullable(z.string())),
+    arn: z.optional(z.nullable(z.string())),
+    region_id: z.optional(z.nullable(z.string())),
+  }),
+);
 // GetLogStore always names the logstore; without it the answer is not about one.
-const LogstoreBody = z.looseObject({
-  logstoreName: z.string().check(z.minLength(1)),
-  encrypt_conf: z.optional(
-    z.nullable(
-      z.looseObject({
-        enable: z.optional(z.nullable(z.boolean())),
-        encrypt_type: z.optional(z.nullable(z.string())),
-        user_cmk_info: z.optional(z.nullable(UserCmkRead)),
-      }),
+const LogstoreBody = once(() =>
+  z.looseObject({
+    logstoreName: z.string().check(z.minLength(1)),
+    encrypt_conf: z.optional(
+      z.nullable(
+        z.looseObject({
+          enable: z.optional(z.nullable(z.boolean())),
+          encrypt_type: z.optional(z.nullable(z.string())),
+          user_cmk_info: z.optional(z.nullable(UserCmkRead())),
+        }),
+      ),
     ),
-  ),
-});
+  }),
+);
 // A listing page must carry its list: an answer without one would end a sweep early, silently.
-const ProjectsBody = z.looseObject({
-  total: z.optional(z.number()),
-  projects: z.nullable(
-    z.array(
-      z.looseObject({
-        projectName: z.string(),
-        region: z.optional(z.nullable(z.string())),
-        owner: z.optional(z.nullable(z.string())),
-      }),
+const ProjectsBody = once(() =>
+  z.looseObject({
+    total: z.optional(z.number()),
+    projects: z.nullable(
+      z.array(
+        z.looseObject({
+          projectName: z.string(),
+          region: z.optional(z.nullable(z.string())),
+          owner: z.optional(z.nullable(z.string())),
+        }),
+      ),
     ),
-  ),
-});
-const LogstoresBody = z.looseObject({
-  total: z.optional(z.number()),
-  logstores: z.nullable(z.array(z.string())),
-});
+  }),
+);
+const LogstoresBody = once(() =>
+  z.looseObject({
+    total: z.optional(z.number()),
+    logstores: z.nullable(z.array(z.string())),
+  }),
+);
 
 interface Call {
   action: string;
@@ -345,7 +354,7 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
         project,
         path: `/logstores/${logstore}`,
       });
-      const body = parsed(LogstoreBody, answer, 'GetLogStore');
+      const body = parsed(LogstoreBody(), answer, 'GetLogStore');
       const conf = body.encrypt_conf;
       if (!conf) return { logstoreName: body.logstoreName ?? logstore };
       const cmk = conf.user_cmk_info;
@@ -399,7 +408,7 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
         path: '/',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(ProjectsBody, answer, 'ListProject');
+      const body = parsed(ProjectsBody(), answer, 'ListProject');
       const projects = (body.projects ?? []).map((p) => ({
         projectName: p.projectName,
         ...(p.region ? { region: p.region } : {}),
@@ -417,7 +426,7 @@ export function createSlsClient(options: SlsClientOptions): SlsClient {
         path: '/logstores',
         query: { offset: String(page.offset), size: String(page.size) },
       });
-      const body = parsed(LogstoresBody, answer, 'ListLogStores');
+      const body = parsed(LogstoresBody(), answer, 'ListLogStores');
       const logstores = body.logstores ?? [];
       return { logstores, total: body.total ?? logstores.length };
     },

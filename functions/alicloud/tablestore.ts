@@ -31,6 +31,7 @@ import {
   type RunResult,
   type Settled,
 } from '#core/idempotency';
+import { once } from '#core/once';
 import { formatIssues } from '#core/validation';
 import type { AlicloudCredentials } from './clients.ts';
 import {
@@ -258,13 +259,15 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const StoreEnv = z.object({
-  ATREST_OTS_ENDPOINT: z.string().check(z.refine(isHttpUrl, 'must be an http:// or https:// URL')),
-  /** Tablestore instance names: 3–16 letters, digits or hyphens, starting with a letter. */
-  ATREST_OTS_INSTANCE: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$/)),
-  /** Table names: letters, digits and underscores, not starting with a digit. */
-  ATREST_OTS_TABLE: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/)),
-});
+const StoreEnv = once(() =>
+  z.object({
+    ATREST_OTS_ENDPOINT: z.string().check(z.refine(isHttpUrl, 'must be an http:// or https:// URL')),
+    /** Tablestore instance names: 3–16 letters, digits or hyphens, starting with a letter. */
+    ATREST_OTS_INSTANCE: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9-]{1,14}[A-Za-z0-9]$/)),
+    /** Table names: letters, digits and underscores, not starting with a digit. */
+    ATREST_OTS_TABLE: z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,254}$/)),
+  }),
+);
 
 /**
  * The Tablestore store when `ATREST_OTS_ENDPOINT`, `ATREST_OTS_INSTANCE` and `ATREST_OTS_TABLE` are
@@ -284,7 +287,7 @@ export function storeFromEnv(
         (name) => `${name}: not set (set all of ${ENV_NAMES.join(', ')} for the Tablestore store, or none)`,
       ),
     );
-  const parsed = StoreEnv.safeParse(env);
+  const parsed = StoreEnv().safeParse(env);
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
   return new TablestoreIdempotencyStore({
     endpoint: parsed.data.ATREST_OTS_ENDPOINT,

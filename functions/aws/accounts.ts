@@ -9,7 +9,7 @@
  * member role is missing or does not trust this function) ends `failed` with STS's code and
  * request id, throttling is retried by the engine.
  */
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { DeniedError } from '#core/errors';
 import { AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { classifyAwsError } from './errors.ts';
@@ -49,6 +49,9 @@ export interface AwsAccountsOptions {
   client?: STSClient;
 }
 
+/** @aws-sdk/client-sts, loaded by the first STS call. */
+const sdk = () => import('@aws-sdk/client-sts');
+
 /** STS for one process: AssumeRole per member account, GetCallerIdentity for the CLI. */
 export class AwsAccounts {
   private client?: STSClient;
@@ -59,13 +62,15 @@ export class AwsAccounts {
     if (options.client) this.client = options.client;
   }
 
-  private sts(): STSClient {
+  private async sts(): Promise<STSClient> {
     if (!AWS_REGION.test(this.options.region))
       throw new DeniedError(`region ${JSON.stringify(this.options.region)} is not a region`, {
         code: 'InvalidRegion',
       });
-    // Made on first use: a single-account deployment never loads an STS connection.
+    // Made on first use, and the SDK client loaded then (a chunk of its own in the Lambda bundle):
+    // a single-account deployment never compiles it at cold start nor opens an STS connection.
     // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
+    const { STSClient } = await sdk();
     this.client ??= bounded(
       new STSClient({
         region: this.options.region,
@@ -82,7 +87,8 @@ export class AwsAccounts {
     if (!AWS_ACCOUNT.test(account))
       throw new DeniedError(`not an AWS account id: ${JSON.stringify(account)}`, { code: 'InvalidAccount' });
     try {
-      const out = await this.sts().send(
+      const { AssumeRoleCommand } = await sdk();
+      const out = await (await this.sts()).send(
         new AssumeRoleCommand({
           RoleArn: memberRoleArn(partition, account, roleName),
           RoleSessionName: SESSION_NAME,
@@ -113,7 +119,8 @@ export class AwsAccounts {
   /** The caller's own account and partition (GetCallerIdentity). */
   async caller(): Promise<{ account: string; partition: string }> {
     try {
-      const out = await this.sts().send(new GetCallerIdentityCommand({}));
+      const { GetCallerIdentityCommand } = await sdk();
+      const out = await (await this.sts()).send(new GetCallerIdentityCommand({}));
       const account = out.Account ?? '';
       if (!AWS_ACCOUNT.test(account))
         throw new DeniedError('GetCallerIdentity answered without an account', {

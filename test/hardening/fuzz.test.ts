@@ -181,7 +181,7 @@ describe('the Function Compute adapter', () => {
   });
   const event = sample('alicloud/logstore-encryption/create-logstore.json');
   const bodies = fc.oneof(
-    inputsFor(ActionTrailCloudEvent, event, aliNames(['CreateLogStore'])),
+    inputsFor(ActionTrailCloudEvent(), event, aliNames(['CreateLogStore'])),
     fc.record({
       atrest: fc.record({ deferred: fc.record({ attempt: junk(), firstSeenAt: junk() }) }),
       event: fc.constant(event),

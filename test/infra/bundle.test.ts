@@ -84,6 +84,26 @@ describe('bundleFunction', () => {
     });
   });
 
+  it.each(ids)('%s: what only some invocations run is split into chunks/, not read at import', (id) => {
+    const result = results.get(id);
+    const split = (result?.chunks ?? []).filter((f) => f.includes(`${join(id, 'chunks')}/`));
+    const lazy = split.filter((f) => !result?.eager.includes(f));
+
+    expect(result?.eager[0]).toBe(result?.file);
+    expect(result?.eager.every((f) => f === result?.file || split.includes(f))).toBe(true);
+    // Every function has a path that not every invocation runs (STS for member accounts at least).
+    expect(lazy.length).toBeGreaterThan(0);
+    if (functionSpec(id).cloud === 'alicloud') {
+      expect(lazy.some((f) => /[/]trail-invocation-\w+\.js$/.test(f))).toBe(true);
+      // Each split file was rewritten as CommonJS on its own: no ESM syntax left for FC's loader.
+      for (const f of [result?.file ?? '', ...split]) {
+        const text = readFileSync(f, 'utf8');
+        expect(text.startsWith('"use strict";')).toBe(true);
+        expect(text).not.toMatch(/(^|[;}])\s*(import\s*[{*\w]|export\s*[{*])/);
+      }
+    }
+  });
+
   it('Alibaba Cloud: tablestore ships as its own sloppy-mode chunk inside the function folder', () => {
     const ali = results.get('alicloud.logstore-encryption');
     const chunk = join(ali?.dir ?? '', 'node_modules', 'tablestore', 'index.js');

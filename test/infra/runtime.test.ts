@@ -132,4 +132,46 @@ describe.each(runtimes)('deployed bundles on $name', ({ bin }) => {
     ]);
     expect(emulator.state.logstore('app-logs-prod', 'access-log')?.encrypt_conf?.enable).toBe(true);
   });
+
+  it('alicloud.logstore-encryption runs the trail path from its lazily loaded chunk (CommonJS require)', async () => {
+    // Prepare: the trail delivered the creation record to the range the sample SLS trigger names.
+    const emulator = await sls;
+    emulator.state.seedLogstore('app-logs-prod', 'trail-log');
+    const trigger = JSON.parse(sample('alicloud/logstore-encryption/create-logstore.sls-trigger.json'));
+    const range = emulator.state.appendLogs(trigger.source.projectName, trigger.source.logstoreName, 0, {
+      topic: 'actiontrail_audit_event',
+      logs: [
+        {
+          time: 1_795_161_600,
+          contents: { event: sample('alicloud/logstore-encryption/create-logstore.record.json') },
+        },
+      ],
+    });
+    expect(range).toEqual({ beginCursor: trigger.source.beginCursor, endCursor: trigger.source.endCursor });
+    const script = `
+      const { handler } = require(${JSON.stringify(slsBundle)});
+      const trailChunks = () => Object.keys(require.cache).filter((f) => /[\\/]chunks[\\/]trail-invocation-/.test(f)).length;
+      const before = trailChunks();
+      handler(Buffer.from(process.env.EVENT), { requestId: 'r3', function: { name: 'atrest-logstore-encryption', timeout: 30 }, region: 'cn-hangzhou', accountId: '1234567890123456' })
+        .then((outcomes) => process.stdout.write('\\n' + JSON.stringify({ before, after: trailChunks(), outcomes })));`;
+
+    // Act
+    const { stdout, stderr } = await run(bin, ['-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        EVENT: JSON.stringify(trigger),
+        ATREST_CONFIG_JSON: JSON.stringify(CONFIG),
+        ALIBABA_CLOUD_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: EMULATOR_CREDENTIALS.accessKeySecret,
+        ALIBABA_CLOUD_ENDPOINT_SLS: emulator.url,
+      },
+    });
+
+    // Assess: the trail chunk was not read at import; the trigger loaded it, and it ran.
+    const { before, after, outcomes } = JSON.parse(stdout.slice(stdout.lastIndexOf('\n') + 1));
+    expect(stderr).toBe('');
+    expect([before, after]).toEqual([0, 1]);
+    expect(outcomes).toMatchObject([{ function: 'alicloud.logstore-encryption', outcome: 'applied' }]);
+    expect(emulator.state.logstore('app-logs-prod', 'trail-log')?.encrypt_conf?.enable).toBe(true);
+  });
 });

@@ -36,6 +36,7 @@ import * as z from 'zod/mini';
 import type { ClusterKmsConfig, Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { InvalidError, NotReadyError, type RemediationError } from '#core/errors';
+import { once } from '#core/once';
 import type {
   Desire,
   EventFacts,
@@ -270,13 +271,15 @@ export function evaluateState(state: ClusterState, desired: ClusterDesired): Ver
 }
 
 /** What DescribeClusterDetail must answer for a read to mean anything: the cluster, its state and type. */
-const ClusterDetailAnswer = z.looseObject({
-  cluster_id: z.string().check(z.minLength(1)),
-  state: z.string().check(z.minLength(1)),
-  cluster_type: z.string().check(z.minLength(1)),
-});
+const ClusterDetailAnswer = once(() =>
+  z.looseObject({
+    cluster_id: z.string().check(z.minLength(1)),
+    state: z.string().check(z.minLength(1)),
+    cluster_type: z.string().check(z.minLength(1)),
+  }),
+);
 
-const ClustersPageAnswer = z.looseObject({ clusters: z.array(z.looseObject({})) });
+const ClustersPageAnswer = once(() => z.looseObject({ clusters: z.array(z.looseObject({})) }));
 
 /** Pure: the parts of the DescribeClusterDetail body we use. Unparseable `meta_data` reads as "no key". */
 export function clusterStateFrom(body: unknown): ClusterState {
@@ -351,7 +354,7 @@ export function createRemediator(
       query: { region_id: region, page_number: String(page), page_size: String(PAGE_SIZE) },
     });
     // A page without its list would end the sweep early, silently.
-    const body = answerOf(ClustersPageAnswer, response, 'DescribeClustersV1') as {
+    const body = answerOf(ClustersPageAnswer(), response, 'DescribeClustersV1') as {
       clusters: Record<string, unknown>[];
       page_info?: { total_count?: unknown };
     };
@@ -387,7 +390,7 @@ export function createRemediator(
         pathname: path(target.clusterId),
       });
       // `{}` would read as an unknown, non-Pro cluster and end `excluded`: check the answer first.
-      answerOf(ClusterDetailAnswer, response, 'DescribeClusterDetail');
+      answerOf(ClusterDetailAnswer(), response, 'DescribeClusterDetail');
       return observe(clusterStateFrom(response.body));
     },
 

@@ -29,6 +29,7 @@
 import * as z from 'zod/mini';
 import type { Config, DiskDefaultKmsConfig } from '#core/config';
 import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
+import { once } from '#core/once';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { tamperOf } from '#core/tamper';
 import { ALICLOUD_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
@@ -84,11 +85,13 @@ export const resourceOf = (region: string, account: string): string =>
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The FC timer trigger's event. */
-export const TimerEvent = z.looseObject({
-  triggerTime: z.string().check(z.regex(ISO_TIME)),
-  triggerName: z.string().check(z.minLength(1), z.maxLength(128)),
-  payload: z.optional(z.string().check(z.maxLength(4096))),
-});
+export const TimerEvent = once(() =>
+  z.looseObject({
+    triggerTime: z.string().check(z.regex(ISO_TIME)),
+    triggerName: z.string().check(z.minLength(1), z.maxLength(128)),
+    payload: z.optional(z.string().check(z.maxLength(4096))),
+  }),
+);
 
 /** Routing check for the timer: its two fields, and no CloudEvent envelope. */
 export function isTimerEvent(event: unknown): boolean {
@@ -117,7 +120,7 @@ export function parseEvent(delivered: unknown, config: Config, account: string):
   // A bare trail record gets the envelope EventBridge would have given it.
   const event = asTrailCloudEvent(delivered);
   const base = facts(event);
-  const result = ActionTrailCloudEvent.safeParse(event);
+  const result = ActionTrailCloudEvent().safeParse(event);
   if (!result.success)
     return {
       kind: 'rejected',
@@ -191,7 +194,7 @@ export function parseEvent(delivered: unknown, config: Config, account: string):
 }
 
 function parseTimer(event: unknown, config: Config, account: string): Parsed<DiskTarget> {
-  const result = TimerEvent.safeParse(event);
+  const result = TimerEvent().safeParse(event);
   if (!result.success)
     return {
       kind: 'rejected',
@@ -304,19 +307,23 @@ export function explainModifyDenied(
 // ------------------------------------------------------------------------------------------------
 
 /** DescribeDiskEncryptionByDefaultStatus: `Encrypted` is the whole point of the answer. */
-const StatusAnswer = z.looseObject({
-  RequestId: z.optional(z.string()),
-  Encrypted: z.union([z.boolean(), z.enum(['true', 'false'])]),
-});
+const StatusAnswer = once(() =>
+  z.looseObject({
+    RequestId: z.optional(z.string()),
+    Encrypted: z.union([z.boolean(), z.enum(['true', 'false'])]),
+  }),
+);
 
 /**
  * DescribeDiskDefaultKMSKeyId: `KMSKeyId` may be empty (the service key), so the request id —
  * present in every ECS answer — is what tells an answer from an empty body.
  */
-const KeyAnswer = z.looseObject({
-  RequestId: z.string().check(z.minLength(1)),
-  KMSKeyId: z.optional(z.nullable(z.string())),
-});
+const KeyAnswer = once(() =>
+  z.looseObject({
+    RequestId: z.string().check(z.minLength(1)),
+    KMSKeyId: z.optional(z.nullable(z.string())),
+  }),
+);
 
 export function createRemediator(
   options: DiskRemediatorOptions = {},
@@ -337,7 +344,7 @@ export function createRemediator(
     async read(target) {
       // `{}` would read as "encryption off" and end `excluded`: the answer must say which.
       const status = answerOf(
-        StatusAnswer,
+        StatusAnswer(),
         await call(target.region, 'DescribeDiskEncryptionByDefaultStatus'),
         'DescribeDiskEncryptionByDefaultStatus',
       );
@@ -345,7 +352,7 @@ export function createRemediator(
       // No default key to read while encryption is off: one call instead of two.
       if (!encrypted) return { kind: 'found', state: { encrypted: false } };
       const key = answerOf(
-        KeyAnswer,
+        KeyAnswer(),
         await call(target.region, 'DescribeDiskDefaultKMSKeyId'),
         'DescribeDiskDefaultKMSKeyId',
       );

@@ -20,6 +20,7 @@ import {
 import * as z from 'zod/mini';
 import { type Config, excludedBy } from '#core/config';
 import { ConfigError, UnexpectedResponseError } from '#core/errors';
+import { once } from '#core/once';
 import type { Desire, ListPage, Parsed, Remediator, Target, Verdict } from '#core/remediator';
 import { listAll } from '#core/sweep';
 import { setsConfiguredState, tamperOf } from '#core/tamper';
@@ -51,44 +52,52 @@ export interface LogGroupState {
 export type DesiredKey = string;
 
 // Loose objects: CloudTrail and EventBridge add fields over time; we validate only what we read.
-const CloudTrailDetail = z.looseObject({
-  eventSource: z.optional(z.string()),
-  eventName: z.optional(z.string()),
-  eventID: z.optional(z.string()),
-  eventTime: z.optional(z.string()),
-  awsRegion: z.optional(z.string().check(z.regex(AWS_REGION))),
-  recipientAccountId: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
-  errorCode: z.optional(z.nullable(z.string())),
-  errorMessage: z.optional(z.nullable(z.string())),
-  requestParameters: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
-});
+const CloudTrailDetail = once(() =>
+  z.looseObject({
+    eventSource: z.optional(z.string()),
+    eventName: z.optional(z.string()),
+    eventID: z.optional(z.string()),
+    eventTime: z.optional(z.string()),
+    awsRegion: z.optional(z.string().check(z.regex(AWS_REGION))),
+    recipientAccountId: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
+    errorCode: z.optional(z.nullable(z.string())),
+    errorMessage: z.optional(z.nullable(z.string())),
+    requestParameters: z.optional(z.nullable(z.record(z.string(), z.unknown()))),
+  }),
+);
 
-export const EventBridgeEnvelope = z.looseObject({
-  version: z.optional(z.string()),
-  id: z.string().check(z.minLength(1), z.maxLength(256)),
-  'detail-type': z.string(),
-  source: z.string(),
-  account: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
-  time: z.optional(z.string()),
-  region: z.optional(z.string().check(z.regex(AWS_REGION))),
-  resources: z.optional(z.array(z.unknown())),
-  detail: CloudTrailDetail,
-});
+export const EventBridgeEnvelope = once(() =>
+  z.looseObject({
+    version: z.optional(z.string()),
+    id: z.string().check(z.minLength(1), z.maxLength(256)),
+    'detail-type': z.string(),
+    source: z.string(),
+    account: z.optional(z.string().check(z.regex(AWS_ACCOUNT))),
+    time: z.optional(z.string()),
+    region: z.optional(z.string().check(z.regex(AWS_REGION))),
+    resources: z.optional(z.array(z.unknown())),
+    detail: CloudTrailDetail(),
+  }),
+);
 
-const CreateLogGroupParameters = z.looseObject({
-  logGroupName: z.string().check(z.regex(LOG_GROUP_NAME)),
-  kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-});
+const CreateLogGroupParameters = once(() =>
+  z.looseObject({
+    logGroupName: z.string().check(z.regex(LOG_GROUP_NAME)),
+    kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  }),
+);
 
 /**
  * Associate/DisassociateKmsKey name the group by `logGroupName` or by `resourceIdentifier` (a
  * log-group ARN, or `…:query-result:*` for Logs Insights results, which are not ours), never both.
  */
-const KmsKeyCallParameters = z.looseObject({
-  logGroupName: z.optional(z.string().check(z.regex(LOG_GROUP_NAME))),
-  resourceIdentifier: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
-  kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
-});
+const KmsKeyCallParameters = once(() =>
+  z.looseObject({
+    logGroupName: z.optional(z.string().check(z.regex(LOG_GROUP_NAME))),
+    resourceIdentifier: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+    kmsKeyId: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  }),
+);
 
 const LOG_GROUP_ARN =
   /^arn:aws[a-z-]*:logs:([a-z0-9-]+):(\d{12}):log-group:([.\-_/#A-Za-z0-9]{1,512})(:\*)?$/;
@@ -133,7 +142,7 @@ export function ownsEvent(event: unknown): boolean {
  * config, tamper events honour `enforce` and an AssociateKmsKey with the configured key is ignored.
  */
 export function parseEvent(event: unknown, config?: Config): Parsed<LogGroupTarget> {
-  const envelope = EventBridgeEnvelope.safeParse(event);
+  const envelope = EventBridgeEnvelope().safeParse(event);
   if (!envelope.success) {
     const id = (event as { id?: unknown } | null)?.id;
     return {
@@ -177,7 +186,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogGroupTarg
       ...facts,
     };
 
-  const params = CreateLogGroupParameters.safeParse(d.requestParameters);
+  const params = CreateLogGroupParameters().safeParse(d.requestParameters);
   if (!params.success)
     return {
       kind: 'rejected',
@@ -248,7 +257,7 @@ function parseTamper(
     reason,
     ...facts,
   });
-  const params = KmsKeyCallParameters.safeParse(requestParameters);
+  const params = KmsKeyCallParameters().safeParse(requestParameters);
   if (!params.success) return reject(reasonOf(params.error.issues, 'event.detail.requestParameters'));
   let groupName = params.data.logGroupName;
   const identifier = params.data.resourceIdentifier;
@@ -360,17 +369,19 @@ export interface LogGroupKmsOptions {
  * What DescribeLogGroups must answer: CloudWatch Logs returns `logGroups` (empty when nothing
  * matches) on every success, so a body without it is no answer about the group.
  */
-const DescribeAnswer = z.looseObject({
-  logGroups: z.array(
-    z.looseObject({
-      logGroupName: z.optional(z.string()),
-      kmsKeyId: z.optional(z.string()),
-      arn: z.optional(z.string()),
-      logGroupArn: z.optional(z.string()),
-    }),
-  ),
-  nextToken: z.optional(z.string()),
-});
+const DescribeAnswer = once(() =>
+  z.looseObject({
+    logGroups: z.array(
+      z.looseObject({
+        logGroupName: z.optional(z.string()),
+        kmsKeyId: z.optional(z.string()),
+        arn: z.optional(z.string()),
+        logGroupArn: z.optional(z.string()),
+      }),
+    ),
+    nextToken: z.optional(z.string()),
+  }),
+);
 
 /** The SDK's output checked against `schema`; a miss is a retryable UnexpectedResponse with the request id. */
 function answerOf<T>(
@@ -401,7 +412,7 @@ export function createRemediator(
     if (!AWS_REGION.test(region))
       throw new ConfigError([`region: ${JSON.stringify(region)} is not a region`]);
     const page = answerOf(
-      DescribeAnswer,
+      DescribeAnswer(),
       await client(region).send(
         new DescribeLogGroupsCommand({ limit: 50, ...(cursor ? { nextToken: cursor } : {}) }),
       ),
@@ -438,7 +449,7 @@ export function createRemediator(
         new DescribeLogGroupsCommand({ logGroupIdentifiers: [target.logGroupName] }),
       );
       // `{}` would read as "no such group" and end `gone`: only a real list (maybe empty) says so.
-      const page = answerOf(DescribeAnswer, out, 'DescribeLogGroups');
+      const page = answerOf(DescribeAnswer(), out, 'DescribeLogGroups');
       const group = page.logGroups.find((g) => g.logGroupName === target.logGroupName);
       if (!group) return { kind: 'gone' };
       return { kind: 'found', state: group.kmsKeyId !== undefined ? { kmsKeyId: group.kmsKeyId } : {} };

@@ -91,7 +91,7 @@ export function ackClusterDriver() {
         denied: { status: 403, code: 'ForbiddenUpdateKMSState' },
       },
       fuzz: {
-        schema: () => ActionTrailCloudEvent,
+        schema: ActionTrailCloudEvent,
         sample: 'alicloud/cluster-kms/create-cluster.json',
         hints: {
           ...aliNames(['CreateCluster', 'UpdateKMSEncryption']),

@@ -84,14 +84,14 @@ export function ecsDiskDefaultDriver() {
         denied: { status: 403, code: 'Forbidden.RAM' },
       },
       fuzz: {
-        schema: () => ActionTrailCloudEvent,
+        schema: ActionTrailCloudEvent,
         sample: 'alicloud/disk-default-kms/modify-disk-default-kms-key-id.json',
         hints: {
           ...aliNames(EVENT_NAMES),
           'data.requestParameters': fc.record({ RegionId: junk(), KMSKeyId: junk() }, { requiredKeys: [] }),
         },
         // It also parses the FC timer's events.
-        more: () => inputsFor(TimerEvent, sample('alicloud/disk-default-kms/timer.json')),
+        more: () => inputsFor(TimerEvent(), sample('alicloud/disk-default-kms/timer.json')),
         check: (t) => [
           ...aliTargetProblems(t),
           ...(t.resource === resourceOf(t.region, t.account) ? [] : ['resource']),

@@ -73,7 +73,7 @@ export function slsLogstoreDriver() {
         denied: { status: 401, code: 'Unauthorized' },
       },
       fuzz: {
-        schema: () => ActionTrailCloudEvent,
+        schema: ActionTrailCloudEvent,
         sample: 'alicloud/logstore-encryption/create-logstore.json',
         hints: {
           ...aliNames(['CreateLogStore', 'UpdateLogStoreEncryption']),

@@ -77,7 +77,7 @@ export function ossTableBucketDriver() {
         denied: { status: 403, code: 'AccessDenied' },
       },
       fuzz: {
-        schema: () => ActionTrailCloudEvent,
+        schema: ActionTrailCloudEvent,
         sample: 'alicloud/table-bucket-encryption/create-table-bucket.json',
         hints: {
           ...aliNames(['CreateTableBucket', 'DeleteTableBucketEncryption', 'PutTableBucketEncryption']),

@@ -105,7 +105,7 @@ export function awsLogGroupDriver() {
         denied: { status: 400, code: 'AccessDeniedException' },
       },
       fuzz: {
-        schema: () => EventBridgeEnvelope,
+        schema: EventBridgeEnvelope,
         sample: 'aws/log-group-kms/create-log-group.json',
         hints: {
           source: fc.constant(SOURCE),
