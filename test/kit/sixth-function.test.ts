@@ -71,12 +71,24 @@ function copyRepo(): string {
 const edit = (file: string, change: (text: string) => string) =>
   writeFileSync(file, change(readFileSync(file, 'utf8')));
 
-/** The function renamed in a source: its id, its folder name, its paths (not other names that share words). */
-const renamed = (text: string) =>
-  text
+/** Where the function's config section is defined beside it (its folder's config.ts), the section is its own. */
+const OWN_SECTION = existsSync(join(ROOT, 'functions/alicloud', FROM, 'config.ts'));
+
+/**
+ * The function renamed in a source: its id, its folder name, its paths, and (when its folder
+ * defines it) its config section `alicloud.sixthBucket` — not other names that share words.
+ */
+const renamed = (text: string) => {
+  const moved = text
     .replaceAll(`alicloud.${FROM}`, ID)
     .replaceAll(`'${FROM}'`, `'${SIXTH}'`)
     .replaceAll(`/${FROM}/`, `/${SIXTH}/`);
+  return OWN_SECTION
+    ? moved
+        .replaceAll("section: 'tableBucketEncryption'", "section: 'sixthBucket'")
+        .replaceAll('tableBucketEncryption:', 'sixthBucket:')
+    : moved;
+};
 
 /** Copies `from` to `to`, renaming the function in every source. */
 function copyRenamed(from: string, to: string) {
