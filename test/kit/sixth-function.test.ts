@@ -47,7 +47,20 @@ afterAll(() => {
   for (const dir of copies) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The repository as the working tree has it (tracked and new files), node_modules linked. */
+/** What the repository ignores (.gitignore) and git's own folder: not copied. */
+const NOT_COPIED = new Set([
+  '.git',
+  'node_modules',
+  'cdk.out',
+  'dist',
+  'coverage',
+  '.bench',
+  '.atrest',
+  '.vitest',
+  'scratch',
+]);
+
+/** The repository as the working tree has it (tracked and new files; without git, all but the ignored), node_modules linked. */
 function copyRepo(): string {
   const dir = mkdtempSync(join(tmpdir(), 'atrest-sixth-'));
   copies.push(dir);
@@ -55,15 +68,18 @@ function copyRepo(): string {
     cwd: ROOT,
     encoding: 'utf8',
   });
-  if (listed.status !== 0) throw new Error(`git ls-files: ${listed.stderr}`);
-  for (const file of listed.stdout.split('\0').filter(Boolean)) {
-    mkdirSync(dirname(join(dir, file)), { recursive: true });
-    try {
-      cpSync(join(ROOT, file), join(dir, file));
-    } catch {
-      // A file deleted in the working tree but still tracked: not part of the tree under test.
+  if (listed.status === 0)
+    for (const file of listed.stdout.split('\0').filter(Boolean)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      try {
+        cpSync(join(ROOT, file), join(dir, file));
+      } catch {
+        // A file deleted in the working tree but still tracked: not part of the tree under test.
+      }
     }
-  }
+  else
+    for (const entry of readdirSync(ROOT).filter((e) => !NOT_COPIED.has(e)))
+      cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
