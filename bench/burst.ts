@@ -16,7 +16,6 @@
  * limiter is there.
  */
 import { performance } from 'node:perf_hooks';
-import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
@@ -24,6 +23,7 @@ import { AdaptiveRateLimiter, withRateLimit } from '#core/ratelimit';
 import type { Remediator } from '#core/remediator';
 import { createRemediator as createLogstoreEncryption } from '../functions/alicloud/logstore-encryption/remediator.ts';
 import { createRemediator as createLogGroupKms } from '../functions/aws/log-group-kms/remediator.ts';
+import type { Config } from '../functions/config.ts';
 import type { FunctionId } from '../infra/functions.ts';
 import { EMULATOR_CREDENTIALS } from '../test/emulator/acs3.ts';
 import type { EmulatedService } from '../test/emulator/harness.ts';

@@ -7,11 +7,12 @@
  * duplicate 0; excluded, ignored and rejected 0. Idempotency is the in-memory store here, so the
  * counts are cloud API calls only (the deployed store adds its own conditional writes).
  */
-import type { Config } from '#core/config';
+
 import { remediateEvent } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { OutcomeKind } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
+import type { Config } from '../functions/config.ts';
 import type { FunctionId } from '../infra/functions.ts';
 import type { EmulatedService } from '../test/emulator/harness.ts';
 import { allDrivers, type Driver, type EventJson, excludingAll } from '../test/hardening/drivers.ts';

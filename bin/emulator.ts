@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfigJson } from '../functions/core/config.ts';
+import { parseConfigJson } from '../functions/config.ts';
 import { ConfigError } from '../functions/core/errors.ts';
 import { ALI_REGION, AWS_REGION, startOfflineCloud } from '../test/emulator/offline.ts';
 

@@ -1,24 +1,17 @@
 /**
- * The functions atrest has: one line per function folder, and the only list of them. Every other
- * list (function ids, CLI routing, config sections, the doctor's sections, usage text, the infra's
- * functions and triggers, bundling, the test kit) is derived from this one. Manifests are data and
- * lazy factories (functions/core/manifest.ts): importing this loads no function's code.
+ * Every list of functions (function ids, CLI routing, config sections, the doctor's sections,
+ * usage text, the infra's functions and triggers, bundling, the test kit) is derived from the
+ * registry (functions/registry.ts, one line per function folder). Manifests are data and lazy
+ * factories (functions/core/manifest.ts): importing this loads no function's code.
  */
 import type { FunctionManifest } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
-import { manifest as clusterKms } from './alicloud/cluster-kms/manifest.ts';
-import { manifest as diskDefaultKms } from './alicloud/disk-default-kms/manifest.ts';
-import { manifest as logstoreEncryption } from './alicloud/logstore-encryption/manifest.ts';
-import { manifest as tableBucketEncryption } from './alicloud/table-bucket-encryption/manifest.ts';
-import { manifest as logGroupKms } from './aws/log-group-kms/manifest.ts';
+import * as registry from './registry.ts';
 
-export const MANIFESTS: readonly FunctionManifest[] = [
-  logGroupKms,
-  logstoreEncryption,
-  clusterKms,
-  tableBucketEncryption,
-  diskDefaultKms,
-];
+/** In the registry's order (its export names, f01, f02, …; a module namespace lists them sorted). */
+export const MANIFESTS: readonly FunctionManifest[] = Object.entries(registry)
+  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  .map(([, manifest]) => manifest);
 
 export const FUNCTION_IDS: readonly FunctionId[] = MANIFESTS.map((m) => m.id);
 

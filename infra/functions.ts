@@ -65,13 +65,19 @@ export function existingFunctions(cloud?: Cloud): FunctionId[] {
 export { isFunctionId };
 
 /**
- * The config one function is deployed with: its own section, plus the shared top-level keys
- * (`idempotency`, `retry`, …), and nothing of the other functions or the other cloud. Keeps
- * another cloud's ids out of a function's environment and its 4 KB budget for its own section.
+ * The config one function is deployed with: its own section and its cloud's `organization` (the
+ * handler reads it to act on member accounts), plus the shared top-level keys (`idempotency`,
+ * `retry`, …), and nothing of the other functions or the other cloud. Keeps another cloud's ids
+ * out of a function's environment and its 4 KB budget for its own section.
  */
 export function functionConfig(id: FunctionId, config: Record<string, unknown>): Record<string, unknown> {
   const { cloud, section: key } = manifestOf(id);
   const { aws: _aws, alicloud: _alicloud, ...shared } = config;
+  const organization = (config[cloud] as Record<string, unknown> | undefined)?.organization;
   const section = configSection(id, config);
-  return section === undefined ? shared : { ...shared, [cloud]: { [key]: section } };
+  const own = {
+    ...(organization === undefined ? {} : { organization }),
+    ...(section === undefined ? {} : { [key]: section }),
+  };
+  return Object.keys(own).length === 0 ? shared : { ...shared, [cloud]: own };
 }

@@ -21,8 +21,8 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
+import { parseConfig } from '../functions/config.ts';
 import { createAlicloudApp, synthAlicloud } from './alicloud/app.ts';
 import { createAwsApp } from './aws/bin/app.ts';
 import { bundleAll } from './bundle.ts';

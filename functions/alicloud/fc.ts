@@ -39,7 +39,7 @@
  */
 import * as z from 'zod/mini';
 import { CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
-import { type Config, configFromEnv } from '#core/config';
+import { type AnySection, type Config, composeConfig } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
@@ -113,6 +113,12 @@ export interface FcHandlerOptions {
   /** Counts tamper restores; default: Tablestore when configured (`restoresFromEnv`), else per-instance memory. */
   restores?: RestoreCounter;
   env?: Record<string, string | undefined>;
+  /**
+   * The function's own config section (its folder's config.ts; handler.ts passes it). The config
+   * is composed from it and the shared parts; other functions' sections pass unread. Without it
+   * (tests that bring their own `create`) every section passes unread.
+   */
+  config?: AnySection;
   /** How long an event may keep being deferred, from when it was first seen. Default 120 minutes. */
   deferDeadlineMs?: (config: Config) => number;
   /** Paces this instance's reads and writes after a throttle. Default: one ScopedRateLimiter (per account and region) per handler. */
@@ -184,7 +190,7 @@ export function fcFunction(
 export function createFcHandler(options: FcHandlerOptions) {
   const env = options.env ?? process.env;
   // Parsed once per instance: a bad config fails the first invocation with the field named.
-  const config = configFromEnv(env);
+  const config = composeConfig(options.config ? [options.config] : [], { scope: 'own' }).configFromEnv(env);
   // Likewise a bad ALIBABA_CLOUD_ENDPOINT_* variable: the instance fails at init, naming it.
   checkEndpointOverrides(env);
   const now = options.now ?? Date.now;

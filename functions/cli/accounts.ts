@@ -14,8 +14,8 @@ import {
   organizationOf,
   routeByAccount,
 } from '#core/accounts';
-import type { Config } from '#core/config';
 import type { FunctionId } from '#core/outcome';
+import type { Config } from '../config.ts';
 import type { AnyRemediator, Registry } from './registry.ts';
 
 interface Own {

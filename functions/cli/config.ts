@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type Config, parseConfigJson } from '#core/config';
 import { ConfigError } from '#core/errors';
+import { type Config, parseConfigJson } from '../config.ts';
 
 /** `--config FILE`, else `$ATREST_CONFIG`. A missing or bad file is a ConfigError (exit 2). */
 export function loadCliConfig(flag: string | undefined, env: Record<string, string | undefined>): Config {

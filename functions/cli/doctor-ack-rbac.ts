@@ -12,10 +12,11 @@
  * caller itself is an RBAC admin, so doctor must run as such an identity. Without the id it says
  * what to grant and where, as a `skip` with the fix.
  */
-import type { Config } from '#core/config';
+
 import { ConfigError } from '#core/errors';
 import { credentialsFrom } from '../alicloud/clients.ts';
 import { classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
+import type { Config } from '../config.ts';
 import type { Check } from './doctor-check.ts';
 
 /** The role name the ROS stack gives cluster-kms (`<prefix>-cluster-kms-<region>`). */

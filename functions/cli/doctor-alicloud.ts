@@ -10,12 +10,13 @@
  * (`clusterKms.kmsKeyId`, `diskDefaultKms.kmsKeyId`) is checked in the regions it serves: the
  * `--region` flags (else `$ALIBABA_CLOUD_REGION_ID`) and, for disks, the config's own `regions`.
  */
-import type { Config } from '#core/config';
+
 import { ConfigError, type RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
 import { MODIFY_ACCOUNT_ONLY } from '../alicloud/disk-default-kms/remediator.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
+import type { Config } from '../config.ts';
 import { manifestOf } from '../manifests.ts';
 import { checkAlicloudDelivery } from './doctor-alicloud-delivery.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';

@@ -9,9 +9,9 @@
  * Endpoint: the SDK's own `AWS_ENDPOINT_URL_KMS`; credentials: the SDK's default chain.
  */
 import type { KeyMetadata } from '@aws-sdk/client-kms';
-import type { LogGroupKmsConfig } from '#core/config';
 import { classifyAwsError } from '../aws/errors.ts';
 import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import type { LogGroupKmsConfig } from '../aws/log-group-kms/config.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';

@@ -8,10 +8,11 @@
  * the service use it. Permission checks need an API with a real DryRun parameter; none of the
  * seed APIs has one, so those lines say `skip … not checkable` instead of guessing.
  */
-import type { Config } from '#core/config';
+
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import type { Config } from '../config.ts';
 import { configSection, MANIFESTS } from '../manifests.ts';
 import { loadCliConfig } from './config.ts';
 import { ackRbacChecks } from './doctor-ack-rbac.ts';

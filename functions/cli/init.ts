@@ -8,9 +8,9 @@
  * (what each section does, what to check next) on stderr; the README documents every key.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { type Config, parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
+import { type Config, parseConfig } from '../config.ts';
 import { FUNCTION_IDS, manifestsOf } from '../manifests.ts';
 import { suggestion, UsageError } from './usage.ts';
 

@@ -20,10 +20,10 @@ import {
   OrganizationsClient,
 } from '@aws-sdk/client-organizations';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { Config } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import type { Config } from '../config.ts';
 import type { AnyRemediator, Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
 

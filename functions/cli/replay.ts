@@ -4,12 +4,12 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { FunctionId, Outcome } from '#core/outcome';
 import { localRestoreCounter, type RestoreCounter } from '#core/restores';
 import { isBareTrailRecord } from '../alicloud/events.ts';
+import type { Config } from '../config.ts';
 import { FUNCTION_IDS } from '../manifests.ts';
 import { CliAccounts } from './accounts.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';

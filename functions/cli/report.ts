@@ -12,13 +12,14 @@
  * printed from the checkpoint. Exit 0 when nothing is noncompliant or error, 1 otherwise (a CI
  * gate), 2 for usage.
  */
-import type { Config } from '#core/config';
+
 import { unexpected } from '#core/engine';
 import { GoneError, NotReadyError, RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
 import { backoffDelay, DEFAULT_RETRY } from '#core/retry';
 import { metered, TokenBucket } from '#core/sweep';
+import type { Config } from '../config.ts';
 import { configSection, FUNCTION_IDS } from '../manifests.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
 import { AccountAccessError, type ScopeFlags, SELF } from './org.ts';

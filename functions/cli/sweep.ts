@@ -8,10 +8,11 @@
  * deployed functions of the API quota they share. NDJSON per resource on stdout; progress and the
  * summary on stderr.
  */
-import type { Config } from '#core/config';
+
 import { FileIdempotencyStore, type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { OUTCOMES, type Outcome, type OutcomeKind } from '#core/outcome';
 import { sweepRegion, TokenBucket } from '#core/sweep';
+import type { Config } from '../config.ts';
 import { Checkpoint, DEFAULT_CHECKPOINT_DIR, unitKey } from './checkpoint.ts';
 import { AccountAccessError } from './org.ts';
 import { Progress, type ProgressSink } from './progress.ts';

@@ -2,9 +2,10 @@
  * The work of an org-wide `sweep` or `report`: one unit per (function, account, region), in a
  * stable order, with the scope of each cloud resolved from the flags and the config.
  */
-import type { Config } from '#core/config';
+
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
+import type { Config } from '../config.ts';
 import { CliAccounts } from './accounts.ts';
 import {
   type AccountAccess,

@@ -3,14 +3,25 @@
  * misspelt key is an error that names it, so a typo never silently switches a function off. The
  * CLI reads `--config FILE` or `$ATREST_CONFIG`; a deployed function reads `$ATREST_CONFIG_JSON`.
  * A function whose section is absent is switched off (its events end `ignored`).
+ *
+ * Core knows no function's section. Each function folder's `config.ts` defines its own
+ * (`defineSection`: schema, cross-field rules, accessor) and its manifest carries it; core holds
+ * only what every section or the whole document shares (exclude patterns, enforcement, delivery,
+ * region maps, idempotency, retry, organization) and `composeConfig`, which builds the document
+ * from the sections it is given: functions/config.ts from every manifest (CLI, infra, tests), a
+ * deployed handler from its own. Every schema is built on first use (`once`): importing this, a
+ * manifest or a handler builds none (cold start, DESIGN.md "Budgets").
  */
 import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
+import type { Cloud } from './manifest.ts';
+import { once } from './once.ts';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
-const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
+/** A non-empty string of at most 2 KB (ids, key ids, ARNs). */
+export const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
 
 /**
  * Exclude patterns are RE2 syntax, matched by re2js (a linear-time automaton, pure JS): a pattern
@@ -76,22 +87,25 @@ function compilePattern(pattern: string): Matcher {
   return matcher;
 }
 
-const patterns = z.array(
-  z.string().check(
-    z.minLength(1),
-    z.maxLength(512),
-    z.check((ctx) => {
-      try {
-        compilePattern(ctx.value);
-      } catch (error) {
-        const why = (error as Error).message.split('\n')[0] ?? 'does not compile';
-        ctx.issues.push({
-          code: 'custom',
-          input: ctx.value,
-          message: `not a valid RE2 pattern ${JSON.stringify(ctx.value)} (${why})`,
-        });
-      }
-    }),
+/** `exclude`: RE2 patterns (see above), each compiled when the config is parsed. */
+export const excludePatterns = once(() =>
+  z.array(
+    z.string().check(
+      z.minLength(1),
+      z.maxLength(512),
+      z.check((ctx) => {
+        try {
+          compilePattern(ctx.value);
+        } catch (error) {
+          const why = (error as Error).message.split('\n')[0] ?? 'does not compile';
+          ctx.issues.push({
+            code: 'custom',
+            input: ctx.value,
+            message: `not a valid RE2 pattern ${JSON.stringify(ctx.value)} (${why})`,
+          });
+        }
+      }),
+    ),
   ),
 );
 
@@ -100,14 +114,14 @@ const patterns = z.array(
  * encryption when someone removes or weakens it; "create" acts on creations only. A resource is
  * restored at most `maxRestoresPerHour` times per clock hour (default 3); past that its tamper
  * events end `failed` with `EnforcementLoop`, so two automations fighting over it cannot drain the
- * API quota.
+ * API quota. Spread into each section: `...enforcement()`.
  */
 export const ENFORCE_MODES = ['always', 'create'] as const;
 export const DEFAULT_MAX_RESTORES_PER_HOUR = 3;
-const enforcement = {
+export const enforcement = once(() => ({
   enforce: z.optional(z.enum(ENFORCE_MODES)),
   maxRestoresPerHour: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
-};
+}));
 
 /**
  * Which delivery paths are deployed for an Alibaba Cloud function: `eventbridge` (ActionTrail
@@ -117,122 +131,34 @@ const enforcement = {
  * piece of work.
  */
 export const DELIVERY_PATHS = ['eventbridge', 'trail'] as const;
-const delivery = z.array(z.enum(DELIVERY_PATHS)).check(
-  z.minLength(1),
-  z.maxLength(2),
-  z.refine((paths) => new Set(paths).size === paths.length, 'each path at most once'),
+export const delivery = once(() =>
+  z.array(z.enum(DELIVERY_PATHS)).check(
+    z.minLength(1),
+    z.maxLength(2),
+    z.refine((paths) => new Set(paths).size === paths.length, 'each path at most once'),
+  ),
 );
 
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
-/** A key alias (`alias/x`, `arn:…:alias/x`) gets its own message instead of the bare pattern. */
-const KMS_ALIAS = /(^|:)alias\//;
-const awsKeyArn = z.string().check(
-  z.refine((v) => !KMS_ALIAS.test(v), {
-    // CloudWatch Logs AssociateKmsKey takes a key ARN only, and doctor compares key ARNs.
-    message:
-      'is a key alias; atrest needs the key ARN (arn:aws:kms:<region>:<account>:key/<key id>); look it up with: aws kms describe-key --key-id <alias> --query KeyMetadata.Arn',
-    abort: true,
-  }),
-  z.regex(KMS_KEY_ARN),
-);
-const aliKeyId = nonEmpty();
-
-const awsRegionMap = <T extends z.ZodMiniType>(value: T) =>
+/** Per-region values keyed by a region id of the cloud (a key is regional). */
+export const awsRegionMap = <T extends z.ZodMiniType>(value: T) =>
   z.record(z.string().check(z.regex(AWS_REGION)), value);
-const aliRegionMap = <T extends z.ZodMiniType>(value: T) =>
+export const aliRegionMap = <T extends z.ZodMiniType>(value: T) =>
   z.record(z.string().check(z.regex(ALICLOUD_REGION)), value);
 
-export const LogGroupKmsConfig = z.strictObject({
-  /** The key for every region without a `byRegion` entry. Must be a symmetric key ARN (AssociateKmsKey takes ARNs only). */
-  kmsKeyArn: awsKeyArn,
-  /** Per-region key ARNs; a key is regional, so multi-region deployments need one per region. */
-  byRegion: z.optional(awsRegionMap(awsKeyArn)),
-  /** Log group names matching any of these regular expressions are left alone. */
-  exclude: z.optional(patterns),
-  ...enforcement,
-});
+export const IdempotencyConfig = once(() =>
+  z.strictObject({
+    /** How long a completed record turns later deliveries into `duplicate`. Default 3600 s. */
+    ttlSeconds: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(7 * 86_400))),
+  }),
+);
 
-export const ENCRYPT_TYPES = [
-  'default',
-  'm4',
-  'sm4_ecb',
-  'sm4_cbc',
-  'sm4_gcm',
-  'aes_ecb',
-  'aes_cbc',
-  'aes_cfb',
-  'aes_ofb',
-  'aes_gcm',
-] as const;
-
-export const UserCmkInfo = z.strictObject({
-  keyId: nonEmpty(),
-  roleArn: z.string().check(z.regex(/^acs:ram::\d+:role\/[A-Za-z0-9._-]+$/)),
-  regionId: z.string().check(z.regex(ALICLOUD_REGION)),
-});
-
-export const LogstoreEncryptionConfig = z.strictObject({
-  /** SLS encryption algorithm; `default` is AES-256. Immutable once set on a logstore. */
-  encryptType: z.enum(ENCRYPT_TYPES),
-  /** Bring-your-own-key; absent means the SLS service key. Immutable once set. */
-  userCmkInfo: z.optional(UserCmkInfo),
-  /** Per-region BYOK overrides (a KMS key lives in one region). */
-  byRegion: z.optional(aliRegionMap(UserCmkInfo)),
-  /** `project/logstore` names matching any of these regular expressions are left alone. */
-  exclude: z.optional(patterns),
-  ...enforcement,
-  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
-  delivery: z.optional(delivery),
-});
-
-export const ClusterKmsConfig = z.strictObject({
-  kmsKeyId: aliKeyId,
-  byRegion: z.optional(aliRegionMap(aliKeyId)),
-  /** Cluster ids or names matching any of these regular expressions are left alone. */
-  exclude: z.optional(patterns),
-  /** How long a cluster may stay not-ready before the event fails. Default 120 minutes. */
-  deferDeadlineMinutes: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1440))),
-  ...enforcement,
-  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
-  delivery: z.optional(delivery),
-});
-
-export const TableBucketEncryptionConfig = z.strictObject({
-  /**
-   * `AES256` (OSS-managed keys), the only value accepted: the PutTableBucketEncryption API
-   * reference says "Currently, only the AES256 encryption algorithm is supported". `KMS` stays in
-   * the type because GetTableBucketEncryption may report it, and is refused in semanticIssues.
-   */
-  sseAlgorithm: z.enum(['AES256', 'KMS']),
-  kmsKeyArn: z.optional(nonEmpty()),
-  exclude: z.optional(patterns),
-  ...enforcement,
-  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
-  delivery: z.optional(delivery),
-});
-
-export const DiskDefaultKmsConfig = z.strictObject({
-  kmsKeyId: aliKeyId,
-  byRegion: z.optional(aliRegionMap(aliKeyId)),
-  /** Regions the timer checks. Default: the regions named in `byRegion`. */
-  regions: z.optional(z.array(z.string().check(z.regex(ALICLOUD_REGION)))),
-  /** Turn account-level default disk encryption on where it is off. Default false (→ `excluded`). */
-  enableIfDisabled: z.optional(z.boolean()),
-  ...enforcement,
-  /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
-  delivery: z.optional(delivery),
-});
-
-export const IdempotencyConfig = z.strictObject({
-  /** How long a completed record turns later deliveries into `duplicate`. Default 3600 s. */
-  ttlSeconds: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(7 * 86_400))),
-});
-
-export const RetryConfig = z.strictObject({
-  maxAttempts: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(50))),
-  baseMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(60_000))),
-  capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
-});
+export const RetryConfig = once(() =>
+  z.strictObject({
+    maxAttempts: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(50))),
+    baseMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(60_000))),
+    capMs: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(600_000))),
+  }),
+);
 
 /**
  * One cloud's organization (CONTRACT.md section 7): without it a function and the CLI act on
@@ -249,80 +175,185 @@ const organizationConfig = (account: RegExp, region: RegExp) =>
     excludeAccounts: z.optional(z.array(z.string().check(z.regex(account)))),
   });
 
-export const AwsOrganizationConfig = organizationConfig(AWS_ACCOUNT, AWS_REGION);
-export const AlicloudOrganizationConfig = organizationConfig(ALICLOUD_ACCOUNT, ALICLOUD_REGION);
+const ORGANIZATION = {
+  aws: once(() => organizationConfig(AWS_ACCOUNT, AWS_REGION)),
+  alicloud: once(() => organizationConfig(ALICLOUD_ACCOUNT, ALICLOUD_REGION)),
+} satisfies Record<Cloud, unknown>;
 
-export const Config = z.strictObject({
-  aws: z.optional(
-    z.strictObject({
-      organization: z.optional(AwsOrganizationConfig),
-      logGroupKms: z.optional(LogGroupKmsConfig),
-    }),
-  ),
-  alicloud: z.optional(
-    z.strictObject({
-      organization: z.optional(AlicloudOrganizationConfig),
-      logstoreEncryption: z.optional(LogstoreEncryptionConfig),
-      clusterKms: z.optional(ClusterKmsConfig),
-      tableBucketEncryption: z.optional(TableBucketEncryptionConfig),
-      diskDefaultKms: z.optional(DiskDefaultKmsConfig),
-    }),
-  ),
-  idempotency: z.optional(IdempotencyConfig),
-  retry: z.optional(RetryConfig),
-});
+/** The clouds in document order (`aws` before `alicloud`, as error lines have always come). */
+const CLOUDS: readonly Cloud[] = ['aws', 'alicloud'];
 
-export type Config = z.infer<typeof Config>;
-export type OrganizationConfig = z.infer<typeof AwsOrganizationConfig>;
-export type LogGroupKmsConfig = z.infer<typeof LogGroupKmsConfig>;
-export type LogstoreEncryptionConfig = z.infer<typeof LogstoreEncryptionConfig>;
-export type ClusterKmsConfig = z.infer<typeof ClusterKmsConfig>;
-export type TableBucketEncryptionConfig = z.infer<typeof TableBucketEncryptionConfig>;
-export type DiskDefaultKmsConfig = z.infer<typeof DiskDefaultKmsConfig>;
+export type IdempotencyConfig = z.infer<ReturnType<typeof IdempotencyConfig>>;
+export type RetryConfig = z.infer<ReturnType<typeof RetryConfig>>;
+export type OrganizationConfig = z.infer<ReturnType<(typeof ORGANIZATION)['aws']>>;
 
-/** Validates a parsed JSON value; throws ConfigError naming every bad field. */
-export function parseConfig(value: unknown): Config {
-  const result = Config.safeParse(value);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, 'config'));
-  const extra = semanticIssues(result.data);
-  if (extra.length > 0) throw new ConfigError(extra);
-  return result.data;
+/** One cloud's part of the document as core sees it: its organization, and sections it does not know. */
+export type CloudConfig = { organization?: OrganizationConfig; readonly [section: string]: unknown };
+
+/**
+ * The document as core sees it (engine, sweep, accounts, the adapters): the shared parts typed,
+ * each function's section opaque (its folder's accessor, `ConfigSection.of`, types it). The
+ * document typed section by section is functions/config.ts `Config`.
+ */
+export type Config = {
+  aws?: CloudConfig;
+  alicloud?: CloudConfig;
+  idempotency?: IdempotencyConfig;
+  retry?: RetryConfig;
+};
+
+/** A function's config section: where it sits, its schema, its cross-field rules. */
+export interface ConfigSection<C extends Cloud = Cloud, S extends string = string, T = unknown> {
+  readonly cloud: C;
+  /** Its key under `<cloud>`: absent means the function is switched off. */
+  readonly section: S;
+  /** The section's strict schema, built on first use. */
+  readonly schema: () => z.ZodMiniType<T>;
+  /**
+   * Cross-field rules a schema cannot say on its own, on a section that passed its schema: one
+   * line per issue, each starting with `path` (`config.<cloud>.<section>`) and the field.
+   */
+  readonly rules?: (section: T, path: string) => string[];
+  /** Its section of a parsed document (validated by a composer with this schema), or undefined when off. */
+  readonly of: (config: Config | undefined) => T | undefined;
 }
 
-/** Cross-field rules a schema cannot say on its own. */
-function semanticIssues(config: Config): string[] {
-  const issues: string[] = [];
-  const tb = config.alicloud?.tableBucketEncryption;
-  if (tb?.sseAlgorithm === 'KMS')
-    issues.push(
-      'config.alicloud.tableBucketEncryption.sseAlgorithm: "KMS" is not accepted by OSS Tables: the PutTableBucketEncryption API reference says "Currently, only the AES256 encryption algorithm is supported"; set "AES256" (every bucket would end failed otherwise)',
-    );
-  if (tb?.kmsKeyArn !== undefined)
-    issues.push(
-      'config.alicloud.tableBucketEncryption.kmsKeyArn: not allowed: OSS Tables supports only AES256 (OSS-managed keys), which takes no key',
-    );
-  return issues;
+// biome-ignore lint/suspicious/noExplicitAny: any section, whatever its cloud, name and type.
+export type AnySection = ConfigSection<Cloud, string, any>;
+
+/** The parsed type of a section. */
+export type SectionType<S> = S extends ConfigSection<Cloud, string, infer T> ? T : never;
+
+/** A function folder's config.ts: its section's place, schema (built once, on first use) and rules. */
+export function defineSection<
+  const C extends Cloud,
+  const S extends string,
+  Z extends z.ZodMiniType,
+>(definition: {
+  cloud: C;
+  section: S;
+  schema: () => Z;
+  rules?: (section: z.output<Z>, path: string) => string[];
+}): ConfigSection<C, S, z.output<Z>> {
+  const { cloud, section, rules } = definition;
+  return {
+    cloud,
+    section,
+    schema: once(definition.schema) as () => z.ZodMiniType<z.output<Z>>,
+    ...(rules ? { rules } : {}),
+    // Trusted: a composer validated this key with this section's schema.
+    of: (config) => config?.[cloud]?.[section] as z.output<Z> | undefined,
+  };
 }
 
-/** Parses JSON text; a syntax error is a ConfigError too, with the source named. */
-export function parseConfigJson(text: string, source: string): Config {
-  let value: unknown;
-  try {
-    // A file saved with a UTF-8 byte-order mark is still JSON (and the mark must not end up,
-    // invisible, in an error message).
-    value = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (error) {
-    throw new ConfigError([`${source}: not valid JSON (${(error as Error).message})`], { cause: error });
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** One cloud's part of the document composed from `Sections`, typed section by section. */
+type CloudOf<Sections extends AnySection, C extends Cloud> = Simplify<
+  { organization?: OrganizationConfig } & {
+    [S in Sections as S['cloud'] extends C ? S['section'] : never]?: SectionType<S>;
   }
-  return parseConfig(value);
+>;
+
+/** The document composed from `Sections`. */
+export type ComposedConfig<Sections extends AnySection> = {
+  aws?: CloudOf<Sections, 'aws'>;
+  alicloud?: CloudOf<Sections, 'alicloud'>;
+  idempotency?: IdempotencyConfig;
+  retry?: RetryConfig;
+};
+
+export interface ConfigComposer<D> {
+  /** The document's schema (fuzzing reads it), built on first use. */
+  readonly schema: () => z.ZodMiniType<D>;
+  /** Validates a parsed JSON value; throws ConfigError naming every bad field. */
+  parseConfig(value: unknown): D;
+  /** Parses JSON text; a syntax error is a ConfigError too, with the source named. */
+  parseConfigJson(text: string, source: string): D;
+  /** A deployed function's config: `$ATREST_CONFIG_JSON`, required. */
+  configFromEnv(env?: Record<string, string | undefined>): D;
 }
 
-/** A deployed function's config: `$ATREST_CONFIG_JSON`, required. */
-export function configFromEnv(env: Record<string, string | undefined> = process.env): Config {
-  const text = env.ATREST_CONFIG_JSON;
-  if (text === undefined || text.trim() === '')
-    throw new ConfigError(['ATREST_CONFIG_JSON: not set (the deployment must pass the config)']);
-  return parseConfigJson(text, 'ATREST_CONFIG_JSON');
+export interface ComposeOptions {
+  /**
+   * A deployed handler composes only its own section (`"own"`): its section and the shared parts
+   * are as strict as ever, while other keys under a cloud — other functions' sections, which its
+   * deployment never receives (infra passes each function its own) but a whole document handed
+   * to it carries — pass unread: their schemas are not its to load. Default `"all"`: every key
+   * under a cloud must be one of the sections given.
+   */
+  scope?: 'all' | 'own';
+}
+
+/**
+ * The document from `sections` (each `<cloud>.<section>` once): strict at every level, the
+ * sections in the order given, each section's rules run once the schema passes. Two definitions of
+ * one key are a programming error, thrown here rather than when the first config is read (one
+ * definition given twice, by two functions sharing it, is that key once).
+ */
+export function composeConfig<const Sections extends AnySection>(
+  given: readonly Sections[],
+  options: ComposeOptions = {},
+): ConfigComposer<ComposedConfig<Sections>> {
+  type D = ComposedConfig<Sections>;
+  // Functions may share one section (the same definition, given by each manifest): it is one key.
+  const sections = [...new Set(given)];
+  const seen = new Set<string>();
+  for (const { cloud, section } of sections) {
+    const key = `${cloud}.${section}`;
+    if (section === 'organization' || seen.has(key))
+      throw new Error(`config section ${key} is defined twice (or shadows a shared key)`);
+    seen.add(key);
+  }
+  const own = options.scope === 'own';
+
+  const schema = once(() => {
+    const clouds: Record<string, z.ZodMiniType> = {};
+    for (const cloud of CLOUDS) {
+      const shape: Record<string, z.ZodMiniType> = { organization: z.optional(ORGANIZATION[cloud]()) };
+      for (const s of sections) if (s.cloud === cloud) shape[s.section] = z.optional(s.schema());
+      clouds[cloud] = z.optional(own ? z.looseObject(shape) : z.strictObject(shape));
+    }
+    return z.strictObject({
+      ...clouds,
+      idempotency: z.optional(IdempotencyConfig()),
+      retry: z.optional(RetryConfig()),
+    }) as unknown as z.ZodMiniType<D>;
+  });
+
+  const parseConfig = (value: unknown): D => {
+    const result = schema().safeParse(value);
+    if (!result.success) throw new ConfigError(formatIssues(result.error.issues, 'config'));
+    const issues: string[] = [];
+    for (const s of sections) {
+      const section = s.of(result.data as Config);
+      if (section !== undefined && s.rules)
+        issues.push(...s.rules(section, `config.${s.cloud}.${s.section}`));
+    }
+    if (issues.length > 0) throw new ConfigError(issues);
+    return result.data;
+  };
+
+  const parseConfigJson = (text: string, source: string): D => {
+    let value: unknown;
+    try {
+      // A file saved with a UTF-8 byte-order mark is still JSON (and the mark must not end up,
+      // invisible, in an error message).
+      value = JSON.parse(text.replace(/^\uFEFF/, ''));
+    } catch (error) {
+      throw new ConfigError([`${source}: not valid JSON (${(error as Error).message})`], { cause: error });
+    }
+    return parseConfig(value);
+  };
+
+  const configFromEnv = (env: Record<string, string | undefined> = process.env): D => {
+    const text = env.ATREST_CONFIG_JSON;
+    if (text === undefined || text.trim() === '')
+      throw new ConfigError(['ATREST_CONFIG_JSON: not set (the deployment must pass the config)']);
+    return parseConfigJson(text, 'ATREST_CONFIG_JSON');
+  };
+
+  return { schema, parseConfig, parseConfigJson, configFromEnv };
 }
 
 /**

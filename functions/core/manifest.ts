@@ -6,6 +6,7 @@
  * A manifest is data plus lazy factories: importing it never loads the function's code, its SDK
  * clients or another function, so the CLI can route an event and the infra can synth without them.
  */
+import type { AnySection } from './config.ts';
 import type { FunctionId } from './outcome.ts';
 import type { Remediator } from './remediator.ts';
 
@@ -34,6 +35,12 @@ export interface FunctionManifest {
   readonly folder: string;
   /** Its section in the config document: `<cloud>.<section>`; absent means switched off. */
   readonly section: string;
+  /**
+   * That section: its schema (built on first use) and cross-field rules, from the folder's
+   * `config.ts` (#core/config `defineSection`). The document is composed from these: every
+   * manifest's for the CLI and the infra (functions/config.ts), its own for a deployed handler.
+   */
+  readonly config: AnySection;
   /**
    * The event names it owns, per kind: creations (CONTRACT section 1) and tampers (section 6).
    * The infra's rules and triggers, the doctor's delivery checks and the meta-test read them here.

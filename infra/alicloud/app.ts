@@ -10,8 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import * as ros from '@alicloud/ros-cdk-core';
-import { parseConfig } from '#core/config';
 import { ConfigError } from '#core/errors';
+import { parseConfig } from '../../functions/config.ts';
 import { runEntry } from '../cli-errors.ts';
 import {
   booleanFrom,

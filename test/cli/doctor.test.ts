@@ -9,7 +9,7 @@ import { judgeRules } from '../../functions/cli/doctor-alicloud-delivery.ts';
 import { analyzeKeyPolicy, logsStatement } from '../../functions/cli/doctor-aws.ts';
 import { matchesCreateLogGroup, recordsManagementWrites } from '../../functions/cli/doctor-aws-delivery.ts';
 import { main } from '../../functions/cli/main.ts';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { type AlicloudDeliveryEmulator, startAlicloudDelivery } from '../emulator/alicloud-delivery.ts';
 import { type AlicloudKmsEmulator, startAlicloudKms } from '../emulator/alicloud-kms.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dryRunSummary, main, version } from '../../functions/cli/main.ts';
 import { didYouMean, VERBS } from '../../functions/cli/usage.ts';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import type { Outcome } from '../../functions/core/outcome.ts';
 import { captureIo } from './helpers.ts';
 

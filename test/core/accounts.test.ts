@@ -3,13 +3,13 @@
  * refresh before expiry, failures not kept) and the routing remediator through the engine.
  */
 import { describe, expect, it } from 'vitest';
+import { type Config, parseConfig } from '../../functions/config.ts';
 import {
   CredentialCache,
   type Expiring,
   judgeAccount,
   routeByAccount,
 } from '../../functions/core/accounts.ts';
-import { type Config, parseConfig } from '../../functions/core/config.ts';
 import { remediateTarget } from '../../functions/core/engine.ts';
 import { DeniedError } from '../../functions/core/errors.ts';
 import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';

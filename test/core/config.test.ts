@@ -1,13 +1,8 @@
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  configFromEnv,
-  excludedBy,
-  isPlainPattern,
-  parseConfig,
-  parseConfigJson,
-} from '../../functions/core/config.ts';
+import { configFromEnv, parseConfig, parseConfigJson } from '../../functions/config.ts';
+import { excludedBy, isPlainPattern } from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
@@ -111,25 +106,6 @@ describe('config', () => {
     expect(excludedBy(`${'a'.repeat(40)}!`, exclude)).toBeUndefined();
     expect(excludedBy('a'.repeat(40), exclude)).toBe('^(a+)+$');
     expect(excludedBy(`${'a'.repeat(39)}c`, exclude)).toBe('(a|aa)*c$');
-  });
-
-  it('applies cross-field rules', () => {
-    expect(
-      issuesOf({ alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256', kmsKeyArn: 'k' } } }),
-    ).toEqual([
-      'config.alicloud.tableBucketEncryption.kmsKeyArn: not allowed: OSS Tables supports only AES256 (OSS-managed keys), which takes no key',
-    ]);
-  });
-
-  it("refuses KMS for OSS Tables with the API reference's words (only AES256 is supported)", () => {
-    const issues = issuesOf({
-      alicloud: { tableBucketEncryption: { sseAlgorithm: 'KMS', kmsKeyArn: 'acs:kms:cn-hangzhou:1:key/k' } },
-    });
-
-    expect(issues[0]).toMatch(
-      /^config\.alicloud\.tableBucketEncryption\.sseAlgorithm: "KMS" is not accepted/,
-    );
-    expect(issues[0]).toContain('"Currently, only the AES256 encryption algorithm is supported"');
   });
 
   it('reads a config saved with a UTF-8 byte-order mark', () => {

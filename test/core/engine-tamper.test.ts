@@ -4,10 +4,10 @@
  * the cap the target ends `failed` with `EnforcementLoop` and no write.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import { remediateTarget } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
+import { parseConfig } from '../../functions/config.ts';
 import { FakeCloud, type FakeTarget, fakeRemediator, fault } from './fake-remediator.ts';
 
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';

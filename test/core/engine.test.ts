@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { type EngineDeps, remediateEvent } from '../../functions/core/engine.ts';
 import { IdempotencyStoreError } from '../../functions/core/errors.ts';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';

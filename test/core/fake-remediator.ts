@@ -3,6 +3,7 @@
  * (throw on the next N reads or writes, lag the read-back) and every call is counted.
  */
 
+import { logGroupKmsConfig } from '../../functions/aws/log-group-kms/config.ts';
 import { unexpected } from '../../functions/core/engine.ts';
 import {
   ConflictError,
@@ -73,7 +74,7 @@ export function fakeRemediator(
       };
     },
     desire(target, config) {
-      const section = config.aws?.logGroupKms;
+      const section = logGroupKmsConfig.of(config);
       if (!section) return { kind: 'off' };
       if (section.exclude?.some((p) => new RegExp(p).test(target.name)))
         return { kind: 'excluded', reason: 'pattern' };

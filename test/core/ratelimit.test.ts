@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { remediateEvent } from '../../functions/core/engine.ts';
 import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import { AdaptiveRateLimiter, type CallKind, withRateLimit } from '../../functions/core/ratelimit.ts';

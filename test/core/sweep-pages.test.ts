@@ -5,7 +5,7 @@
  * virtual clock; the deployed measure is test/functions/aws/log-group-kms/sweep-resume.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { InvalidError, type RemediationError } from '../../functions/core/errors.ts';
 import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { ListPage, Remediator } from '../../functions/core/remediator.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { MemoryIdempotencyStore } from '../../functions/core/idempotency.ts';
 import type { Remediator } from '../../functions/core/remediator.ts';
 import { metered, sweepRegion, TokenBucket } from '../../functions/core/sweep.ts';

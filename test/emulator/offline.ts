@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../functions/core/config.ts';
+import type { Config } from '../../functions/config.ts';
 import { manifestOf } from '../../functions/manifests.ts';
 import { ALICLOUD_FUNCTION_IDS, eventPattern, triggerOf } from '../../infra/alicloud/atrest-stack.ts';
 import { functionSpec, REPO_ROOT } from '../../infra/functions.ts';

@@ -5,7 +5,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import type { Parsed, Target } from '#core/remediator';
 import * as clusterEvents from '../../functions/alicloud/cluster-kms/events.ts';
 import * as cluster from '../../functions/alicloud/cluster-kms/remediator.ts';
@@ -17,6 +16,7 @@ import * as bucketEvents from '../../functions/alicloud/table-bucket-encryption/
 import * as bucket from '../../functions/alicloud/table-bucket-encryption/remediator.ts';
 import * as logGroup from '../../functions/aws/log-group-kms/remediator.ts';
 import { Registry } from '../../functions/cli/registry.ts';
+import { parseConfig } from '../../functions/config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: samples are edited field by field.
 const sample = (path: string): any =>

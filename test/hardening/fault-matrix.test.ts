@@ -13,8 +13,8 @@
  * it). The restore path meets the same faults with the same answers: a restore is a remediation.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
+import type { Config } from '../../functions/config.ts';
 import {
   type Answer,
   type AnyRemediator,

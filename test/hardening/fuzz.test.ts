@@ -12,7 +12,6 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Config, configFromEnv, parseConfig, parseConfigJson } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
@@ -20,6 +19,7 @@ import type { Target } from '#core/remediator';
 import { ActionTrailCloudEvent } from '../../functions/alicloud/events.ts';
 import { createFcHandler, FcRemediationError, unwrapDeferred } from '../../functions/alicloud/fc.ts';
 import { createRemediator as createLogstoreEncryption } from '../../functions/alicloud/logstore-encryption/remediator.ts';
+import { configFromEnv, configSchema, parseConfig, parseConfigJson } from '../../functions/config.ts';
 import { hostileString, inputsFor, junk } from './arbitraries.ts';
 import { contractProblems } from './contract.ts';
 import { type AnyRemediator, aliNames, ALI_CREDENTIALS as credentials, type EventJson } from './drivers.ts';
@@ -123,7 +123,7 @@ describe('config', () => {
     idempotency: { ttlSeconds: 3600 },
     retry: { maxAttempts: 4 },
   };
-  const configs = inputsFor(Config, SAMPLE);
+  const configs = inputsFor(configSchema(), SAMPLE);
   /** Only ConfigError may escape, and it names the field(s). */
   const parsesOrNames = (run: () => unknown) => {
     try {

@@ -6,11 +6,11 @@
  * is a settled duplicate.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import { remediateEvent } from '#core/engine';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import { isSettled, type Outcome } from '#core/outcome';
 import { sweepRegion } from '#core/sweep';
+import { parseConfig } from '../../functions/config.ts';
 import { ECS_KEY, ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';
 import { awsLogGroupDriver } from '../functions/aws/log-group-kms/driver.ts';
 import { RETRY } from './drivers.ts';

@@ -5,9 +5,9 @@
  * A new function joins fuzz.test.ts and endpoints.test.ts through its driver, not a line here.
  */
 import type fc from 'fast-check';
-import { type Config, parseConfig } from '#core/config';
 import type { FunctionId } from '#core/outcome';
 import type { Target } from '#core/remediator';
+import { type Config, parseConfig } from '../../functions/config.ts';
 import { configSection, manifestOf } from '../../functions/manifests.ts';
 import type { Hints } from './arbitraries.ts';
 import { type AnyRemediator, allDrivers, type EventJson, excludingAll, sample } from './drivers.ts';

@@ -7,10 +7,10 @@
  * reason; a redelivered tamper is `duplicate`.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Config } from '#core/config';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { MemoryRestoreCounter, type RestoreCounter, WINDOW_MS } from '#core/restores';
+import type { Config } from '../../functions/config.ts';
 import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import { ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ros from '@alicloud/ros-cdk-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import type { PermissionSet } from '../../functions/core/permissions.ts';
 import { ALICLOUD_FUNCTION_IDS } from '../../infra/alicloud/atrest-stack.ts';

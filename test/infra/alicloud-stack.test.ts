@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ros from '@alicloud/ros-cdk-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import type { PermissionSet } from '../../functions/core/permissions.ts';
 import { configSection, manifestOf, manifestsOf } from '../../functions/manifests.ts';

@@ -9,7 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { permissions } from '../../functions/aws/log-group-kms/permissions.ts';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { fillResource } from '../../functions/core/permissions.ts';
 import { AtrestStack, type AtrestStackProps, SWEEP_EVENT } from '../../infra/aws/lib/atrest-stack.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ros from '@alicloud/ros-cdk-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import { ALICLOUD_FUNCTION_IDS, AtrestAlicloudStack } from '../../infra/alicloud/atrest-stack.ts';
 import { fcConcurrency } from '../../infra/alicloud/checks/fc-concurrency.ts';

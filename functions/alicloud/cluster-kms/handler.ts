@@ -6,13 +6,14 @@
  */
 import type { Config } from '#core/config';
 import { fcFunction } from '../fc.ts';
+import { clusterKmsConfig } from './config.ts';
 import { createRemediator } from './remediator.ts';
 
 /** How long a cluster may stay not ready before the event fails: config, default 120 minutes. */
 export const deferDeadlineMs = (config: Config): number =>
-  (config.alicloud?.clusterKms?.deferDeadlineMinutes ?? 120) * 60_000;
+  (clusterKmsConfig.of(config)?.deferDeadlineMinutes ?? 120) * 60_000;
 
-const entry = fcFunction(createRemediator, { deferDeadlineMs });
+const entry = fcFunction(createRemediator, { config: clusterKmsConfig, deferDeadlineMs });
 
 export const handler = entry.handler;
 export const handlerOptions = entry.handlerOptions;

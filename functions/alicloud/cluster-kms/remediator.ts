@@ -33,7 +33,7 @@
  * Secret encryption exists only on ACK Pro (ManagedKubernetes + `ack.pro.*`): others are `excluded`.
  */
 import * as z from 'zod/mini';
-import type { ClusterKmsConfig, Config } from '#core/config';
+import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { InvalidError, NotReadyError, type RemediationError } from '#core/errors';
 import { once } from '#core/once';
@@ -53,6 +53,7 @@ import { withObservedAt } from '#core/validation';
 import { type AlicloudCredentials, credentialsFrom } from '../clients.ts';
 import { type ActionTrailCloudEvent, isActionTrailCall, parseTrailCall, pick } from '../events.ts';
 import { type AlicloudApi, answerOf, classifyAlicloud, createAlicloudApi, errorFacts } from '../openapi.ts';
+import { type ClusterKmsConfig, clusterKmsConfig } from './config.ts';
 import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.cluster-kms' as const;
@@ -192,7 +193,7 @@ function parseTamper(
 ): Parsed<ClusterTarget> {
   const name = call.apiName;
   const known = { ...call.known, resource: clusterId };
-  const gate = tamperOf(config?.alicloud?.clusterKms, name, 'alicloud.clusterKms', call.callId);
+  const gate = tamperOf(clusterKmsConfig.of(config), name, 'alicloud.clusterKms', call.callId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
   const target: ClusterTarget = {
     eventId: e.id,
@@ -218,7 +219,7 @@ function parseTamper(
 // ------------------------------------------------------------------------------------------------
 
 export function desireFor(target: ClusterTarget, config: Config): Desire<ClusterDesired> {
-  const section: ClusterKmsConfig | undefined = config.alicloud?.clusterKms;
+  const section: ClusterKmsConfig | undefined = clusterKmsConfig.of(config);
   if (!section) return { kind: 'off' };
   for (const name of [target.clusterId, target.clusterName]) {
     if (name === undefined) continue;

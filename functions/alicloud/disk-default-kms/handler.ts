@@ -6,9 +6,10 @@
  * account comes from the FC context or `FC_ACCOUNT_ID`. The adapter is fc.ts `fcFunction`.
  */
 import { fcFunction } from '../fc.ts';
+import { diskDefaultKmsConfig } from './config.ts';
 import { createRemediator } from './remediator.ts';
 
-const entry = fcFunction(createRemediator);
+const entry = fcFunction(createRemediator, { config: diskDefaultKmsConfig });
 
 export const handler = entry.handler;
 export const handlerOptions = entry.handlerOptions;

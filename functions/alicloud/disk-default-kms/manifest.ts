@@ -1,13 +1,15 @@
 /** alicloud.disk-default-kms as the CLI, the infra and the tests see it (functions/core/manifest.ts). */
 import type { FunctionManifest } from '#core/manifest';
 import { trailEventNames } from '../events.ts';
+import { diskDefaultKmsConfig } from './config.ts';
 import { CREATION_EVENTS, DEFAULT_DELIVERY, TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const manifest = {
   id: 'alicloud.disk-default-kms',
   cloud: 'alicloud',
   folder: 'disk-default-kms',
-  section: 'diskDefaultKms',
+  section: diskDefaultKmsConfig.section,
+  config: diskDefaultKmsConfig,
   events: { creation: CREATION_EVENTS.names, tamper: TAMPER_EVENTS.names },
   delivery: DEFAULT_DELIVERY,
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.

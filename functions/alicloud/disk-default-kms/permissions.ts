@@ -10,8 +10,9 @@
  * The first use of a customer-managed key also needs the service-linked role
  * `AliyunECSDiskEncryptDefaultRole` (ECS's access to KMS): an account set-up step, not this role's.
  */
-import type { DiskDefaultKmsConfig } from '#core/config';
+
 import type { PermissionSet } from '#core/permissions';
+import type { DiskDefaultKmsConfig } from './config.ts';
 
 const ECS_REGION = 'acs:ecs:{region}:{account}:*';
 

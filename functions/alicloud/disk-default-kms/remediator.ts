@@ -27,7 +27,7 @@
  * says so with the fix (explainModifyDenied); `atrest doctor` warns first.
  */
 import * as z from 'zod/mini';
-import type { Config, DiskDefaultKmsConfig } from '#core/config';
+import type { Config } from '#core/config';
 import { DeniedError, GoneError, InvalidError, type RemediationError } from '#core/errors';
 import { once } from '#core/once';
 import type { Desire, EventFacts, Parsed, Remediator, Target, Verdict } from '#core/remediator';
@@ -46,6 +46,7 @@ import {
   trailEventType,
 } from '../events.ts';
 import { type AlicloudApi, API_VERSIONS, answerOf, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
+import { type DiskDefaultKmsConfig, diskDefaultKmsConfig } from './config.ts';
 import { TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
@@ -174,7 +175,7 @@ export function parseEvent(delivered: unknown, config: Config, account: string):
   const resource = resourceOf(region, eventAccount);
   let tamper: Target['tamper'];
   if ((TAMPER_EVENTS.names as readonly string[]).includes(name)) {
-    const gate = tamperOf(config.alicloud?.diskDefaultKms, name, 'alicloud.diskDefaultKms', callId);
+    const gate = tamperOf(diskDefaultKmsConfig.of(config), name, 'alicloud.diskDefaultKms', callId);
     if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...known };
     tamper = gate.tamper;
   }
@@ -203,7 +204,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
     };
   const { triggerName, triggerTime } = result.data;
   const eventId = `timer:${triggerName}@${triggerTime}`;
-  const section = config.alicloud?.diskDefaultKms;
+  const section = diskDefaultKmsConfig.of(config);
   if (!section) return { kind: 'ignored', reason: `${FUNCTION_ID} is not configured`, eventId };
   const regions = configuredRegions(section);
   if (regions.length === 0)
@@ -230,7 +231,7 @@ function parseTimer(event: unknown, config: Config, account: string): Parsed<Dis
 // ------------------------------------------------------------------------------------------------
 
 export function desireFor(target: DiskTarget, config: Config): Desire<DiskDesired> {
-  const section = config.alicloud?.diskDefaultKms;
+  const section = diskDefaultKmsConfig.of(config);
   if (!section) return { kind: 'off' };
   // A KMS key lives in one region: a per-region key wins over the default one.
   const kmsKeyId = section.byRegion?.[target.region] ?? section.kmsKeyId;

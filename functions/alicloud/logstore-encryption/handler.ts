@@ -4,9 +4,10 @@
  * `UpdateLogStoreEncryption`, one CloudEvent per invocation). The adapter is fc.ts `fcFunction`.
  */
 import { fcFunction } from '../fc.ts';
+import { logstoreEncryptionConfig } from './config.ts';
 import { createRemediator } from './remediator.ts';
 
-const entry = fcFunction(createRemediator);
+const entry = fcFunction(createRemediator, { config: logstoreEncryptionConfig });
 
 export const handler = entry.handler;
 export const handlerOptions = entry.handlerOptions;

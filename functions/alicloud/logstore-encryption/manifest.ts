@@ -1,13 +1,15 @@
 /** alicloud.logstore-encryption as the CLI, the infra and the tests see it (functions/core/manifest.ts). */
 import type { FunctionManifest } from '#core/manifest';
 import { DAILY_SWEEP, trailEventNames } from '../events.ts';
+import { logstoreEncryptionConfig } from './config.ts';
 import { CREATION_EVENTS, DEFAULT_DELIVERY, TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const manifest = {
   id: 'alicloud.logstore-encryption',
   cloud: 'alicloud',
   folder: 'logstore-encryption',
-  section: 'logstoreEncryption',
+  section: logstoreEncryptionConfig.section,
+  config: logstoreEncryptionConfig,
   events: { creation: CREATION_EVENTS.names, tamper: TAMPER_EVENTS.names },
   delivery: DEFAULT_DELIVERY,
   trigger: {

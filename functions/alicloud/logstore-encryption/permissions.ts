@@ -7,8 +7,9 @@
  * logstore's attributes, so that is what we grant. UNCONFIRMED against a live account: if SLS
  * answers Unauthorized for the write, the action it wants is the one to add here.
  */
-import type { LogstoreEncryptionConfig } from '#core/config';
+
 import type { PermissionSet, PermissionStatement } from '#core/permissions';
+import type { LogstoreEncryptionConfig } from './config.ts';
 
 const LOGSTORES = 'acs:log:{region}:{account}:project/*/logstore/*';
 

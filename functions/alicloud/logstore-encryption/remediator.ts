@@ -20,7 +20,7 @@
  * `EncryptionImmutable` and never written.
  */
 
-import type { Config, LogstoreEncryptionConfig } from '#core/config';
+import type { Config } from '#core/config';
 import { excludedBy } from '#core/config';
 import { InvalidError, type RemediationError } from '#core/errors';
 import type {
@@ -47,6 +47,7 @@ import {
   type SlsEncryptConf,
   type SlsProjectSummary,
 } from '../sls.ts';
+import { type LogstoreEncryptionConfig, logstoreEncryptionConfig } from './config.ts';
 import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.logstore-encryption' as const;
@@ -161,7 +162,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
     if (enableOf(e.data.requestParameters) === true)
       return { kind: 'ignored', reason: setsConfiguredState(name, 'enable: true'), ...known, resource };
     const gate = tamperOf(
-      config?.alicloud?.logstoreEncryption,
+      logstoreEncryptionConfig.of(config),
       name,
       'alicloud.logstoreEncryption',
       call.callId,
@@ -198,7 +199,7 @@ export function parseEvent(event: unknown, config?: Config): Parsed<LogstoreTarg
 // ------------------------------------------------------------------------------------------------
 
 export function desireFor(target: LogstoreTarget, config: Config): Desire<LogstoreDesired> {
-  const section: LogstoreEncryptionConfig | undefined = config.alicloud?.logstoreEncryption;
+  const section: LogstoreEncryptionConfig | undefined = logstoreEncryptionConfig.of(config);
   if (!section) return { kind: 'off' };
   const pattern = excludedBy(target.resource, section.exclude);
   if (pattern !== undefined)

@@ -5,9 +5,10 @@
  * invocation). The adapter is fc.ts `fcFunction`.
  */
 import { fcFunction } from '../fc.ts';
+import { tableBucketEncryptionConfig } from './config.ts';
 import { createRemediator } from './remediator.ts';
 
-const entry = fcFunction(createRemediator);
+const entry = fcFunction(createRemediator, { config: tableBucketEncryptionConfig });
 
 export const handler = entry.handler;
 export const handlerOptions = entry.handlerOptions;

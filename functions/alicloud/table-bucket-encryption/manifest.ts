@@ -1,13 +1,15 @@
 /** alicloud.table-bucket-encryption as the CLI, the infra and the tests see it (functions/core/manifest.ts). */
 import type { FunctionManifest } from '#core/manifest';
 import { DAILY_SWEEP, trailEventNames } from '../events.ts';
+import { tableBucketEncryptionConfig } from './config.ts';
 import { CREATION_EVENTS, DEFAULT_DELIVERY, TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
 
 export const manifest = {
   id: 'alicloud.table-bucket-encryption',
   cloud: 'alicloud',
   folder: 'table-bucket-encryption',
-  section: 'tableBucketEncryption',
+  section: tableBucketEncryptionConfig.section,
+  config: tableBucketEncryptionConfig,
   events: { creation: CREATION_EVENTS.names, tamper: TAMPER_EVENTS.names },
   delivery: DEFAULT_DELIVERY,
   trigger: {

@@ -46,6 +46,7 @@ import {
   type TableBucketEncryption,
   tableBucketArn,
 } from '../oss-tables.ts';
+import { tableBucketEncryptionConfig } from './config.ts';
 import { TRAIL_EVENTS } from './events.ts';
 
 export const FUNCTION_ID = 'alicloud.table-bucket-encryption' as const;
@@ -161,7 +162,7 @@ function parseTamper(
 ): Parsed<TableBucketTarget> {
   const known = { ...call.known, resource: arn };
   const gate = tamperOf(
-    config?.alicloud?.tableBucketEncryption,
+    tableBucketEncryptionConfig.of(config),
     name,
     'alicloud.tableBucketEncryption',
     call.callId,
@@ -192,7 +193,7 @@ function parseTamper(
 // ------------------------------------------------------------------------------------------------
 
 export function desireFor(target: TableBucketTarget, config: Config): Desire<TableBucketDesired> {
-  const section = config.alicloud?.tableBucketEncryption;
+  const section = tableBucketEncryptionConfig.of(config);
   if (!section) return { kind: 'off' };
   const pattern = excludedBy(target.name, section.exclude);
   if (pattern !== undefined) return { kind: 'excluded', reason: `${target.name} matches exclude ${pattern}` };

@@ -38,7 +38,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { CredentialCache, CredentialsUnavailableError, routeByAccount } from '#core/accounts';
-import { type Config, configFromEnv } from '#core/config';
+import { type Config, composeConfig } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
@@ -56,6 +56,7 @@ import { PowertoolsIdempotencyStore } from '../idempotency.ts';
 import { outcomeWithMetrics } from '../metrics.ts';
 import { DynamoRestoreCounter } from '../restores.ts';
 import { DynamoDbSweepCursorStore } from '../sweep-cursor.ts';
+import { logGroupKmsConfig } from './config.ts';
 import { createRemediator, type DesiredKey, type LogGroupState, type LogGroupTarget } from './remediator.ts';
 
 export interface HandlerDeps {
@@ -131,9 +132,12 @@ function log(logger: Logger, outcome: Outcome): void {
   else logger.info('outcome', line);
 }
 
+/** Its own section and the shared parts only (#core/config `composeConfig`): schemas built at init. */
+const ownConfig = composeConfig([logGroupKmsConfig], { scope: 'own' });
+
 export function createHandler(deps: HandlerDeps = {}) {
   const env = deps.env ?? process.env;
-  const config = configFromEnv(env);
+  const config = ownConfig.configFromEnv(env);
   const logger = deps.logger ?? new Logger({ serviceName: 'atrest' });
   const store = deps.store ?? defaultStore(env);
   const restores = deps.restores ?? defaultRestores(env);

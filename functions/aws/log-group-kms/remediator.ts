@@ -27,6 +27,7 @@ import { setsConfiguredState, tamperOf } from '#core/tamper';
 import { AWS_ACCOUNT, AWS_REGION, formatIssues, observedAtOf, withObservedAt } from '#core/validation';
 import { logsClient } from '../clients.ts';
 import { classifyAwsError } from '../errors.ts';
+import { logGroupKmsConfig } from './config.ts';
 import { DETAIL_TYPE, EVENT_NAMES, SOURCE } from './events.ts';
 
 export const FUNCTION_ID = 'aws.log-group-kms' as const;
@@ -289,7 +290,7 @@ function parseTamper(
   if (call.region === undefined) return reject('event: no region (detail.awsRegion or region)');
   if (call.account === undefined) return reject('event: no account (account or detail.recipientAccountId)');
   const resource = logGroupArn(call.region, call.account, groupName);
-  const gate = tamperOf(config?.aws?.logGroupKms, name, 'aws.logGroupKms', call.callId || call.eventId);
+  const gate = tamperOf(logGroupKmsConfig.of(config), name, 'aws.logGroupKms', call.callId || call.eventId);
   if ('ignored' in gate) return { kind: 'ignored', reason: gate.ignored, ...facts, resource };
   const target: LogGroupTarget = {
     eventId: call.eventId,
@@ -320,7 +321,7 @@ const regionOfKey = (keyArn: string): string | undefined => keyArn.split(':')[3]
 
 /** The key the config wants for this log group, or why none applies. Pure. */
 export function desireFor(target: LogGroupTarget, config: Config): Desire<DesiredKey> {
-  const section = config.aws?.logGroupKms;
+  const section = logGroupKmsConfig.of(config);
   if (!section) return { kind: 'off' };
   const pattern = excludedBy(target.logGroupName, section.exclude);
   if (pattern !== undefined)

@@ -4,8 +4,8 @@
  * templates are added to the app (cdk-nag checks them; `npm run synth` writes them).
  */
 import type { App } from 'aws-cdk-lib';
-import { parseConfig } from '#core/config';
 import type { PermissionSet } from '#core/permissions';
+import { parseConfig } from '../../../functions/config.ts';
 import { booleanFrom, stringFrom } from '../../config-source.ts';
 import type { AtrestStack } from './atrest-stack.ts';
 import {

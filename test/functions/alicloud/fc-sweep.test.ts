@@ -5,7 +5,6 @@
  * pacing at ATREST_SWEEP_RATE and the time reserve run on a fake clock.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { ConfigError, type NotReadyError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Remediator, Target } from '#core/remediator';
@@ -20,6 +19,7 @@ import {
 } from '../../../functions/alicloud/fc.ts';
 import { handlerOptions as logstoreOptions } from '../../../functions/alicloud/logstore-encryption/handler.ts';
 import { handlerOptions as tableBucketOptions } from '../../../functions/alicloud/table-bucket-encryption/handler.ts';
+import type { Config } from '../../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../../emulator/acs3.ts';
 import { type EcsEmulator, startEcs } from '../../emulator/ecs.ts';
 import { type OssTablesEmulator, startOssTables } from '../../emulator/oss-tables.ts';

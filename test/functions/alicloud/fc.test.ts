@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import type { NotReadyError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Remediator, Target } from '#core/remediator';
@@ -14,6 +13,7 @@ import {
   unwrapDeferred,
   wrapDeferred,
 } from '../../../functions/alicloud/fc.ts';
+import type { Config } from '../../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../../emulator/acs3.ts';
 import { type FcEmulator, startFc } from '../../emulator/fc.ts';
 

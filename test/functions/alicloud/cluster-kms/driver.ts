@@ -5,13 +5,13 @@
  * (test/hardening/drivers.ts); the lifecycle is the kit's (defineDriver).
  */
 import fc from 'fast-check';
-import { parseConfig } from '#core/config';
 import { endpointFor } from '../../../../functions/alicloud/clients.ts';
 import {
   CLUSTER_ID,
   createRemediator as createClusterKms,
 } from '../../../../functions/alicloud/cluster-kms/remediator.ts';
 import { ActionTrailCloudEvent } from '../../../../functions/alicloud/events.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { startAck } from '../../../emulator/ack.ts';
 import { junk } from '../../../hardening/arbitraries.ts';
 import {

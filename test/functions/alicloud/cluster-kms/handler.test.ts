@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { handlerOptions } from '../../../../functions/alicloud/cluster-kms/handler.ts';
 import { createRemediator } from '../../../../functions/alicloud/cluster-kms/remediator.ts';
 import { createFcHandler, type FcContext, FcRemediationError } from '../../../../functions/alicloud/fc.ts';
+import type { Config } from '../../../../functions/config.ts';
 import { type AckEmulator, startAck } from '../../../emulator/ack.ts';
 import { EMULATOR_CREDENTIALS } from '../../../emulator/acs3.ts';
 import { type FcEmulator, startFc } from '../../../emulator/fc.ts';

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { DeniedError, NotReadyError, ThrottledError } from '#core/errors';
 import {
   CLUSTER_ID,
@@ -13,6 +12,7 @@ import {
   observe,
   parseEvent,
 } from '../../../../functions/alicloud/cluster-kms/remediator.ts';
+import type { Config } from '../../../../functions/config.ts';
 
 const load = (name: string) =>
   JSON.parse(

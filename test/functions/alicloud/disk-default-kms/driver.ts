@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
-import { parseConfig } from '#core/config';
 import { ALICLOUD_REGION } from '#core/validation';
 import { endpointFor } from '../../../../functions/alicloud/clients.ts';
 import {
@@ -16,6 +15,7 @@ import {
   TimerEvent,
 } from '../../../../functions/alicloud/disk-default-kms/remediator.ts';
 import { ActionTrailCloudEvent } from '../../../../functions/alicloud/events.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { startEcs } from '../../../emulator/ecs.ts';
 import { inputsFor, junk } from '../../../hardening/arbitraries.ts';
 import {

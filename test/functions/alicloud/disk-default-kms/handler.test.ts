@@ -4,11 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { handlerOptions } from '../../../../functions/alicloud/disk-default-kms/handler.ts';
 import { createFcHandler, type FcContext, FcRemediationError } from '../../../../functions/alicloud/fc.ts';
+import type { Config } from '../../../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../../../emulator/acs3.ts';
 import { type EcsEmulator, startEcs } from '../../../emulator/ecs.ts';
 

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Config } from '#core/config';
 import { DeniedError, InvalidError } from '#core/errors';
 import {
   classifyDiskError,
@@ -11,6 +10,7 @@ import {
   parseEvent,
   resourceOf,
 } from '../../../../functions/alicloud/disk-default-kms/remediator.ts';
+import type { Config } from '../../../../functions/config.ts';
 
 const load = (name: string) =>
   JSON.parse(

@@ -5,7 +5,6 @@
  * manifest (test/hardening/drivers.ts); the lifecycle is the kit's (defineDriver).
  */
 import fc from 'fast-check';
-import { parseConfig } from '#core/config';
 import { endpointFor } from '../../../../functions/alicloud/clients.ts';
 import { ActionTrailCloudEvent } from '../../../../functions/alicloud/events.ts';
 import { createRemediator as createLogstoreEncryption } from '../../../../functions/alicloud/logstore-encryption/remediator.ts';
@@ -14,6 +13,7 @@ import {
   SLS_LOGSTORE,
   SLS_PROJECT as SLS_PROJECT_NAME,
 } from '../../../../functions/alicloud/sls.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { startSls } from '../../../emulator/sls.ts';
 import { hostileString, junk } from '../../../hardening/arbitraries.ts';
 import {

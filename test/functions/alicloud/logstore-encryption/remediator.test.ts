@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import {
   permissions,
   permissionsFor,
@@ -13,6 +12,7 @@ import {
   type LogstoreTarget,
   parseEvent,
 } from '../../../../functions/alicloud/logstore-encryption/remediator.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 
 const load = (name: string): Record<string, unknown> =>
   JSON.parse(

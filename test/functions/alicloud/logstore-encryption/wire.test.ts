@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Config, parseConfig } from '#core/config';
 import { type EngineDeps, remediateEvent, remediateTarget } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import { createRemediator } from '../../../../functions/alicloud/logstore-encryption/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../../../emulator/acs3.ts';
 import { type SlsEmulator, startSls } from '../../../emulator/sls.ts';
 

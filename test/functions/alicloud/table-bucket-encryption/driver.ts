@@ -5,7 +5,6 @@
  * manifest (test/hardening/drivers.ts); the lifecycle is the kit's (defineDriver).
  */
 import fc from 'fast-check';
-import { type Config, parseConfig } from '#core/config';
 import { ALICLOUD_REGION } from '#core/validation';
 import { ActionTrailCloudEvent } from '../../../../functions/alicloud/events.ts';
 import {
@@ -15,6 +14,7 @@ import {
   tableBucketArn,
 } from '../../../../functions/alicloud/oss-tables.ts';
 import { createRemediator as createTableBucketEncryption } from '../../../../functions/alicloud/table-bucket-encryption/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 import { startOssTables } from '../../../emulator/oss-tables.ts';
 import { hostileString, junk } from '../../../hardening/arbitraries.ts';
 import {

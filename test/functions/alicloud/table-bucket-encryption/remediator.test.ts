@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Config, parseConfig } from '#core/config';
 import { permissions } from '../../../../functions/alicloud/table-bucket-encryption/permissions.ts';
 import {
   createRemediator,
@@ -10,6 +9,7 @@ import {
   parseEvent,
   type TableBucketTarget,
 } from '../../../../functions/alicloud/table-bucket-encryption/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 
 const ARN = 'acs:osstables:cn-hangzhou:1234567890123456:bucket/analytics-tables';
 

@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Config, parseConfig } from '#core/config';
 import { type EngineDeps, remediateEvent, remediateTarget } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import { FcRemediationError } from '../../../../functions/alicloud/fc.ts';
 import { handler } from '../../../../functions/alicloud/table-bucket-encryption/handler.ts';
 import { createRemediator } from '../../../../functions/alicloud/table-bucket-encryption/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 import { EMULATOR_CREDENTIALS } from '../../../emulator/acs3.ts';
 import { type OssTablesEmulator, startOssTables } from '../../../emulator/oss-tables.ts';
 

@@ -7,7 +7,6 @@
 import type { IncomingMessage } from 'node:http';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import fc from 'fast-check';
-import { parseConfig } from '#core/config';
 import { AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { logsClient } from '../../../../functions/aws/clients.ts';
 import {
@@ -18,6 +17,7 @@ import {
   logGroupArn,
   SOURCE,
 } from '../../../../functions/aws/log-group-kms/remediator.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 import { DUMMY_CREDENTIALS, startCloudWatchLogs } from '../../../emulator/cloudwatch-logs.ts';
 import { hostileString, junk } from '../../../hardening/arbitraries.ts';
 import {

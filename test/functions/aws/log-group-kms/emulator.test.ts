@@ -8,12 +8,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Config, parseConfig } from '#core/config';
 import { type EngineDeps, remediateEvent, remediateTarget } from '#core/engine';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { PowertoolsIdempotencyStore } from '../../../../functions/aws/idempotency.ts';
 import { createRemediator, type LogGroupTarget } from '../../../../functions/aws/log-group-kms/remediator.ts';
+import { type Config, parseConfig } from '../../../../functions/config.ts';
 import {
   type CloudWatchLogsState,
   DUMMY_CREDENTIALS,

@@ -8,7 +8,6 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '#core/config';
 import {
   ConflictError,
   DeniedError,
@@ -29,6 +28,7 @@ import {
   parseEvent,
   partitionOf,
 } from '../../../../functions/aws/log-group-kms/remediator.ts';
+import { parseConfig } from '../../../../functions/config.ts';
 
 /** A sample event as JSON, edited field by field in the tests. */
 // biome-ignore lint/suspicious/noExplicitAny: sample events are untyped JSON on purpose.

@@ -1,0 +1,60 @@
+/**
+ * alicloud.logstore-encryption's config section, `alicloud.logstoreEncryption` (README
+ * "Configuration"): the SLS encryption every logstore gets, with the SLS key or bring-your-own-key.
+ * Composed into the document by #core/config `composeConfig` through the manifest.
+ */
+import * as z from 'zod/mini';
+import {
+  aliRegionMap,
+  defineSection,
+  delivery,
+  enforcement,
+  excludePatterns,
+  nonEmpty,
+  type SectionType,
+} from '#core/config';
+import { once } from '#core/once';
+import { ALICLOUD_REGION } from '#core/validation';
+
+export const ENCRYPT_TYPES = [
+  'default',
+  'm4',
+  'sm4_ecb',
+  'sm4_cbc',
+  'sm4_gcm',
+  'aes_ecb',
+  'aes_cbc',
+  'aes_cfb',
+  'aes_ofb',
+  'aes_gcm',
+] as const;
+
+export const UserCmkInfo = once(() =>
+  z.strictObject({
+    keyId: nonEmpty(),
+    roleArn: z.string().check(z.regex(/^acs:ram::\d+:role\/[A-Za-z0-9._-]+$/)),
+    regionId: z.string().check(z.regex(ALICLOUD_REGION)),
+  }),
+);
+
+export const logstoreEncryptionConfig = defineSection({
+  cloud: 'alicloud',
+  section: 'logstoreEncryption',
+  schema: () =>
+    z.strictObject({
+      /** SLS encryption algorithm; `default` is AES-256. Immutable once set on a logstore. */
+      encryptType: z.enum(ENCRYPT_TYPES),
+      /** Bring-your-own-key; absent means the SLS service key. Immutable once set. */
+      userCmkInfo: z.optional(UserCmkInfo()),
+      /** Per-region BYOK overrides (a KMS key lives in one region). */
+      byRegion: z.optional(aliRegionMap(UserCmkInfo())),
+      /** `project/logstore` names matching any of these regular expressions are left alone. */
+      exclude: z.optional(excludePatterns()),
+      ...enforcement(),
+      /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
+      delivery: z.optional(delivery()),
+    }),
+});
+
+export type LogstoreEncryptionConfig = SectionType<typeof logstoreEncryptionConfig>;
+export type UserCmkInfo = z.infer<ReturnType<typeof UserCmkInfo>>;
