@@ -110,6 +110,15 @@ export interface FcContextCredentials {
   securityToken?: string;
 }
 
+/** The parts of the FC 3.0 Node.js context we use. */
+export interface FcContext {
+  requestId?: string;
+  credentials?: FcContextCredentials;
+  function?: { name?: string; timeout?: number; qualifier?: string };
+  region?: string;
+  accountId?: string;
+}
+
 /** From the FC context when present, else the standard environment variables. */
 export function credentialsFrom(
   context?: { credentials?: FcContextCredentials },

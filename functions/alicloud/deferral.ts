@@ -13,8 +13,7 @@
 import * as z from 'zod/mini';
 import { once } from '#core/once';
 import type { Outcome } from '#core/outcome';
-import type { AlicloudCredentials } from './clients.ts';
-import type { FcContext } from './fc.ts';
+import type { AlicloudCredentials, FcContext } from './clients.ts';
 
 export const DEFAULT_DEFER_DEADLINE_MS = 120 * 60_000;
 /** FC's x-fc-async-delay bounds. */
@@ -76,14 +75,14 @@ export type DeferralEndCode =
   | 'DeferralStateInvalid';
 
 /** A `firstSeenAt` this far ahead of our clock is clock skew; further ahead it is not to be trusted. */
-export const DEFERRAL_CLOCK_SKEW_MS = 5 * 60_000;
+const DEFERRAL_CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
  * The most re-queues an honest chain can need to reach `deadlineMs`: every delay is at least 80 %
  * of 60 s, so more attempts than the deadline divided by 48 s (plus the first) cannot come from
  * our own wrapper — a forged or corrupted count would otherwise keep the chain alive.
  */
-export function maxDeferralAttempts(deadlineMs: number): number {
+function maxDeferralAttempts(deadlineMs: number): number {
   return Math.ceil(deadlineMs / (FIRST_DELAY_S * 0.8 * 1000)) + 2;
 }
 

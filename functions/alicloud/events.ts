@@ -72,7 +72,7 @@ export type ActionTrailRecord = z.infer<ReturnType<typeof ActionTrailRecord>>;
 export type DeliveryPath = 'eventbridge' | 'trail';
 
 /** The ActionTrail event types that can create or change a resource (CONTRACT.md section 6). */
-export const TRAIL_EVENT_TYPES = ['ApiCall', 'ConsoleOperation', 'AliyunServiceEvent'] as const;
+const TRAIL_EVENT_TYPES = ['ApiCall', 'ConsoleOperation', 'AliyunServiceEvent'] as const;
 export type TrailEventType = (typeof TRAIL_EVENT_TYPES)[number];
 
 /**

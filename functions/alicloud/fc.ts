@@ -43,10 +43,10 @@ import { type AnySection, type Config, composeConfig } from '#core/config';
 import { type EngineDeps, remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
+import type { AnyRemediator } from '#core/manifest';
 import { once } from '#core/once';
 import { isSettled, type Outcome } from '#core/outcome';
 import { type RateLimiter, ScopedRateLimiter, withRateLimit } from '#core/ratelimit';
-import type { Remediator } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
 import { outcomeLevel, UnsettledOutcomeError, unsettledOutcomes } from '#core/settle';
 import { isSweepEvent, scheduledSweep, sweepRateFrom } from '#core/sweep';
@@ -57,7 +57,7 @@ import {
   type AlicloudCredentials,
   checkEndpointOverrides,
   credentialsFrom,
-  type FcContextCredentials,
+  type FcContext,
 } from './clients.ts';
 import {
   DEFAULT_DEFER_DEADLINE_MS,
@@ -73,31 +73,15 @@ import { restoresFromEnv } from './restores.ts';
 import { cursorStoreFromEnv } from './sweep-cursor.ts';
 import { storeFromEnv } from './tablestore.ts';
 
+export type { FcContext } from './clients.ts';
 // Deferral lives in deferral.ts; these names were always offered here.
 export {
   DEFAULT_DEFER_DEADLINE_MS,
-  DEFERRAL_CLOCK_SKEW_MS,
-  type Deferral,
-  type DeferralEndCode,
-  type DeferralPlan,
   deferralDelaySeconds,
-  maxDeferralAttempts,
   planDeferral,
   unwrapDeferred,
   wrapDeferred,
 } from './deferral.ts';
-
-/** The parts of the FC 3.0 Node.js context we use. */
-export interface FcContext {
-  requestId?: string;
-  credentials?: FcContextCredentials;
-  function?: { name?: string; timeout?: number; qualifier?: string };
-  region?: string;
-  accountId?: string;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: each function brings its own Target/Desired/State types.
-export type AnyRemediator = Remediator<any, any, any>;
 
 /** What a remediator factory may want to know about the invocation (account for timer events). */
 export interface FcInvocation {

@@ -14,7 +14,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { RemediationError, TransientError, UnexpectedError } from '#core/errors';
+import { unexpected } from '#core/engine';
+import { RETRYABLE_NODE_CODES, RemediationError, TransientError, UnexpectedError } from '#core/errors';
 
 export interface RawResponse {
   status: number;
@@ -156,18 +157,21 @@ export function boundedAgent(
   return agent;
 }
 
-/** Transport failures worth another try; anything else (DNS name unknown, TLS) is not. */
+/**
+ * Transport failures worth another try, for every Alibaba Cloud client (the engine's budget bounds
+ * how often): Node's codes that both clouds retry (#core/errors `RETRYABLE_NODE_CODES`, where each
+ * is argued, and why `ENOTFOUND` is not), plus
+ * - `RequestTimeout`, `ResponseTooLarge`: our deadline / body cap (send(), boundedAgent());
+ * - `NetworkingError`, `TimeoutError`: the tablestore SDK's own labels for any transport failure
+ *   (it overwrites Node's code) and for its timeout; it marks both retryable
+ *   (lib/event_listeners.js, lib/http/node.js).
+ */
 export const RETRYABLE_NETWORK: ReadonlySet<string> = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
+  ...RETRYABLE_NODE_CODES,
   'RequestTimeout',
-  // A body over the cap: a proxy's error page or a glitch; another try may get the real answer,
-  // and the engine's budget bounds how often we ask.
   'ResponseTooLarge',
+  'NetworkingError',
+  'TimeoutError',
 ]);
 
 /** A transport failure with Node's code: Transient when retrying can help, else Unexpected. */
@@ -180,15 +184,15 @@ export function classifyNetwork(error: Error & { code: string }): RemediationErr
 
 /**
  * The one "unknown → Unexpected" mapping: anything a client threw that no rule classifies. A
- * service answer no rule knows keeps the service's code, status and request id (`context`).
+ * service answer no rule knows keeps the service's code, status and request id (`context`);
+ * anything else is the engine's own `unexpected` (its name as the code).
  */
 export function unknownFailure(
   error: unknown,
   context?: { code: string; status?: number; requestId?: string },
 ): RemediationError {
   if (error instanceof RemediationError) return error;
-  const e = error as { name?: string; message?: string };
-  return new UnexpectedError(e?.message ?? String(error), context ?? { code: e?.name ?? 'UnexpectedError' }, {
-    cause: error,
-  });
+  if (context === undefined) return unexpected(error);
+  const e = error as { message?: string };
+  return new UnexpectedError(e?.message ?? String(error), context, { cause: error });
 }

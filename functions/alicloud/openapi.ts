@@ -13,28 +13,24 @@
  * are asked for on every request, so rotating STS credentials never go stale.
  *
  * `classifyAlicloud` maps what a call throws onto the typed hierarchy of #core/errors by the
- * service's error code and HTTP status, never by message.
+ * service's error code and HTTP status, never by message: its rows in the client kit's table
+ * classifier (service-errors.ts), beside SLS's and OSS Tables'.
  */
 import { randomUUID } from 'node:crypto';
 import { stringify } from 'node:querystring';
 import OpenApiUtilModule from '@alicloud/openapi-util';
 import type * as z from 'zod/mini';
-import {
-  ConflictError,
-  DeniedError,
-  GoneError,
-  httpStatusCode,
-  InvalidError,
-  type RemediationError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-  UnexpectedResponseError,
-} from '#core/errors';
+import { httpStatusCode, RemediationError, UnexpectedResponseError } from '#core/errors';
 import { formatIssues } from '#core/validation';
 import { type AlicloudCredentials, type AlicloudService, type Endpoint, endpointFor } from './clients.ts';
-import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, send } from './http.ts';
-import { AlicloudTransportError } from './service-errors.ts';
+import { DEFAULT_MAX_BODY_BYTES, LIST_MAX_BODY_BYTES, RETRYABLE_NETWORK, send } from './http.ts';
+import {
+  AlicloudServiceError,
+  AlicloudTransportError,
+  type ErrorRule,
+  NO_STATUS,
+  tableClassifier,
+} from './service-errors.ts';
 
 // CommonJS with `exports.default = Client`: Node's ESM loader hands us the exports object,
 // bundlers that honour `__esModule` hand us the class. Accept both.
@@ -86,17 +82,22 @@ type RpcService = Extract<
   'ECS' | 'KMS' | 'ACTIONTRAIL' | 'EVENTBRIDGE' | 'STS' | 'RESOURCEMANAGER'
 >;
 
-/** An error answer (HTTP 4xx/5xx), shaped as openapi-client's so `errorFacts` reads both alike. */
-export class AlicloudApiError extends Error {
+/**
+ * An error answer (HTTP 4xx/5xx): the client kit's service error, also shaped as openapi-client's
+ * (`statusCode`, `data`) so `errorFacts` reads both alike.
+ */
+export class AlicloudApiError extends AlicloudServiceError {
+  override name = 'AlicloudApiError';
   readonly statusCode: number;
   constructor(
-    readonly code: string | undefined,
+    code: string,
     message: string,
     readonly data: Record<string, unknown>,
+    requestId?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
-    this.name = 'AlicloudApiError';
-    this.statusCode = Number(data.statusCode);
+    super(code, message, Number(data.statusCode), requestId, options);
+    this.statusCode = this.status;
   }
 }
 
@@ -303,11 +304,12 @@ function serviceError(
     typeof code === 'string' && code !== '' ? code : httpStatusCode(status),
     `code: ${status}, ${typeof message === 'string' ? message : `${action} failed`} request id: ${String(requestId)}`,
     { ...err, statusCode: status, headers },
+    typeof requestId === 'string' && requestId !== '' ? requestId : undefined,
   );
 }
 
 // ---------------------------------------------------------------------------------------------
-// Error classification
+// Error classification: the OpenAPI products' rows of the client kit's table (service-errors.ts)
 // ---------------------------------------------------------------------------------------------
 
 /** What we read off whatever the client threw. */
@@ -317,43 +319,6 @@ export interface AlicloudErrorFacts {
   requestId?: string;
   message: string;
 }
-
-const NETWORK_CODES = new Set([
-  'RequestTimeout',
-  'ResponseTooLarge',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ESOCKETTIMEDOUT',
-]);
-
-const DENIED_CODES = [
-  /^Forbidden/,
-  /^NoPermission/,
-  /^UserNotInTheWhiteList/,
-  /^InvalidAccessKeyId/,
-  /^InvalidSecurityToken/,
-  /^SignatureDoesNotMatch/,
-  /^IncompleteSignature/,
-  /\.KMSUnauthorized$/,
-];
-
-const GONE_CODES = new Set(['ErrorClusterNotFound', 'ClusterNotFound', 'InvalidClusterId.NotFound']);
-
-const TRANSIENT_CODES = new Set([
-  'ServiceUnavailable',
-  'InternalError',
-  'InternalServerError',
-  'ServiceTimeout',
-  'UnknownError',
-]);
 
 /** Reads code, status and request id from an openapi-client / tea error, or a Node network error. */
 export function errorFacts(error: unknown): AlicloudErrorFacts {
@@ -389,68 +354,89 @@ export function errorFacts(error: unknown): AlicloudErrorFacts {
   };
 }
 
+const DENIED_CODES = [
+  /^Forbidden/,
+  /^NoPermission/,
+  /^UserNotInTheWhiteList/,
+  /^InvalidAccessKeyId/,
+  /^InvalidSecurityToken/,
+  /^SignatureDoesNotMatch/,
+  /^IncompleteSignature/,
+  /\.KMSUnauthorized$/,
+];
+const INVALID_CODES = /^(InvalidParameter|InvalidOperation|MissingParameter)/;
+const GONE_CODES = new Set(['ErrorClusterNotFound', 'ClusterNotFound', 'InvalidClusterId.NotFound']);
+const TRANSIENT_CODES = new Set([
+  'ServiceUnavailable',
+  'InternalError',
+  'InternalServerError',
+  'ServiceTimeout',
+  'UnknownError',
+]);
+/** A concurrent change is a conflict whatever status carries it (ECS answers some with 400/403). */
+const CONFLICT_CODES = /Conflict|Concurrent|OperationAborted/i;
+
 /**
- * Maps an Alibaba Cloud OpenAPI error to the typed hierarchy. Order matters: an auth failure such
- * as `InvalidAccessKeyId.NotFound` is Denied, not Gone; a key error such as
+ * ECS, KMS, ACK, FC, STS, ActionTrail, EventBridge, ResourceManager — by the service's code, then
+ * its status; first match wins. Order matters: an auth failure such as
+ * `InvalidAccessKeyId.NotFound` is Denied, not Gone; a key error such as
  * `InvalidOperation.KMSKeyIdNotFound` (HTTP 403) is Invalid, not Denied.
  */
-export function classifyAlicloud(error: unknown): RemediationError {
-  if (isRemediationError(error)) return error;
+const OPENAPI_RULES: readonly ErrorRule[] = [
+  { kind: 'denied', when: ({ code }) => DENIED_CODES.some((p) => p.test(code)) },
+  { kind: 'throttled', when: ({ code, status }) => code.includes('Throttling') || status === 429 },
+  { kind: 'invalid', when: ({ code }) => INVALID_CODES.test(code) },
+  {
+    kind: 'gone',
+    when: ({ code, status }) => status === 404 || GONE_CODES.has(code) || code.endsWith('.NotFound'),
+  },
+  { kind: 'transient', when: ({ code, status }) => status >= 500 || TRANSIENT_CODES.has(code) },
+  { kind: 'conflict', when: ({ code, status }) => status === 409 || CONFLICT_CODES.test(code) },
+  { kind: 'denied', when: ({ status }) => status === 401 || status === 403 },
+  { kind: 'invalid', when: ({ status }) => status >= 400 && status < 500 },
+];
+
+const classifyOpenApi = tableClassifier(AlicloudApiError, AlicloudNetworkError, OPENAPI_RULES);
+
+/**
+ * Node's and axios's transport codes (`ECONNRESET`, `EAI_AGAIN`, …) and our own (`RequestTimeout`,
+ * `ResponseTooLarge`); services' codes are CamelCase.
+ */
+const TRANSPORT_CODE = /^E[A-Z0-9_]+$/;
+
+/**
+ * Errors another SDK built (the CLI's @alicloud/fc2 path; openapi-client-shaped errors) as this
+ * client's own, so one table classifies both: a service answer keeps its code (else one derived
+ * from the status), status and request id; a transport code becomes the network error.
+ */
+function asOwnError(error: unknown): unknown {
+  if (error instanceof RemediationError || error instanceof AlicloudServiceError) return error;
+  if (error instanceof AlicloudTransportError) return error;
   const facts = errorFacts(error);
-  const { code, status, message } = facts;
-  const context = (fallback: string) => ({
-    code: code ?? fallback,
-    ...(facts.requestId !== undefined ? { requestId: facts.requestId } : {}),
-    ...(status !== undefined ? { status } : {}),
-  });
-  const options = { cause: error };
-
-  if (code !== undefined && DENIED_CODES.some((p) => p.test(code)))
-    return new DeniedError(message, context(code), options);
-  if (code?.includes('Throttling') || status === 429)
-    return new ThrottledError(message, context('Throttling'), options);
-  if (code !== undefined && /^(InvalidParameter|InvalidOperation|MissingParameter)/.test(code))
-    return new InvalidError(message, context(code), options);
-  if (status === 404 || (code !== undefined && (GONE_CODES.has(code) || code.endsWith('.NotFound'))))
-    return new GoneError(message, context('NotFound'), options);
-  if ((status !== undefined && status >= 500) || (code !== undefined && TRANSIENT_CODES.has(code)))
-    return new TransientError(message, context('ServiceUnavailable'), options);
-  const network = networkCode(error);
-  if (network !== undefined && status === undefined)
-    return new TransientError(message, { code: network }, options);
-  // A concurrent change is a conflict whatever status carries it (ECS answers some with 400/403).
-  if (status === 409 || (code !== undefined && /Conflict|Concurrent|OperationAborted/i.test(code)))
-    return new ConflictError(message, context('Conflict'), options);
-  if (status === 401 || status === 403) return new DeniedError(message, context('Forbidden'), options);
-  if (status !== undefined && status >= 400 && status < 500)
-    return new InvalidError(message, context('InvalidRequest'), options);
-  const e = error as { name?: unknown } | null;
-  const name = typeof e?.name === 'string' && e.name !== 'Error' ? e.name : 'UnexpectedError';
-  return new UnexpectedError(message, context(name), options);
-}
-
-/** Connection-level failures (reset, refused, DNS, timeouts) and unparseable answers. */
-function networkCode(error: unknown): string | undefined {
-  const e = error as { code?: unknown; name?: unknown } | null;
-  if (typeof e?.code === 'string' && (NETWORK_CODES.has(e.code) || e.code.startsWith('UND_ERR_')))
-    return e.code;
-  if (typeof e?.name === 'string' && e.name.includes('Timeout')) return 'RequestTimeout';
-  // A proxy or gateway answering an error page in HTML: the client fails to parse it as JSON.
-  if (error instanceof SyntaxError) return 'InvalidResponse';
-  if (
-    typeof (error as Error | null)?.message === 'string' &&
-    /socket hang up/i.test((error as Error).message)
-  )
-    return 'ECONNRESET';
-  return undefined;
-}
-
-function isRemediationError(error: unknown): error is RemediationError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<RemediationError>).retryable === 'boolean' &&
-    typeof (error as Partial<RemediationError>).code === 'string'
+  const { code, status } = facts;
+  if (status === undefined) {
+    // Neither a code nor a status: nothing a table can read (a TypeError, …).
+    if (code === undefined) return error;
+    if (TRANSPORT_CODE.test(code) || RETRYABLE_NETWORK.has(code))
+      return new AlicloudNetworkError(code, facts.message, { cause: error });
+  }
+  const data = (error as { data?: unknown }).data;
+  return new AlicloudApiError(
+    code ?? httpStatusCode(status ?? NO_STATUS),
+    facts.message,
+    { ...(typeof data === 'object' && data !== null ? data : {}), statusCode: status ?? NO_STATUS },
+    facts.requestId,
+    { cause: error },
   );
+}
+
+/**
+ * Maps what an OpenAPI call threw onto the typed hierarchy (#core/errors) through the client
+ * kit's table classifier: the rules above for a service answer, the kit's one set of network
+ * codes for a transport failure, its one "unknown → Unexpected" for anything else.
+ */
+export function classifyAlicloud(error: unknown): RemediationError {
+  return classifyOpenApi(asOwnError(error));
 }
 
 function firstString(...values: unknown[]): string | undefined {

@@ -50,7 +50,7 @@ export function parseTableBucketArn(
 }
 
 // The OSS V4 signer and OSS error bodies live in oss4.ts (OSS Tables is one user).
-export { type Oss4Request, type Oss4Signed, type Oss4Signing, ossQuote, signOss4 } from './oss4.ts';
+export { ossQuote, signOss4 } from './oss4.ts';
 
 /**
  * The resource path OSS Tables signs: `/<bucket ARN>/<request path, decoded, without its leading

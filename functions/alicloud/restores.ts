@@ -24,7 +24,7 @@ import {
   type TablestoreClientOptions,
 } from './tablestore-client.ts';
 
-export const RESTORE_KEY_PREFIX = 'restores#';
+const RESTORE_KEY_PREFIX = 'restores#';
 
 export interface TablestoreRestoreCounterOptions extends TablestoreClientOptions, OtsRetryOptions {
   tableName: string;

@@ -1,9 +1,9 @@
 /**
  * The Alibaba Cloud client kit's errors: one service-error / network-error pair that every
- * hand-written client (SLS, OSS Tables, the OpenAPI client) throws as its own named subclass,
- * and one table-driven classifier onto the core hierarchy (#core/errors). A client brings a
- * table of rules — its service's codes and statuses, in order, first match wins — instead of a
- * classifier of its own; transport failures go through http.ts `classifyNetwork` (one set of
+ * client throws as its own named subclass (SLS, OSS Tables, the OpenAPI client; Tablestore and the
+ * CLI's fc2 path read their SDK's errors into one), and one table-driven classifier onto the
+ * core hierarchy (#core/errors). A client brings a table of rules — its service's codes and
+ * statuses, in order, first match wins — instead of a classifier of its own; transport failures go through http.ts `classifyNetwork` (one set of
  * network codes) and anything else through `unknownFailure` (one "unknown → Unexpected" mapping).
  */
 import {
@@ -18,15 +18,22 @@ import {
 } from '#core/errors';
 import { classifyNetwork, unknownFailure } from './http.ts';
 
-/** A service's error answer: its code (else one derived from the status), the HTTP status, its request id. */
+/** `status` of a service error another SDK reported without its HTTP status (only its code). */
+export const NO_STATUS = 0;
+
+/**
+ * A service's error answer: its code (else one derived from the status), the HTTP status
+ * (`NO_STATUS` when unknown), its request id.
+ */
 export class AlicloudServiceError extends Error {
   constructor(
     readonly code: string,
     message: string,
     readonly status: number,
     readonly requestId?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'AlicloudServiceError';
   }
 }
@@ -80,7 +87,7 @@ export function tableClassifier(
     const { code, status } = error;
     const context = {
       code,
-      status,
+      ...(status !== NO_STATUS ? { status } : {}),
       ...(error.requestId !== undefined ? { requestId: error.requestId } : {}),
     };
     const rule = rules.find((r) => r.when(error));

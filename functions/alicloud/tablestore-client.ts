@@ -5,18 +5,17 @@
  * throttling and transient errors, conditional writes that answer false on OTSConditionCheckFail,
  * and OTS errors classified with the service's code and request id.
  */
-import {
-  ConflictError,
-  DeniedError,
-  InvalidError,
-  type RemediationError,
-  ThrottledError,
-  TransientError,
-  UnexpectedError,
-} from '#core/errors';
+import { ConflictError, type RemediationError, ThrottledError, TransientError } from '#core/errors';
 import { backoffDelay, type RetryPolicy } from '#core/retry';
 import type { AlicloudCredentials } from './clients.ts';
 import { boundedAgent } from './http.ts';
+import {
+  AlicloudServiceError,
+  AlicloudTransportError,
+  type ErrorRule,
+  NO_STATUS,
+  tableClassifier,
+} from './service-errors.ts';
 
 export const CONDITION_FAILED = 'OTSConditionCheckFail';
 
@@ -151,37 +150,17 @@ export class OtsCalls {
   }
 }
 
+/** A Tablestore error answer, its code read from the SDK's error (see classifyOtsError). */
+class OtsServiceError extends AlicloudServiceError {
+  override name = 'OtsServiceError';
+}
+
 /**
- * The SDK's errors carry the HTTP status as a number in `code` and the raw protobuf
- * `Error{code, message}` bytes, decoded as UTF-8, in `message` (plus ` requestId:<id>`). We read the
- * service's code from those bytes: field 1 (tag 0x0a), a one-byte length, ASCII.
+ * No answer: the SDK labels every transport failure `NetworkingError` (its `util.error` overwrites
+ * Node's code) or `TimeoutError`; our bounded agent's reason stays in the message.
  */
-export function classifyOtsError(thrown: unknown, action = 'Tablestore'): RemediationError {
-  const e = (thrown ?? {}) as { code?: unknown; message?: unknown; headers?: Record<string, unknown> };
-  const status = typeof e.code === 'number' ? e.code : undefined;
-  const raw = typeof e.message === 'string' ? e.message : String(thrown);
-  const header = e.headers?.['x-ots-requestid'] ?? e.headers?.['x-ots-request-id'];
-  const requestId = typeof header === 'string' && header !== '' ? header : undefined;
-  const decoded = decodeErrorBody(raw);
-  const code =
-    decoded?.code ??
-    (typeof e.code === 'string' ? e.code : status !== undefined ? `HTTP${status}` : 'UnknownError');
-  const text = decoded?.message ?? raw;
-  const message = `${action}: ${code}${text ? `: ${text}` : ''}`;
-  const context = {
-    code,
-    ...(requestId !== undefined ? { requestId } : {}),
-    ...(status !== undefined ? { status } : {}),
-  };
-  const options = { cause: thrown };
-  // Not an error to the callers: `OtsCalls.write` turns it into `false` (someone else holds or changed the row).
-  if (code === CONDITION_FAILED) return new ConflictError(message, context, options);
-  if (THROTTLED.has(code)) return new ThrottledError(message, context, options);
-  if (TRANSIENT.has(code) || (status !== undefined && status >= 500))
-    return new TransientError(message, context, options);
-  if (DENIED.has(code)) return new DeniedError(message, context, options);
-  if (INVALID.has(code)) return new InvalidError(message, context, options);
-  return new UnexpectedError(message, context, options);
+class OtsNetworkError extends AlicloudTransportError {
+  override name = 'OtsNetworkError';
 }
 
 const THROTTLED = new Set([
@@ -200,8 +179,6 @@ const TRANSIENT = new Set([
   'OTSPartitionUnavailable',
   'OTSTableNotReady',
   'OTSRequestTimeout',
-  'NetworkingError',
-  'TimeoutError',
 ]);
 const DENIED = new Set(['OTSAuthFailed', 'OTSNoPermissionAccess']);
 const INVALID = new Set([
@@ -210,6 +187,43 @@ const INVALID = new Set([
   'OTSRequestBodyTooLarge',
   'OTSMethodNotAllowed',
 ]);
+/** The SDK's labels for a failure with no answer (lib/event_listeners.js, lib/http/node.js). */
+const SDK_TRANSPORT = new Set(['NetworkingError', 'TimeoutError']);
+
+/** Tablestore's codes and statuses, in order: the first matching row classifies. */
+const OTS_RULES: readonly ErrorRule[] = [
+  // Not an error to the callers: `OtsCalls.write` turns it into `false` (someone else holds or changed the row).
+  { kind: 'conflict', when: ({ code }) => code === CONDITION_FAILED },
+  { kind: 'throttled', when: ({ code }) => THROTTLED.has(code) },
+  { kind: 'transient', when: ({ code, status }) => TRANSIENT.has(code) || status >= 500 },
+  { kind: 'denied', when: ({ code }) => DENIED.has(code) },
+  { kind: 'invalid', when: ({ code }) => INVALID.has(code) },
+];
+
+const classifyOts = tableClassifier(OtsServiceError, OtsNetworkError, OTS_RULES);
+
+/**
+ * Maps what the `tablestore` SDK threw onto the core hierarchy through the client kit's table
+ * (service-errors.ts). The SDK's errors carry the HTTP status as a number in `code` and the raw
+ * protobuf `Error{code, message}` bytes, decoded as UTF-8, in `message` (plus ` requestId:<id>`).
+ * We read the service's code from those bytes: field 1 (tag 0x0a), a one-byte length, ASCII.
+ */
+export function classifyOtsError(thrown: unknown, action = 'Tablestore'): RemediationError {
+  const e = (thrown ?? {}) as { code?: unknown; message?: unknown; headers?: Record<string, unknown> };
+  const status = typeof e.code === 'number' ? e.code : undefined;
+  const raw = typeof e.message === 'string' ? e.message : String(thrown);
+  const header = e.headers?.['x-ots-requestid'] ?? e.headers?.['x-ots-request-id'];
+  const requestId = typeof header === 'string' && header !== '' ? header : undefined;
+  const decoded = decodeErrorBody(raw);
+  const code =
+    decoded?.code ??
+    (typeof e.code === 'string' ? e.code : status !== undefined ? `HTTP${status}` : 'UnknownError');
+  const text = decoded?.message ?? raw;
+  const message = `${action}: ${code}${text ? `: ${text}` : ''}`;
+  if (status === undefined && SDK_TRANSPORT.has(code))
+    return classifyOts(new OtsNetworkError(code, message, { cause: thrown }));
+  return classifyOts(new OtsServiceError(code, message, status ?? NO_STATUS, requestId, { cause: thrown }));
+}
 
 function decodeErrorBody(raw: string): { code: string; message?: string } | undefined {
   if (raw.charCodeAt(0) !== 0x0a) return undefined;

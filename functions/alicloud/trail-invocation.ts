@@ -8,10 +8,11 @@
  * request id) when the range could not be read completely, so the trigger's retry reads it again.
  * Records the function does not own give no outcome line, only the counts of the `trail` line.
  */
+
+import type { AnyRemediator } from '#core/manifest';
 import type { Outcome } from '#core/outcome';
 import { ALICLOUD_REGION } from '#core/validation';
-import type { AlicloudCredentials } from './clients.ts';
-import type { AnyRemediator, FcContext } from './fc.ts';
+import type { AlicloudCredentials, FcContext } from './clients.ts';
 import { classifySlsError } from './sls.ts';
 import { createSlsLogReader, type SlsLogReader } from './sls-logs.ts';
 import { parseSlsTrigger, readTrail, type SlsTrigger } from './trail.ts';

@@ -13,7 +13,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import { DeniedError } from '#core/errors';
 import { AWS_ACCOUNT, AWS_REGION } from '#core/validation';
 import { classifyAwsError } from './errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
+import { boundedClient } from './http.ts';
 
 /** Session credentials with their expiry (ms since the epoch), for CredentialCache. */
 export interface AwsSessionCredentials {
@@ -34,11 +34,11 @@ export function accountOfFunctionArn(
 }
 
 /** `arn:<partition>:iam::<account>:role/<name>`. */
-export const memberRoleArn = (partition: string, account: string, roleName: string): string =>
+const memberRoleArn = (partition: string, account: string, roleName: string): string =>
   `arn:${partition}:iam::${account}:role/${roleName}`;
 
 /** STS's `RoleSessionName`: names the function in the member's CloudTrail. */
-export const SESSION_NAME = 'atrest';
+const SESSION_NAME = 'atrest';
 
 export interface AwsAccountsOptions {
   /** The region STS is called in (the function's own). */
@@ -69,15 +69,10 @@ export class AwsAccounts {
       });
     // Made on first use, and the SDK client loaded then (a chunk of its own in the Lambda bundle):
     // a single-account deployment never compiles it at cold start nor opens an STS connection.
-    // `bounded`: a deadline on the whole exchange, body included, and a body cap (./http.ts).
     const { STSClient } = await sdk();
-    this.client ??= bounded(
-      new STSClient({
-        region: this.options.region,
-        maxAttempts: 1,
-        requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true },
-      }),
-      { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
+    this.client ??= boundedClient(
+      { deadlineMs: 10_000 },
+      (settings) => new STSClient({ region: this.options.region, ...settings }),
     );
     return this.client;
   }
@@ -108,11 +103,7 @@ export class AwsAccounts {
         expiresAt: c.Expiration.getTime(),
       };
     } catch (error) {
-      const classified = classifyAwsError(error);
-      // STS says `AccessDenied` (no `Exception` suffix): the role is missing or does not trust us.
-      if (classified.code === 'AccessDenied' && !(classified instanceof DeniedError))
-        throw new DeniedError(classified.message, classified, { cause: error });
-      throw classified;
+      throw classifyAwsError(error);
     }
   }
 

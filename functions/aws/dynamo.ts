@@ -5,7 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '#core/errors';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
+import { boundedClient } from './http.ts';
 
 /** The table: the option, else `$IDEMPOTENCY_TABLE_NAME` (`env`, default `process.env`). */
 export function idempotencyTableName(
@@ -24,11 +24,5 @@ export function idempotencyTableName(
  * (`bounded`, ./http.ts) a 5 s deadline on the whole exchange, body included, and a 1 MiB body cap.
  */
 export function boundedDynamoClient(maxAttempts: number): DynamoDBClient {
-  return bounded(
-    new DynamoDBClient({
-      maxAttempts,
-      requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-    }),
-    { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
-  );
+  return boundedClient({ deadlineMs: 5_000, maxAttempts }, (settings) => new DynamoDBClient(settings));
 }

@@ -10,6 +10,7 @@ import {
   GoneError,
   httpStatusCode,
   InvalidError,
+  RETRYABLE_NODE_CODES,
   RemediationError,
   type ServiceErrorContext,
   ThrottledError,
@@ -27,12 +28,12 @@ const THROTTLED = new Set([
 ]);
 const TRANSIENT = new Set(['ServiceUnavailableException', 'InternalFailure', 'InternalServerError']);
 const GONE = new Set(['ResourceNotFoundException']);
-const DENIED = new Set(['AccessDeniedException']);
+// STS (and the other query-protocol services) say `AccessDenied`, without the suffix: for
+// AssumeRole, the role is missing or does not trust us.
+const DENIED = new Set(['AccessDeniedException', 'AccessDenied']);
 const INVALID = new Set(['InvalidParameterException', 'ValidationException']);
 /** Node / SDK transport failures: the request may not have reached the service; safe to retry. */
 const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'AbortError', 'ResponseTooLarge']);
-// "socket hang up" is Node's message for ECONNRESET; we read the code, not the message.
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
 
 interface SdkErrorShape {
   name?: unknown;
@@ -40,6 +41,15 @@ interface SdkErrorShape {
   message?: unknown;
   $fault?: unknown;
   $metadata?: { httpStatusCode?: unknown; requestId?: unknown };
+}
+
+/**
+ * A DynamoDB write's condition did not hold (someone else holds or changed the item): an answer,
+ * not a failure. By name, which the SDK's own class also carries, so a client from another copy of
+ * the SDK is read alike.
+ */
+export function isConditionFailed(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
 }
 
 /** Classifies whatever an AWS SDK v3 call threw. Already-classified errors pass through. */
@@ -72,7 +82,8 @@ export function classifyAwsError(error: unknown): RemediationError {
   if (INVALID.has(name)) return new InvalidError(message, context, options);
   if (TRANSIENT.has(name) || (status !== undefined && status >= 500) || e.$fault === 'server')
     return new TransientError(message, context, options);
-  if (NETWORK_NAMES.has(name) || (systemCode !== undefined && NETWORK_CODES.has(systemCode)))
+  // Node's codes, the same set as the Alibaba Cloud clients' (#core/errors); never the message.
+  if (NETWORK_NAMES.has(name) || (systemCode !== undefined && RETRYABLE_NODE_CODES.has(systemCode)))
     return new TransientError(message, { ...context, code: systemCode ?? name }, options);
   // Unknown: keep the service's code and request id so the operator can quote them.
   if (e.$metadata !== undefined) return new UnexpectedError(message, context, options);

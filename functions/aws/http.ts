@@ -22,8 +22,14 @@ export interface ExchangeLimits {
 /** 1 MiB: a DescribeLogGroups page, a DynamoDB item, a KMS key description are a few KiB. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * A CLI call's bounds (org listing, doctor): ten seconds an exchange, 1 MiB. The SDK's own retries
+ * stay on there: an operator is waiting, and no engine budget counts those calls.
+ */
+export const CLI_LIMITS: ExchangeLimits = { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES };
+
 /** The deadline passed. `name` is one classifyAwsError retries; `code` is what the outcome line shows. */
-export class RequestDeadlineError extends Error {
+class RequestDeadlineError extends Error {
   readonly code = 'RequestTimeout';
   constructor(deadlineMs: number) {
     super(`no complete answer within ${deadlineMs} ms (body included)`);
@@ -32,7 +38,7 @@ export class RequestDeadlineError extends Error {
 }
 
 /** The body passed the cap (by Content-Length, or while reading). */
-export class ResponseTooLargeError extends Error {
+class ResponseTooLargeError extends Error {
   readonly code = 'ResponseTooLarge';
   constructor(cap: number, detail: string) {
     super(`response body over the ${cap}-byte cap (${detail})`);
@@ -63,7 +69,49 @@ export function bounded<C extends { config: object }>(client: C, limits: Exchang
   return client;
 }
 
-export function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits): H {
+/** How long and how often a function-side client may try (boundedClient). */
+export interface ClientBounds {
+  /** Deadline on one exchange, body included; also the handler's socket idle timeout. */
+  deadlineMs: number;
+  /** Abort a connection attempt after this many ms. Default 3 000. */
+  connectionTimeoutMs?: number;
+  /** Tries per call. Default 1: the engine owns retries and the API-call budget. */
+  maxAttempts?: number;
+  /** Default DEFAULT_MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
+}
+
+/** The SDK settings boundedClient hands to a client's constructor. */
+export interface BoundedSettings {
+  maxAttempts: number;
+  requestHandler: { connectionTimeout: number; requestTimeout: number; throwOnRequestTimeout: true };
+}
+
+/**
+ * One AWS SDK client as every function-side client is built: `maxAttempts` tries, the Node
+ * handler's connection and idle timeouts (`throwOnRequestTimeout`: since @smithy/node-http-handler
+ * 4.x it aborts instead of only warning), and `bounded`'s deadline on the whole exchange and body
+ * cap. `make` adds what is the client's own (`region`, credentials).
+ */
+export function boundedClient<C extends { config: object }>(
+  bounds: ClientBounds,
+  make: (settings: BoundedSettings) => C,
+): C {
+  const client = make({
+    maxAttempts: bounds.maxAttempts ?? 1,
+    requestHandler: {
+      connectionTimeout: bounds.connectionTimeoutMs ?? 3_000,
+      requestTimeout: bounds.deadlineMs,
+      throwOnRequestTimeout: true,
+    },
+  });
+  return bounded(client, {
+    deadlineMs: bounds.deadlineMs,
+    maxBodyBytes: bounds.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+  });
+}
+
+function boundHandler<H extends Handler>(inner: H, limits: ExchangeLimits): H {
   const wrapper = Object.create(inner) as H;
   wrapper.handle = async (request, options = {}) => {
     const controller = new AbortController();

@@ -45,7 +45,7 @@ import {
   type Settled,
 } from '#core/idempotency';
 import { boundedDynamoClient, idempotencyTableName } from './dynamo.ts';
-import { classifyAwsError } from './errors.ts';
+import { classifyAwsError, isConditionFailed } from './errors.ts';
 
 /** Shared by the Lambda and the CLI, so both see the same records (Powertools would use the function name). */
 const KEY_PREFIX = 'atrest';
@@ -203,7 +203,7 @@ export class PowertoolsIdempotencyStore implements IdempotencyStore {
       );
     } catch (error) {
       // Someone else replaced or renewed it: the next round reads what is there now.
-      if ((error as { name?: unknown }).name === 'ConditionalCheckFailedException') return;
+      if (isConditionFailed(error)) return;
       throw mapStoreError('claim', error);
     }
   }

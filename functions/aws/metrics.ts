@@ -6,7 +6,7 @@
  */
 import type { Outcome } from '#core/outcome';
 
-export const METRIC_NAMESPACE = 'atrest';
+const METRIC_NAMESPACE = 'atrest';
 
 /** The EMF part of one outcome line. The dimension values (`function`, `outcome`) are the outcome's own fields. */
 export interface EmfFields {
@@ -24,7 +24,7 @@ export interface EmfFields {
   DurationMs: number;
 }
 
-export function emfFields(outcome: Pick<Outcome, 'durationMs'>, timestamp: number): EmfFields {
+function emfFields(outcome: Pick<Outcome, 'durationMs'>, timestamp: number): EmfFields {
   return {
     _aws: {
       Timestamp: timestamp,

@@ -9,13 +9,10 @@
  * The Lambda's role already holds dynamodb:UpdateItem on this table (the idempotency grant); no new
  * permission. Endpoint only through the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`.
  */
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { type RestoreCounter, type RestoreTake, WINDOW_MS, windowOf } from '#core/restores';
 import { boundedDynamoClient, idempotencyTableName } from './dynamo.ts';
+import { isConditionFailed } from './errors.ts';
 
 /** Same prefix as the idempotency records (functions/aws/idempotency.ts), then our own namespace. */
 export const RESTORE_ID_PREFIX = 'atrest#restores#';
@@ -61,11 +58,7 @@ export class DynamoRestoreCounter implements RestoreCounter {
       );
       return { allowed: true, count: out.Attributes?.calls?.SS?.length ?? 1 };
     } catch (error) {
-      if (
-        error instanceof ConditionalCheckFailedException ||
-        (error as Error).name === 'ConditionalCheckFailedException'
-      )
-        return { allowed: false, count: limit };
+      if (isConditionFailed(error)) return { allowed: false, count: limit };
       throw error;
     }
   }

@@ -4,9 +4,14 @@
  * `<function name>#<hash>`). Plain GetItem / PutItem / DeleteItem — the calls the function's role
  * already has on that table — with `expiration` set so DynamoDB's TTL removes a forgotten cursor.
  */
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { CURSOR_TTL_SECONDS, type SweepCursorStore } from '#core/sweep-cursor';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from './http.ts';
+import { boundedDynamoClient } from './dynamo.ts';
 
 export interface DynamoDbSweepCursorOptions {
   tableName: string;
@@ -56,15 +61,7 @@ export class DynamoDbSweepCursorStore implements SweepCursorStore {
   }
 
   private dynamo(): DynamoDBClient {
-    this.client ??=
-      this.options.client ??
-      bounded(
-        new DynamoDBClient({
-          maxAttempts: 1,
-          requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
-        }),
-        { deadlineMs: 5_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES },
-      );
+    this.client ??= this.options.client ?? boundedDynamoClient(1);
     return this.client;
   }
 }

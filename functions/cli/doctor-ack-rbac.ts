@@ -20,7 +20,7 @@ import type { Config } from '../config.ts';
 import type { Check } from './doctor-check.ts';
 
 /** The role name the ROS stack gives cluster-kms (`<prefix>-cluster-kms-<region>`). */
-export function clusterKmsRoleName(region: string, prefix = 'atrest'): string {
+function clusterKmsRoleName(region: string, prefix = 'atrest'): string {
   return `${prefix}-cluster-kms-${region}`;
 }
 
@@ -66,7 +66,7 @@ export function rbacChecks(
 }
 
 /** The grants in DescribeUserPermission's answer; anything else (not JSON, not an array) is none. */
-export function grantsFrom(body: unknown): AckGrant[] {
+function grantsFrom(body: unknown): AckGrant[] {
   let value = body;
   if (typeof body === 'string') {
     try {

@@ -22,16 +22,16 @@ import { type AlicloudApi, classifyAlicloud } from '../alicloud/openapi.ts';
 import { manifestsOf } from '../manifests.ts';
 import type { Check } from './doctor-check.ts';
 
-export const ACTIONTRAIL_API_VERSION = '2020-07-06';
-export const EVENTBRIDGE_API_VERSION = '2020-04-01';
+const ACTIONTRAIL_API_VERSION = '2020-07-06';
+const EVENTBRIDGE_API_VERSION = '2020-04-01';
 /** Function Compute: "a maximum of 10 event rules on the default event bus". */
-export const DEFAULT_BUS_RULE_LIMIT = 10;
+const DEFAULT_BUS_RULE_LIMIT = 10;
 const MAX_RULE_PAGES = 20;
 
 type AlicloudFunctionId = Exclude<FunctionId, 'aws.log-group-kms'>;
 
 /** The ActionTrail event names each function's EventBridge rule filters on (its manifest's trigger). */
-export const TRIGGER_EVENTS: Record<AlicloudFunctionId, readonly string[]> = Object.fromEntries(
+const TRIGGER_EVENTS: Record<AlicloudFunctionId, readonly string[]> = Object.fromEntries(
   manifestsOf('alicloud').map((m) => [m.id, m.trigger.eventNames]),
 );
 
@@ -57,7 +57,7 @@ const str = (value: unknown): string | undefined =>
 // ------------------------------------------------------------------------------------------------
 
 /** The trail check's verdict from what DescribeTrails / GetTrailStatus said. */
-export function judgeTrails(region: string, trails: readonly TrailFacts[]): Check {
+function judgeTrails(region: string, trails: readonly TrailFacts[]): Check {
   const check = `alicloud@${region} trail-logging`;
   const logging = trails.filter((t) => t.isLogging === true && (t.eventRW ?? 'Write') !== 'Read');
   const toSls = logging.find((t) => t.slsProjectArn !== undefined);

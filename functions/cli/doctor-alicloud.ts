@@ -21,7 +21,7 @@ import { manifestOf } from '../manifests.ts';
 import { checkAlicloudDelivery } from './doctor-alicloud-delivery.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
-export const KMS_API_VERSION = '2016-01-20';
+const KMS_API_VERSION = '2016-01-20';
 const SYMMETRIC_SPECS = ['Aliyun_AES_256', 'Aliyun_AES_192', 'Aliyun_AES_128', 'Aliyun_SM4'];
 const KMS_ARN = /^acs:kms:([a-z]{2}(?:-[a-z0-9]+){1,4}):(\d+):key\/(.+)$/;
 

@@ -19,11 +19,8 @@
 import type { Trail } from '@aws-sdk/client-cloudtrail';
 import type { ListRulesCommandOutput, Rule } from '@aws-sdk/client-eventbridge';
 import { classifyAwsError } from '../aws/errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import { bounded, CLI_LIMITS } from '../aws/http.ts';
 import type { Check } from './doctor-check.ts';
-
-/** Each doctor call: one deadline for the whole answer, and a capped body (a page of trails or rules). */
-const LIMITS = { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES };
 
 const FUNCTION_ID = 'aws.log-group-kms';
 /** Pages of ListRules read before giving up (100 rules each): a bounded loop on any answer. */
@@ -82,7 +79,7 @@ export function matchesCreateLogGroup(pattern: string | undefined): boolean {
 }
 
 /** A trail covers `region` when it is multi-region or lives there. */
-export const coversRegion = (trail: Trail, region: string): boolean =>
+const coversRegion = (trail: Trail, region: string): boolean =>
   trail.IsMultiRegionTrail === true || trail.HomeRegion === region;
 
 // ------------------------------------------------------------------------------------------------
@@ -118,7 +115,7 @@ export async function* checkAwsDelivery(regions: readonly string[]): AsyncGenera
 
 async function trailCheck(sdk: CloudTrailModule, region: string): Promise<Check> {
   const check = `${FUNCTION_ID}@${region} trail-logging`;
-  const client = bounded(new sdk.CloudTrailClient({ region }), LIMITS);
+  const client = bounded(new sdk.CloudTrailClient({ region }), CLI_LIMITS);
   try {
     let trails: Trail[];
     try {
@@ -174,7 +171,7 @@ async function trailCheck(sdk: CloudTrailModule, region: string): Promise<Check>
 
 async function ruleCheck(sdk: EventBridgeModule, region: string): Promise<Check> {
   const check = `${FUNCTION_ID}@${region} rule`;
-  const client = bounded(new sdk.EventBridgeClient({ region }), LIMITS);
+  const client = bounded(new sdk.EventBridgeClient({ region }), CLI_LIMITS);
   try {
     const matching: Rule[] = [];
     let token: string | undefined;

@@ -10,13 +10,13 @@
  */
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '../aws/errors.ts';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import { bounded, CLI_LIMITS } from '../aws/http.ts';
 import type { LogGroupKmsConfig } from '../aws/log-group-kms/config.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';
 /** The calls CloudWatch Logs makes with the key (AWS docs: "Encrypt log data in CloudWatch Logs using AWS KMS"). */
-export const LOGS_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'] as const;
+const LOGS_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 const KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 
@@ -50,7 +50,7 @@ const actionMatches = (pattern: string, action: string): boolean => {
 };
 
 /** The service principal names CloudWatch Logs uses in a region (China regions end in `.com.cn`). */
-export function logsPrincipals(region: string): string[] {
+function logsPrincipals(region: string): string[] {
   const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
   return [`logs.${region}.${suffix}`, `logs.${suffix}`];
 }
@@ -198,10 +198,7 @@ export async function* checkAws(
     kms ??= await import('@aws-sdk/client-kms');
     let client = clients.get(facts.region);
     if (!client) {
-      client = bounded(new kms.KMSClient({ region: facts.region }), {
-        deadlineMs: 10_000,
-        maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-      });
+      client = bounded(new kms.KMSClient({ region: facts.region }), CLI_LIMITS);
       clients.set(facts.region, client);
     }
     const fields = uses.map((u) => u.field).join(', ');

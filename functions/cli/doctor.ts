@@ -21,7 +21,7 @@ import { awsRegions, checkAws } from './doctor-aws.ts';
 import { checkAwsDelivery } from './doctor-aws-delivery.ts';
 import { type Check, type DoctorOptions, formatCheck } from './doctor-check.ts';
 
-export { type Check, type CheckStatus, type DoctorOptions, formatCheck } from './doctor-check.ts';
+export { formatCheck } from './doctor-check.ts';
 
 const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = MANIFESTS.map((m) => [
   m.id,

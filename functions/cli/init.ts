@@ -36,7 +36,7 @@ const AWS_IDS: FunctionId[] = manifestsOf('aws').map((m) => m.id);
 const ALI_IDS: FunctionId[] = manifestsOf('alicloud').map((m) => m.id);
 
 /** The config the flags describe, validated; pure. Throws UsageError for a missing flag. */
-export function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {
+function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {
   const enabled = enabledFunctions(options);
   const config: Record<string, Record<string, unknown>> = {};
   if (enabled.includes('aws.log-group-kms')) {

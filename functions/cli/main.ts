@@ -15,6 +15,7 @@ import { FUNCTION_IDS } from '../manifests.ts';
 import { loadCliConfig } from './config.ts';
 import { doctor } from './doctor.ts';
 import { init } from './init.ts';
+import type { Io } from './io.ts';
 import { AccountAccessError } from './org.ts';
 import { replayRemote } from './remote.ts';
 import { replay, STDIN } from './replay.ts';
@@ -23,20 +24,8 @@ import { DEFAULT_RATE, sweep } from './sweep.ts';
 import type { OrgDeps } from './units.ts';
 import { overview, shortUsage, suggestion, UsageError, VERBS, verbHelp } from './usage.ts';
 
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-  env: Record<string, string | undefined>;
-  /** Raw stderr text (no newline), set only when stderr is a terminal: the sweep's updating progress line. */
-  errRaw?: (text: string) => void;
-  /** Whether stdout is a terminal: `report` prints a table there, NDJSON otherwise. */
-  outTty?: boolean;
-  /** Reads all of standard input (for `replay -`). Default: process.stdin, at most MAX_STDIN bytes. */
-  stdin?: () => Promise<string>;
-}
-
 /** `replay -` reads at most this much: a receive-message batch is at most 10 × 256 KiB. */
-export const MAX_STDIN = 64 * 1024 * 1024;
+const MAX_STDIN = 64 * 1024 * 1024;
 
 /** Standard input as text, refused past `limit` bytes (never an unbounded buffer). */
 export async function readStream(stream: AsyncIterable<Buffer | string>, limit = MAX_STDIN): Promise<string> {
@@ -281,7 +270,11 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
       strict: true,
     });
   } catch (error) {
-    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec((error as Error).message)?.[1];
+    // Which option is unknown, from parseArgs' own tokens (by its error code, not its message).
+    const unknown =
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? unknownOption(args, options)
+        : undefined;
     if (unknown !== undefined)
       throw new UsageError(
         `unknown option ${unknown}${suggestion(
@@ -292,6 +285,14 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
       );
     throw new UsageError((error as Error).message, verb);
   }
+}
+
+/** The first option in `args` (as typed: `--name`, `-x`) that `options` does not declare. */
+function unknownOption(args: string[], options: ParseArgsConfig['options'] & object): string | undefined {
+  const { tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens)
+    if (token.kind === 'option' && !Object.hasOwn(options, token.name)) return token.rawName;
+  return undefined;
 }
 
 /**
@@ -318,7 +319,7 @@ export function dryRunSummary(outcomes: Outcome[], show = 20): string {
 }
 
 /** `atrest: 500 processed: 120 applied, 330 compliant, 50 excluded; 120 write(s) in 4.2 s` */
-export function summary(outcomes: Outcome[], elapsedMs: number): string {
+function summary(outcomes: Outcome[], elapsedMs: number): string {
   const counts = new Map<string, number>();
   for (const o of outcomes) counts.set(o.outcome, (counts.get(o.outcome) ?? 0) + 1);
   const parts = [...counts].map(([k, v]) => `${v} ${k}`);

@@ -22,13 +22,10 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION } from '#core/validation';
-import { bounded, DEFAULT_MAX_BODY_BYTES } from '../aws/http.ts';
+import { bounded, CLI_LIMITS } from '../aws/http.ts';
 import type { Config } from '../config.ts';
 import type { AnyRemediator, Registry } from './registry.ts';
 import { UsageError } from './usage.ts';
-
-/** STS and Organizations answers are small: the body cap, and a deadline that covers the body too. */
-const LIMITS = { deadlineMs: 10_000, maxBodyBytes: DEFAULT_MAX_BODY_BYTES };
 
 export type Cloud = 'aws' | 'alicloud';
 
@@ -123,7 +120,7 @@ export function callerAccount(env: Record<string, string | undefined>): (cloud: 
     if (cloud === 'aws') {
       const sts = bounded(
         new STSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' }),
-        LIMITS,
+        CLI_LIMITS,
       );
       const out = await sts.send(new GetCallerIdentityCommand({}), {
         abortSignal: AbortSignal.timeout(10_000),
@@ -167,7 +164,7 @@ export async function listAwsAccounts(env: Record<string, string | undefined>): 
     new OrganizationsClient({
       region: env.AWS_REGION?.startsWith('us-gov-') ? 'us-gov-west-1' : 'us-east-1',
     }),
-    LIMITS,
+    CLI_LIMITS,
   );
   const accounts: string[] = [];
   let token: string | undefined;

@@ -8,7 +8,7 @@ import type { AnyRemediator, RemediatorOptions } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
 import { isFunctionId, MANIFESTS, manifestOf } from '../manifests.ts';
 
-export type { AnyRemediator, RemediatorOptions };
+export type { AnyRemediator };
 export { isFunctionId };
 
 const factories = (id: FunctionId) => manifestOf(id).remediator;

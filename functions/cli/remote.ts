@@ -276,7 +276,7 @@ export function outcomesFromAnswer(
 }
 
 /** The line for an invocation that produced no outcome of the function's own. */
-export function invocationFailed(
+function invocationFailed(
   plan: Pick<Plan, 'id' | 'eventId' | 'region'>,
   error: OutcomeError,
   durationMs = 0,

@@ -14,7 +14,7 @@ import { FUNCTION_IDS } from '../manifests.ts';
 import { CliAccounts } from './accounts.ts';
 import { unwrapDeadLetters } from './dead-letters.ts';
 import { Registry } from './registry.ts';
-import { expandTrail } from './trail.ts';
+import { expandTrail, type Loaded } from './trail.ts';
 import { UsageError } from './usage.ts';
 
 export interface ReplayOptions {
@@ -37,16 +37,6 @@ export interface ReplayOptions {
 
 /** The path that means standard input. */
 export const STDIN = '-';
-
-/** One event to replay, with the file it came from (to name it in errors). */
-export interface Loaded {
-  source: string;
-  event?: unknown;
-  /** Set when the file could not be read as JSON. */
-  problem?: string;
-  /** Set when the records an SLS-trigger event stands for could not be read (trail.ts). */
-  failure?: { code: string; message: string; requestId?: string };
-}
 
 export async function replay(paths: string[], options: ReplayOptions): Promise<Outcome[]> {
   const store =
@@ -127,7 +117,7 @@ export function collect(paths: string[], stdin?: string): Loaded[] {
 }
 
 /** A folder means every *.json in it (sorted, recursively); a file is itself. */
-export function expand(path: string): string[] {
+function expand(path: string): string[] {
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(path);
@@ -145,7 +135,7 @@ export function expand(path: string): string[] {
 }
 
 /** One event, a JSON array of events, or a dead letter holding events, per file. */
-export function load(path: string): Loaded[] {
+function load(path: string): Loaded[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -156,7 +146,7 @@ export function load(path: string): Loaded[] {
 }
 
 /** JSON text → events. Empty input (an empty queue) is no event; a UTF-8 BOM is tolerated. */
-export function parse(text: string, source: string): Loaded[] {
+function parse(text: string, source: string): Loaded[] {
   const body = text.replace(/^\uFEFF/, '');
   if (body.trim() === '') return [];
   let value: unknown;
@@ -185,7 +175,7 @@ function ndjson(body: string, source: string): Loaded[] | undefined {
   return values.flatMap(({ value, line }) => unwrapDeadLetters(value, `${source}:${line}`));
 }
 
-export function looksLikeEnvelope(event: unknown): boolean {
+function looksLikeEnvelope(event: unknown): boolean {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
   const e = event as Record<string, unknown>;
   return (
@@ -201,7 +191,7 @@ function functionFromPath(source: string): FunctionId | undefined {
   return FUNCTION_IDS.find((id) => normalized.includes(`/${id.replace('.', '/')}/`));
 }
 
-export function unrouted(
+function unrouted(
   source: string,
   outcome: 'ignored' | 'rejected',
   started: number,

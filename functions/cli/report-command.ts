@@ -1,7 +1,7 @@
 /** `atrest report …`: flags → report() → the chosen format on stdout, progress and a summary on stderr. */
 import { parseArgs } from 'node:util';
 import { loadCliConfig } from './config.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 import {
   format,
   REPORT_FORMATS,

@@ -27,7 +27,7 @@ import { type AnyRemediator, isFunctionId, Registry } from './registry.ts';
 import { defaultAccess, defaultListAccounts, type OrgDeps, planUnits, type Unit } from './units.ts';
 import { UsageError } from './usage.ts';
 
-export const REPORT_STATUSES = ['compliant', 'noncompliant', 'excluded', 'error'] as const;
+const REPORT_STATUSES = ['compliant', 'noncompliant', 'excluded', 'error'] as const;
 export type ReportStatus = (typeof REPORT_STATUSES)[number];
 export const REPORT_FORMATS = ['table', 'ndjson', 'md', 'csv'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -195,7 +195,7 @@ async function reportUnit(unit: Unit, deps: UnitDeps): Promise<{ lines: ReportLi
 }
 
 /** What the function would decide for one resource, without writing. Never throws. */
-export async function assess(
+async function assess(
   r: AnyRemediator,
   target: Target,
   unit: Unit,
@@ -278,7 +278,7 @@ const errorOf = (e: { code: string; message: string; requestId?: string | undefi
 });
 
 /** A state as `key=value` pairs, nested keys dotted, absent values left out; `none` when empty. */
-export function describeState(state: unknown): string {
+function describeState(state: unknown): string {
   const parts: string[] = [];
   const walk = (value: unknown, path: string) => {
     if (value === undefined || value === null) return;
@@ -308,7 +308,7 @@ function countText(lines: readonly ReportLine[]): string {
 
 export type Counts = Record<ReportStatus, number>;
 
-export function countStatuses(lines: readonly ReportLine[]): Counts {
+function countStatuses(lines: readonly ReportLine[]): Counts {
   const counts: Counts = { compliant: 0, noncompliant: 0, excluded: 0, error: 0 };
   for (const line of lines) counts[line.status] += 1;
   return counts;

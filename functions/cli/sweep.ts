@@ -22,7 +22,7 @@ import { UsageError } from './usage.ts';
 
 /** Remediator calls per second when `--rate` is not given: well under every API's default quota. */
 export const DEFAULT_RATE = 5;
-export const MAX_RATE = 10_000;
+const MAX_RATE = 10_000;
 
 export interface SweepOptions extends OrgDeps {
   config: Config;
@@ -64,7 +64,7 @@ export async function sweep(id: string, options: SweepOptions): Promise<Outcome[
   return (await sweepRun(id, options)).outcomes;
 }
 
-export async function sweepRun(id: string, options: SweepOptions): Promise<SweepRun> {
+async function sweepRun(id: string, options: SweepOptions): Promise<SweepRun> {
   if (!isFunctionId(id)) throw new UsageError(`unknown function id "${id}"`);
   const rate = options.rate ?? DEFAULT_RATE;
   if (!(rate > 0 && rate <= MAX_RATE))
@@ -181,7 +181,7 @@ function unitTotals(outcomes: readonly Outcome[]): UnitTotals {
 }
 
 /** `atrest: totals <account|region> <id>: 12 applied, 30 compliant; 12 write(s)` per account, per region, and overall. */
-export function totalsLines(totals: SweepRun['totals']): string[] {
+function totalsLines(totals: SweepRun['totals']): string[] {
   const merge = (rows: readonly UnitTotals[]): UnitTotals => {
     const counts: UnitTotals['counts'] = {};
     let writes = 0;

@@ -7,7 +7,16 @@
  * event's. Any other event is itself.
  */
 import { isSlsTriggerEvent } from '../alicloud/events.ts';
-import type { Loaded } from './replay.ts';
+
+/** One event to replay, with the file it came from (to name it in errors). */
+export interface Loaded {
+  source: string;
+  event?: unknown;
+  /** Set when the file could not be read as JSON. */
+  problem?: string;
+  /** Set when the records an SLS-trigger event stands for could not be read (below). */
+  failure?: { code: string; message: string; requestId?: string };
+}
 
 export async function expandTrail(item: Loaded, env: Record<string, string | undefined>): Promise<Loaded[]> {
   if (item.problem !== undefined || !isSlsTriggerEvent(item.event)) return [item];

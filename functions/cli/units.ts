@@ -63,11 +63,7 @@ export function defaultAccess(
 }
 
 /** The regions of a single-account run of `id` when none is named: the config's, else the environment's. */
-export function defaultRegions(
-  id: FunctionId,
-  config: Config,
-  env: Record<string, string | undefined>,
-): string[] {
+function defaultRegions(id: FunctionId, config: Config, env: Record<string, string | undefined>): string[] {
   if (id === 'alicloud.disk-default-kms') {
     // The regions the timer checks: the config's own list, else the regions that have a key.
     const section = config.alicloud?.diskDefaultKms;

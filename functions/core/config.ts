@@ -16,9 +16,11 @@ import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
-import type { Cloud } from './manifest.ts';
 import { once } from './once.ts';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
+
+/** The clouds atrest runs on (here, not in manifest.ts, which imports this file's types). */
+export type Cloud = 'aws' | 'alicloud';
 
 /** A non-empty string of at most 2 KB (ids, key ids, ARNs). */
 export const nonEmpty = () => z.string().check(z.minLength(1), z.maxLength(2048));
@@ -130,7 +132,7 @@ export const enforcement = once(() => ({
  * support for its service is undocumented. Idempotency makes a record that arrives twice one
  * piece of work.
  */
-export const DELIVERY_PATHS = ['eventbridge', 'trail'] as const;
+const DELIVERY_PATHS = ['eventbridge', 'trail'] as const;
 export const delivery = once(() =>
   z.array(z.enum(DELIVERY_PATHS)).check(
     z.minLength(1),

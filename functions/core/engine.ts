@@ -59,7 +59,7 @@ type Result = { outcome: OutcomeKind; reason?: string; error?: OutcomeError; set
 
 /** Outcomes whose work is done and remembered: later deliveries observed before the run began are `duplicate`. */
 const KEPT: readonly OutcomeKind[] = ['applied', 'compliant', 'gone', 'excluded'];
-export const DEFAULT_LOCK_SECONDS = 15 * 60;
+const DEFAULT_LOCK_SECONDS = 15 * 60;
 
 /** Runs one delivered event through its function; one Outcome per target it names (usually one). */
 export async function remediateEvent<T extends Target, D, S>(

@@ -4,6 +4,34 @@
  * request id so an operator can quote them to the cloud provider.
  */
 
+/**
+ * Node's transport codes worth another try, one set for both clouds' clients (the engine's budget
+ * bounds how often). Per code, and why:
+ * - `ECONNRESET`, `ECONNREFUSED`, `ETIMEDOUT`, `EPIPE`: the connection failed or broke; the request
+ *   may not have reached the service (the AWS SDK's smithy core retries the same,
+ *   `NODEJS_TIMEOUT_ERROR_CODES`). `ECONNABORTED`: an aborted connection, and axios's timeout.
+ * - `EHOSTUNREACH`, `ENETUNREACH`, `ENETDOWN`: no route at this moment (an interface or route
+ *   coming up); smithy core's `NODEJS_NETWORK_ERROR_CODES` retries the first two.
+ * - `EAI_AGAIN`: the resolver's own "temporary failure in name resolution".
+ * Not `ENOTFOUND`: Node gives it for getaddrinfo's EAI_NONAME / EAI_NODATA (lib/internal/errors.js
+ * `dnsException`), the resolver's answer that the name does not exist. Our hosts are fixed per
+ * service and region (or the operator's override), so it means a region without that service or a
+ * misspelt override, and a retry seconds later meets the resolver's cached negative answer
+ * (RFC 2308): it fails at once, with its code, instead of burning the budget. (Smithy core does
+ * retry it; atrest does not.) Nor TLS failures.
+ */
+export const RETRYABLE_NODE_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+]);
+
 export interface ServiceErrorContext {
   /** The service's error code, e.g. `OperationAbortedException`, `Throttling.User`. */
   code: string;
@@ -137,7 +165,7 @@ export function storeError(step: IdempotencyStoreError['step'], thrown: unknown)
 }
 
 /** An event or config that fails validation; never reaches a cloud API. */
-export class ValidationError extends Error {
+class ValidationError extends Error {
   readonly issues: readonly string[];
 
   constructor(message: string, issues: readonly string[], options?: ErrorOptions) {

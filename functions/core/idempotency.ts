@@ -181,7 +181,7 @@ function processStart(pid: number | 'self'): string | undefined {
 }
 
 /** Whether the process that took a lock still runs (a lock from another host counts as alive). */
-export function ownerAlive(owner: LockOwner, host = hostname()): boolean {
+function ownerAlive(owner: LockOwner, host = hostname()): boolean {
   if (owner.host !== host) return true;
   try {
     process.kill(owner.pid, 0);

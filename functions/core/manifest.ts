@@ -6,11 +6,11 @@
  * A manifest is data plus lazy factories: importing it never loads the function's code, its SDK
  * clients or another function, so the CLI can route an event and the infra can synth without them.
  */
-import type { AnySection } from './config.ts';
+import type { AnySection, Cloud } from './config.ts';
 import type { FunctionId } from './outcome.ts';
 import type { Remediator } from './remediator.ts';
 
-export type Cloud = 'aws' | 'alicloud';
+export type { Cloud };
 export type DeliveryPath = 'eventbridge' | 'trail';
 
 // biome-ignore lint/suspicious/noExplicitAny: a manifest's remediator is of its own shape.

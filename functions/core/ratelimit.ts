@@ -288,8 +288,7 @@ export class AdaptiveRateLimiter implements RateLimiter {
 }
 
 /** The quota a target's calls count against: its account in its region. */
-export const scopeOf = (target: Pick<Target, 'account' | 'region'>): string =>
-  `${target.account}/${target.region}`;
+const scopeOf = (target: Pick<Target, 'account' | 'region'>): string => `${target.account}/${target.region}`;
 
 export interface ScopedRateLimiterOptions extends AdaptiveRateLimiterOptions {
   /** Scopes kept at most; the least recently used is dropped (it starts unthrottled again). Default 2 000. */

@@ -338,9 +338,9 @@ export const isSweepEvent = (event: unknown): boolean => SweepEvent.safeParse(ev
 /** When a scheduled sweep stops starting resources: those in flight finish and the summary is logged. */
 export const SWEEP_RESERVE_MS = 20_000;
 export const DEFAULT_SWEEP_RATE = 5;
-export const MAX_SWEEP_RATE = 100;
+const MAX_SWEEP_RATE = 100;
 /** Resources in flight at once in a scheduled sweep. */
-export const SWEEP_CONCURRENCY = 4;
+const SWEEP_CONCURRENCY = 4;
 
 /** `$ATREST_SWEEP_RATE`: API calls per second a scheduled sweep may make. Parsed once, at init. */
 export function sweepRateFrom(env: Record<string, string | undefined>): number {
@@ -371,7 +371,7 @@ export interface SweepSummary {
   willResume: boolean;
 }
 
-export function sweepSummary(functionId: FunctionId, result: SweepResult, durationMs: number): SweepSummary {
+function sweepSummary(functionId: FunctionId, result: SweepResult, durationMs: number): SweepSummary {
   const counts: Partial<Record<Outcome['outcome'], number>> = {};
   for (const o of result.outcomes) counts[o.outcome] = (counts[o.outcome] ?? 0) + 1;
   return {

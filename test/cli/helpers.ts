@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Io } from '../../functions/cli/main.ts';
+import type { Io } from '../../functions/cli/io.ts';
 import type { Outcome } from '../../functions/core/outcome.ts';
 
 export interface CapturedIo extends Io {

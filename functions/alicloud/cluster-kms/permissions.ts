@@ -16,7 +16,7 @@
 import type { PermissionSet } from '#core/permissions';
 
 /** The function name the infra deploys this function under (the self-invoke grant names it). */
-export const FC_FUNCTION_NAME = 'atrest-cluster-kms';
+const FC_FUNCTION_NAME = 'atrest-cluster-kms';
 
 export const permissions: PermissionSet = {
   cloud: 'alicloud',

@@ -16,7 +16,7 @@ import {
 import { once } from '#core/once';
 import { ALICLOUD_REGION } from '#core/validation';
 
-export const ENCRYPT_TYPES = [
+const ENCRYPT_TYPES = [
   'default',
   'm4',
   'sm4_ecb',

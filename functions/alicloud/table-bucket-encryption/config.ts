@@ -4,14 +4,7 @@
  * Composed into the document by #core/config `composeConfig` through the manifest.
  */
 import * as z from 'zod/mini';
-import {
-  defineSection,
-  delivery,
-  enforcement,
-  excludePatterns,
-  nonEmpty,
-  type SectionType,
-} from '#core/config';
+import { defineSection, delivery, enforcement, excludePatterns, nonEmpty } from '#core/config';
 
 export const tableBucketEncryptionConfig = defineSection({
   cloud: 'alicloud',
@@ -43,5 +36,3 @@ export const tableBucketEncryptionConfig = defineSection({
     return issues;
   },
 });
-
-export type TableBucketEncryptionConfig = SectionType<typeof tableBucketEncryptionConfig>;

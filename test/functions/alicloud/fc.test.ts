@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NotReadyError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
+import type { AnyRemediator } from '#core/manifest';
 import type { Remediator, Target } from '#core/remediator';
 import {
-  type AnyRemediator,
   createFcHandler,
   DEFAULT_DEFER_DEADLINE_MS,
   deferralDelaySeconds,

@@ -8,7 +8,8 @@ import {
   TransientError,
   UnexpectedError,
 } from '#core/errors';
-import { AlicloudApi, classifyAlicloud } from '../../../functions/alicloud/openapi.ts';
+import { AlicloudApi, AlicloudNetworkError, classifyAlicloud } from '../../../functions/alicloud/openapi.ts';
+import { classifySlsError, SlsNetworkError } from '../../../functions/alicloud/sls.ts';
 import { EMULATOR_CREDENTIALS } from '../../emulator/acs3.ts';
 import { type EcsEmulator, startEcs } from '../../emulator/ecs.ts';
 
@@ -57,23 +58,64 @@ describe('classifyAlicloud', () => {
     expect(classifyAlicloud(error).requestId).toBe('roa-rid');
   });
 
-  it('treats a body without a code ("undefined" from the client) by its status', () => {
+  it('treats a body without a code ("undefined" from the client) by its status, named as our client names it', () => {
     const classified = classifyAlicloud(apiError(502, 'undefined'));
 
     expect(classified).toBeInstanceOf(TransientError);
-    expect(classified.code).toBe('ServiceUnavailable');
+    expect(classified.code).toBe('BadGateway');
   });
 
+  // One set of network codes for every Alibaba Cloud client (http.ts RETRYABLE_NETWORK): each row
+  // fails if its mapping changes, through the OpenAPI client's error, a bare Node error (the CLI's
+  // fc2 path) and the SLS client's error alike.
   it.each([
-    [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED'],
-    [Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'ECONNRESET'],
-    [Object.assign(new Error('ReadTimeout(10000)'), { name: 'RequestTimeoutError' }), 'RequestTimeout'],
-    [new SyntaxError('Unexpected token < in JSON'), 'InvalidResponse'],
-  ])('network failure %s is transient', (error, code) => {
-    const classified = classifyAlicloud(error);
+    ['ECONNRESET', TransientError],
+    ['ECONNREFUSED', TransientError],
+    ['ECONNABORTED', TransientError],
+    ['ETIMEDOUT', TransientError],
+    ['EPIPE', TransientError],
+    ['EHOSTUNREACH', TransientError],
+    ['ENETUNREACH', TransientError],
+    ['ENETDOWN', TransientError],
+    ['EAI_AGAIN', TransientError],
+    ['RequestTimeout', TransientError],
+    ['ResponseTooLarge', TransientError],
+    // The tablestore SDK's labels (it overwrites Node's code).
+    ['NetworkingError', TransientError],
+    ['TimeoutError', TransientError],
+    // getaddrinfo EAI_NONAME / EAI_NODATA: the name does not exist; another try meets the cached answer.
+    ['ENOTFOUND', UnexpectedError],
+    // Not produced by node:http (the `request` library's, undici's): nothing to retry on.
+    ['ESOCKETTIMEDOUT', UnexpectedError],
+    ['UND_ERR_SOCKET', UnexpectedError],
+    ['CERT_HAS_EXPIRED', UnexpectedError],
+  ])('network code %s → %o, in every Alibaba Cloud client', (code, kind) => {
+    const own = classifyAlicloud(new AlicloudNetworkError(code, `DescribeX: ${code}`));
+    const node = classifyAlicloud(Object.assign(new Error(`connect ${code}`), { code, syscall: 'connect' }));
+    const sls = classifySlsError(new SlsNetworkError(code, `GetLogStore: ${code}`));
 
-    expect(classified).toBeInstanceOf(TransientError);
-    expect(classified.code).toBe(code);
+    for (const classified of [own, node, sls]) {
+      expect(classified).toBeInstanceOf(kind);
+      expect(classified.code).toBe(code);
+    }
+  });
+
+  it('never reads the message: "socket hang up" without a code is Unexpected', () => {
+    const classified = classifyAlicloud(new Error('socket hang up'));
+
+    expect(classified).toBeInstanceOf(UnexpectedError);
+  });
+
+  it("classifies another SDK's service error by its code alone (fc2: a code, no status)", () => {
+    const fc2 = (code: string) =>
+      Object.assign(new Error(`POST /invocations failed with 403`), { name: `FC${code}Error`, code });
+
+    expect(classifyAlicloud(fc2('Forbidden.RAM'))).toBeInstanceOf(DeniedError);
+    expect(classifyAlicloud(fc2('Throttling.User'))).toBeInstanceOf(ThrottledError);
+    const unknown = classifyAlicloud(fc2('AccessDenied'));
+    expect(unknown).toBeInstanceOf(UnexpectedError);
+    expect(unknown.code).toBe('AccessDenied');
+    expect(unknown.status).toBeUndefined();
   });
 
   it('keeps an already typed error and makes anything else Unexpected', () => {
