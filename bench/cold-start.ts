@@ -27,8 +27,15 @@ import { allDrivers } from '../test/hardening/drivers.ts';
 import { atMost, type Row } from './report.ts';
 import { median } from './stats.ts';
 
-/** Target from DESIGN.md "Budgets": our code may add at most 10 % to the floor's import time. */
-export const IMPORT_RATIO_TARGET = 1.1;
+/**
+ * Import / floor targets per cloud (issue 12). DESIGN.md's budget was 1.10 for every function; the
+ * issue set 1.25 for AWS (the floor already holds both SDK clients) and 1.5 for Alibaba Cloud (two
+ * floors are Node's own http/crypto alone). The README says what the remaining excess is.
+ */
+export const IMPORT_RATIO_TARGET: Record<Cloud, number> = { aws: 1.25, alicloud: 1.5 };
+
+/** The import target of a function: its cloud's. */
+export const importTarget = (id: FunctionId): number => IMPORT_RATIO_TARGET[functionSpec(id).cloud];
 
 export type FloorName = 'aws-logs-dynamodb' | 'alicloud-openapi' | 'node-builtins';
 
@@ -344,7 +351,7 @@ export function coldStartRows(report: ColdStartReport): Row[] {
           unit: 'ms',
           floor: median(f.floorBundle.importMs),
         },
-        IMPORT_RATIO_TARGET,
+        importTarget(f.id),
       ),
       {
         section: 'cold-start',

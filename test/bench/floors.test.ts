@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FLOORS, floorEntry, floorOf } from '../../bench/cold-start.ts';
+import { FLOORS, floorEntry, floorOf, importTarget } from '../../bench/cold-start.ts';
 import { FUNCTION_IDS, type FunctionId } from '../../infra/functions.ts';
 
 describe('bench: cold-start floors', () => {
@@ -19,5 +19,11 @@ describe('bench: cold-start floors', () => {
     expect(() => floorOf('alicloud.no-such-function' as FunctionId)).toThrow(
       /alicloud\.no-such-function: no test kit driver names its floor/,
     );
+  });
+
+  it("the import target is issue 12's for the function's cloud: 1.25 on AWS, 1.5 on Alibaba Cloud", () => {
+    expect(importTarget('aws.log-group-kms' as FunctionId)).toBe(1.25);
+    expect(importTarget('alicloud.logstore-encryption' as FunctionId)).toBe(1.5);
+    expect(importTarget('alicloud.some-new-function' as FunctionId)).toBe(1.5);
   });
 });
