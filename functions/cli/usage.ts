@@ -3,6 +3,7 @@
  * the overview built from all of them, and a usage error prints the verb's synopsis and a pointer
  * to its help (three lines, not the whole manual). Adding a verb is one entry in VERBS.
  */
+import { didYouMean } from '#core/spelling';
 import { FUNCTION_IDS } from '../manifests.ts';
 
 export class UsageError extends Error {
@@ -141,39 +142,10 @@ export function shortUsage(verb: string | undefined): string {
   return `usage: ${help.synopsis[0]}\n       (atrest ${verb} --help for all options)`;
 }
 
-/** The closest candidate within a small edit distance, for "did you mean …?". */
-export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
-    if (best === undefined || distance < best.distance) best = { candidate, distance };
-  }
-  // One slip per four characters (at least one): "swep", "--dryrun", "cluster-ksm" are typos;
-  // "deploy" is not a misspelt "replay".
-  if (best === undefined || best.distance > Math.max(1, Math.floor(input.length / 4))) return undefined;
-  return best.candidate;
-}
-
 /** ` — did you mean "x"?` or empty. */
 export function suggestion(input: string, candidates: readonly string[]): string {
   const match = didYouMean(input, candidates);
   return match === undefined ? '' : ` — did you mean "${match}"?`;
-}
-
-function editDistance(a: string, b: string): number {
-  // Damerau-Levenshtein (optimal string alignment): a swapped pair counts as one typo.
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i] as number[];
-      const prev = d[i - 1] as number[];
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
-    }
-  return (d[a.length] as number[])[b.length] as number;
 }
 
 /** `atrest report --help` (report-command.ts prints it too). */

@@ -17,6 +17,7 @@ import type { RE2JS } from 're2js';
 import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
 import { once } from './once.ts';
+import { didYouMean } from './spelling.ts';
 import { ALICLOUD_ACCOUNT, ALICLOUD_REGION, AWS_ACCOUNT, AWS_REGION, formatIssues } from './validation.ts';
 
 /** The clouds atrest runs on (here, not in manifest.ts, which imports this file's types). */
@@ -326,7 +327,7 @@ export function composeConfig<const Sections extends AnySection>(
   const parseConfig = (value: unknown): D => {
     const result = schema().safeParse(value);
     if (!result.success) throw new ConfigError(formatIssues(result.error.issues, 'config'));
-    const issues: string[] = [];
+    const issues: string[] = own ? misspeltSections(result.data as Config, sections) : [];
     for (const s of sections) {
       const section = s.of(result.data as Config);
       if (section !== undefined && s.rules)
@@ -356,6 +357,27 @@ export function composeConfig<const Sections extends AnySection>(
   };
 
   return { schema, parseConfig, parseConfigJson, configFromEnv };
+}
+
+/**
+ * A deployed handler lets other functions' sections pass unread, but not its own section under a
+ * misspelt name: that would switch the function off (every event `ignored`) instead of failing
+ * start-up. An unknown key within a typo of one of its own section names is an error naming it.
+ */
+function misspeltSections(config: Config, sections: readonly AnySection[]): string[] {
+  const issues: string[] = [];
+  for (const cloud of CLOUDS) {
+    const given = (config as Record<string, Record<string, unknown> | undefined>)[cloud];
+    if (given === undefined) continue;
+    const names = sections.filter((s) => s.cloud === cloud).map((s) => s.section);
+    for (const key of Object.keys(given)) {
+      if (key === 'organization' || names.includes(key)) continue;
+      const meant = didYouMean(key, names);
+      if (meant !== undefined)
+        issues.push(`config.${cloud}: unknown key "${key}" — did you mean "${meant}"?`);
+    }
+  }
+  return issues;
 }
 
 /**

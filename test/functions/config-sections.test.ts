@@ -196,6 +196,22 @@ describe('a sixth function brings its own config section (no edit to functions/c
     expect(() => documentFromEnv(env(whole))).toThrow('config.aws: unknown key "bucketKms"');
   });
 
+  it('a handler fails start-up on its own section under a misspelt name (it would otherwise be off)', () => {
+    const own = composeConfig([bucketKmsConfig], { scope: 'own' });
+    const env = (doc: unknown) => ({ ATREST_CONFIG_JSON: JSON.stringify(doc) });
+    expect(() => own.configFromEnv(env({ aws: { bucketKsm: { kmsKeyArn: KEY } } }))).toThrow(
+      'config.aws: unknown key "bucketKsm" — did you mean "bucketKms"?',
+    );
+    // Beside the right one as well: two sections for one function is a mistake too.
+    expect(() =>
+      own.configFromEnv(env({ aws: { bucketKms: { kmsKeyArn: KEY }, BucketKms: { kmsKeyArn: KEY } } })),
+    ).toThrow('config.aws: unknown key "BucketKms" — did you mean "bucketKms"?');
+    // Another function's section is not a typo of this one's: it passes unread, and this one is off.
+    expect(own.configFromEnv(env({ aws: { logGroupKms: { kmsKeyArn: KEY } } }))).toEqual({
+      aws: { logGroupKms: { kmsKeyArn: KEY } },
+    });
+  });
+
   it('a deployed FC function (its handler.ts) reads its own section strictly and the whole document', () => {
     const env = (doc: unknown) => ({ ATREST_CONFIG_JSON: JSON.stringify(doc) });
     const start = (doc: unknown) => createFcHandler(logstoreHandlerOptions({ env: env(doc) }));
@@ -233,15 +249,24 @@ describe('every deployed handler (each manifest) reads its own section strictly 
     vi.unstubAllEnvs();
   });
 
-  it.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', async (_id, m) => {
-    const doc = { [m.cloud]: { [m.section]: { zzTypo: 1 } } };
+  const starter = (m: (typeof MANIFESTS)[number]) => (doc: unknown) => {
     const env = { AWS_REGION: 'us-east-1', ATREST_CONFIG_JSON: JSON.stringify(doc) };
     const entry = `../../functions/${m.cloud}/${m.folder}/handler.ts`;
-    const start =
-      m.cloud === 'aws'
-        ? async () => (await import(entry)).createHandler({ env })
-        : async () => createFcHandler((await import(entry)).handlerOptions({ env }));
-    await expect(start()).rejects.toThrow(`config.${m.cloud}.${m.section}: unknown key "zzTypo"`);
+    return m.cloud === 'aws'
+      ? (async () => (await import(entry)).createHandler({ env }))()
+      : (async () => createFcHandler((await import(entry)).handlerOptions({ env })))();
+  };
+
+  it.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', async (_id, m) => {
+    const start = starter(m);
+    await expect(start({ [m.cloud]: { [m.section]: { zzTypo: 1 } } })).rejects.toThrow(
+      `config.${m.cloud}.${m.section}: unknown key "zzTypo"`,
+    );
+    // Its section under a misspelt name (a swapped pair of letters) fails too, naming both.
+    const misspelt = `${m.section.slice(0, 2)}${m.section[3]}${m.section[2]}${m.section.slice(4)}`;
+    await expect(start({ [m.cloud]: { [misspelt]: {} } })).rejects.toThrow(
+      `config.${m.cloud}: unknown key "${misspelt}" — did you mean "${m.section}"?`,
+    );
   });
 });
 
