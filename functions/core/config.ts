@@ -218,6 +218,29 @@ export interface ConfigSection<C extends Cloud = Cloud, S extends string = strin
   readonly rules?: (section: T, path: string) => string[];
   /** Its section of a parsed document (validated by a composer with this schema), or undefined when off. */
   readonly of: (config: Config | undefined) => T | undefined;
+  /**
+   * The KMS keys the section names, each where it is used: `atrest doctor` checks every one.
+   * `regions` are the regions the operator named (`--region`, else the environment's); a key
+   * used "in every region without its own entry" is listed once per such region, or once
+   * without a region when none was named (the doctor then says to name one).
+   */
+  readonly keys?: (section: T, regions: readonly string[]) => KeyRef[];
+  /** The regions it serves when none is named (`atrest sweep`/`report`), e.g. its own `regions` list. */
+  readonly regions?: (section: T) => string[];
+}
+
+/** A KMS key a config section names (ConfigSection.keys). */
+export interface KeyRef {
+  /** The config path naming it, as the doctor prints it (`alicloud.clusterKms.byRegion.cn-beijing`). */
+  readonly field: string;
+  /** The key id or ARN. */
+  readonly key: string;
+  /** The region it is used in; absent when that region is not known (see ConfigSection.keys). */
+  readonly region?: string;
+  /** Alibaba Cloud: the key specs its service accepts, `aes256` only or any `symmetric` (default). */
+  readonly need?: 'aes256' | 'symmetric';
+  /** Why it cannot be checked at all (the doctor reports a skip saying so). */
+  readonly unchecked?: string;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any section, whatever its cloud, name and type.
@@ -236,13 +259,17 @@ export function defineSection<
   section: S;
   schema: () => Z;
   rules?: (section: z.output<Z>, path: string) => string[];
+  keys?: (section: z.output<Z>, regions: readonly string[]) => KeyRef[];
+  regions?: (section: z.output<Z>) => string[];
 }): ConfigSection<C, S, z.output<Z>> {
-  const { cloud, section, rules } = definition;
+  const { cloud, section, rules, keys, regions } = definition;
   return {
     cloud,
     section,
     schema: once(definition.schema) as () => z.ZodMiniType<z.output<Z>>,
     ...(rules ? { rules } : {}),
+    ...(keys ? { keys } : {}),
+    ...(regions ? { regions } : {}),
     // Trusted: a composer validated this key with this section's schema.
     of: (config) => config?.[cloud]?.[section] as z.output<Z> | undefined,
   };

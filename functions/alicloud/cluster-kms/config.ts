@@ -10,6 +10,7 @@ import {
   delivery,
   enforcement,
   excludePatterns,
+  type KeyRef,
   nonEmpty,
   type SectionType,
 } from '#core/config';
@@ -29,6 +30,22 @@ export const clusterKmsConfig = defineSection({
       /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
       delivery: z.optional(delivery()),
     }),
+  // ACK secret encryption accepts only Aliyun_AES_256. The default key serves every named region
+  // without a byRegion entry; with none named and no byRegion, its region is unknown.
+  keys: (section, regions) => {
+    const keys: KeyRef[] = Object.entries(section.byRegion ?? {}).map(([region, key]) => ({
+      field: `alicloud.clusterKms.byRegion.${region}`,
+      key,
+      region,
+      need: 'aes256',
+    }));
+    const defaults = regions.filter((r) => section.byRegion?.[r] === undefined);
+    for (const region of defaults)
+      keys.push({ field: 'alicloud.clusterKms.kmsKeyId', key: section.kmsKeyId, region, need: 'aes256' });
+    if (keys.length === 0)
+      keys.push({ field: 'alicloud.clusterKms.kmsKeyId', key: section.kmsKeyId, need: 'aes256' });
+    return keys;
+  },
 });
 
 export type ClusterKmsConfig = SectionType<typeof clusterKmsConfig>;

@@ -15,5 +15,9 @@ export const manifest = {
   // ecs: or ebs: type is unconfirmed; the timer is the backstop for a missed or late event.
   trigger: { eventNames: trailEventNames(TRAIL_EVENTS), timer: '0 0 */6 * * *', timeoutSeconds: 300 },
   noDryRun: 'ECS ModifyDiskDefaultKMSKeyId takes only RegionId and KMSKeyId (no DryRun)',
+  prerequisites: [
+    'alicloud.disk-default-kms: the first customer-managed key needs the service role AliyunECSDiskEncryptDefaultRole (authorize it once in the ECS console).',
+  ],
+  keyParameters: [{ name: 'DiskDefaultKmsKeyId', path: ['kmsKeyId'] }],
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

@@ -54,6 +54,23 @@ export const logstoreEncryptionConfig = defineSection({
       /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
       delivery: z.optional(delivery()),
     }),
+  // A BYOK key is used in the region its entry names (SLS reaches it there with the role).
+  keys: (section) => [
+    ...(section.userCmkInfo
+      ? [
+          {
+            field: 'alicloud.logstoreEncryption.userCmkInfo.keyId',
+            key: section.userCmkInfo.keyId,
+            region: section.userCmkInfo.regionId,
+          },
+        ]
+      : []),
+    ...Object.entries(section.byRegion ?? {}).map(([region, cmk]) => ({
+      field: `alicloud.logstoreEncryption.byRegion.${region}.keyId`,
+      key: cmk.keyId,
+      region: cmk.regionId,
+    })),
+  ],
 });
 
 export type LogstoreEncryptionConfig = SectionType<typeof logstoreEncryptionConfig>;

@@ -17,5 +17,9 @@ export const manifest = {
     ...DAILY_SWEEP,
   },
   noDryRun: 'SLS UpdateLogStoreEncryption has no dry-run mode',
+  prerequisites: [
+    'alicloud.logstore-encryption with BYOK: userCmkInfo.roleArn must name a role SLS can assume to use the key.',
+  ],
+  keyParameters: [{ name: 'LogstoreKmsKeyId', path: ['userCmkInfo', 'keyId'] }],
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

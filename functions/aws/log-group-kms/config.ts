@@ -33,6 +33,20 @@ export const logGroupKmsConfig = defineSection({
       exclude: z.optional(excludePatterns()),
       ...enforcement(),
     }),
+  // A KMS key serves only its own region: the default key's is in its ARN, a byRegion key is
+  // meant for its entry's region (the doctor says when its ARN disagrees).
+  keys: (section) => [
+    {
+      field: 'aws.logGroupKms.kmsKeyArn',
+      key: section.kmsKeyArn,
+      region: section.kmsKeyArn.split(':')[3] ?? '',
+    },
+    ...Object.entries(section.byRegion ?? {}).map(([region, key]) => ({
+      field: `aws.logGroupKms.byRegion.${region}`,
+      key,
+      region,
+    })),
+  ],
 });
 
 export type LogGroupKmsConfig = SectionType<typeof logGroupKmsConfig>;
