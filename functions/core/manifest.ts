@@ -52,6 +52,11 @@ export interface FunctionManifest {
   readonly trigger: TriggerSpec;
   /** Why `atrest doctor` cannot dry-run its write permission (its write API has no dry-run mode). */
   readonly noDryRun?: string;
+  /**
+   * Alibaba Cloud: why no EventBridge rule is expected for it (its service's events do not reach
+   * EventBridge); `atrest doctor` then reports a missing rule as a skip with this text, not a FAIL.
+   */
+  readonly noEventBridgeRule?: string;
   /** Deployment notes the operator must act on (the Alibaba Cloud stack's Metadata "Prerequisites"). */
   readonly prerequisites?: readonly string[];
   /**

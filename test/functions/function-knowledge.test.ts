@@ -68,6 +68,7 @@ vi.mock('../../functions/registry.ts', async (importOriginal) => {
 const { alicloudKeyUses } = await import('../../functions/cli/doctor-alicloud.ts');
 const { parseConfig } = await import('../../functions/config.ts');
 const { planUnits } = await import('../../functions/cli/units.ts');
+const { judgeRules } = await import('../../functions/cli/doctor-alicloud-delivery.ts');
 const { AtrestAlicloudStack } = await import('../../infra/alicloud/atrest-stack.ts');
 const { REPO_ROOT } = await import('../../infra/functions.ts');
 
@@ -104,6 +105,25 @@ describe('a sixth function brings its own keys, regions and deploy notes', () =>
         check: `${SIXTH} key-region`,
         detail: expect.stringContaining('alicloud.snapshotKms.kmsKeyId (key-default)'),
       }),
+    ]);
+  });
+
+  it("has a missing EventBridge rule FAIL, unless its manifest says why none is expected (logstore's)", () => {
+    const checks = judgeRules('cn-hangzhou', ['alicloud.logstore-encryption', SIXTH as never], [], 0);
+
+    expect(checks.slice(0, 2)).toEqual([
+      {
+        status: 'skip',
+        check: 'alicloud.logstore-encryption@cn-hangzhou rule',
+        detail:
+          "no EventBridge rule for CreateLogStore; SLS events are not in EventBridge's ActionTrail list, the trail path (and the daily sweep) cover them",
+      },
+      {
+        status: 'FAIL',
+        check: `${SIXTH}@cn-hangzhou rule`,
+        detail: 'no rule on the default bus of cn-hangzhou filters CreateSnapshot',
+        fix: 'deploy the ROS stack to cn-hangzhou (see "Deploying"): its EventBridge trigger creates the rule',
+      },
     ]);
   });
 
