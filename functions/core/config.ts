@@ -227,6 +227,25 @@ export interface ConfigSection<C extends Cloud = Cloud, S extends string = strin
   readonly keys?: (section: T, regions: readonly string[]) => KeyRef[];
   /** The regions it serves when none is named (`atrest sweep`/`report`), e.g. its own `regions` list. */
   readonly regions?: (section: T) => string[];
+  /**
+   * `atrest init`: the section the flags describe (validated afterwards with the whole document).
+   * A flag it needs and did not get is a ConfigError whose one issue names the flag.
+   */
+  readonly starter?: (flags: StarterFlags) => T;
+  /** `atrest init`: one line saying what the section does, printed after the file is written. */
+  readonly summary?: (section: T) => string;
+}
+
+/** The flags of `atrest init` a section's starter reads. */
+export interface StarterFlags {
+  /** AWS key ARNs, one per region (the first is the default). */
+  readonly awsKeys: readonly string[];
+  /** The Alibaba Cloud KMS key id. */
+  readonly alicloudKey?: string;
+  /** Alibaba Cloud regions (the first is also a BYOK key's region). */
+  readonly alicloudRegions: readonly string[];
+  /** SLS BYOK: the role SLS assumes to use the key. */
+  readonly logstoreRole?: string;
 }
 
 /** A KMS key a config section names (ConfigSection.keys). */
@@ -261,8 +280,10 @@ export function defineSection<
   rules?: (section: z.output<Z>, path: string) => string[];
   keys?: (section: z.output<Z>, regions: readonly string[]) => KeyRef[];
   regions?: (section: z.output<Z>) => string[];
+  starter?: (flags: StarterFlags) => z.output<Z>;
+  summary?: (section: z.output<Z>) => string;
 }): ConfigSection<C, S, z.output<Z>> {
-  const { cloud, section, rules, keys, regions } = definition;
+  const { cloud, section, rules, keys, regions, starter, summary } = definition;
   return {
     cloud,
     section,
@@ -270,6 +291,8 @@ export function defineSection<
     ...(rules ? { rules } : {}),
     ...(keys ? { keys } : {}),
     ...(regions ? { regions } : {}),
+    ...(starter ? { starter } : {}),
+    ...(summary ? { summary } : {}),
     // Trusted: a composer validated this key with this section's schema.
     of: (config) => config?.[cloud]?.[section] as z.output<Z> | undefined,
   };

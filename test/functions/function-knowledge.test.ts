@@ -28,6 +28,8 @@ vi.mock('../../functions/registry.ts', async (importOriginal) => {
         byRegion: z.optional(aliRegionMap(z.string().check(z.minLength(1)))),
       }),
     regions: (section) => Object.keys(section.byRegion ?? {}),
+    starter: ({ alicloudKey }: { alicloudKey?: string }) => ({ kmsKeyId: alicloudKey ?? 'none' }),
+    summary: () => 'new snapshots get your key',
     keys: (section, regions) => {
       const own = Object.entries(section.byRegion ?? {}).map(([region, key]) => ({
         field: `alicloud.snapshotKms.byRegion.${region}`,
@@ -69,6 +71,7 @@ const { alicloudKeyUses } = await import('../../functions/cli/doctor-alicloud.ts
 const { parseConfig } = await import('../../functions/config.ts');
 const { planUnits } = await import('../../functions/cli/units.ts');
 const { judgeRules } = await import('../../functions/cli/doctor-alicloud-delivery.ts');
+const { init } = await import('../../functions/cli/init.ts');
 const { AtrestAlicloudStack } = await import('../../infra/alicloud/atrest-stack.ts');
 const { REPO_ROOT } = await import('../../infra/functions.ts');
 
@@ -125,6 +128,29 @@ describe('a sixth function brings its own keys, regions and deploy notes', () =>
         fix: 'deploy the ROS stack to cn-hangzhou (see "Deploying"): its EventBridge trigger creates the rule',
       },
     ]);
+  });
+
+  it('is written by atrest init from its own starter, with its own guidance line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atrest-init-'));
+    outdirs.push(dir);
+    const lines: string[] = [];
+    const out = join(dir, 'atrest.json');
+
+    const status = init({
+      out,
+      awsKeys: [],
+      alicloudKey: 'key-1',
+      alicloudRegions: [],
+      functions: [SIXTH],
+      force: false,
+      err: (line) => lines.push(line),
+    });
+
+    expect(status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({
+      alicloud: { snapshotKms: { kmsKeyId: 'key-1' } },
+    });
+    expect(lines).toContain('  alicloud.snapshotKms   new snapshots get your key');
   });
 
   it('sweeps the regions its section names when no --region is given', async () => {

@@ -14,6 +14,7 @@ import {
   nonEmpty,
   type SectionType,
 } from '#core/config';
+import { ConfigError } from '#core/errors';
 
 export const clusterKmsConfig = defineSection({
   cloud: 'alicloud',
@@ -46,6 +47,12 @@ export const clusterKmsConfig = defineSection({
       keys.push({ field: 'alicloud.clusterKms.kmsKeyId', key: section.kmsKeyId, need: 'aes256' });
     return keys;
   },
+  starter: ({ alicloudKey }) => {
+    if (alicloudKey === undefined)
+      throw new ConfigError(['alicloud.cluster-kms needs --alicloud-key KEY_ID']);
+    return { kmsKeyId: alicloudKey };
+  },
+  summary: () => 'new ACK Pro clusters get Secret encryption with your key',
 });
 
 export type ClusterKmsConfig = SectionType<typeof clusterKmsConfig>;

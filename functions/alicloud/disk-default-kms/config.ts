@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { aliRegionMap, defineSection, delivery, enforcement, nonEmpty, type SectionType } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { ALICLOUD_REGION } from '#core/validation';
 
 export const diskDefaultKmsConfig = defineSection({
@@ -35,6 +36,16 @@ export const diskDefaultKmsConfig = defineSection({
         : { field: 'alicloud.diskDefaultKms.kmsKeyId', key: section.kmsKeyId, region };
     });
   },
+  starter: ({ alicloudKey, alicloudRegions }) => {
+    if (alicloudKey === undefined)
+      throw new ConfigError(['alicloud.disk-default-kms needs --alicloud-key KEY_ID']);
+    return {
+      kmsKeyId: alicloudKey,
+      ...(alicloudRegions.length > 0 ? { regions: [...alicloudRegions] } : {}),
+    };
+  },
+  summary: (section) =>
+    `the ECS default disk key is kept on your key${section.regions ? ` in ${section.regions.join(', ')}` : ''}`,
 });
 
 function diskRegions(section: { regions?: string[]; byRegion?: Record<string, string> }): string[] {

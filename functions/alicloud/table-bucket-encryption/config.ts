@@ -51,6 +51,8 @@ export const tableBucketEncryptionConfig = defineSection({
           },
         ];
   },
+  starter: () => ({ sseAlgorithm: 'AES256' as const }),
+  summary: () => 'new OSS table buckets get AES256 server-side encryption',
 });
 
 const KMS_ARN = /^acs:kms:([a-z]{2}(?:-[a-z0-9]+){1,4}):(\d+):key\/(.+)$/;
