@@ -15,7 +15,6 @@ import { ConfigError, type RemediationError } from '#core/errors';
 import type { FunctionManifest } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
-import { MODIFY_ACCOUNT_ONLY } from '../alicloud/disk-default-kms/remediator.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import type { Config } from '../config.ts';
 import { manifestOf, manifestsOf } from '../manifests.ts';
@@ -198,13 +197,9 @@ export async function* checkAlicloud(
     yield* checkAlicloudDelivery(api, deliveryRegions, configured);
   }
 
-  if (section.diskDefaultKms !== undefined)
-    yield {
-      status: 'skip',
-      check: 'alicloud.disk-default-kms account-only',
-      detail: `not checkable before the first write: ${MODIFY_ACCOUNT_ONLY}`,
-      fix: "set the default key once with the account's own credentials (aliyun ecs ModifyDiskDefaultKMSKeyId --RegionId <region> --KMSKeyId <key>); the function then keeps checking it, and its failed outcome says the same if the role is refused",
-    };
+  for (const id of configured)
+    for (const { check, detail, fix } of manifestOf(id).doctorSkips ?? [])
+      yield { status: 'skip', check: `${id} ${check}`, detail, ...(fix !== undefined ? { fix } : {}) };
 
   for (const id of configured)
     yield {

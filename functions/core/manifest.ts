@@ -57,6 +57,15 @@ export interface FunctionManifest {
    * EventBridge); `atrest doctor` then reports a missing rule as a skip with this text, not a FAIL.
    */
   readonly noEventBridgeRule?: string;
+  /**
+   * What `atrest doctor` cannot check before the first write, each reported as a skip
+   * `<id> <check>` with its detail and fix when the function is configured.
+   */
+  readonly doctorSkips?: readonly {
+    readonly check: string;
+    readonly detail: string;
+    readonly fix?: string;
+  }[];
   /** Deployment notes the operator must act on (the Alibaba Cloud stack's Metadata "Prerequisites"). */
   readonly prerequisites?: readonly string[];
   /**
