@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { bundleEntry, bundleFunction, eagerFiles, jsOutputs, splitBuildOptions } from '../infra/bundle.ts';
 import { type Cloud, type FunctionId, functionEntry, functionSpec, REPO_ROOT } from '../infra/functions.ts';
+import { allDrivers } from '../test/hardening/drivers.ts';
 import { atMost, type Row } from './report.ts';
 import { median } from './stats.ts';
 
@@ -43,20 +44,21 @@ export const FLOORS: Record<FloorName, { cloud: Cloud; what: string }> = {
   },
 };
 
-/** Which floor each function is measured against. */
-export const FLOOR_OF: Partial<Record<FunctionId, FloorName>> = {
-  'aws.log-group-kms': 'aws-logs-dynamodb',
-  'alicloud.logstore-encryption': 'node-builtins',
-  'alicloud.cluster-kms': 'alicloud-openapi',
-  'alicloud.table-bucket-encryption': 'node-builtins',
-  'alicloud.disk-default-kms': 'alicloud-openapi',
-};
+/**
+ * Which floor each function is measured against: its test kit driver says
+ * (test/functions/<cloud>/<fn>/driver.ts `floor`), so a new function brings its own.
+ */
+const FLOOR_OF: ReadonlyMap<FunctionId, string> = new Map(allDrivers().map((d) => [d.id, d.floor]));
 
-/** The floor of a function; a function missing from FLOOR_OF is an error, not a silent default. */
+/** The floor of a function; a function whose driver names none (or no known one) is an error, not a silent default. */
 export function floorOf(id: FunctionId): FloorName {
-  const floor = FLOOR_OF[id];
-  if (floor === undefined) throw new Error(`${id}: no floor in bench/cold-start.ts FLOOR_OF`);
-  return floor;
+  const floor = FLOOR_OF.get(id);
+  if (floor === undefined) throw new Error(`${id}: no test kit driver names its floor (driver.ts \`floor\`)`);
+  if (!Object.hasOwn(FLOORS, floor))
+    throw new Error(
+      `${id}: its driver's floor "${floor}" is none of bench/floors/ (${Object.keys(FLOORS).join(', ')})`,
+    );
+  return floor as FloorName;
 }
 
 /**

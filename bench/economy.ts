@@ -12,21 +12,10 @@ import { remediateEvent } from '#core/engine';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { OutcomeKind } from '#core/outcome';
 import type { Remediator } from '#core/remediator';
-import { createRemediator as createClusterKms } from '../functions/alicloud/cluster-kms/remediator.ts';
-import { createRemediator as createDiskDefaultKms } from '../functions/alicloud/disk-default-kms/remediator.ts';
-import { createRemediator as createLogstoreEncryption } from '../functions/alicloud/logstore-encryption/remediator.ts';
-import { createRemediator as createTableBucketEncryption } from '../functions/alicloud/table-bucket-encryption/remediator.ts';
-import { createRemediator as createLogGroupKms } from '../functions/aws/log-group-kms/remediator.ts';
 import type { Config } from '../functions/config.ts';
 import type { FunctionId } from '../infra/functions.ts';
-import { startAck } from '../test/emulator/ack.ts';
-import { EMULATOR_CREDENTIALS } from '../test/emulator/acs3.ts';
-import { startEcs } from '../test/emulator/ecs.ts';
 import type { EmulatedService } from '../test/emulator/harness.ts';
-import { startOssTables } from '../test/emulator/oss-tables.ts';
-import { startSls } from '../test/emulator/sls.ts';
-import { AWS_KEY, cloudWatchLogs } from './aws-emulator.ts';
-import { type EventJson, sample } from './events.ts';
+import { allDrivers, type Driver, type EventJson, excludingAll } from '../test/hardening/drivers.ts';
 import type { Row } from './report.ts';
 
 export const SCENARIOS = [
@@ -79,137 +68,37 @@ interface Fixture {
   stop: () => Promise<void>;
 }
 
-const ALI_KEY = 'key-hzz6a1b2c3d4e5f6g7h8i';
-const OTHER_ALI_KEY = 'key-hzz6zzzzzzzzzzzzzzzzz';
-const credentials = () => EMULATOR_CREDENTIALS;
-const aliFailed = (code: string) => (e: EventJson) => {
-  e.data.errorCode = code;
-  e.data.errorMessage = 'injected by the benchmark';
-};
-const aliMalformed = (e: EventJson) => {
-  delete e.data;
-};
+/** The call record inside an event: CloudTrail's `detail`, ActionTrail's `data`. */
+const recordKey = (e: EventJson): 'detail' | 'data' => (e.detail ? 'detail' : 'data');
 
-async function awsFixture(): Promise<Fixture> {
-  const { service, state } = await cloudWatchLogs();
-  const name = '/bench/economy/orders-api';
-  const event = () => {
-    const e = sample('aws/log-group-kms/create-log-group.json');
-    e.detail.requestParameters.logGroupName = name;
-    return e;
-  };
+/**
+ * A function's fixture from its test kit driver (test/functions/<cloud>/<fn>/driver.ts): its
+ * emulator, its real remediator and client, its sample event and seeded states. A new function is
+ * benchmarked through its driver, without a line here.
+ */
+async function fixtureOf(d: Driver): Promise<Fixture> {
+  await d.start();
+  d.reset();
+  const excluding = excludingAll(d);
   return {
-    id: 'aws.log-group-kms',
-    service,
-    remediator: createLogGroupKms(),
-    config: { aws: { logGroupKms: { kmsKeyArn: AWS_KEY } } },
-    excluding: { aws: { logGroupKms: { kmsKeyArn: AWS_KEY, exclude: ['^/bench/economy/'] } } },
-    event,
+    id: d.id,
+    service: d.service,
+    remediator: d.remediator(),
+    config: d.config(),
+    ...(excluding ? { excluding } : {}),
+    event: () => d.event(0),
     failed: (e) => {
-      e.detail.errorCode = 'ResourceAlreadyExistsException';
-      e.detail.errorMessage = 'The specified log group already exists';
+      e[recordKey(e)].errorCode = d.failedCode;
+      e[recordKey(e)].errorMessage = 'injected by the benchmark';
     },
     malformed: (e) => {
-      delete e.detail;
+      delete e[recordKey(e)];
     },
-    seedNonCompliant: () => state.seedLogGroup(name),
-    seedCompliant: () => state.seedLogGroup(name, AWS_KEY),
-    // Shared with the burst section: stopped by the runner.
-    stop: async () => {},
+    seedNonCompliant: () => d.seed(0),
+    seedCompliant: () => d.seedCompliant(0),
+    stop: () => d.stop(),
   };
 }
-
-async function slsFixture(): Promise<Fixture> {
-  const sls = await startSls();
-  const [project, logstore] = ['app-logs-prod', 'access-log'];
-  return {
-    id: 'alicloud.logstore-encryption',
-    service: sls.service,
-    remediator: createLogstoreEncryption({ credentials, env: { ALIBABA_CLOUD_ENDPOINT_SLS: sls.url } }),
-    config: { alicloud: { logstoreEncryption: { encryptType: 'default' } } },
-    excluding: { alicloud: { logstoreEncryption: { encryptType: 'default', exclude: ['^app-logs-prod/'] } } },
-    event: () => sample('alicloud/logstore-encryption/create-logstore.json'),
-    failed: aliFailed('LogStoreAlreadyExist'),
-    malformed: aliMalformed,
-    seedNonCompliant: () => void sls.state.seedLogstore(project, logstore),
-    seedCompliant: () =>
-      void sls.state.seedLogstore(project, logstore, { enable: true, encrypt_type: 'default' }),
-    stop: () => sls.stop(),
-  };
-}
-
-async function ackFixture(): Promise<Fixture> {
-  const ack = await startAck();
-  const clusterId = 'c3f1e8a6b2c4d4e5f9a0b1c2d3e4f5a6b';
-  return {
-    id: 'alicloud.cluster-kms',
-    service: ack.service,
-    remediator: createClusterKms({ credentials, env: { ALIBABA_CLOUD_ENDPOINT_CS: ack.url } }),
-    config: { alicloud: { clusterKms: { kmsKeyId: ALI_KEY } } },
-    excluding: { alicloud: { clusterKms: { kmsKeyId: ALI_KEY, exclude: ['^prod-payments$'] } } },
-    event: () => sample('alicloud/cluster-kms/create-cluster.json'),
-    failed: aliFailed('ErrorQueryVpc'),
-    malformed: aliMalformed,
-    // A fresh cluster each time: the emulator answers 409 to a second update within five minutes.
-    seedNonCompliant: () => void ack.clusters.seed({ clusterId }),
-    seedCompliant: () => void ack.clusters.seed({ clusterId, kmsKeyId: ALI_KEY, disableEncryption: false }),
-    stop: () => ack.stop(),
-  };
-}
-
-async function ossTablesFixture(): Promise<Fixture> {
-  const oss = await startOssTables();
-  const name = 'analytics-tables';
-  return {
-    id: 'alicloud.table-bucket-encryption',
-    service: oss.service,
-    remediator: createTableBucketEncryption({
-      credentials,
-      env: { ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url },
-    }),
-    config: { alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256' } } },
-    excluding: { alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256', exclude: ['^analytics-'] } } },
-    event: () => sample('alicloud/table-bucket-encryption/create-table-bucket.json'),
-    failed: aliFailed('BucketAlreadyExists'),
-    malformed: aliMalformed,
-    seedNonCompliant: () => void oss.state.seedBucket(name),
-    seedCompliant: () => void oss.state.seedBucket(name, { encryption: { sseAlgorithm: 'AES256' } }),
-    stop: () => oss.stop(),
-  };
-}
-
-async function ecsFixture(): Promise<Fixture> {
-  const ecs = await startEcs();
-  const region = 'cn-hangzhou';
-  ecs.state.seedKey(region, ALI_KEY);
-  ecs.state.seedKey(region, OTHER_ALI_KEY);
-  return {
-    id: 'alicloud.disk-default-kms',
-    service: ecs.service,
-    remediator: createDiskDefaultKms({
-      credentials,
-      account: '1234567890123456',
-      env: { ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url },
-    }),
-    config: { alicloud: { diskDefaultKms: { kmsKeyId: ALI_KEY } } },
-    // No exclude option: the setting is one per account and region.
-    event: () => sample('alicloud/disk-default-kms/enable-disk-encryption-by-default.json'),
-    failed: aliFailed('Forbidden.RAM'),
-    malformed: aliMalformed,
-    // Someone turned default encryption on with the ECS service key (or another key): drift.
-    seedNonCompliant: () => ecs.state.seedRegion(region, { encrypted: true, kmsKeyId: OTHER_ALI_KEY }),
-    seedCompliant: () => ecs.state.seedRegion(region, { encrypted: true, kmsKeyId: ALI_KEY }),
-    stop: () => ecs.stop(),
-  };
-}
-
-const FIXTURES: Record<FunctionId, () => Promise<Fixture>> = {
-  'aws.log-group-kms': awsFixture,
-  'alicloud.logstore-encryption': slsFixture,
-  'alicloud.cluster-kms': ackFixture,
-  'alicloud.table-bucket-encryption': ossTablesFixture,
-  'alicloud.disk-default-kms': ecsFixture,
-};
 
 async function runScenarios(f: Fixture): Promise<EconomyResult[]> {
   const results: EconomyResult[] = [];
@@ -253,12 +142,15 @@ async function runScenarios(f: Fixture): Promise<EconomyResult[]> {
   return results;
 }
 
+const DRIVERS = allDrivers();
+
 export async function measureEconomy(ids: readonly FunctionId[]): Promise<EconomyResult[]> {
   const results: EconomyResult[] = [];
   for (const id of ids) {
-    const make = FIXTURES[id];
-    if (make === undefined) throw new Error(`${id}: no fixture in bench/economy.ts`);
-    const fixture = await make();
+    const driver = DRIVERS.find((d) => d.id === id);
+    if (driver === undefined)
+      throw new Error(`${id}: no test kit driver (test/functions/<cloud>/<fn>/driver.ts)`);
+    const fixture = await fixtureOf(driver);
     try {
       results.push(...(await runScenarios(fixture)));
     } finally {

@@ -8,8 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MANIFESTS } from '../functions/manifests.ts';
-import { ALICLOUD_FUNCTION_IDS } from '../infra/alicloud/atrest-stack.ts';
-import { AWS_DEPLOYED_IDS } from '../infra/aws/lib/atrest-stack.ts';
+import type { Driver } from './hardening/driver-kit.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -73,6 +72,30 @@ describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => 
     expect(driver().id).toBe(id);
   });
 
+  it('its driver names its cold-start floor, its own samples (fuzzed, created, tampered, restored) and its failed-call code', async () => {
+    const path = join(ROOT, 'test', 'functions', folder, 'driver.ts');
+    if (!existsSync(path)) expect.fail(`test/functions/${folder}/driver.ts is missing`);
+    const d = (await import(path)).driver() as Driver;
+    const where = `test/functions/${folder}/driver.ts`;
+
+    expect(typeof d.floor, `${where}: no \`floor\` (bench/cold-start.ts measures it against one)`).toBe(
+      'string',
+    );
+    expect(
+      existsSync(join(ROOT, 'bench', 'floors', `${d.floor}.ts`)),
+      `${where}: no bench/floors/${d.floor}.ts`,
+    ).toBe(true);
+    expect(d.fuzz?.sample, `${where}: no \`fuzz\` spec`).toMatch(new RegExp(`^${folder}/[^/]+\\.json$`));
+    expect(existsSync(join(ROOT, 'events', d.fuzz.sample)), `events/${d.fuzz.sample}`).toBe(true);
+    expect(typeof d.fuzz.check, `${where}: fuzz.check`).toBe('function');
+    expect(d.failedCode, `${where}: no \`failedCode\``).toMatch(/^[A-Za-z][\w.]+$/);
+    for (const kind of ['creation', 'tamper', 'own'] as const) {
+      const path = d.samples?.[kind] ?? '';
+      expect(path, `${where}: samples.${kind}`).toMatch(new RegExp(`^${folder}/[^/]+\\.json$`));
+      expect(existsSync(join(ROOT, 'events', path)), `events/${path}`).toBe(true);
+    }
+  });
+
   it('has a sample of every event it owns (creations and tampers)', () => {
     expect(manifest.events.creation.length).toBeGreaterThan(0);
     for (const name of [...manifest.events.creation, ...manifest.events.tamper])
@@ -95,8 +118,13 @@ describe.each(MANIFESTS.map((m) => [m.id, m] as const))('%s', (id, manifest) => 
     ).toBe(manifest.cloud === 'alicloud');
   });
 
-  it('is deployed with a trigger on every event it owns', () => {
-    const deployed: readonly string[] = manifest.cloud === 'aws' ? AWS_DEPLOYED_IDS : ALICLOUD_FUNCTION_IDS;
+  it('is deployed with a trigger on every event it owns', async () => {
+    expect(manifest.trigger, `${dir}/manifest.ts: no trigger`).toBeDefined();
+    // Imported here: the stacks build every function's trigger at import, so one without fails this test, named.
+    const deployed: readonly string[] =
+      manifest.cloud === 'aws'
+        ? (await import('../infra/aws/lib/atrest-stack.ts')).AWS_DEPLOYED_IDS
+        : (await import('../infra/alicloud/atrest-stack.ts')).ALICLOUD_FUNCTION_IDS;
     expect(deployed, `infra does not deploy ${id}`).toContain(id);
     expect(manifest.trigger.eventNames).toEqual(
       expect.arrayContaining([...manifest.events.creation, ...manifest.events.tamper]),

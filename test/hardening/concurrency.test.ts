@@ -9,19 +9,18 @@ import type { IdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { TablestoreIdempotencyStore } from '../../functions/alicloud/tablestore.ts';
 import { PowertoolsIdempotencyStore } from '../../functions/aws/idempotency.ts';
+import { manifestOf } from '../../functions/manifests.ts';
 import { type RunningDynalite, startDynalite } from '../emulator/dynalite.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import {
-  ackClusterDriver,
-  awsLogGroupDriver,
-  type Driver,
-  deliver,
-  ecsDiskDefaultDriver,
-  ossTableBucketDriver,
-  slsLogstoreDriver,
-} from './drivers.ts';
+import { allDrivers, type Driver, deliver } from './drivers.ts';
 
 const N = 20;
+
+/** Each platform's functions: the store under test is the platform's, the function any of its own. */
+const onCloud = (cloud: 'aws' | 'alicloud') =>
+  allDrivers()
+    .filter((d) => manifestOf(d.id).cloud === cloud)
+    .map((d) => [d.id, d] as const);
 
 const tally = (outcomes: Outcome[]) =>
   outcomes.reduce<Record<string, number>>((acc, o) => {
@@ -44,8 +43,7 @@ const sameResource = (d: Driver, store: () => IdempotencyStore) =>
 const differentResources = (d: Driver, store: () => IdempotencyStore) =>
   Promise.all(Array.from({ length: N }, (_, i) => deliver(d, { store: store(), index: i + 1 })));
 
-describe('aws.log-group-kms with Powertools on DynamoDB (dynalite)', () => {
-  const d = awsLogGroupDriver();
+describe.each(onCloud('aws'))('%s with Powertools on DynamoDB (dynalite)', (_id, d) => {
   let db: RunningDynalite;
   const store = () => new PowertoolsIdempotencyStore({ tableName: db.tableName });
 
@@ -64,7 +62,7 @@ describe('aws.log-group-kms with Powertools on DynamoDB (dynalite)', () => {
   });
   afterEach(() => d.reset());
 
-  it(`${N} concurrent deliveries for one log group: exactly one write`, async () => {
+  it(`${N} concurrent deliveries for one resource: exactly one write`, async () => {
     d.reset();
     d.seed();
 
@@ -75,7 +73,7 @@ describe('aws.log-group-kms with Powertools on DynamoDB (dynalite)', () => {
     expect(d.encrypted()).toBe(true);
   });
 
-  it(`${N} concurrent deliveries for ${N} log groups: ${N} writes`, async () => {
+  it(`${N} concurrent deliveries for ${N} resources: ${N} writes`, async () => {
     d.reset();
     for (let i = 1; i <= N; i++) d.seed(i);
 
@@ -87,13 +85,7 @@ describe('aws.log-group-kms with Powertools on DynamoDB (dynalite)', () => {
   });
 });
 
-describe.each([
-  ['alicloud.logstore-encryption', slsLogstoreDriver],
-  ['alicloud.cluster-kms', ackClusterDriver],
-  ['alicloud.table-bucket-encryption', ossTableBucketDriver],
-  ['alicloud.disk-default-kms', ecsDiskDefaultDriver],
-] as const)('%s with the Tablestore store', (_id, make) => {
-  const d: Driver = make();
+describe.each(onCloud('alicloud'))('%s with the Tablestore store', (_id, d: Driver) => {
   let ots: RunningTablestore;
   const store = () =>
     new TablestoreIdempotencyStore({

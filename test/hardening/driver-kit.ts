@@ -1,8 +1,10 @@
 /**
  * The shared half of the per-function test kit: the Driver interface every function's driver
- * (test/functions/<cloud>/<folder>/driver.ts) implements, and `deliver`. The hardening suites
- * (fault matrix, fuzzing, secrets, concurrency, the bench) reach the drivers through
- * test/hardening/drivers.ts, which finds them from the function manifests.
+ * (test/functions/<cloud>/<folder>/driver.ts) implements, `defineDriver` (the lifecycle every
+ * driver shares: start / stop / reset its emulator, one cached remediator, endpoint variables,
+ * events built from its samples), and `deliver`. The suites (fault matrix, tamper, fuzzing,
+ * endpoints, secrets, concurrency, the API-economy bench, the cold-start floors, the demo) reach
+ * the drivers through test/hardening/drivers.ts, which finds them from the function manifests.
  *
  * Every client reaches its emulator through the endpoint variables of CONTRACT.md section 4 only.
  * Each driver names its service's own answers for the fault matrix (conflict, throttling, 5xx,
@@ -10,14 +12,21 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import fc from 'fast-check';
+import { vi } from 'vitest';
 import { remediateEvent } from '#core/engine';
+import { ConfigError } from '#core/errors';
 import type { IdempotencyStore } from '#core/idempotency';
 import type { FunctionId, Outcome, OutcomeKind } from '#core/outcome';
-import type { Remediator } from '#core/remediator';
+import type { Remediator, Target } from '#core/remediator';
 import { MemoryRestoreCounter, type RestoreCounter } from '#core/restores';
-import type { Config } from '../../functions/config.ts';
-import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
+import { ALICLOUD_ACCOUNT, ALICLOUD_REGION } from '#core/validation';
+import { createAlicloudApi } from '../../functions/alicloud/openapi.ts';
+import { type Config, parseConfig } from '../../functions/config.ts';
+import { manifestOf } from '../../functions/manifests.ts';
+import { type Acs3Credential, EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
 import type { EmulatedService, Fault } from '../emulator/harness.ts';
+import { type Hints, hostileString } from './arbitraries.ts';
 import type { CallKind } from './lag-proxy.ts';
 
 /** Total tries of one call in every matrix config: "beyond the retry budget" is deterministic. */
@@ -107,8 +116,50 @@ export const NOT_READY_NA = {
   na: 'the API has no "exists but not ready" state: the resource takes the key as soon as it exists',
 } as const;
 
+export interface StartOptions {
+  /**
+   * The only credentials its emulator accepts (the secrets suite's known dummies), in Alibaba
+   * Cloud's naming (an AWS driver takes accessKeySecret as the secret access key). Default: the
+   * emulator's own.
+   */
+  credentials?: Acs3Credential[];
+}
+
+/** Which kind of sample: the creation, the tamper, or the event atrest's own restoring write produces. */
+export type SampleKind = 'creation' | 'tamper' | 'own';
+
+/** A driver's sample events (paths under events/) and where resource `index` goes in each. */
+export interface Samples {
+  readonly creation: string;
+  /** Its main tamper event (CONTRACT.md section 6). */
+  readonly tamper: string;
+  /** The event of atrest's own restoring write (often the tamper sample, turned into the restore). */
+  readonly own: string;
+  /** Writes resource `index` (and, for `own`, the restored setting) into a copy of the sample. */
+  place(event: EventJson, index: number, kind: SampleKind): void;
+}
+
+/** How the fuzzers (test/hardening/fuzz.test.ts, endpoints.test.ts) reach past its envelope checks. */
+export interface FuzzSpec {
+  /** The zod schema of its event envelope, built on first use (as the function builds it). */
+  schema(): unknown;
+  /** The sample (under events/) the mutations start from. */
+  readonly sample: string;
+  /** Values at dotted paths that steer generated events past the envelope checks. */
+  readonly hints: Hints;
+  /** Other inputs it parses (the disk function's FC timer events). */
+  readonly more?: () => fc.Arbitrary<unknown>;
+  /** Why a target it returned is not safe to use (names outside the API pattern, a host not the template), or []. */
+  check(target: Target & Record<string, unknown>): string[];
+}
+
 export interface Driver {
   readonly id: FunctionId;
+  /** The bench/floors/<floor>.ts its cold start is measured against (bench/cold-start.ts floorOf). */
+  readonly floor: string;
+  /** The error code its creation event carries when the call failed (the bench's `ignored` scenario). */
+  readonly failedCode: string;
+  readonly fuzz: FuzzSpec;
   /** Its fault-matrix cells that differ from the table by design (with why), or do not apply. */
   readonly matrix?: Partial<Record<CellId, MatrixOverride>>;
   service: EmulatedService;
@@ -121,13 +172,17 @@ export interface Driver {
   readonly writeAction: string;
   /** API calls one logical read makes (ECS's default key: the status, then the key). */
   readonly callsPerRead: number;
+  /** The call a logical read starts with, whose answer decides the state, when it is not readAction. */
+  readonly firstReadAction?: string;
   readonly faults: Faults;
-  start(): Promise<void>;
+  start(options?: StartOptions): Promise<void>;
   stop(): Promise<void>;
   /** Empty state, no faults, empty call log. */
   reset(): void;
   /** Resource `index` exists without the configured encryption. */
   seed(index?: number): void;
+  /** Resource `index` exists and already holds the configured encryption. */
+  seedCompliant(index?: number): void;
   /** Resource `index` does not exist when it is read (or, where it always exists, its read says not found). */
   remove(index?: number): void;
   /** Resource `index` exists but cannot take the change yet; undefined when the API has no such state. */
@@ -140,6 +195,10 @@ export interface Driver {
   arrangeKey(kind: 'disabled' | 'missing'): { config: Config; code: string };
   /** The real remediator with short-timeout clients against `endpoint` (default: the emulator). */
   remediator(endpoint?: string): AnyRemediator;
+  /** The real remediator with its production clients, endpoints from `env` only: no emulator needed. */
+  make(env: Record<string, string>): AnyRemediator;
+  /** Its sample events (under events/) and where a resource goes in them. */
+  readonly samples: Samples;
   /** The sample event for resource `index`. */
   event(index?: number, eventId?: string): EventJson;
   /** What a request is, for the lag proxy. */
@@ -161,6 +220,164 @@ export interface Driver {
 export const sample = (path: string): EventJson =>
   JSON.parse(readFileSync(new URL(`../../events/${path}`, import.meta.url), 'utf8'));
 
+/**
+ * Sample `path` as delivery `index` (or `eventId`). `tag` also sets the inner event id (CloudTrail
+ * `detail.eventID`, ActionTrail `data.eventId`) to `<tag>-<id>`, so a tamper and atrest's own
+ * write are distinct events for idempotency.
+ */
+export function sampleFor(path: string, index: number, eventId?: string, tag?: 'tamper' | 'own'): EventJson {
+  const e = sample(path);
+  e.id = eventId ?? eventIdFor(index);
+  if (tag !== undefined) {
+    if (e.detail) e.detail.eventID = `${tag}-${e.id}`;
+    else e.data.eventId = `${tag}-${e.id}`;
+  }
+  return e;
+}
+
+/**
+ * Sets a process-wide variable (the AWS SDK reads its endpoints there): through vi.stubEnv under
+ * vitest, so unstubAllEnvs restores it; directly in the bench, which runs outside vitest.
+ */
+export function setEnv(name: string, value: string): void {
+  if (process.env.VITEST) vi.stubEnv(name, value);
+  else process.env[name] = value;
+}
+
+// ------------------------------------------------------------------------------------------------
+// The lifecycle every driver shares: start / stop / reset its emulator, one cached remediator
+// ------------------------------------------------------------------------------------------------
+
+/** What the kit needs of a started emulator. */
+export interface Emulator {
+  service: EmulatedService;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A driver's lifecycle specifics; `defineDriver` does the rest the same way for every function. */
+export interface Lifecycle<E extends Emulator> {
+  start(options: StartOptions): Promise<E>;
+  /** Empties the emulator's state; the kit then clears its faults and call log. */
+  clear(emulator: E): void;
+  /** The endpoint variable its clients read (CONTRACT.md section 4). */
+  readonly endpointVariable: string;
+  /**
+   * Its real remediator with short-timeout clients reading endpoints from `env`; `proxied` when
+   * the endpoint is not the emulator's own (a fault or lag proxy in front of it).
+   */
+  build(env: Record<string, string>, proxied: boolean): AnyRemediator;
+}
+
+/** What each driver still writes itself: its data, its state, its events. */
+export type Specifics = Omit<
+  Driver,
+  | 'service'
+  | 'url'
+  | 'start'
+  | 'stop'
+  | 'reset'
+  | 'remediator'
+  | 'env'
+  | 'make'
+  | 'kindOf'
+  | 'restoreEndpoint'
+  | 'event'
+  | 'tamperEvent'
+  | 'ownWriteEvent'
+> &
+  Partial<Pick<Driver, 'make' | 'kindOf' | 'restoreEndpoint'>>;
+
+/** ROA / REST services: a PUT changes, a GET reads. */
+export const kindByMethod = (req: IncomingMessage): CallKind => {
+  if (req.method === 'PUT') return 'write';
+  return req.method === 'GET' ? 'read' : undefined;
+};
+
+/**
+ * One driver from its lifecycle and its specifics. `specifics` gets the running emulator (it
+ * throws before start()) and the finished driver, for specifics that use other parts of it.
+ */
+export function defineDriver<E extends Emulator, S extends Specifics>(
+  life: Lifecycle<E>,
+  specifics: (emulator: () => E, self: Driver & { readonly emulator: E }) => S,
+): Driver & S & { readonly emulator: E } {
+  let running: E | undefined;
+  let main: AnyRemediator | undefined;
+  const emulator = (): E => {
+    if (running === undefined) throw new Error('the driver is not started: call start() first');
+    return running;
+  };
+  const env = (endpoint?: string): Record<string, string> => ({
+    [life.endpointVariable]: endpoint ?? emulator().url,
+  });
+  const driver = {
+    get emulator() {
+      return emulator();
+    },
+    get service() {
+      return emulator().service;
+    },
+    get url() {
+      return emulator().url;
+    },
+    async start(options: StartOptions = {}) {
+      running = await life.start(options);
+      main = undefined;
+    },
+    async stop() {
+      await running?.stop();
+    },
+    reset() {
+      const e = emulator();
+      life.clear(e);
+      e.service.clearFaults();
+      e.service.resetLog();
+    },
+    env,
+    remediator(endpoint?: string) {
+      if (endpoint === undefined && main) return main;
+      const remediator = life.build(env(endpoint), endpoint !== undefined);
+      if (endpoint === undefined) main = remediator;
+      return remediator;
+    },
+    make: (e: Record<string, string>) => life.build(e, true),
+    kindOf: kindByMethod,
+    restoreEndpoint() {},
+    event: (i = 0, eventId?: string) => placed('creation', i, eventId),
+    tamperEvent: (i = 0, eventId?: string) => placed('tamper', i, eventId),
+    ownWriteEvent: (i = 0, eventId?: string) => placed('own', i, eventId),
+  };
+  const self = driver as unknown as Driver & S & { readonly emulator: E };
+  const own = specifics(emulator, self);
+  /** The sample of `kind` as delivery `i`: its ids set (tamper-… / own-… inside), resource `i` placed. */
+  function placed(kind: SampleKind, i: number, eventId?: string): EventJson {
+    const e = sampleFor(own.samples[kind], i, eventId, kind === 'creation' ? undefined : kind);
+    own.samples.place(e, i, kind);
+    return e;
+  }
+  Object.assign(driver, own);
+  return self;
+}
+
+/** A name of the API's pattern, or a hostile string. */
+export const nameOrHostile = (pattern: RegExp): fc.Arbitrary<string> =>
+  fc.oneof(fc.stringMatching(pattern), hostileString());
+
+/** Alibaba Cloud hints: the ActionTrail event types, the function's event names, a successful call. */
+export const aliNames = (names: readonly string[]): Hints => ({
+  type: fc.constantFrom(
+    'sls:ActionTrail:ApiCall',
+    'cs:ActionTrail:ApiCall',
+    'ecs:ActionTrail:ApiCall',
+    'sls:ActionTrail:ConsoleOperation',
+    'cs:ActionTrail:ConsoleOperation',
+    'ecs:ActionTrail:AliyunServiceEvent',
+  ),
+  'data.eventName': fc.constantFrom(...names),
+  'data.errorCode': fc.constant(null),
+});
+
 export async function deliver(driver: Driver, options: DeliverOptions): Promise<Outcome> {
   const index = options.index ?? 0;
   const [outcome] = await remediateEvent(
@@ -179,7 +396,61 @@ export async function deliver(driver: Driver, options: DeliverOptions): Promise<
 }
 
 export const ALI_CREDENTIALS = () => EMULATOR_CREDENTIALS;
+/** The OpenAPI client (ECS, ACK) with the kit's short timeouts, endpoints from `env`. */
+export const aliApi = (env: Record<string, string>) =>
+  createAlicloudApi({
+    credentials: ALI_CREDENTIALS,
+    env,
+    readTimeoutMs: TIMEOUT_MS,
+    connectTimeoutMs: TIMEOUT_MS,
+  });
+
+/** A per-region factory of one of our own clients (SLS, OSS Tables) with the kit's timeout, endpoints from `env`. */
+export const regional =
+  <C>(
+    create: (o: {
+      region: string;
+      credentials: typeof ALI_CREDENTIALS;
+      env: Record<string, string>;
+      timeoutMs: number;
+    }) => C,
+    env: Record<string, string>,
+  ) =>
+  (region: string): C =>
+    create({ region, credentials: ALI_CREDENTIALS, env, timeoutMs: TIMEOUT_MS });
+
+/** The Alibaba Cloud account of the samples and the emulators. */
+export const ACCOUNT = '1234567890123456';
 /** A string matched literally inside a RegExp. */
 export const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export const eventIdFor = (index: number) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
+
+/** What is wrong with an Alibaba Cloud target's region and account (documented patterns), or []. */
+export const aliTargetProblems = (t: Target): string[] => [
+  ...(ALICLOUD_REGION.test(t.region) ? [] : [`region ${t.region}`]),
+  ...(ALICLOUD_ACCOUNT.test(t.account) ? [] : [`account ${t.account}`]),
+];
+
+/** The driver's config with extra keys in the function's section, parsed (an unknown key is a ConfigError). */
+export function configWith(d: Driver, extra: Record<string, unknown>): Config {
+  const config = structuredClone(d.config()) as Record<string, Record<string, Record<string, unknown>>>;
+  const { cloud, section: key } = manifestOf(d.id);
+  const section = config[cloud]?.[key];
+  if (!section) throw new Error(`${d.id}: its driver's config has no ${cloud}.${key}`);
+  Object.assign(section, extra);
+  return parseConfig(config);
+}
+
+/**
+ * The driver's config excluding every resource (`exclude: [pattern]`), or undefined when the
+ * function's config has no exclude list (the account-level disk setting): its schema decides.
+ */
+export function excludingAll(d: Driver, pattern = '.*'): Config | undefined {
+  try {
+    return configWith(d, { exclude: [pattern] });
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+}

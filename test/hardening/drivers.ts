@@ -8,11 +8,6 @@ import type { FunctionManifest } from '#core/manifest';
 import { MANIFESTS } from '../../functions/manifests.ts';
 import type { Driver } from './driver-kit.ts';
 
-export { ACK_KEY, ackClusterDriver, clusterId } from '../functions/alicloud/cluster-kms/driver.ts';
-export { ECS_KEY, ecsDiskDefaultDriver, ecsRegion } from '../functions/alicloud/disk-default-kms/driver.ts';
-export { slsLogstoreDriver } from '../functions/alicloud/logstore-encryption/driver.ts';
-export { ossTableBucketDriver } from '../functions/alicloud/table-bucket-encryption/driver.ts';
-export { AWS_KEY, awsLogGroupDriver } from '../functions/aws/log-group-kms/driver.ts';
 export * from './driver-kit.ts';
 
 /** Where a function's driver lives, relative to this module. */

@@ -16,28 +16,23 @@ import { remediateEvent } from '#core/engine';
 import { ConfigError } from '#core/errors';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Target } from '#core/remediator';
-import { TimerEvent } from '../../functions/alicloud/disk-default-kms/remediator.ts';
 import { ActionTrailCloudEvent } from '../../functions/alicloud/events.ts';
 import { createFcHandler, FcRemediationError, unwrapDeferred } from '../../functions/alicloud/fc.ts';
 import { createRemediator as createLogstoreEncryption } from '../../functions/alicloud/logstore-encryption/remediator.ts';
-import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { configFromEnv, configSchema, parseConfig, parseConfigJson } from '../../functions/config.ts';
 import { hostileString, inputsFor, junk } from './arbitraries.ts';
 import { contractProblems } from './contract.ts';
-import type { AnyRemediator, EventJson } from './drivers.ts';
-import { aliNames, CONFIG, credentials, offline, PARSERS, sample } from './parsers.ts';
+import { type AnyRemediator, aliNames, ALI_CREDENTIALS as credentials, type EventJson } from './drivers.ts';
+import { CONFIG, offline, PARSERS, sample } from './parsers.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 const params = { numRuns: RUNS };
 
-/** The disk function also parses the FC timer's events. */
-const timerInputs = inputsFor(TimerEvent(), sample('alicloud/disk-default-kms/timer.json'));
-
 describe.each(PARSERS.map((p) => [p.id, p] as const))('%s', (_id, p) => {
-  const inputs =
-    p.id === 'alicloud.disk-default-kms'
-      ? fc.oneof(inputsFor(p.schema, p.sample, p.hints), timerInputs)
-      : inputsFor(p.schema, p.sample, p.hints);
+  // Its envelope's inputs, and whatever else it parses (the disk function's FC timer events).
+  const inputs = p.more
+    ? fc.oneof(inputsFor(p.schema, p.sample, p.hints), p.more())
+    : inputsFor(p.schema, p.sample, p.hints);
 
   it('parse never throws, and every target it returns is validated', () => {
     let targets = 0;
@@ -77,15 +72,21 @@ describe.each(PARSERS.map((p) => [p.id, p] as const))('%s', (_id, p) => {
 
 describe('event content in reasons is quoted, never echoed wholesale', () => {
   const long = 'E'.repeat(10_000);
-  const cases: [string, AnyRemediator, EventJson][] = PARSERS.map((p) => {
-    const e = structuredClone(p.sample);
-    if (p.id === 'aws.log-group-kms') e.detail.errorCode = long;
-    else e.data.errorCode = long;
-    return [`${p.id}: a failed call's error code`, p.remediator, e];
+  // CloudTrail records sit in `detail`, ActionTrail records in `data`.
+  const record = (e: EventJson): EventJson => e.detail ?? e.data;
+  const cases: [string, AnyRemediator, EventJson][] = PARSERS.flatMap((p) => {
+    const failed = structuredClone(p.sample);
+    record(failed).errorCode = long;
+    const foreign = structuredClone(p.sample);
+    record(foreign).eventSource = long;
+    return [
+      [`${p.id}: a failed call's error code`, p.remediator, failed],
+      // Only CloudTrail events name their source in the record; ActionTrail's is the envelope type.
+      ...(p.sample.detail
+        ? [[`${p.id}: another event source`, p.remediator, foreign] as [string, AnyRemediator, EventJson]]
+        : []),
+    ];
   });
-  const aws = structuredClone(PARSERS[0]?.sample ?? {});
-  aws.detail.eventSource = long;
-  cases.push(['aws.log-group-kms: another event source', createLogGroupKms(), aws]);
 
   it.each(cases)('%s', async (_what, remediator, event) => {
     const [outcome] = await remediateEvent(offline(remediator), event, {

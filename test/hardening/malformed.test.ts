@@ -9,10 +9,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import { allDrivers, deliver, MAX_ATTEMPTS } from './drivers.ts';
 
-/** The call whose answer decides the state (ECS: the status comes first). */
-const firstRead = (id: string, readAction: string) =>
-  id === 'alicloud.disk-default-kms' ? 'DescribeDiskEncryptionByDefaultStatus' : readAction;
-
 describe.each(allDrivers().map((d) => [d.id, d] as const))('%s', (_id, d) => {
   beforeAll(() => d.start());
   afterAll(() => d.stop());
@@ -25,7 +21,8 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('%s', (_id, d) => {
     'a 200 with %s on every read ends failed UnexpectedResponse after the retry budget, remembering nothing',
     async (_what, body) => {
       d.seed(0);
-      const read = firstRead(d.id, d.readAction);
+      // The call whose answer decides the state (ECS: the status comes first).
+      const read = d.firstReadAction ?? d.readAction;
       d.service.failNext(read, { status: 200, code: 'Malformed', body, times: 100 });
       const store = new MemoryIdempotencyStore();
 
@@ -44,7 +41,7 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('%s', (_id, d) => {
 
   it('a 200 with {} once is survived: the next read answers properly and the key is applied', async () => {
     d.seed(0);
-    d.service.failNext(firstRead(d.id, d.readAction), {
+    d.service.failNext(d.firstReadAction ?? d.readAction, {
       status: 200,
       code: 'Malformed',
       body: '{}',

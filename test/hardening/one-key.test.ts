@@ -11,7 +11,9 @@ import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency
 import { isSettled, type Outcome } from '#core/outcome';
 import { sweepRegion } from '#core/sweep';
 import { parseConfig } from '../../functions/config.ts';
-import { awsLogGroupDriver, ECS_KEY, ecsDiskDefaultDriver, RETRY } from './drivers.ts';
+import { ECS_KEY, ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';
+import { awsLogGroupDriver } from '../functions/aws/log-group-kms/driver.ts';
+import { RETRY } from './drivers.ts';
 
 const fast = { sleep: async () => {}, random: () => 0.5 };
 

@@ -14,16 +14,12 @@ import { TablestoreIdempotencyStore } from '../../functions/alicloud/tablestore.
 import { PowertoolsIdempotencyStore } from '../../functions/aws/idempotency.ts';
 import { type RunningDynalite, startDynalite } from '../emulator/dynalite.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import {
-  ackClusterDriver,
-  allDrivers,
-  awsLogGroupDriver,
-  type Driver,
-  deliver,
-  ecsDiskDefaultDriver,
-  ossTableBucketDriver,
-  slsLogstoreDriver,
-} from './drivers.ts';
+import { ackClusterDriver } from '../functions/alicloud/cluster-kms/driver.ts';
+import { ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';
+import { slsLogstoreDriver } from '../functions/alicloud/logstore-encryption/driver.ts';
+import { ossTableBucketDriver } from '../functions/alicloud/table-bucket-encryption/driver.ts';
+import { awsLogGroupDriver } from '../functions/aws/log-group-kms/driver.ts';
+import { allDrivers, type Driver, deliver } from './drivers.ts';
 import { type LagProxy, startLagProxy } from './lag-proxy.ts';
 
 const LIMITS = { ttlSeconds: 3600, lockSeconds: 15 * 60, observedAt: 0 };

@@ -11,29 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format, inspect } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
-import { handlerOptions as clusterOptions } from '../../functions/alicloud/cluster-kms/handler.ts';
-import { handlerOptions as diskOptions } from '../../functions/alicloud/disk-default-kms/handler.ts';
 import { createFcHandler, type FcContext, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
-import { handlerOptions as logstoreOptions } from '../../functions/alicloud/logstore-encryption/handler.ts';
-import { handlerOptions as tableBucketOptions } from '../../functions/alicloud/table-bucket-encryption/handler.ts';
-import { createRemediator as createLogGroupKms } from '../../functions/aws/log-group-kms/remediator.ts';
 import { main } from '../../functions/cli/main.ts';
 import type { Config } from '../../functions/config.ts';
+import { configSection, manifestOf } from '../../functions/manifests.ts';
 import { type CallerSts, startCallerSts } from '../emulator/accounts.ts';
-import { type AckEmulator, startAck } from '../emulator/ack.ts';
-import { type CloudWatchLogsState, startCloudWatchLogs } from '../emulator/cloudwatch-logs.ts';
-import { type EcsEmulator, startEcs } from '../emulator/ecs.ts';
+import type { AckEmulator } from '../emulator/ack.ts';
 import { type FcEmulator, startFc } from '../emulator/fc.ts';
-import type { EmulatedService } from '../emulator/harness.ts';
-import { type OssTablesEmulator, startOssTables } from '../emulator/oss-tables.ts';
-import { type SlsEmulator, startSls } from '../emulator/sls.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import { ACK_KEY, AWS_KEY, clusterId, ECS_KEY } from './drivers.ts';
+import { ACK_KEY, clusterId } from '../functions/alicloud/cluster-kms/driver.ts';
+import { type AnyRemediator, allDrivers, type Driver } from './drivers.ts';
+import { fcOptionsOf, handlerModule, lambdaContext } from './platform.ts';
 
 // Known dummy secrets: distinctive, so any leak (whole or in part) is found by substring.
 const AWS = {
@@ -72,11 +63,18 @@ const sample = (path: string) =>
     unknown
   >;
 
-let logs: { service: EmulatedService; state: CloudWatchLogsState };
-let sls: SlsEmulator;
-let ack: AckEmulator;
-let oss: OssTablesEmulator;
-let ecs: EcsEmulator;
+/** Every function, each through its test kit driver against an emulator that accepts only the dummies. */
+const DRIVERS = allDrivers();
+const ALI_DRIVERS = DRIVERS.filter((d) => manifestOf(d.id).cloud === 'alicloud');
+const AWS_DRIVERS = DRIVERS.filter((d) => manifestOf(d.id).cloud === 'aws');
+const driverOf = (id: string): Driver => {
+  const d = ALI_DRIVERS.find((x) => x.id === id);
+  if (!d) throw new Error(`no driver of ${id}`);
+  return d;
+};
+/** Resource 7 of each driver: not one another describe block uses. */
+const R = 7;
+
 let fcEmu: FcEmulator;
 let ots: RunningTablestore;
 // The CLI asks STS (GetCallerIdentity) for its own account: those calls must not leak either.
@@ -85,14 +83,14 @@ let dir: string;
 
 beforeAll(async () => {
   const ali = [ALI];
-  logs = await startCloudWatchLogs({
-    credentials: [{ accessKeyId: AWS.accessKeyId, secretAccessKey: AWS.secretAccessKey }],
-  });
-  logs.state.seedKey(AWS_KEY);
-  sls = await startSls({ credentials: ali });
-  ack = await startAck({ credentials: ali, conflictWindowMs: 0 });
-  oss = await startOssTables({ credentials: ali });
-  ecs = await startEcs({ credentials: ali });
+  for (const d of AWS_DRIVERS) {
+    await d.start({ credentials: [{ accessKeyId: AWS.accessKeyId, accessKeySecret: AWS.secretAccessKey }] });
+    d.reset();
+  }
+  for (const d of ALI_DRIVERS) {
+    await d.start({ credentials: ali });
+    d.reset();
+  }
   fcEmu = await startFc({ credentials: ali, functions: [FC_FUNCTION] });
   ots = await startTablestore({ credentials: ALI });
   sts = await startCallerSts({ aws: AWS, alicloudAccount: ACCOUNT, alicloud: ALI });
@@ -102,7 +100,7 @@ beforeAll(async () => {
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS.secretAccessKey);
   vi.stubEnv('AWS_SESSION_TOKEN', AWS.sessionToken);
   vi.stubEnv('AWS_REGION', 'us-east-1');
-  vi.stubEnv('AWS_ENDPOINT_URL_CLOUDWATCH_LOGS', logs.service.url);
+  for (const [name, value] of Object.entries(endpoints())) vi.stubEnv(name, value);
   vi.stubEnv('AWS_ENDPOINT_URL_STS', sts.env.AWS_ENDPOINT_URL_STS);
 
   // Capture every line: console (vitest's) and the raw streams (Powertools Logger writes there).
@@ -118,35 +116,16 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.restoreAllMocks();
   vi.unstubAllEnvs();
-  await Promise.all([
-    logs.service.stop(),
-    sls.stop(),
-    ack.stop(),
-    oss.stop(),
-    ecs.stop(),
-    fcEmu.stop(),
-    ots.stop(),
-    sts.stop(),
-  ]);
+  await Promise.all([...DRIVERS.map((d) => d.stop()), fcEmu.stop(), ots.stop(), sts.stop()]);
 });
 
-describe('aws.log-group-kms: the Lambda handler', () => {
-  const config: Config = { aws: { logGroupKms: { kmsKeyArn: AWS_KEY } }, retry: { maxAttempts: 2 } };
-  const context = {
-    functionName: 'atrest-log-group-kms',
-    awsRequestId: 'req-secrets',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:atrest-log-group-kms',
-    memoryLimitInMB: '256',
-    getRemainingTimeInMillis: () => 60_000,
-  } as unknown as Context;
-  const event = (name: string) => {
-    const e = sample('aws/log-group-kms/create-log-group.json') as { detail: { requestParameters: object } };
-    e.detail.requestParameters = { logGroupName: name };
-    return e;
-  };
-  const invoke = async (name: string, remediator?: ReturnType<typeof createLogGroupKms>) => {
+describe.each(AWS_DRIVERS.map((d) => [d.id, d] as const))('%s: the Lambda handler', (_id, d) => {
+  const config = { ...d.config(), retry: { maxAttempts: 2 } };
+  const invoke = async (i: number, remediator?: AnyRemediator) => {
+    // The module builds its own `handler` at import (Lambda init), from the process environment.
     vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
-    const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
+    const { createHandler } = await handlerModule(d.id);
+    if (createHandler === undefined) throw new Error(`${d.id}: its handler.ts exports no createHandler`);
     const handler = createHandler({
       env: { ATREST_CONFIG_JSON: JSON.stringify(config) },
       logger: new Logger({ serviceName: 'atrest', logLevel: 'DEBUG' }),
@@ -155,108 +134,42 @@ describe('aws.log-group-kms: the Lambda handler', () => {
       ...(remediator ? { remediator } : {}),
     });
     try {
-      seen(await handler(event(name), context));
+      seen(await handler(d.event(i), lambdaContext(d.id)));
     } catch (error) {
       thrown(error);
     }
   };
 
   it('success, denial, reset connection and a rejected signature leak no secret', async () => {
-    logs.state.seedLogGroup('/secrets/ok').seedLogGroup('/secrets/denied').seedLogGroup('/secrets/reset');
-    logs.state.seedLogGroup('/secrets/wrong');
-    logs.service.failNext('AssociateKmsKey', { status: 400, code: 'AccessDeniedException', times: 1 });
+    for (const i of [1, 2, 3, 4]) d.seed(i);
+    d.service.failNext(d.writeAction, { ...d.faults.denied, times: 1 });
     const before = texts.length;
 
-    await invoke('/secrets/denied');
-    logs.service.failNext('DescribeLogGroups', {
-      status: 0,
-      code: 'ECONNRESET',
-      transport: 'reset',
-      times: 1,
-    });
-    await invoke('/secrets/reset');
-    await invoke('/secrets/ok');
-    const wrong = new CloudWatchLogsClient({
-      region: 'us-east-1',
-      maxAttempts: 1,
-      credentials: { accessKeyId: AWS.accessKeyId, secretAccessKey: WRONG_SECRET },
-    });
-    await invoke('/secrets/wrong', createLogGroupKms({ client: () => wrong }));
+    await invoke(2);
+    d.service.failNext(d.readAction, { status: 0, code: 'ECONNRESET', transport: 'reset', times: 1 });
+    await invoke(3);
+    await invoke(1);
+    // A client of its own, resolving its credentials at its first request: a wrong secret.
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', WRONG_SECRET);
+    try {
+      await invoke(4, d.remediator(d.url));
+    } finally {
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', AWS.secretAccessKey);
+    }
 
     const lines = texts.slice(before).join('\n');
     expect(lines).toContain('"outcome":"applied"');
-    expect(lines).toContain('AccessDeniedException');
+    expect(lines).toContain(d.faults.denied.code);
     expect(lines).toMatch(/InvalidSignatureException|SignatureDoesNotMatch/);
-    expect(logs.state.logGroup('/secrets/ok')?.kmsKeyId).toBe(AWS_KEY);
+    expect(d.encrypted(1)).toBe(true);
   });
 });
 
-interface AliCase {
-  id: string;
-  options: (overrides: Partial<FcHandlerOptions>) => FcHandlerOptions;
-  config: Config;
-  event: () => Record<string, unknown>;
-  service: () => EmulatedService;
-  seed: () => void;
-  writeAction: string;
-}
-
-const ALI_CASES: AliCase[] = [
-  {
-    id: 'alicloud.logstore-encryption',
-    options: logstoreOptions,
-    config: { alicloud: { logstoreEncryption: { encryptType: 'default' } } },
-    event: () => sample('alicloud/logstore-encryption/create-logstore.json'),
-    service: () => sls.service,
-    seed: () => void sls.state.seedLogstore('app-logs-prod', 'access-log'),
-    writeAction: 'UpdateLogStoreEncryption',
-  },
-  {
-    id: 'alicloud.cluster-kms',
-    options: clusterOptions,
-    config: { alicloud: { clusterKms: { kmsKeyId: ACK_KEY } } },
-    event: () => {
-      const e = sample('alicloud/cluster-kms/create-cluster.json') as {
-        data: { responseElements: Record<string, unknown> };
-      };
-      e.data.responseElements.cluster_id = clusterId(7);
-      return e as unknown as Record<string, unknown>;
-    },
-    service: () => ack.service,
-    seed: () => void ack.clusters.seed({ clusterId: clusterId(7) }),
-    writeAction: 'UpdateKMSEncryption',
-  },
-  {
-    id: 'alicloud.table-bucket-encryption',
-    options: tableBucketOptions,
-    config: { alicloud: { tableBucketEncryption: { sseAlgorithm: 'AES256' } } },
-    event: () => sample('alicloud/table-bucket-encryption/create-table-bucket.json'),
-    service: () => oss.service,
-    seed: () => void oss.state.seedBucket('analytics-tables'),
-    writeAction: 'PutTableBucketEncryption',
-  },
-  {
-    id: 'alicloud.disk-default-kms',
-    options: diskOptions,
-    config: { alicloud: { diskDefaultKms: { kmsKeyId: ECS_KEY } } },
-    event: () => sample('alicloud/disk-default-kms/enable-disk-encryption-by-default.json'),
-    service: () => ecs.service,
-    seed: () => {
-      ecs.state.seedRegion('cn-hangzhou', {
-        encrypted: true,
-        kmsKeyId: ecs.state.serviceKeyId('cn-hangzhou'),
-      });
-      ecs.state.seedKey('cn-hangzhou', ECS_KEY);
-    },
-    writeAction: 'ModifyDiskDefaultKMSKeyId',
-  },
-];
+/** Every function's endpoint variable, naming its driver's emulator. */
+const endpoints = (): Record<string, string> => Object.assign({}, ...DRIVERS.map((d) => d.env()));
 
 const aliEnv = (config: Config): Record<string, string> => ({
-  ALIBABA_CLOUD_ENDPOINT_SLS: sls.url,
-  ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
-  ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
-  ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+  ...endpoints(),
   ALIBABA_CLOUD_ENDPOINT_FC: fcEmu.url,
   ATREST_OTS_ENDPOINT: ots.endpoint,
   ATREST_OTS_INSTANCE: ots.instanceName,
@@ -272,13 +185,19 @@ const fcContext = (secret = ALI.accessKeySecret): FcContext => ({
   accountId: ACCOUNT,
 });
 
-describe.each(ALI_CASES.map((c) => [c.id, c] as const))('%s: the Function Compute adapter', (_id, c) => {
+describe.each(ALI_DRIVERS.map((d) => [d.id, d] as const))('%s: the Function Compute adapter', (_id, d) => {
   const run = async (context: FcContext, overrides: Partial<FcHandlerOptions> = {}) => {
+    const options = await fcOptionsOf(d.id);
     const handler = createFcHandler(
-      c.options({ env: aliEnv(c.config), engine: { sleep: async () => {} }, log: seen, ...overrides }),
+      options({
+        env: { ...aliEnv(d.config()), ...d.env() },
+        engine: { sleep: async () => {} },
+        log: seen,
+        ...overrides,
+      }),
     );
     try {
-      seen(await handler(Buffer.from(JSON.stringify(c.event())), context));
+      seen(await handler(Buffer.from(JSON.stringify(d.event(R))), context));
     } catch (error) {
       thrown(error);
     }
@@ -286,13 +205,13 @@ describe.each(ALI_CASES.map((c) => [c.id, c] as const))('%s: the Function Comput
 
   it('success, denial, reset, rejected signatures (service and store) leak no secret', async () => {
     ots.rows().clear();
-    c.seed();
-    const service = c.service();
-    service.failNext(c.writeAction, { status: 403, code: 'Forbidden.RAM', times: 1 });
+    d.seed(R);
+    const service = d.service;
+    service.failNext(d.writeAction, { status: 403, code: 'Forbidden.RAM', times: 1 });
     const before = texts.length;
 
     await run(fcContext());
-    service.failNext(c.writeAction, { status: 0, code: 'ECONNRESET', transport: 'reset', times: 1 });
+    service.failNext(d.writeAction, { status: 0, code: 'ECONNRESET', transport: 'reset', times: 1 });
     await run(fcContext());
     // A wrong secret: first the Tablestore store refuses it, then (memory store) the service does.
     await run(fcContext(WRONG_SECRET));
@@ -308,13 +227,16 @@ describe.each(ALI_CASES.map((c) => [c.id, c] as const))('%s: the Function Comput
 
 describe('alicloud.cluster-kms: a re-queue through Function Compute', () => {
   it('signs InvokeFunction with the STS credentials and logs none of them', async () => {
-    ack.clusters.seed({ clusterId: clusterId(8), state: 'initial' });
+    (driverOf('alicloud.cluster-kms') as Driver & { emulator: AckEmulator }).emulator.clusters.seed({
+      clusterId: clusterId(8),
+      state: 'initial',
+    });
     const event = sample('alicloud/cluster-kms/create-cluster.json') as {
       data: { responseElements: Record<string, unknown> };
     };
     event.data.responseElements.cluster_id = clusterId(8);
     const handler = createFcHandler(
-      clusterOptions({
+      (await fcOptionsOf('alicloud.cluster-kms'))({
         env: aliEnv({ alicloud: { clusterKms: { kmsKeyId: ACK_KEY } } }),
         store: new MemoryIdempotencyStore(),
         log: seen,
@@ -331,24 +253,20 @@ describe('alicloud.cluster-kms: a re-queue through Function Compute', () => {
 
 describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
   it('every function, success and failure, leaks no secret', async () => {
-    const config: Config = {
-      aws: { logGroupKms: { kmsKeyArn: AWS_KEY } },
-      alicloud: {
-        logstoreEncryption: { encryptType: 'default' },
-        clusterKms: { kmsKeyId: ACK_KEY },
-        tableBucketEncryption: { sseAlgorithm: 'AES256' },
-        diskDefaultKms: { kmsKeyId: ECS_KEY },
-      },
-      retry: { maxAttempts: 2 },
-    };
+    const config = { retry: { maxAttempts: 2 } } as Config & Record<string, Record<string, unknown>>;
+    for (const d of DRIVERS) {
+      const { cloud, section } = manifestOf(d.id);
+      config[cloud] = { ...config[cloud], [section]: configSection(d.id, d.config()) };
+    }
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify(config));
-    const events = [sample('aws/log-group-kms/create-log-group.json'), ...ALI_CASES.map((c) => c.event())];
+    const events = DRIVERS.map((d) => d.event(R));
     const eventsFile = join(dir, 'events.json');
     writeFileSync(eventsFile, JSON.stringify(events));
-    logs.state.seedLogGroup('/app/orders/api');
-    for (const c of ALI_CASES) c.seed();
-    sls.service.failNext('UpdateLogStoreEncryption', { status: 401, code: 'Unauthorized', times: 9 });
+    for (const d of DRIVERS) d.seed(R);
+    // The first one's write is denied, every try: a failure, with the service's own answer.
+    const [denied] = ALI_DRIVERS as [Driver];
+    denied.service.failNext(denied.writeAction, { ...denied.faults.denied, times: 9 });
     const out: string[] = [];
     const err: string[] = [];
 
@@ -360,10 +278,7 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
         ALIBABA_CLOUD_ACCESS_KEY_ID: ALI.accessKeyId,
         ALIBABA_CLOUD_ACCESS_KEY_SECRET: ALI.accessKeySecret,
         ALIBABA_CLOUD_SECURITY_TOKEN: ALI.securityToken,
-        ALIBABA_CLOUD_ENDPOINT_SLS: sls.url,
-        ALIBABA_CLOUD_ENDPOINT_CS: ack.url,
-        ALIBABA_CLOUD_ENDPOINT_OSS_TABLES: oss.url,
-        ALIBABA_CLOUD_ENDPOINT_ECS: ecs.url,
+        ...endpoints(),
         ALIBABA_CLOUD_ENDPOINT_STS: sts.env.ALIBABA_CLOUD_ENDPOINT_STS,
       },
     });
@@ -371,13 +286,9 @@ describe('atrest replay: NDJSON on stdout, logs on stderr', () => {
 
     const lines = out.map((l) => JSON.parse(l) as Outcome);
     expect(code).toBe(1);
-    expect(lines.map((l) => [l.function, l.outcome])).toEqual([
-      ['aws.log-group-kms', 'applied'],
-      ['alicloud.logstore-encryption', 'failed'],
-      ['alicloud.cluster-kms', expect.stringMatching(/^(applied|compliant)$/)],
-      ['alicloud.table-bucket-encryption', expect.stringMatching(/^(applied|compliant)$/)],
-      ['alicloud.disk-default-kms', expect.stringMatching(/^(applied|compliant)$/)],
-    ]);
+    expect(lines.map((l) => [l.function, l.outcome])).toEqual(
+      DRIVERS.map((d) => [d.id, d === denied ? 'failed' : expect.stringMatching(/^(applied|compliant)$/)]),
+    );
   });
 });
 

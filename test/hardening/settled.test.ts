@@ -22,7 +22,9 @@ import { TablestoreIdempotencyStore } from '../../functions/alicloud/tablestore.
 import { createHandler } from '../../functions/aws/log-group-kms/handler.ts';
 import { type RunningDynalite, startDynalite } from '../emulator/dynalite.ts';
 import { type RunningTablestore, startTablestore } from '../emulator/tablestore.ts';
-import { type AnyRemediator, ackClusterDriver, awsLogGroupDriver } from './drivers.ts';
+import { ackClusterDriver } from '../functions/alicloud/cluster-kms/driver.ts';
+import { awsLogGroupDriver } from '../functions/aws/log-group-kms/driver.ts';
+import type { AnyRemediator } from './drivers.ts';
 import { type FaultProxy, startFaultProxy } from './fault-proxy.ts';
 
 // The Lambda module builds its default handler at import (Lambda init): it needs a config then.
@@ -212,7 +214,7 @@ describe('aws.log-group-kms: the Lambda handler with DynamoDB (dynalite) behind 
 
   it('a deferral whose lock release is denied fails with the store code (AccessDeniedException on DeleteItem, its request id); the retries throw', async () => {
     // Written, but the read-back keeps showing the old state: `deferred`, and its lock must go.
-    d.state.lagReads('/hardening/group-0', 100);
+    d.emulator.state.lagReads('/hardening/group-0', 100);
     proxy.fail('DeleteItem', {
       kind: 'error',
       status: 400,

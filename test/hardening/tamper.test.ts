@@ -6,38 +6,16 @@
  * write (and the invocation fails, which alarms); `enforce: "create"` ignores tampers with a
  * reason; a redelivered tamper is `duplicate`.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type IdempotencyStore, MemoryIdempotencyStore } from '#core/idempotency';
 import type { Outcome } from '#core/outcome';
 import { MemoryRestoreCounter, type RestoreCounter, WINDOW_MS } from '#core/restores';
-import { createFcHandler, type FcHandlerOptions } from '../../functions/alicloud/fc.ts';
-import { type Config, parseConfig } from '../../functions/config.ts';
+import type { Config } from '../../functions/config.ts';
 import { manifestOf } from '../../functions/manifests.ts';
 import { EMULATOR_CREDENTIALS } from '../emulator/acs3.ts';
-import { allDrivers, type Driver, type EventJson, ecsDiskDefaultDriver } from './drivers.ts';
-
-/** The driver's config with extra keys in the function's section. */
-function configWith(d: Driver, extra: Record<string, unknown>): Config {
-  const config = structuredClone(d.config()) as Record<string, Record<string, Record<string, unknown>>>;
-  const { cloud, section: key } = manifestOf(d.id);
-  const section = config[cloud]?.[key];
-  if (!section) throw new Error(`${d.id}: no section`);
-  Object.assign(section, extra);
-  return parseConfig(config);
-}
-
-const FC_HANDLERS: Record<
-  string,
-  () => Promise<{ handlerOptions: (o: Partial<FcHandlerOptions>) => FcHandlerOptions }>
-> = {
-  'alicloud.logstore-encryption': () => import('../../functions/alicloud/logstore-encryption/handler.ts'),
-  'alicloud.cluster-kms': () => import('../../functions/alicloud/cluster-kms/handler.ts'),
-  'alicloud.table-bucket-encryption': () =>
-    import('../../functions/alicloud/table-bucket-encryption/handler.ts'),
-  'alicloud.disk-default-kms': () => import('../../functions/alicloud/disk-default-kms/handler.ts'),
-};
+import { ecsDiskDefaultDriver } from '../functions/alicloud/disk-default-kms/driver.ts';
+import { allDrivers, configWith, type Driver, type EventJson, excludingAll } from './drivers.ts';
+import { platformEntry } from './platform.ts';
 
 interface Deployed {
   config: Config;
@@ -54,60 +32,23 @@ interface Invocation {
 
 const T = 1_800_000_000_000;
 
-const lambdaContext = {
-  functionName: 'atrest-log-group-kms',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:atrest-log-group-kms',
-  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
-
-const fcContext = {
-  requestId: 'fc-tamper',
-  credentials: EMULATOR_CREDENTIALS,
-  function: { timeout: 60 },
-  accountId: '1234567890123456',
-  region: 'cn-hangzhou',
-};
-
 /** The function's deployed entry, built as the platform builds it, with the test's stores and clock. */
 async function deployed(d: Driver, deps: Deployed): Promise<(event: EventJson) => Promise<Invocation>> {
-  const engine = { sleep: async () => {}, random: () => 0.5, now: deps.now };
-  const settle = async (run: () => Promise<Outcome[]>): Promise<Invocation> => {
+  const invoke = await platformEntry(d, {
+    env: { ATREST_CONFIG_JSON: JSON.stringify(deps.config) },
+    store: deps.store,
+    restores: deps.restores,
+    engine: { sleep: async () => {}, random: () => 0.5, now: deps.now },
+  });
+  return async (event) => {
     try {
-      return { outcomes: await run(), threw: false };
+      return { outcomes: await invoke(event), threw: false };
     } catch (error) {
       const outcomes = (error as { outcomes?: Outcome[] }).outcomes;
       if (!outcomes) throw error;
       return { outcomes: [...outcomes], threw: true };
     }
   };
-  if (d.id === 'aws.log-group-kms') {
-    // The module builds its own `handler` at import (Lambda init), from the process environment.
-    vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(deps.config));
-    const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
-    const handler = createHandler({
-      env: { ATREST_CONFIG_JSON: JSON.stringify(deps.config), AWS_REGION: 'us-east-1' },
-      logger: new Logger({ serviceName: 'atrest', logLevel: 'SILENT' }),
-      store: deps.store,
-      restores: deps.restores,
-      remediator: d.remediator(),
-      engine,
-    });
-    return (event) => settle(() => handler(event, lambdaContext));
-  }
-  const load = FC_HANDLERS[d.id];
-  if (!load) throw new Error(`${d.id}: no FC handler`);
-  const { handlerOptions } = await load();
-  const handler = createFcHandler(
-    handlerOptions({
-      env: { ATREST_CONFIG_JSON: JSON.stringify(deps.config), ...d.env() },
-      store: deps.store,
-      restores: deps.restores,
-      engine,
-      log: () => {},
-    }),
-  );
-  return (event) => settle(() => handler(Buffer.from(JSON.stringify(event)), fcContext));
 }
 
 /**
@@ -235,11 +176,12 @@ describe.each(allDrivers().map((d) => [d.id, d] as const))('tamper restore: %s',
     expect(d.encrypted()).toBe(false);
   });
 
-  // The account-level disk setting has no exclude list; every other function's resources can be excluded.
-  if (d.id !== 'alicloud.disk-default-kms')
+  // A function whose config has an exclude list (not the account-level disk setting).
+  const excluding = excludingAll(d);
+  if (excluding)
     it('never touches an excluded resource, whatever strips it', async () => {
       // Prepare: every name excluded
-      const invoke = await deployed(d, deps(configWith(d, { exclude: ['.*'] })));
+      const invoke = await deployed(d, deps(excluding));
       d.strip();
       d.service.resetLog();
 
@@ -326,28 +268,12 @@ describe('the cap is counted in the idempotency backend, across function instanc
   let clock = T;
   /** A platform entry with no store or counter passed: it builds the platform's own from `env`. */
   const instance = async (d: Driver, env: Record<string, string>, config: Config) => {
-    const engine = { sleep: async () => {}, random: () => 0.5, now: () => clock };
+    const invoke = await platformEntry(d, {
+      env: { ATREST_CONFIG_JSON: JSON.stringify(config), ...env },
+      engine: { sleep: async () => {}, random: () => 0.5, now: () => clock },
+    });
     const unwrap = (error: { outcomes?: Outcome[] }) => error.outcomes ?? Promise.reject(error);
-    if (d.id === 'aws.log-group-kms') {
-      vi.stubEnv('ATREST_CONFIG_JSON', JSON.stringify(config));
-      const { createHandler } = await import('../../functions/aws/log-group-kms/handler.ts');
-      const handler = createHandler({
-        env: { ATREST_CONFIG_JSON: JSON.stringify(config), AWS_REGION: 'us-east-1', ...env },
-        logger: new Logger({ serviceName: 'atrest', logLevel: 'SILENT' }),
-        remediator: d.remediator(),
-        engine,
-      });
-      return (event: EventJson) => handler(event, lambdaContext).catch(unwrap);
-    }
-    const { handlerOptions } = await import('../../functions/alicloud/logstore-encryption/handler.ts');
-    const handler = createFcHandler(
-      handlerOptions({
-        env: { ATREST_CONFIG_JSON: JSON.stringify(config), ...d.env(), ...env },
-        engine,
-        log: () => {},
-      }),
-    );
-    return (event: EventJson) => handler(Buffer.from(JSON.stringify(event)), fcContext).catch(unwrap);
+    return (event: EventJson) => invoke(event).catch(unwrap);
   };
 
   /**
@@ -375,12 +301,18 @@ describe('the cap is counted in the idempotency backend, across function instanc
     expect(writes(driver)).toBe(0);
   };
 
-  it('aws.log-group-kms: two Lambda instances share the DynamoDB count', async () => {
+  // One function per platform: the count lives in the platform's store, not in the function.
+  const onCloud = (cloud: 'aws' | 'alicloud'): Driver => {
+    const d = allDrivers().find((x) => manifestOf(x.id).cloud === cloud);
+    if (!d) throw new Error(`no ${cloud} driver`);
+    return d;
+  };
+
+  it('two Lambda instances share the DynamoDB count', async () => {
     // Prepare
     const { startDynalite } = await import('../emulator/dynalite.ts');
     const db = await startDynalite({ tableName: 'atrest-tamper' });
-    const [d] = allDrivers();
-    const driver = d as Driver;
+    const driver = onCloud('aws');
     await driver.start();
     vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', db.endpoint);
     try {
@@ -392,12 +324,12 @@ describe('the cap is counted in the idempotency backend, across function instanc
     }
   });
 
-  it('alicloud.logstore-encryption: two FC instances share the Tablestore count', async () => {
+  it('two FC instances share the Tablestore count', async () => {
     // Prepare
     const { startTablestore } = await import('../emulator/tablestore.ts');
     // The FC context's credentials sign both the SLS calls and the Tablestore ones.
     const ots = await startTablestore({ credentials: EMULATOR_CREDENTIALS });
-    const driver = allDrivers()[1] as Driver;
+    const driver = onCloud('alicloud');
     await driver.start();
     try {
       driver.reset();

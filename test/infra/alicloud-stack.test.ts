@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 import type { PermissionSet } from '../../functions/core/permissions.ts';
+import { configSection, manifestOf, manifestsOf } from '../../functions/manifests.ts';
 import {
   ALICLOUD_FUNCTION_IDS,
   type AlicloudFunctionId,
@@ -46,19 +47,23 @@ const LOGICAL: Record<string, string> = Object.fromEntries(
       .join(''),
   ]),
 );
-/** The functions the example config delivers through the trail path too (their default). */
-const ON_TRAIL: AlicloudFunctionId[] = ['alicloud.logstore-encryption', 'alicloud.table-bucket-encryption'];
+const MANIFESTS = manifestsOf('alicloud');
+/** The functions the example config delivers through the trail path too (its `delivery`, else the manifest's default). */
+const ON_TRAIL = MANIFESTS.filter((m) =>
+  (
+    (configSection(m.id, CONFIG) as { delivery?: string[] } | undefined)?.delivery ??
+    m.delivery ??
+    []
+  ).includes('trail'),
+).map((m) => m.id as AlicloudFunctionId);
 const ALL_TYPES = [
   { suffix: ':ActionTrail:ApiCall' },
   { suffix: ':ActionTrail:ConsoleOperation' },
   { suffix: ':ActionTrail:AliyunServiceEvent' },
 ];
-/** The functions whose timer runs the FC adapter's scheduled sweep. */
-const SWEEPING: AlicloudFunctionId[] = [
-  'alicloud.logstore-encryption',
-  'alicloud.cluster-kms',
-  'alicloud.table-bucket-encryption',
-];
+/** The functions whose timer runs the FC adapter's scheduled sweep; those with a timer of their own. */
+const SWEEPING = MANIFESTS.filter((m) => m.trigger.sweeps).map((m) => m.id as AlicloudFunctionId);
+const OWN_TIMER = MANIFESTS.filter((m) => m.trigger.timer && !m.trigger.sweeps);
 const sub = (text: string) => ({ 'Fn::Sub': text });
 // Built on the queue's attribute, so ROS orders the queue before its consumers.
 const DLQ_ARN = {
@@ -171,32 +176,27 @@ describe('AtrestAlicloudStack', () => {
 
   it('gives each function only its own config section, key ids from their parameters, and the Tablestore store', () => {
     const parsed = parseConfig(CONFIG);
-    const keyFor: Record<string, [string, string] | undefined> = {
-      LogstoreEncryption: ['LogstoreKmsKeyId', parsed.alicloud?.logstoreEncryption?.userCmkInfo?.keyId ?? ''],
-      ClusterKms: ['ClusterKmsKeyId', parsed.alicloud?.clusterKms?.kmsKeyId ?? ''],
-      DiskDefaultKms: ['DiskDefaultKmsKeyId', parsed.alicloud?.diskDefaultKms?.kmsKeyId ?? ''],
-      TableBucketEncryption: undefined,
-    };
-    const sectionOf: Record<string, string> = {
-      LogstoreEncryption: 'logstoreEncryption',
-      ClusterKms: 'clusterKms',
-      TableBucketEncryption: 'tableBucketEncryption',
-      DiskDefaultKms: 'diskDefaultKms',
-    };
+    let keyParameters = 0;
     expect(template.Parameters.ConfigJson).toBeUndefined();
-    for (const [logical, fn] of ofType(template, 'ALIYUN::FC3::Function')) {
-      const env = fn.Properties.EnvironmentVariables;
-      const key = keyFor[logical];
+    for (const id of ALICLOUD_FUNCTION_IDS) {
+      const env = template.Resources[LOGICAL[id] ?? '']?.Properties.EnvironmentVariables;
       let text: string;
-      if (key === undefined) text = env.ATREST_CONFIG_JSON;
+      if (typeof env.ATREST_CONFIG_JSON === 'string') text = env.ATREST_CONFIG_JSON;
       else {
-        expect(env.ATREST_CONFIG_JSON['Fn::Replace'][0]).toEqual({ [`{{${key[0]}}}`]: { Ref: key[0] } });
-        expect(template.Parameters[key[0]]?.Default).toBe(key[1]);
-        text = env.ATREST_CONFIG_JSON['Fn::Replace'][1].replaceAll(`{{${key[0]}}}`, key[1]);
+        // Key ids are `{{Name}}` placeholders replaced at deploy time by the parameter `Name`, defaulting to the config's key.
+        const [replacements, body] = env.ATREST_CONFIG_JSON['Fn::Replace'] as [Record<string, Json>, string];
+        text = body;
+        for (const [placeholder, ref] of Object.entries(replacements)) {
+          const name = /^\{\{(\w+)\}\}$/.exec(placeholder)?.[1] ?? '';
+          expect(ref).toEqual({ Ref: name });
+          expect(template.Parameters[name]?.Type).toBe('String');
+          text = text.replaceAll(placeholder, template.Parameters[name]?.Default ?? '');
+          keyParameters += 1;
+        }
       }
-      const section = sectionOf[logical] as keyof NonNullable<typeof parsed.alicloud>;
       // Its own section, nothing of AWS or of the other Alibaba functions.
-      expect(JSON.parse(text)).toEqual({ alicloud: { [section]: parsed.alicloud?.[section] } });
+      const { section } = manifestOf(id);
+      expect(JSON.parse(text)).toEqual({ alicloud: { [section]: configSection(id, parsed) } });
       expect(env).toMatchObject({
         ATREST_OTS_INSTANCE: INSTANCE,
         ATREST_OTS_TABLE: { 'Fn::GetAtt': ['IdempotencyTable', 'TableName'] },
@@ -204,8 +204,10 @@ describe('AtrestAlicloudStack', () => {
           'Fn::Join': ['', ['https://', INSTANCE, sub('.${ALIYUN::Region}.ots.aliyuncs.com')]],
         },
       });
-      expect(env.ATREST_SWEEP_RATE).toBe(logical === 'DiskDefaultKms' ? undefined : '5');
+      expect(env.ATREST_SWEEP_RATE).toBe(manifestOf(id).trigger.sweeps ? '5' : undefined);
     }
+    // The example config names keys: the parameter path is exercised.
+    expect(keyParameters).toBeGreaterThan(0);
   });
 
   it.each(ALICLOUD_FUNCTION_IDS)('%s: an eventbridge trigger on successful ActionTrail calls only', (id) => {
@@ -218,29 +220,8 @@ describe('AtrestAlicloudStack', () => {
     expect(config.asyncInvocationType).toBe(true);
     expect(config.eventSourceConfig).toEqual({ eventSourceType: 'Default' });
     expect(JSON.parse(config.eventRuleFilterPattern)).toEqual({
-      type:
-        id === 'alicloud.cluster-kms'
-          ? ['cs:ActionTrail:ApiCall', 'cs:ActionTrail:ConsoleOperation', 'cs:ActionTrail:AliyunServiceEvent']
-          : ALL_TYPES,
+      type: manifestOf(id).trigger.eventTypes ?? ALL_TYPES,
       data: { eventName: [...triggerOf(id).eventNames], errorCode: [{ exists: false }] },
-    });
-  });
-
-  it("reacts to the event names of CONTRACT.md sections 1 and 6 (tampers), and the ACK buy page's alias", () => {
-    expect(Object.fromEntries(ALICLOUD_FUNCTION_IDS.map((id) => [id, triggerOf(id).eventNames]))).toEqual({
-      'alicloud.logstore-encryption': ['CreateLogStore', 'UpdateLogStoreEncryption'],
-      'alicloud.cluster-kms': ['CreateCluster', 'UpdateKMSEncryption', 'Create'],
-      'alicloud.table-bucket-encryption': [
-        'CreateTableBucket',
-        'DeleteTableBucketEncryption',
-        'PutTableBucketEncryption',
-      ],
-      'alicloud.disk-default-kms': [
-        'EnableDiskEncryptionByDefault',
-        'ModifyDiskDefaultKMSKeyId',
-        'DisableDiskEncryptionByDefault',
-        'ResetDiskDefaultKMSKeyId',
-      ],
     });
   });
 
@@ -262,29 +243,32 @@ describe('AtrestAlicloudStack', () => {
     });
   });
 
-  it('runs disk-default-kms on a timer every 6 hours, with its own periodic check', () => {
-    const timer = template.Resources.DiskDefaultKmsTimerTrigger;
+  it.each(OWN_TIMER.map((m) => [m.id, m] as const))('%s: its own periodic check on its timer', (id, m) => {
+    const logical = LOGICAL[id] ?? '';
+    const timer = template.Resources[`${logical}TimerTrigger`];
 
     expect(timer?.Properties).toEqual({
-      FunctionName: { 'Fn::GetAtt': ['DiskDefaultKms', 'FunctionName'] },
+      FunctionName: { 'Fn::GetAtt': [logical, 'FunctionName'] },
       TriggerName: 'periodic-check',
       TriggerType: 'timer',
       TriggerConfig: {
-        cronExpression: '0 0 */6 * * *',
+        cronExpression: m.trigger.timer,
         enable: true,
         payload: JSON.stringify(SWEEP_PAYLOAD),
       },
     });
-    expect(template.Resources.DiskDefaultKms?.Properties.Timeout).toBe(300);
+    expect(template.Resources[logical]?.Properties.Timeout).toBe(m.trigger.timeoutSeconds ?? 60);
   });
 
-  it('has exactly one timer per function', () => {
+  it('has exactly one timer per function that has one', () => {
     const timers = ofType(template, 'ALIYUN::FC3::Trigger').filter(
       ([, t]) => t.Properties.TriggerType === 'timer',
     );
 
     expect(timers.map(([id]) => id).sort()).toEqual(
-      ALICLOUD_FUNCTION_IDS.map((id) => `${LOGICAL[id]}TimerTrigger`).sort(),
+      MANIFESTS.filter((m) => m.trigger.timer)
+        .map((m) => `${LOGICAL[m.id]}TimerTrigger`)
+        .sort(),
     );
   });
 
@@ -521,14 +505,14 @@ describe('AtrestAlicloudStack', () => {
     expect(role?.Properties.AssumeRolePolicyDocument.Statement).toEqual([
       { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: ['log.aliyuncs.com'] } },
     ]);
+    expect(ON_TRAIL.length).toBeGreaterThan(0);
     expect(statement).toEqual([
       {
         Effect: 'Allow',
         Action: ['fc:InvokeFunction'],
-        Resource: [
-          sub('acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/atrest-logstore-encryption'),
-          sub('acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:functions/atrest-table-bucket-encryption'),
-        ],
+        Resource: ON_TRAIL.map((id) =>
+          sub(`acs:fc:\${ALIYUN::Region}:\${ALIYUN::AccountId}:functions/atrest-${functionSpecName(id)}`),
+        ),
       },
     ]);
   });

@@ -10,7 +10,7 @@ import { clusterKmsConfig } from './config.ts';
 import { createRemediator } from './remediator.ts';
 
 /** How long a cluster may stay not ready before the event fails: config, default 120 minutes. */
-export const deferDeadlineMs = (config: Config): number =>
+const deferDeadlineMs = (config: Config): number =>
   (clusterKmsConfig.of(config)?.deferDeadlineMinutes ?? 120) * 60_000;
 
 const entry = fcFunction(createRemediator, { config: clusterKmsConfig, deferDeadlineMs });
