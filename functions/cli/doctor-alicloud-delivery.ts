@@ -19,7 +19,7 @@
 import type { RemediationError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudApi, classifyAlicloud } from '../alicloud/openapi.ts';
-import { manifestsOf } from '../manifests.ts';
+import { manifestOf, manifestsOf } from '../manifests.ts';
 import type { Check } from './doctor-check.ts';
 
 const ACTIONTRAIL_API_VERSION = '2020-07-06';
@@ -118,14 +118,9 @@ export function judgeRules(
       continue;
     }
     missing += 1;
-    if (fn === 'alicloud.logstore-encryption')
-      // SLS is not among the services whose ActionTrail events reach EventBridge: the trail path carries them.
-      checks.push({
-        status: 'skip',
-        check,
-        detail:
-          "no EventBridge rule for CreateLogStore; SLS events are not in EventBridge's ActionTrail list, the trail path (and the daily sweep) cover them",
-      });
+    // A function whose service's events never reach EventBridge says why in its manifest.
+    const noRule = manifestOf(fn).noEventBridgeRule;
+    if (noRule !== undefined) checks.push({ status: 'skip', check, detail: noRule });
     else
       checks.push({
         status: 'FAIL',

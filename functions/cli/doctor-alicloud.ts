@@ -12,18 +12,17 @@
  */
 
 import { ConfigError, type RemediationError } from '#core/errors';
+import type { FunctionManifest } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
 import { type AlicloudCredentials, credentialsFrom } from '../alicloud/clients.ts';
-import { MODIFY_ACCOUNT_ONLY } from '../alicloud/disk-default-kms/remediator.ts';
 import { type AlicloudApi, classifyAlicloud, createAlicloudApi } from '../alicloud/openapi.ts';
 import type { Config } from '../config.ts';
-import { manifestOf } from '../manifests.ts';
+import { manifestOf, manifestsOf } from '../manifests.ts';
 import { checkAlicloudDelivery } from './doctor-alicloud-delivery.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const KMS_API_VERSION = '2016-01-20';
 const SYMMETRIC_SPECS = ['Aliyun_AES_256', 'Aliyun_AES_192', 'Aliyun_AES_128', 'Aliyun_SM4'];
-const KMS_ARN = /^acs:kms:([a-z]{2}(?:-[a-z0-9]+){1,4}):(\d+):key\/(.+)$/;
 
 type Need = 'aes256' | 'symmetric';
 
@@ -38,98 +37,43 @@ export interface KeyUse {
 
 type AlicloudSection = NonNullable<Config['alicloud']>;
 
-/** Every (function, region, key) the config uses, plus checks for keys no region could be found for. Pure. */
+/**
+ * Every (function, region, key) the config uses, plus checks for keys no region could be found
+ * for: each configured section's own `keys` (its folder's config.ts), in manifest order. Pure.
+ */
 export function alicloudKeyUses(
   section: AlicloudSection,
   regions: readonly string[],
+  manifests: readonly FunctionManifest[] = manifestsOf('alicloud'),
 ): { uses: KeyUse[]; problems: Check[] } {
   const uses: KeyUse[] = [];
   const problems: Check[] = [];
-  const noRegion = (fn: FunctionId, field: string, keyId: string): Check => ({
-    status: 'FAIL',
-    check: `${fn} key-region`,
-    detail: `${field} (${keyId}) is used in every region without a byRegion entry, and no such region was named`,
-    fix: 'pass --region R for each region you deploy to (or set ALIBABA_CLOUD_REGION_ID)',
-  });
-
-  const logstore = section.logstoreEncryption;
-  if (logstore?.userCmkInfo)
-    uses.push({
-      fn: 'alicloud.logstore-encryption',
-      field: 'alicloud.logstoreEncryption.userCmkInfo.keyId',
-      region: logstore.userCmkInfo.regionId,
-      keyId: logstore.userCmkInfo.keyId,
-      need: 'symmetric',
-    });
-  for (const [region, cmk] of Object.entries(logstore?.byRegion ?? {}))
-    uses.push({
-      fn: 'alicloud.logstore-encryption',
-      field: `alicloud.logstoreEncryption.byRegion.${region}.keyId`,
-      region: cmk.regionId,
-      keyId: cmk.keyId,
-      need: 'symmetric',
-    });
-
-  const cluster = section.clusterKms;
-  if (cluster) {
-    for (const [region, keyId] of Object.entries(cluster.byRegion ?? {}))
-      uses.push({
-        fn: 'alicloud.cluster-kms',
-        field: `alicloud.clusterKms.byRegion.${region}`,
-        region,
-        keyId,
-        need: 'aes256',
-      });
-    const defaultRegions = regions.filter((r) => cluster.byRegion?.[r] === undefined);
-    for (const region of defaultRegions)
-      uses.push({
-        fn: 'alicloud.cluster-kms',
-        field: 'alicloud.clusterKms.kmsKeyId',
-        region,
-        keyId: cluster.kmsKeyId,
-        need: 'aes256',
-      });
-    if (defaultRegions.length === 0 && Object.keys(cluster.byRegion ?? {}).length === 0)
-      problems.push(noRegion('alicloud.cluster-kms', 'alicloud.clusterKms.kmsKeyId', cluster.kmsKeyId));
-  }
-
-  const disk = section.diskDefaultKms;
-  if (disk) {
-    const diskRegions = [...new Set([...(disk.regions ?? Object.keys(disk.byRegion ?? {})), ...regions])];
-    for (const region of diskRegions) {
-      const own = disk.byRegion?.[region];
-      uses.push({
-        fn: 'alicloud.disk-default-kms',
-        field:
-          own !== undefined
-            ? `alicloud.diskDefaultKms.byRegion.${region}`
-            : 'alicloud.diskDefaultKms.kmsKeyId',
-        region,
-        keyId: own ?? disk.kmsKeyId,
-        need: 'symmetric',
-      });
+  for (const { id: fn, section: name, config } of manifests) {
+    const own = (section as Record<string, unknown>)[name];
+    if (own === undefined || config.keys === undefined) continue;
+    for (const ref of config.keys(own, regions)) {
+      if (ref.unchecked !== undefined)
+        problems.push({
+          status: 'skip',
+          check: `${fn} key-exists`,
+          detail: `not checkable: ${ref.unchecked}`,
+        });
+      else if (ref.region === undefined)
+        problems.push({
+          status: 'FAIL',
+          check: `${fn} key-region`,
+          detail: `${ref.field} (${ref.key}) is used in every region without a byRegion entry, and no such region was named`,
+          fix: 'pass --region R for each region you deploy to (or set ALIBABA_CLOUD_REGION_ID)',
+        });
+      else
+        uses.push({
+          fn,
+          field: ref.field,
+          region: ref.region,
+          keyId: ref.key,
+          need: ref.need ?? 'symmetric',
+        });
     }
-    if (diskRegions.length === 0)
-      problems.push(noRegion('alicloud.disk-default-kms', 'alicloud.diskDefaultKms.kmsKeyId', disk.kmsKeyId));
-  }
-
-  const table = section.tableBucketEncryption;
-  if (table?.sseAlgorithm === 'KMS' && table.kmsKeyArn !== undefined) {
-    const m = KMS_ARN.exec(table.kmsKeyArn);
-    if (m)
-      uses.push({
-        fn: 'alicloud.table-bucket-encryption',
-        field: 'alicloud.tableBucketEncryption.kmsKeyArn',
-        region: m[1] ?? '',
-        keyId: table.kmsKeyArn,
-        need: 'symmetric',
-      });
-    else
-      problems.push({
-        status: 'skip',
-        check: 'alicloud.table-bucket-encryption key-exists',
-        detail: `not checkable: kmsKeyArn ${table.kmsKeyArn} is not an acs:kms:<region>:<account>:key/<id> ARN`,
-      });
   }
   return { uses, problems };
 }
@@ -199,16 +143,9 @@ export async function* checkAlicloud(
   section: AlicloudSection,
   options: Pick<DoctorOptions, 'regions' | 'env'>,
 ): AsyncGenerator<Check> {
-  const configured = (
-    [
-      ['alicloud.logstore-encryption', section.logstoreEncryption],
-      ['alicloud.cluster-kms', section.clusterKms],
-      ['alicloud.table-bucket-encryption', section.tableBucketEncryption],
-      ['alicloud.disk-default-kms', section.diskDefaultKms],
-    ] as const
-  )
-    .filter(([, s]) => s !== undefined)
-    .map(([id]) => id);
+  const configured = manifestsOf('alicloud')
+    .filter((m) => (section as Record<string, unknown>)[m.section] !== undefined)
+    .map((m) => m.id);
   if (configured.length === 0) return;
 
   const regions =
@@ -260,13 +197,9 @@ export async function* checkAlicloud(
     yield* checkAlicloudDelivery(api, deliveryRegions, configured);
   }
 
-  if (section.diskDefaultKms !== undefined)
-    yield {
-      status: 'skip',
-      check: 'alicloud.disk-default-kms account-only',
-      detail: `not checkable before the first write: ${MODIFY_ACCOUNT_ONLY}`,
-      fix: "set the default key once with the account's own credentials (aliyun ecs ModifyDiskDefaultKMSKeyId --RegionId <region> --KMSKeyId <key>); the function then keeps checking it, and its failed outcome says the same if the role is refused",
-    };
+  for (const id of configured)
+    for (const { check, detail, fix } of manifestOf(id).doctorSkips ?? [])
+      yield { status: 'skip', check: `${id} ${check}`, detail, ...(fix !== undefined ? { fix } : {}) };
 
   for (const id of configured)
     yield {

@@ -11,7 +11,7 @@
 import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '../aws/errors.ts';
 import { bounded, CLI_LIMITS } from '../aws/http.ts';
-import type { LogGroupKmsConfig } from '../aws/log-group-kms/config.ts';
+import { type LogGroupKmsConfig, logGroupKmsConfig } from '../aws/log-group-kms/config.ts';
 import type { Check, DoctorOptions } from './doctor-check.ts';
 
 const FUNCTION_ID = 'aws.log-group-kms';
@@ -139,14 +139,11 @@ interface Use {
   region: string;
 }
 
-/** Every configured key ARN with the fields and regions that use it. */
+/** Every configured key ARN with the fields and regions that use it (the section's own `keys`). */
 function keyUses(section: LogGroupKmsConfig): Map<string, Use[]> {
   const uses = new Map<string, Use[]>();
-  const add = (arn: string, use: Use) => uses.set(arn, [...(uses.get(arn) ?? []), use]);
-  const defaultRegion = factsOf(section.kmsKeyArn)?.region ?? '';
-  add(section.kmsKeyArn, { field: 'aws.logGroupKms.kmsKeyArn', region: defaultRegion });
-  for (const [region, arn] of Object.entries(section.byRegion ?? {}))
-    add(arn, { field: `aws.logGroupKms.byRegion.${region}`, region });
+  for (const { key, field, region } of logGroupKmsConfig.keys?.(section, []) ?? [])
+    uses.set(key, [...(uses.get(key) ?? []), { field, region: region ?? '' }]);
   return uses;
 }
 

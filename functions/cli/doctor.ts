@@ -28,6 +28,13 @@ const SECTIONS: ReadonlyArray<[FunctionId, (c: Config) => unknown]> = MANIFESTS.
   (c: Config) => configSection(m.id, c),
 ]);
 
+/** The hint's examples: each cloud's first registered section, in document order (aws first). */
+const EXAMPLE_SECTIONS = (['aws', 'alicloud'] as const)
+  .map((cloud) => MANIFESTS.find((m) => m.cloud === cloud))
+  .filter((m) => m !== undefined)
+  .map((m) => `${m.cloud}.${m.section}`)
+  .join(' or ');
+
 /** Runs every check, printing each line as it is known; returns the exit status. */
 export async function doctor(options: DoctorOptions): Promise<number> {
   let failed = false;
@@ -62,7 +69,7 @@ export async function doctor(options: DoctorOptions): Promise<number> {
       status: 'FAIL',
       check: 'config',
       detail: `${source}: valid, but no function is configured (every event would end "ignored")`,
-      fix: 'add a section, e.g. aws.logGroupKms or alicloud.clusterKms (README, Configuration; or start again with atrest init)',
+      fix: `add a section, e.g. ${EXAMPLE_SECTIONS} (README, Configuration; or start again with atrest init)`,
     });
     return 1;
   }

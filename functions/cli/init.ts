@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '#core/errors';
 import type { FunctionId } from '#core/outcome';
 import { type Config, parseConfig } from '../config.ts';
-import { FUNCTION_IDS, manifestsOf } from '../manifests.ts';
+import { configSection, FUNCTION_IDS, MANIFESTS, manifestsOf } from '../manifests.ts';
 import { suggestion, UsageError } from './usage.ts';
 
 export interface InitOptions {
@@ -39,58 +39,18 @@ const ALI_IDS: FunctionId[] = manifestsOf('alicloud').map((m) => m.id);
 function starterConfig(options: Omit<InitOptions, 'out' | 'force' | 'err'>): Config {
   const enabled = enabledFunctions(options);
   const config: Record<string, Record<string, unknown>> = {};
-  if (enabled.includes('aws.log-group-kms')) {
-    const [first, ...others] = options.awsKeys;
-    if (first === undefined)
-      throw new UsageError('aws.log-group-kms needs --aws-key ARN (one per region)', 'init');
-    const byRegion: Record<string, string> = {};
-    for (const arn of others) {
-      const region = arn.split(':')[3] ?? '';
-      if (region === first.split(':')[3] || byRegion[region] !== undefined)
-        throw new UsageError(`--aws-key: two keys for ${region}; give one key per region`, 'init');
-      byRegion[region] = arn;
+  // Each enabled function's section, as its own starter makes it from the flags (in registry order).
+  for (const m of MANIFESTS) {
+    if (!enabled.includes(m.id) || m.config.starter === undefined) continue;
+    let section: unknown;
+    try {
+      section = m.config.starter(options);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.issues.join('; '), 'init');
+      throw error;
     }
-    config.aws = {
-      logGroupKms: {
-        kmsKeyArn: first,
-        ...(others.length > 0 ? { byRegion } : {}),
-        // atrest's own function logs are encrypted by its stack; no need to touch them here.
-        exclude: ['^/aws/lambda/atrest-'],
-      },
-    };
+    config[m.cloud] = { ...config[m.cloud], [m.section]: section };
   }
-  const ali: Record<string, unknown> = {};
-  const key = options.alicloudKey;
-  const needKey = (id: string) => {
-    if (key === undefined) throw new UsageError(`${id} needs --alicloud-key KEY_ID`, 'init');
-    return key;
-  };
-  if (enabled.includes('alicloud.logstore-encryption')) {
-    if (options.logstoreRole !== undefined) {
-      const regionId = options.alicloudRegions[0];
-      if (regionId === undefined)
-        throw new UsageError('--logstore-role needs --alicloud-region R (the region of the key)', 'init');
-      ali.logstoreEncryption = {
-        encryptType: 'default',
-        userCmkInfo: {
-          keyId: needKey('alicloud.logstore-encryption'),
-          roleArn: options.logstoreRole,
-          regionId,
-        },
-        exclude: [],
-      };
-    } else ali.logstoreEncryption = { encryptType: 'default', exclude: [] };
-  }
-  if (enabled.includes('alicloud.cluster-kms'))
-    ali.clusterKms = { kmsKeyId: needKey('alicloud.cluster-kms') };
-  if (enabled.includes('alicloud.table-bucket-encryption'))
-    ali.tableBucketEncryption = { sseAlgorithm: 'AES256' };
-  if (enabled.includes('alicloud.disk-default-kms'))
-    ali.diskDefaultKms = {
-      kmsKeyId: needKey('alicloud.disk-default-kms'),
-      ...(options.alicloudRegions.length > 0 ? { regions: [...options.alicloudRegions] } : {}),
-    };
-  if (Object.keys(ali).length > 0) config.alicloud = ali;
   return parseConfig(config);
 }
 
@@ -117,25 +77,18 @@ export function init(options: InitOptions): number {
     throw new ConfigError([`${options.out}: exists; pass --force to overwrite it, or --out FILE`]);
   writeFileSync(options.out, `${JSON.stringify(config, null, 2)}\n`);
   const lines = [`atrest: wrote ${options.out} (valid). What it says:`];
-  const ali = config.alicloud;
-  if (config.aws?.logGroupKms)
-    lines.push(
-      `  aws.logGroupKms        new CloudWatch Logs groups get ${config.aws.logGroupKms.kmsKeyArn}${config.aws.logGroupKms.byRegion ? ' (byRegion: the key of each other region)' : ''}; exclude holds name patterns left alone`,
-    );
-  if (ali?.logstoreEncryption)
-    lines.push(
-      ali.logstoreEncryption.userCmkInfo
-        ? '  alicloud.logstoreEncryption  new logstores encrypted with your key (BYOK), SLS assuming the role given'
-        : "  alicloud.logstoreEncryption  new logstores encrypted with SLS's own key (add --logstore-role for BYOK)",
-    );
-  if (ali?.clusterKms)
-    lines.push('  alicloud.clusterKms    new ACK Pro clusters get Secret encryption with your key');
-  if (ali?.tableBucketEncryption)
-    lines.push('  alicloud.tableBucketEncryption  new OSS table buckets get AES256 server-side encryption');
-  if (ali?.diskDefaultKms)
-    lines.push(
-      `  alicloud.diskDefaultKms  the ECS default disk key is kept on your key${ali.diskDefaultKms.regions ? ` in ${ali.diskDefaultKms.regions.join(', ')}` : ''}`,
-    );
+  const enabled = enabledFunctions(options);
+  for (const m of MANIFESTS) {
+    const name = `${m.cloud}.${m.section}`.padEnd(21);
+    const section = configSection(m.id, config);
+    if (section !== undefined && m.config.summary !== undefined)
+      lines.push(`  ${name}  ${m.config.summary(section)}`);
+    // Enabled, but its section has no starter: say so rather than leave it out silently.
+    else if (section === undefined && enabled.includes(m.id))
+      lines.push(
+        `  ${name}  not written: ${m.id} has no starter section; add it by hand (README, Configuration)`,
+      );
+  }
   lines.push(
     'Next:',
     `  npx atrest doctor --config ${options.out}      checks each key exists, is enabled and usable`,

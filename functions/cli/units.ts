@@ -6,6 +6,7 @@
 import type { FunctionId } from '#core/outcome';
 import { ALICLOUD_REGION, AWS_REGION } from '#core/validation';
 import type { Config } from '../config.ts';
+import { configSection, manifestOf } from '../manifests.ts';
 import { CliAccounts } from './accounts.ts';
 import {
   type AccountAccess,
@@ -64,12 +65,11 @@ export function defaultAccess(
 
 /** The regions of a single-account run of `id` when none is named: the config's, else the environment's. */
 function defaultRegions(id: FunctionId, config: Config, env: Record<string, string | undefined>): string[] {
-  if (id === 'alicloud.disk-default-kms') {
-    // The regions the timer checks: the config's own list, else the regions that have a key.
-    const section = config.alicloud?.diskDefaultKms;
-    const configured = section?.regions ?? Object.keys(section?.byRegion ?? {});
-    if (configured.length > 0) return configured;
-  }
+  // A section may name the regions it serves (disk-default-kms: the regions its timer checks).
+  const { config: definition } = manifestOf(id);
+  const section = configSection(id, config);
+  const configured = section !== undefined ? (definition.regions?.(section) ?? []) : [];
+  if (configured.length > 0) return configured;
   const region = id.startsWith('aws.')
     ? (env.AWS_REGION ?? env.AWS_DEFAULT_REGION)
     : env.ALIBABA_CLOUD_REGION_ID;

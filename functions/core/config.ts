@@ -219,6 +219,48 @@ export interface ConfigSection<C extends Cloud = Cloud, S extends string = strin
   readonly rules?: (section: T, path: string) => string[];
   /** Its section of a parsed document (validated by a composer with this schema), or undefined when off. */
   readonly of: (config: Config | undefined) => T | undefined;
+  /**
+   * The KMS keys the section names, each where it is used: `atrest doctor` checks every one.
+   * `regions` are the regions the operator named (`--region`, else the environment's); a key
+   * used "in every region without its own entry" is listed once per such region, or once
+   * without a region when none was named (the doctor then says to name one).
+   */
+  readonly keys?: (section: T, regions: readonly string[]) => KeyRef[];
+  /** The regions it serves when none is named (`atrest sweep`/`report`), e.g. its own `regions` list. */
+  readonly regions?: (section: T) => string[];
+  /**
+   * `atrest init`: the section the flags describe (validated afterwards with the whole document).
+   * A flag it needs and did not get is a ConfigError whose one issue names the flag.
+   */
+  readonly starter?: (flags: StarterFlags) => T;
+  /** `atrest init`: one line saying what the section does, printed after the file is written. */
+  readonly summary?: (section: T) => string;
+}
+
+/** The flags of `atrest init` a section's starter reads. */
+export interface StarterFlags {
+  /** AWS key ARNs, one per region (the first is the default). */
+  readonly awsKeys: readonly string[];
+  /** The Alibaba Cloud KMS key id. */
+  readonly alicloudKey?: string;
+  /** Alibaba Cloud regions (the first is also a BYOK key's region). */
+  readonly alicloudRegions: readonly string[];
+  /** SLS BYOK: the role SLS assumes to use the key. */
+  readonly logstoreRole?: string;
+}
+
+/** A KMS key a config section names (ConfigSection.keys). */
+export interface KeyRef {
+  /** The config path naming it, as the doctor prints it (`alicloud.clusterKms.byRegion.cn-beijing`). */
+  readonly field: string;
+  /** The key id or ARN. */
+  readonly key: string;
+  /** The region it is used in; absent when that region is not known (see ConfigSection.keys). */
+  readonly region?: string;
+  /** Alibaba Cloud: the key specs its service accepts, `aes256` only or any `symmetric` (default). */
+  readonly need?: 'aes256' | 'symmetric';
+  /** Why it cannot be checked at all (the doctor reports a skip saying so). */
+  readonly unchecked?: string;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any section, whatever its cloud, name and type.
@@ -237,13 +279,21 @@ export function defineSection<
   section: S;
   schema: () => Z;
   rules?: (section: z.output<Z>, path: string) => string[];
+  keys?: (section: z.output<Z>, regions: readonly string[]) => KeyRef[];
+  regions?: (section: z.output<Z>) => string[];
+  starter?: (flags: StarterFlags) => z.output<Z>;
+  summary?: (section: z.output<Z>) => string;
 }): ConfigSection<C, S, z.output<Z>> {
-  const { cloud, section, rules } = definition;
+  const { cloud, section, rules, keys, regions, starter, summary } = definition;
   return {
     cloud,
     section,
     schema: once(definition.schema) as () => z.ZodMiniType<z.output<Z>>,
     ...(rules ? { rules } : {}),
+    ...(keys ? { keys } : {}),
+    ...(regions ? { regions } : {}),
+    ...(starter ? { starter } : {}),
+    ...(summary ? { summary } : {}),
     // Trusted: a composer validated this key with this section's schema.
     of: (config) => config?.[cloud]?.[section] as z.output<Z> | undefined,
   };

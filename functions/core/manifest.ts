@@ -52,6 +52,29 @@ export interface FunctionManifest {
   readonly trigger: TriggerSpec;
   /** Why `atrest doctor` cannot dry-run its write permission (its write API has no dry-run mode). */
   readonly noDryRun?: string;
+  /**
+   * Alibaba Cloud: why no EventBridge rule is expected for it (its service's events do not reach
+   * EventBridge); `atrest doctor` then reports a missing rule as a skip with this text, not a FAIL.
+   */
+  readonly noEventBridgeRule?: string;
+  /**
+   * What `atrest doctor` cannot check before the first write, each reported as a skip
+   * `<id> <check>` with its detail and fix when the function is configured.
+   */
+  readonly doctorSkips?: readonly {
+    readonly check: string;
+    readonly detail: string;
+    readonly fix?: string;
+  }[];
+  /** Deployment notes the operator must act on (the Alibaba Cloud stack's Metadata "Prerequisites"). */
+  readonly prerequisites?: readonly string[];
+  /**
+   * Key ids of its section that become stack parameters (Alibaba Cloud: swapped at deploy time
+   * without a new synth): the parameter's name and the key's path inside the section.
+   */
+  readonly keyParameters?: readonly { readonly name: string; readonly path: readonly string[] }[];
+  /** A stack output carrying its role's id under this name (e.g. for `doctor --ack-role-id`). */
+  readonly roleIdOutput?: string;
   /** Its remediator, imported on first use. */
   readonly remediator: (options: RemediatorOptions) => Promise<AnyRemediator>;
 }

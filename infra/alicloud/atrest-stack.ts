@@ -38,7 +38,7 @@ import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
 import { type Config, parseConfig } from '../../functions/config.ts';
-import { manifestsOf } from '../../functions/manifests.ts';
+import { manifestOf, manifestsOf } from '../../functions/manifests.ts';
 import { checkEnvironmentSize, type SizedValue } from '../env-size.ts';
 import { type FunctionId, functionConfig, functionSpec } from '../functions.ts';
 import { deliveryOf, TrailPath, type TrailSource } from './trail.ts';
@@ -99,12 +99,10 @@ export function triggerOf(id: AlicloudFunctionId): AlicloudTriggerSpec {
  */
 export const SWEEP_PAYLOAD = { atrest: { sweep: true } } as const;
 
-/** Key ids that are stack parameters, and where each sits in the config. */
-const KEY_PARAMETERS = [
-  { name: 'LogstoreKmsKeyId', path: ['logstoreEncryption', 'userCmkInfo', 'keyId'] },
-  { name: 'ClusterKmsKeyId', path: ['clusterKms', 'kmsKeyId'] },
-  { name: 'DiskDefaultKmsKeyId', path: ['diskDefaultKms', 'kmsKeyId'] },
-] as const;
+/** Key ids that are stack parameters, and where each sits in the config: each manifest's `keyParameters`. */
+const KEY_PARAMETERS = manifestsOf('alicloud').flatMap(({ section, keyParameters }) =>
+  (keyParameters ?? []).map(({ name, path }) => ({ name, path: [section, ...path] })),
+);
 
 /** Records live at most `idempotency.ttlSeconds` (max 7 days); the table TTL only clears leftovers. */
 const OTS_TTL_SECONDS = 8 * 86_400;
@@ -119,10 +117,8 @@ export const OTS_RESERVED_WORDS = ['ali', 'ay', 'ots', 'taobao', 'admin'] as con
 const PREREQUISITES = [
   'ActionTrail: events reach EventBridge only for write events; the trail path (functions whose delivery includes "trail") reads a trail logstore, created by this stack unless TrailProject/TrailLogstore name an existing one.',
   'EventBridge, Function Compute 3.0, Tablestore, SLS and MNS must be activated in this region.',
-  'alicloud.disk-default-kms: the first customer-managed key needs the service role AliyunECSDiskEncryptDefaultRole (authorize it once in the ECS console).',
-  'alicloud.logstore-encryption with BYOK: userCmkInfo.roleArn must name a role SLS can assume to use the key.',
-  'alicloud.cluster-kms: ACK Pro clusters only; ACK uses its own service role to reach KMS.',
-  'alicloud.cluster-kms: inside every cluster, the function role needs the Kubernetes RBAC binding that allows the KMS change (grant it in the ACK console: Authorizations > RAM roles > the role acs:ram::<account>:role/<prefix>-cluster-kms-<region>, cluster admin or a custom ClusterRole allowing the update); without it every cluster ends failed. `atrest doctor` explains the check.',
+  // Each function's own, from its manifest (in registry order).
+  ...manifestsOf('alicloud').flatMap((m) => m.prerequisites ?? []),
   'Code: `npm run deploy:alicloud` zips each function, uploads it to CodeBucket/<Function>CodeObject and creates or updates the stack.',
 ];
 
@@ -453,9 +449,9 @@ export class AtrestAlicloudStack extends ros.Stack {
         });
 
       new ros.RosOutput(this, `${logical}FunctionName`, { value: fn.attrFunctionName });
-      // doctor --ack-role-id takes it to check each cluster's RBAC grant.
-      if (fnId === 'alicloud.cluster-kms')
-        new ros.RosOutput(this, 'ClusterKmsRoleId', { value: role.attrRoleId });
+      // A function whose role id the operator needs (cluster-kms: doctor --ack-role-id) names its output.
+      const { roleIdOutput } = manifestOf(fnId);
+      if (roleIdOutput !== undefined) new ros.RosOutput(this, roleIdOutput, { value: role.attrRoleId });
     }
     this.alarms(prefix, alarmEmail, logProject, dlqName);
     new ros.RosOutput(this, 'DeadLetterQueueName', { value: this.deadLetterQueue.getAtt('QueueName') });

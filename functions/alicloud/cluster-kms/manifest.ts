@@ -22,5 +22,12 @@ export const manifest = {
     ],
   },
   noDryRun: 'ACK UpdateKMSEncryption takes only ClusterId, kms_key_id and disable_encryption (no DryRun)',
+  prerequisites: [
+    'alicloud.cluster-kms: ACK Pro clusters only; ACK uses its own service role to reach KMS.',
+    'alicloud.cluster-kms: inside every cluster, the function role needs the Kubernetes RBAC binding that allows the KMS change (grant it in the ACK console: Authorizations > RAM roles > the role acs:ram::<account>:role/<prefix>-cluster-kms-<region>, cluster admin or a custom ClusterRole allowing the update); without it every cluster ends failed. `atrest doctor` explains the check.',
+  ],
+  keyParameters: [{ name: 'ClusterKmsKeyId', path: ['kmsKeyId'] }],
+  // doctor --ack-role-id takes it to check each cluster's RBAC grant.
+  roleIdOutput: 'ClusterKmsRoleId',
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

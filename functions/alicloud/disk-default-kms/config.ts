@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { aliRegionMap, defineSection, delivery, enforcement, nonEmpty, type SectionType } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { ALICLOUD_REGION } from '#core/validation';
 
 export const diskDefaultKmsConfig = defineSection({
@@ -22,6 +23,33 @@ export const diskDefaultKmsConfig = defineSection({
       /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
       delivery: z.optional(delivery()),
     }),
+  // The regions its timer checks: the config's own list, else the regions that have a key.
+  regions: diskRegions,
+  // Each region it serves (its own and the named ones) uses its byRegion key, else the default.
+  keys: (section, named) => {
+    const regions = [...new Set([...diskRegions(section), ...named])];
+    if (regions.length === 0) return [{ field: 'alicloud.diskDefaultKms.kmsKeyId', key: section.kmsKeyId }];
+    return regions.map((region) => {
+      const own = section.byRegion?.[region];
+      return own !== undefined
+        ? { field: `alicloud.diskDefaultKms.byRegion.${region}`, key: own, region }
+        : { field: 'alicloud.diskDefaultKms.kmsKeyId', key: section.kmsKeyId, region };
+    });
+  },
+  starter: ({ alicloudKey, alicloudRegions }) => {
+    if (alicloudKey === undefined)
+      throw new ConfigError(['alicloud.disk-default-kms needs --alicloud-key KEY_ID']);
+    return {
+      kmsKeyId: alicloudKey,
+      ...(alicloudRegions.length > 0 ? { regions: [...alicloudRegions] } : {}),
+    };
+  },
+  summary: (section) =>
+    `the ECS default disk key is kept on your key${section.regions ? ` in ${section.regions.join(', ')}` : ''}`,
 });
+
+function diskRegions(section: { regions?: string[]; byRegion?: Record<string, string> }): string[] {
+  return section.regions ?? Object.keys(section.byRegion ?? {});
+}
 
 export type DiskDefaultKmsConfig = SectionType<typeof diskDefaultKmsConfig>;

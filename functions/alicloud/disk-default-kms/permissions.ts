@@ -16,6 +16,10 @@ import type { DiskDefaultKmsConfig } from './config.ts';
 
 const ECS_REGION = 'acs:ecs:{region}:{account}:*';
 
+/** What the ECS API reference says about who may call ModifyDiskDefaultKMSKeyId. */
+export const MODIFY_ACCOUNT_ONLY =
+  'ECS ModifyDiskDefaultKMSKeyId can only be called by Alibaba Cloud accounts (API reference: "Only Alibaba Cloud accounts can call this operation"), so the function\'s RAM role may be refused';
+
 export const permissions: PermissionSet = {
   cloud: 'alicloud',
   statements: [

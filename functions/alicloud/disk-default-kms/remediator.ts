@@ -48,6 +48,7 @@ import {
 import { type AlicloudApi, API_VERSIONS, answerOf, classifyAlicloud, createAlicloudApi } from '../openapi.ts';
 import { type DiskDefaultKmsConfig, diskDefaultKmsConfig } from './config.ts';
 import { TAMPER_EVENTS, TRAIL_EVENTS } from './events.ts';
+import { MODIFY_ACCOUNT_ONLY } from './permissions.ts';
 
 export const FUNCTION_ID = 'alicloud.disk-default-kms' as const;
 export const EVENT_NAMES = TRAIL_EVENTS.names;
@@ -274,10 +275,6 @@ export function classifyDiskError(error: unknown): RemediationError {
     );
   return classified;
 }
-
-/** What the ECS API reference says about who may call ModifyDiskDefaultKMSKeyId. */
-export const MODIFY_ACCOUNT_ONLY =
-  'ECS ModifyDiskDefaultKMSKeyId can only be called by Alibaba Cloud accounts (API reference: "Only Alibaba Cloud accounts can call this operation"), so the function\'s RAM role may be refused';
 
 /**
  * A permission failure of the Modify write, told as what it most likely is, with the fix. Other

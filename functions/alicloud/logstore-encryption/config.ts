@@ -13,6 +13,7 @@ import {
   nonEmpty,
   type SectionType,
 } from '#core/config';
+import { ConfigError } from '#core/errors';
 import { once } from '#core/once';
 import { ALICLOUD_REGION } from '#core/validation';
 
@@ -54,6 +55,40 @@ export const logstoreEncryptionConfig = defineSection({
       /** Delivery paths deployed: `eventbridge`, `trail` or both. Default: the function's own. */
       delivery: z.optional(delivery()),
     }),
+  // A BYOK key is used in the region its entry names (SLS reaches it there with the role).
+  keys: (section) => [
+    ...(section.userCmkInfo
+      ? [
+          {
+            field: 'alicloud.logstoreEncryption.userCmkInfo.keyId',
+            key: section.userCmkInfo.keyId,
+            region: section.userCmkInfo.regionId,
+          },
+        ]
+      : []),
+    ...Object.entries(section.byRegion ?? {}).map(([region, cmk]) => ({
+      field: `alicloud.logstoreEncryption.byRegion.${region}.keyId`,
+      key: cmk.keyId,
+      region: cmk.regionId,
+    })),
+  ],
+  starter: ({ alicloudKey, alicloudRegions, logstoreRole }) => {
+    if (logstoreRole === undefined) return { encryptType: 'default' as const, exclude: [] };
+    const regionId = alicloudRegions[0];
+    if (regionId === undefined)
+      throw new ConfigError(['--logstore-role needs --alicloud-region R (the region of the key)']);
+    if (alicloudKey === undefined)
+      throw new ConfigError(['alicloud.logstore-encryption needs --alicloud-key KEY_ID']);
+    return {
+      encryptType: 'default' as const,
+      userCmkInfo: { keyId: alicloudKey, roleArn: logstoreRole, regionId },
+      exclude: [],
+    };
+  },
+  summary: (section) =>
+    section.userCmkInfo
+      ? 'new logstores encrypted with your key (BYOK), SLS assuming the role given'
+      : "new logstores encrypted with SLS's own key (add --logstore-role for BYOK)",
 });
 
 export type LogstoreEncryptionConfig = SectionType<typeof logstoreEncryptionConfig>;

@@ -17,5 +17,12 @@ export const manifest = {
     ...DAILY_SWEEP,
   },
   noDryRun: 'SLS UpdateLogStoreEncryption has no dry-run mode',
+  // SLS is not among the services whose ActionTrail events reach EventBridge: the trail path carries them.
+  noEventBridgeRule:
+    "no EventBridge rule for CreateLogStore; SLS events are not in EventBridge's ActionTrail list, the trail path (and the daily sweep) cover them",
+  prerequisites: [
+    'alicloud.logstore-encryption with BYOK: userCmkInfo.roleArn must name a role SLS can assume to use the key.',
+  ],
+  keyParameters: [{ name: 'LogstoreKmsKeyId', path: ['userCmkInfo', 'keyId'] }],
   remediator: async (o) => (await import('./remediator.ts')).createRemediator(o),
 } as const satisfies FunctionManifest;

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { awsRegionMap, defineSection, enforcement, excludePatterns, type SectionType } from '#core/config';
+import { ConfigError } from '#core/errors';
 
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 /** A key alias (`alias/x`, `arn:…:alias/x`) gets its own message instead of the bare pattern. */
@@ -33,6 +34,40 @@ export const logGroupKmsConfig = defineSection({
       exclude: z.optional(excludePatterns()),
       ...enforcement(),
     }),
+  // A KMS key serves only its own region: the default key's is in its ARN, a byRegion key is
+  // meant for its entry's region (the doctor says when its ARN disagrees).
+  keys: (section) => [
+    {
+      field: 'aws.logGroupKms.kmsKeyArn',
+      key: section.kmsKeyArn,
+      region: section.kmsKeyArn.split(':')[3] ?? '',
+    },
+    ...Object.entries(section.byRegion ?? {}).map(([region, key]) => ({
+      field: `aws.logGroupKms.byRegion.${region}`,
+      key,
+      region,
+    })),
+  ],
+  starter: ({ awsKeys }) => {
+    const [first, ...others] = awsKeys;
+    if (first === undefined)
+      throw new ConfigError(['aws.log-group-kms needs --aws-key ARN (one per region)']);
+    const byRegion: Record<string, string> = {};
+    for (const arn of others) {
+      const region = arn.split(':')[3] ?? '';
+      if (region === first.split(':')[3] || byRegion[region] !== undefined)
+        throw new ConfigError([`--aws-key: two keys for ${region}; give one key per region`]);
+      byRegion[region] = arn;
+    }
+    return {
+      kmsKeyArn: first,
+      ...(others.length > 0 ? { byRegion } : {}),
+      // atrest's own function logs are encrypted by its stack; no need to touch them here.
+      exclude: ['^/aws/lambda/atrest-'],
+    };
+  },
+  summary: (section) =>
+    `new CloudWatch Logs groups get ${section.kmsKeyArn}${section.byRegion ? ' (byRegion: the key of each other region)' : ''}; exclude holds name patterns left alone`,
 });
 
 export type LogGroupKmsConfig = SectionType<typeof logGroupKmsConfig>;
