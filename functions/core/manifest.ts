@@ -70,11 +70,14 @@ export interface FunctionManifest {
   readonly prerequisites?: readonly string[];
   /**
    * Key ids of its section that become stack parameters (Alibaba Cloud: swapped at deploy time
-   * without a new synth): the parameter's name and the key's path inside the section.
+   * without a new synth): the parameter's name and the key's path inside the section. AWS: the
+   * first one's path is where the stack puts the key `createKey` made.
    */
   readonly keyParameters?: readonly { readonly name: string; readonly path: readonly string[] }[];
   /** A stack output carrying its role's id under this name (e.g. for `doctor --ack-role-id`). */
   readonly roleIdOutput?: string;
+  /** AWS: what the AWS stack (infra/aws) needs beyond the trigger to deploy it. */
+  readonly aws?: AwsDeploySpec;
   /** Its remediator, imported on first use. */
   readonly remediator: (options: RemediatorOptions) => Promise<AnyRemediator>;
 }
@@ -87,8 +90,36 @@ export interface TriggerSpec {
   readonly eventTypes?: readonly string[];
   /** A timer (FC cron, UTC, with seconds) for a periodic check; default none. */
   readonly timer?: string;
-  /** The timer runs the platform's scheduled sweep of the region (else the remediator's own tick). */
+  /**
+   * The timer runs the platform's scheduled sweep of the region (else the remediator's own tick).
+   * AWS: the stack's sweep schedule sends it `{"atrest":{"sweep":true}}` (no `timer` needed).
+   */
   readonly sweeps?: boolean;
   /** Function timeout in seconds; default 60. */
   readonly timeoutSeconds?: number;
+}
+
+/**
+ * An AWS function's deployment facts (infra/aws/lib/atrest-stack.ts loops over the AWS manifests
+ * and reads these; its key field is the manifest's `keyParameters[0]`, its regions' keys its
+ * section's `keys`).
+ */
+export interface AwsDeploySpec {
+  /** EventBridge `source` of its CloudTrail events (`aws.<service>`). */
+  readonly source: string;
+  /** CloudTrail `eventSource` of its events (`<service>.amazonaws.com`). */
+  readonly eventSource: string;
+  /** What it encrypts, singular ("log group"): the rule, sweep and alarm descriptions name it. */
+  readonly resource: string;
+  /** The key `createKey` makes for it; without this, createKey leaves it to its configured key. */
+  readonly createdKey?: {
+    readonly description: string;
+    readonly alias: string;
+    /** The key policy statement's sid. */
+    readonly sid: string;
+    /** The service whose regional principal (`<service>.<region>.<urlSuffix>`) may use the key. */
+    readonly service: string;
+    /** Its encryption-context condition key, and the ARN pattern ({partition}, {region}, {account}). */
+    readonly encryptionContext: { readonly key: string; readonly arnLike: string };
+  };
 }

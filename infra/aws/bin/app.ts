@@ -1,5 +1,5 @@
 /**
- * The AWS CDK app: bundles the function once, instantiates the stack, runs cdk-nag. Nothing else.
+ * The AWS CDK app: bundles each AWS function once, instantiates the stack, runs cdk-nag. Nothing else.
  *
  *   npx cdk synth --app 'npx tsx infra/aws/bin/app.ts' -c config=atrest.json [-c createKey=true]
  *   npm run synth            (infra/synth.ts: both clouds, offline, into cdk.out/)
@@ -16,6 +16,7 @@ import { App, Duration, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { PermissionSet } from '#core/permissions';
 import { bundleFunction } from '../../bundle.ts';
 import { runEntry } from '../../cli-errors.ts';
 import {
@@ -27,7 +28,7 @@ import {
   requiredStringFrom,
 } from '../../config-source.ts';
 import { loadPermissions } from '../../permissions.ts';
-import { AtrestStack, FUNCTION_ID } from '../lib/atrest-stack.ts';
+import { AtrestStack, AWS_DEPLOYED_IDS, FUNCTION_ID } from '../lib/atrest-stack.ts';
 import { addOrganization } from '../lib/organization-app.ts';
 
 export interface AwsAppOptions {
@@ -46,9 +47,13 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   });
   const context = (key: string) => app.node.tryGetContext(key) as unknown;
   const config = readConfigFile(configPathFrom(context));
-  const bundle = await bundleFunction(FUNCTION_ID, {
-    ...(options.bundleOutdir !== undefined ? { outdir: options.bundleOutdir } : {}),
-  });
+  const code: Record<string, lambda.Code> = {};
+  for (const id of AWS_DEPLOYED_IDS) {
+    const bundle = await bundleFunction(id, {
+      ...(options.bundleOutdir !== undefined ? { outdir: options.bundleOutdir } : {}),
+    });
+    code[id] = lambda.Code.fromAsset(bundle.dir);
+  }
   const alarmEmail = requiredStringFrom(
     context,
     'alarmEmail',
@@ -59,12 +64,13 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   const sweepHours = integerFrom(context, 'sweepHours');
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const permissions = await loadPermissions(FUNCTION_ID, config);
+  const permissions: Record<string, PermissionSet> = {};
+  for (const id of AWS_DEPLOYED_IDS) permissions[id] = await loadPermissions(id, config);
   const stack = new AtrestStack(app, 'Atrest', {
     config,
     createKey: booleanFrom(context, 'createKey', false),
     permissions,
-    code: lambda.Code.fromAsset(bundle.dir),
+    code,
     alarmEmail,
     ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
     ...(sweepRate !== undefined ? { sweepRate } : {}),
@@ -73,7 +79,8 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   });
   // Organization mode (`-c organizationId=o-… -c organizationalUnits=ou-…,r-…`): the central pieces
   // join this stack, and the member templates are written beside it (infra/aws/lib/organization.ts).
-  addOrganization(app, stack, context, config, permissions);
+  // It forwards members' events to the first AWS function (FUNCTION_ID, aws.log-group-kms).
+  addOrganization(app, stack, context, config, permissions[FUNCTION_ID] as PermissionSet);
   return app;
 }
 

@@ -1,5 +1,10 @@
 /**
- * Everything `aws.log-group-kms` needs in one account and region:
+ * Everything the AWS functions need in one account and region. The stack loops over the AWS
+ * manifests (functions/manifests.ts `manifestsOf('aws')`): each configured one gets its Lambda,
+ * its rule, its sweep schedule if it sweeps, its key and its alarms, from its manifest (`trigger`,
+ * `aws`, `keyParameters`) and its config section (`keys`); the DLQs, the idempotency table, the
+ * data key and the alarm topic are shared. A new AWS function is a folder and a registry line,
+ * never an edit here. For `aws.log-group-kms`:
  *
  *   CloudTrail CreateLogGroup ─▶ EventBridge rule ─▶ Lambda ─▶ logs:AssociateKmsKey
  *   (+ tampers: DisassociateKmsKey, AssociateKmsKey)
@@ -15,7 +20,7 @@
  *
  * The config is validated here, at synth, with the same parser the function runs at start-up:
  * a bad config fails `cdk synth` naming the field instead of failing every invocation.
- * IAM comes from functions/aws/log-group-kms/permissions.ts, never retyped.
+ * IAM comes from each function's permissions.ts, never retyped.
  *
  * Prerequisite outside this stack: a CloudTrail trail that records management events in this
  * region (EventBridge gets "AWS API Call via CloudTrail" events only with a trail).
@@ -48,21 +53,27 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ConfigError } from '#core/errors';
+import type { FunctionManifest } from '#core/manifest';
+import type { FunctionId } from '#core/outcome';
 import type { PermissionSet } from '#core/permissions';
 import { fillResource } from '#core/permissions';
 import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
-import { manifest as logGroupKms } from '../../../functions/aws/log-group-kms/manifest.ts';
-import { type Config, parseConfig } from '../../../functions/config.ts';
+import { parseConfig } from '../../../functions/config.ts';
+import { manifestsOf } from '../../../functions/manifests.ts';
 import { checkEnvironmentSize } from '../../env-size.ts';
 import { functionConfig } from '../../functions.ts';
 import { RemediationFunction } from './remediation-function.ts';
 
-export const FUNCTION_ID = logGroupKms.id;
+/** The AWS functions, in registry order: the ones this stack can deploy. */
+const AWS_MANIFESTS: readonly FunctionManifest[] = manifestsOf('aws');
 /**
- * The AWS functions this stack deploys (the meta-test fails for an AWS manifest missing here: the
- * stack is built around its one function today, so a second one needs its own rule and Lambda).
+ * The first AWS function (registry order): its resources keep the stack's original logical ids
+ * (`Sweep`, `Attention`, …) and it is the function organization mode forwards members' events to.
+ * Every other function's ids are prefixed with its construct id (its section, capitalised).
  */
-export const AWS_DEPLOYED_IDS: readonly string[] = [FUNCTION_ID];
+export const FUNCTION_ID: FunctionId = (AWS_MANIFESTS[0] as FunctionManifest).id;
+/** The AWS functions this stack deploys: every AWS manifest (each when its section is configured). */
+export const AWS_DEPLOYED_IDS: readonly FunctionId[] = AWS_MANIFESTS.map((m) => m.id);
 /** Namespace and metric name of the EMF outcome metric the handler emits (dimensions `function`, `outcome`). */
 export const OUTCOME_NAMESPACE = 'atrest';
 export const OUTCOME_METRIC = 'Outcome';
@@ -75,21 +86,25 @@ export const DEFAULT_RESERVED_CONCURRENCY = 20;
 /** Stands in for the created key's ARN while the config is validated at synth. */
 const PLACEHOLDER_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
 
+/** Per function, or one value when the stack deploys one function. */
+type PerFunction<T> = T | Readonly<Record<string, T>>;
+
 export interface AtrestStackProps extends StackProps {
   /** The config document (README, Configuration), as parsed JSON; validated here. */
   config: unknown;
-  /** The function's permissions (functions/aws/log-group-kms/permissions.ts). */
-  permissions: PermissionSet;
-  /** The function's code: the prebuilt bundle, `lambda.Code.fromAsset(bundle.dir)`. */
-  code: lambda.Code;
+  /** Each function's permissions (functions/aws/<fn>/permissions.ts), by function id. */
+  permissions: PerFunction<PermissionSet>;
+  /** Each function's code, by function id: the prebuilt bundle, `lambda.Code.fromAsset(bundle.dir)`. */
+  code: PerFunction<lambda.Code>;
   /**
-   * true: create a KMS key (rotation on, key policy for CloudWatch Logs) and use it as this
-   * region's `aws.logGroupKms.kmsKeyArn`. false (default): use the key ARN from the config.
+   * true: create each function's KMS key (rotation on, key policy for its service, manifest
+   * `aws.createdKey`) and use it as this region's key of its section. false (default): use the
+   * key ARNs from the config.
    */
   createKey?: boolean;
   /**
-   * Reserved concurrency: caps parallel instances, so a burst of creations cannot exhaust the
-   * account's Logs API quota. Default 20; `null` removes the cap (then the account's unreserved pool).
+   * Reserved concurrency per function: caps parallel instances, so a burst of creations cannot
+   * exhaust the account's API quota. Default 20; `null` removes the cap (then the unreserved pool).
    */
   reservedConcurrency?: number | null;
   /** The e-mail address subscribed to the alarm topic; required, so an alarm reaches someone. */
@@ -100,23 +115,48 @@ export interface AtrestStackProps extends StackProps {
   sweepRate?: number;
 }
 
-export class AtrestStack extends Stack {
+/** One deployed function: its manifest, its Lambda, its key. */
+export interface DeployedFunction {
+  readonly manifest: FunctionManifest;
   readonly function: RemediationFunction;
   readonly key: kms.IKey;
+}
+
+export class AtrestStack extends Stack {
+  /** The first deployed function (registry order): organization mode's target. */
+  readonly function: RemediationFunction;
+  /** Its key. */
+  readonly key: kms.IKey;
+  /** Every deployed function, in registry order. */
+  readonly functions: readonly DeployedFunction[];
   readonly table: dynamodb.Table;
   readonly eventDlq: sqs.Queue;
   readonly asyncDlq: sqs.Queue;
   readonly alarmTopic: sns.Topic;
   readonly dataKey: kms.Key;
+  /** The first deployed function's composite alarm. */
   readonly attentionAlarm: cloudwatch.CompositeAlarm;
 
   constructor(scope: Construct, id: string, props: AtrestStackProps) {
     super(scope, id, props);
-    if (props.permissions.cloud !== 'aws')
-      throw new ConfigError([`permissions: expected an aws PermissionSet, got ${props.permissions.cloud}`]);
-
-    const { key, configJson } = this.keyAndConfig(props);
-    this.key = key;
+    const deployed = this.keysAndConfigs(props);
+    const permissionsOf = pick(
+      props.permissions,
+      deployed,
+      (v): v is PermissionSet => 'statements' in v,
+      'permissions',
+    );
+    const codeOf = pick(
+      props.code,
+      deployed,
+      (v): v is lambda.Code => typeof (v as lambda.Code).bind === 'function',
+      'code',
+    );
+    for (const { manifest } of deployed)
+      if (permissionsOf(manifest.id).cloud !== 'aws')
+        throw new ConfigError([
+          `permissions: expected an aws PermissionSet, got ${permissionsOf(manifest.id).cloud}`,
+        ]);
     this.dataKey = this.createDataKey();
 
     this.eventDlq = this.deadLetterQueue('EventDlq', 'EventBridge could not deliver to the function');
@@ -138,182 +178,246 @@ export class AtrestStack extends Stack {
     const sweepRate = String(
       sweepRateFrom({ ATREST_SWEEP_RATE: String(props.sweepRate ?? DEFAULT_SWEEP_RATE) }),
     );
-    const environment = {
-      ATREST_CONFIG_JSON: configJson.text,
-      IDEMPOTENCY_TABLE_NAME: this.table.tableName,
-      ATREST_SWEEP_RATE: sweepRate,
-    };
-    checkEnvironmentSize(FUNCTION_ID, 'Lambda', {
-      ATREST_CONFIG_JSON: { text: configJson.sized, tokens: configJson.tokens },
-      IDEMPOTENCY_TABLE_NAME: { tokens: 1 },
-      ATREST_SWEEP_RATE: { text: sweepRate },
-    });
     const reserved =
       props.reservedConcurrency === undefined ? DEFAULT_RESERVED_CONCURRENCY : props.reservedConcurrency;
     if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
       throw new ConfigError([
         `reservedConcurrency: expected a whole number of at least 1 (0 would throttle every event), got ${reserved}`,
       ]);
-    this.function = new RemediationFunction(this, 'LogGroupKms', {
-      functionId: FUNCTION_ID,
-      code: props.code,
-      environment,
-      logEncryptionKey: key,
-      // The daily sweep pages through every log group in one invocation.
-      timeout: Duration.minutes(5),
-      onFailure: this.asyncDlq,
-      ...(reserved !== null ? { reservedConcurrentExecutions: reserved } : {}),
-    });
-    // The async DLQ and the table are encrypted with the data key: the role may use it, nothing more.
-    this.dataKey.grant(this.function, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
-    // Narrow grant: the four item calls Powertools makes, nothing else (no Scan, no Query).
-    this.table.grant(
-      this.function,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    this.grantFromPermissions(props.permissions);
 
-    const target = (event?: events.RuleTargetInput) =>
-      new targets.LambdaFunction(this.function, {
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(6),
-        deadLetterQueue: this.eventDlq,
-        ...(event ? { event } : {}),
+    const functions = deployed.map(({ manifest, key, configJson }) => {
+      const fn = this.deployFunction(manifest, {
+        key,
+        configJson,
+        sweepRate,
+        reserved,
+        code: codeOf(manifest.id),
+        permissions: permissionsOf(manifest.id),
+        ...(props.sweepSchedule ? { sweepSchedule: props.sweepSchedule } : {}),
       });
-    new events.Rule(this, 'OnCreateLogGroup', {
-      description:
-        'CloudTrail CreateLogGroup and the tampers DisassociateKmsKey/AssociateKmsKey (successful calls only) to atrest aws.log-group-kms',
-      eventPattern: {
-        source: ['aws.logs'],
-        detailType: ['AWS API Call via CloudTrail'],
-        detail: {
-          eventSource: ['logs.amazonaws.com'],
-          // Creations, and the tamper events whose restore (enforce: "always") needs no other permission.
-          eventName: [...logGroupKms.trigger.eventNames],
-          errorCode: events.Match.doesNotExist(),
-          errorMessage: events.Match.doesNotExist(),
-        },
-      },
-      targets: [target()],
+      return { manifest, function: fn, key };
     });
-    // The backstop for events CloudTrail delivers "on a best effort basis" and for groups that
-    // existed before the deployment. The handler runs a sweep when it receives SWEEP_EVENT.
-    new events.Rule(this, 'Sweep', {
-      description: 'Periodic sweep: atrest aws.log-group-kms remediates every non-compliant log group',
-      schedule: props.sweepSchedule ?? events.Schedule.rate(Duration.days(1)),
-      targets: [target(events.RuleTargetInput.fromObject(SWEEP_EVENT))],
-    });
+    this.functions = functions;
+    const first = functions[0] as DeployedFunction;
+    this.function = first.function;
+    this.key = first.key;
 
-    const { topic, attention } = this.alarms(props.alarmEmail);
+    const { topic, attention } = this.alarms(props.alarmEmail, functions);
     this.alarmTopic = topic;
     this.attentionAlarm = attention;
 
-    new CfnOutput(this, 'FunctionName', { value: this.function.functionName });
-    new CfnOutput(this, 'KeyArn', { value: key.keyArn });
+    for (const { manifest, function: fn, key } of functions) {
+      const scoped = idsOf(manifest);
+      new CfnOutput(this, scoped('FunctionName'), { value: fn.functionName });
+      new CfnOutput(this, scoped('KeyArn'), { value: key.keyArn });
+    }
     new CfnOutput(this, 'IdempotencyTableName', { value: this.table.tableName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'EventDlqUrl', { value: this.eventDlq.queueUrl });
     new CfnOutput(this, 'AsyncDlqUrl', { value: this.asyncDlq.queueUrl });
   }
 
+  /** One function: its Lambda, its grants, its event rule and (if it sweeps) its sweep schedule. */
+  private deployFunction(
+    manifest: FunctionManifest,
+    o: {
+      key: kms.IKey;
+      configJson: { text: string; sized: string; tokens: number };
+      sweepRate: string;
+      reserved: number | null;
+      code: lambda.Code;
+      permissions: PermissionSet;
+      sweepSchedule?: events.Schedule;
+    },
+  ): RemediationFunction {
+    const { id, trigger, events: names } = manifest;
+    const spec = awsSpec(manifest);
+    const scoped = idsOf(manifest);
+    const environment = {
+      ATREST_CONFIG_JSON: o.configJson.text,
+      IDEMPOTENCY_TABLE_NAME: this.table.tableName,
+      ATREST_SWEEP_RATE: o.sweepRate,
+    };
+    checkEnvironmentSize(id, 'Lambda', {
+      ATREST_CONFIG_JSON: { text: o.configJson.sized, tokens: o.configJson.tokens },
+      IDEMPOTENCY_TABLE_NAME: { tokens: 1 },
+      ATREST_SWEEP_RATE: { text: o.sweepRate },
+    });
+    const fn = new RemediationFunction(this, constructIdOf(manifest), {
+      functionId: id,
+      code: o.code,
+      environment,
+      logEncryptionKey: o.key,
+      ...(trigger.timeoutSeconds ? { timeout: Duration.seconds(trigger.timeoutSeconds) } : {}),
+      onFailure: this.asyncDlq,
+      ...(o.reserved !== null ? { reservedConcurrentExecutions: o.reserved } : {}),
+    });
+    // The async DLQ and the table are encrypted with the data key: the role may use it, nothing more.
+    this.dataKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+    // Narrow grant: the four item calls Powertools makes, nothing else (no Scan, no Query).
+    this.table.grant(
+      fn,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    this.grantFromPermissions(fn, o.permissions);
+
+    const target = (event?: events.RuleTargetInput) =>
+      new targets.LambdaFunction(fn, {
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(6),
+        deadLetterQueue: this.eventDlq,
+        ...(event ? { event } : {}),
+      });
+    const tampers = names.tamper.length > 0 ? ` and the tampers ${names.tamper.join('/')}` : '';
+    new events.Rule(this, `On${names.creation[0] ?? 'Event'}`, {
+      description: `CloudTrail ${names.creation.join('/')}${tampers} (successful calls only) to atrest ${id}`,
+      eventPattern: {
+        source: [spec.source],
+        detailType: ['AWS API Call via CloudTrail'],
+        detail: {
+          eventSource: [spec.eventSource],
+          // Creations, and the tamper events whose restore (enforce: "always") needs no other permission.
+          eventName: [...trigger.eventNames],
+          errorCode: events.Match.doesNotExist(),
+          errorMessage: events.Match.doesNotExist(),
+        },
+      },
+      targets: [target()],
+    });
+    // The backstop for events CloudTrail delivers "on a best effort basis" and for resources that
+    // existed before the deployment. The handler runs a sweep when it receives SWEEP_EVENT.
+    if (trigger.sweeps)
+      new events.Rule(this, scoped('Sweep'), {
+        description: `Periodic sweep: atrest ${id} remediates every non-compliant ${spec.resource}`,
+        schedule: o.sweepSchedule ?? events.Schedule.rate(Duration.days(1)),
+        targets: [target(events.RuleTargetInput.fromObject(SWEEP_EVENT))],
+      });
+    return fn;
+  }
+
   /**
-   * Validates the config (throws ConfigError naming the field) and picks or creates the key. The
-   * function's environment gets only its own section (functionConfig): no Alibaba ids, and the
-   * 4 KB budget is spent on what this function reads.
+   * Validates the config (throws ConfigError naming the field) and, per deployed function, picks or
+   * creates its key. A function is deployed when its section is configured, or when createKey makes
+   * its key. Each function's environment gets only its own section (functionConfig): no Alibaba
+   * ids, and the 4 KB budget is spent on what that function reads.
    */
-  private keyAndConfig(props: AtrestStackProps): {
+  private keysAndConfigs(props: AtrestStackProps): Array<{
+    manifest: FunctionManifest;
     key: kms.IKey;
     configJson: { text: string; sized: string; tokens: number };
-  } {
-    if (!props.createKey) {
-      const config = parseConfig(props.config);
-      const section = config.aws?.logGroupKms;
-      if (section === undefined)
-        throw new ConfigError([
-          'config.aws.logGroupKms: required to deploy aws.log-group-kms (or pass createKey=true to create the key)',
-        ]);
-      const text = JSON.stringify(functionConfig(FUNCTION_ID, config));
-      return {
-        key: kms.Key.fromKeyArn(this, 'Key', this.regionKeyArn(section)),
-        configJson: { text, sized: text, tokens: 0 },
-      };
-    }
-    const key = this.createLogsKey();
+  }> {
     const raw = asObject(props.config, 'config');
     const aws = asObject(raw.aws ?? {}, 'config.aws');
-    const section = asObject(aws.logGroupKms ?? {}, 'config.aws.logGroupKms');
-    const withPlaceholder = {
-      ...raw,
-      aws: { ...aws, logGroupKms: { ...section, kmsKeyArn: PLACEHOLDER_KEY_ARN } },
+    const created = new Set(
+      props.createKey ? AWS_MANIFESTS.filter((m) => m.aws?.createdKey !== undefined).map((m) => m.id) : [],
+    );
+    // The created keys' ARNs are tokens: the parser sees a placeholder ARN in their place.
+    let withPlaceholders: Record<string, unknown> = raw;
+    for (const m of AWS_MANIFESTS.filter((m) => created.has(m.id))) {
+      asObject(aws[m.section] ?? {}, `config.aws.${m.section}`);
+      withPlaceholders = setIn(withPlaceholders, ['aws', m.section, ...keyPathOf(m)], PLACEHOLDER_KEY_ARN);
+    }
+    const config = parseConfig(withPlaceholders) as Record<string, unknown> & {
+      aws?: Record<string, unknown>;
     };
-    const config: Config = parseConfig(withPlaceholder);
-    const own = functionConfig(FUNCTION_ID, config) as Config;
-    const withKey = {
-      ...own,
-      aws: { ...own.aws, logGroupKms: { ...own.aws?.logGroupKms, kmsKeyArn: key.keyArn } },
-    };
-    const sized = JSON.stringify({
-      ...own,
-      aws: { ...own.aws, logGroupKms: { ...own.aws?.logGroupKms, kmsKeyArn: '' } },
+    const deployed = AWS_MANIFESTS.filter((m) => created.has(m.id) || config.aws?.[m.section] !== undefined);
+    if (deployed.length === 0)
+      throw new ConfigError(
+        AWS_MANIFESTS.map(
+          (m) =>
+            `config.aws.${m.section}: required to deploy ${m.id}${m.aws?.createdKey ? ' (or pass createKey=true to create the key)' : ''}`,
+        ),
+      );
+    return deployed.map((manifest) => {
+      const own = functionConfig(manifest.id, config);
+      if (!created.has(manifest.id)) {
+        const text = JSON.stringify(own);
+        return {
+          manifest,
+          key: kms.Key.fromKeyArn(
+            this,
+            idsOf(manifest)('Key'),
+            this.regionKeyArn(manifest, config.aws?.[manifest.section]),
+          ),
+          configJson: { text, sized: text, tokens: 0 },
+        };
+      }
+      const key = this.createFunctionKey(manifest);
+      const path = ['aws', manifest.section, ...keyPathOf(manifest)];
+      const withKey = setIn(own, path, key.keyArn);
+      const sized = JSON.stringify(setIn(own, path, ''));
+      return { manifest, key, configJson: { text: this.toJsonString(withKey), sized, tokens: 1 } };
     });
-    return { key, configJson: { text: this.toJsonString(withKey), sized, tokens: 1 } };
   }
 
   /**
    * The key for the function's own log group must live in the stack's region (a KMS key serves
-   * only its own region). A stack synthesised for a region picks `byRegion[region]`, else
-   * `kmsKeyArn` when it is in that region. An environment-agnostic stack maps every configured
-   * region to its key (`Fn::FindInMap` on `AWS::Region`), and a rule refuses the deployment in a
-   * region without one, naming it, before any resource is created.
+   * only its own region). A stack synthesised for a region picks the section's key for that region
+   * (its `keys`: `byRegion[region]`, else the default key when it is in that region). An
+   * environment-agnostic stack maps every configured region to its key (`Fn::FindInMap` on
+   * `AWS::Region`), and a rule refuses the deployment in a region without one, naming it, before
+   * any resource is created.
    */
-  private regionKeyArn(section: NonNullable<NonNullable<Config['aws']>['logGroupKms']>): string {
+  private regionKeyArn(manifest: FunctionManifest, section: unknown): string {
+    const where = `config.aws.${manifest.section}`;
+    const keys = manifest.config.keys?.(section as never, []) ?? [];
+    const [main] = keys;
+    if (main === undefined)
+      throw new ConfigError([
+        `${where}: ${manifest.id} names no key (its section's keys); the AWS stack needs one`,
+      ]);
     const byRegion = new Map<string, string>();
-    byRegion.set(arnRegion(section.kmsKeyArn), section.kmsKeyArn);
-    for (const [region, arn] of Object.entries(section.byRegion ?? {})) byRegion.set(region, arn);
+    for (const { key, region } of keys) byRegion.set(region ?? arnRegion(key), key);
+    const scoped = idsOf(manifest);
     if (!Token.isUnresolved(this.region)) {
       const arn = byRegion.get(this.region);
       if (arn === undefined || arnRegion(arn) !== this.region)
         throw new ConfigError([
-          `config.aws.logGroupKms.byRegion.${this.region}: no key for ${this.region}, where this stack deploys (kmsKeyArn is in ${arnRegion(section.kmsKeyArn)}; a KMS key serves only its own region)`,
+          `${where}.byRegion.${this.region}: no key for ${this.region}, where this stack deploys (${keyPathOf(manifest).join('.')} is in ${arnRegion(main.key)}; a KMS key serves only its own region)`,
         ]);
       return arn;
     }
-    const mapping = new CfnMapping(this, 'RegionKey', {
+    const mapping = new CfnMapping(this, scoped('RegionKey'), {
       mapping: Object.fromEntries([...byRegion].map(([region, arn]) => [region, { arn }])),
     });
-    new CfnRule(this, 'KeyForRegion', {
+    new CfnRule(this, scoped('KeyForRegion'), {
       assertions: [
         {
           assert: Fn.conditionContains([...byRegion.keys()], Aws.REGION),
-          assertDescription: `atrest: config.aws.logGroupKms has no key for this region (configured: ${[...byRegion.keys()].join(', ')}); add byRegion.<region>`,
+          assertDescription: `atrest: ${where} has no key for this region (configured: ${[...byRegion.keys()].join(', ')}); add byRegion.<region>`,
         },
       ],
     });
     return mapping.findInMap(Aws.REGION, 'arn');
   }
 
-  /** A symmetric key with rotation and the key policy CloudWatch Logs needs to use it. */
-  private createLogsKey(): kms.Key {
-    const key = new kms.Key(this, 'Key', {
-      description: 'atrest: encrypts CloudWatch Logs log groups at rest',
+  /** A symmetric key with rotation and the key policy its function's service needs to use it. */
+  private createFunctionKey(manifest: FunctionManifest): kms.Key {
+    const spec = awsSpec(manifest).createdKey;
+    if (spec === undefined) throw new ConfigError([`createKey: ${manifest.id} has no key to create`]);
+    const key = new kms.Key(this, idsOf(manifest)('Key'), {
+      description: spec.description,
       enableKeyRotation: true,
-      alias: 'alias/atrest/logs',
+      alias: spec.alias,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowCloudWatchLogs',
-        // Regional and partitional: logs.<region>.amazonaws.com, logs.cn-north-1.amazonaws.com.cn in
-        // China (aws-cdk region-info: `case 'logs': return regionalPartitional`).
-        principals: [new iam.ServicePrincipal(`logs.${this.region}.${this.urlSuffix}`)],
+        sid: spec.sid,
+        // The service's regional principal (`<service>.<region>.<urlSuffix>`), partition-aware.
+        principals: [new iam.ServicePrincipal(`${spec.service}.${this.region}.${this.urlSuffix}`)],
         actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
         resources: ['*'],
         conditions: {
           ArnLike: {
-            'kms:EncryptionContext:aws:logs:arn': `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:*`,
+            [spec.encryptionContext.key]: fillResource(spec.encryptionContext.arnLike, {
+              partition: this.partition,
+              account: this.account,
+              region: this.region,
+            }),
           },
         },
       }),
@@ -322,7 +426,7 @@ export class AtrestStack extends Stack {
   }
 
   /** One IAM statement per permissions.ts statement: the exact actions, resources filled in. */
-  private grantFromPermissions(permissions: PermissionSet): void {
+  private grantFromPermissions(fn: RemediationFunction, permissions: PermissionSet): void {
     const filled = { partition: this.partition, account: this.account, region: this.region };
     // How cdk-nag prints the same ARN: unresolved pseudo parameters as `<AWS::…>`.
     const shown = {
@@ -331,14 +435,14 @@ export class AtrestStack extends Stack {
       region: Token.isUnresolved(this.region) ? '<AWS::Region>' : this.region,
     };
     for (const statement of permissions.statements) {
-      this.function.addToRolePolicy(
+      fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: [...statement.actions],
           resources: statement.resources.map((r) => fillResource(r, filled)),
         }),
       );
       for (const resource of statement.resources.filter((r) => r.includes('*')))
-        Validations.of(this.function.role ?? this.function).acknowledge({
+        Validations.of(fn.role ?? fn).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${fillResource(resource, shown)}]`,
           reason:
             resource === '*'
@@ -390,10 +494,14 @@ export class AtrestStack extends Stack {
   }
 
   /**
-   * One alarm per cause, and one composite alarm over them that alone notifies: a failed
-   * remediation shows as an outcome, a function error and later a DLQ message, and should page once.
+   * One alarm per cause, and per function one composite alarm over its own and the shared DLQ
+   * alarms that alone notifies: a failed remediation shows as an outcome, a function error and
+   * later a DLQ message, and should page once.
    */
-  private alarms(email: string): { topic: sns.Topic; attention: cloudwatch.CompositeAlarm } {
+  private alarms(
+    email: string,
+    functions: readonly DeployedFunction[],
+  ): { topic: sns.Topic; attention: cloudwatch.CompositeAlarm } {
     if (typeof email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(email))
       throw new ConfigError([
         `alarmEmail: required, an e-mail address that receives atrest's alarms (got ${JSON.stringify(email)}); pass -c alarmEmail=oncall@example.com`,
@@ -404,76 +512,99 @@ export class AtrestStack extends Stack {
       enforceSSL: true,
     });
     topic.addSubscription(new subscriptions.EmailSubscription(email));
-
-    // `{"message":"sweep","complete":false,…}`: the handler's summary of a sweep that did not finish.
-    new logs.MetricFilter(this, 'SweepIncompleteFilter', {
-      logGroup: this.function.logGroupOwn,
-      filterPattern: logs.FilterPattern.literal('{ $.message = "sweep" && $.complete IS FALSE }'),
-      metricNamespace: OUTCOME_NAMESPACE,
-      metricName: SWEEP_INCOMPLETE_METRIC,
-      metricValue: '1',
-      defaultValue: 0,
-    });
     const period = Duration.minutes(5);
-    const outcome = (outcome: 'failed' | 'deferred') =>
-      new cloudwatch.Metric({
-        namespace: OUTCOME_NAMESPACE,
-        metricName: OUTCOME_METRIC,
-        dimensionsMap: { function: FUNCTION_ID, outcome },
-        statistic: cloudwatch.Stats.SUM,
-        period,
+    const alarm = (id: string, metric: cloudwatch.IMetric, description: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-    const alarms: Array<[string, cloudwatch.IMetric, string]> = [
-      ['FunctionErrors', this.function.metricErrors({ period }), 'the function threw'],
-      ['FunctionThrottles', this.function.metricThrottles({ period }), 'invocations were throttled'],
-      [
-        'EventDlqDepth',
-        this.eventDlq.metricApproximateNumberOfMessagesVisible({ period }),
-        'EventBridge could not deliver events to the function',
-      ],
-      [
-        'AsyncDlqDepth',
-        this.asyncDlq.metricApproximateNumberOfMessagesVisible({ period }),
-        'the function failed an event after all retries',
-      ],
-      ['OutcomeFailed', outcome('failed'), 'a log group could not be encrypted (outcome failed)'],
-      [
-        'SweepIncomplete',
+    // The DLQs are shared: their alarms exist once and join every function's composite alarm.
+    const everyId = functions.map((f) => f.manifest.id).join(', ');
+    let dlqAlarms: cloudwatch.Alarm[] | undefined;
+    const sharedAlarms = () => {
+      dlqAlarms ??= [
+        alarm(
+          'EventDlqDepth',
+          this.eventDlq.metricApproximateNumberOfMessagesVisible({ period }),
+          `atrest ${everyId}: EventBridge could not deliver events to the function`,
+        ),
+        alarm(
+          'AsyncDlqDepth',
+          this.asyncDlq.metricApproximateNumberOfMessagesVisible({ period }),
+          `atrest ${everyId}: the function failed an event after all retries`,
+        ),
+      ];
+      return dlqAlarms;
+    };
+    const composites = functions.map(({ manifest, function: fn }) => {
+      const { id, trigger } = manifest;
+      const { resource } = awsSpec(manifest);
+      const scoped = idsOf(manifest);
+      const incompleteMetric = scoped(SWEEP_INCOMPLETE_METRIC);
+      // `{"message":"sweep","complete":false,…}`: the handler's summary of a sweep that did not finish.
+      if (trigger.sweeps)
+        new logs.MetricFilter(this, scoped('SweepIncompleteFilter'), {
+          logGroup: fn.logGroupOwn,
+          filterPattern: logs.FilterPattern.literal('{ $.message = "sweep" && $.complete IS FALSE }'),
+          metricNamespace: OUTCOME_NAMESPACE,
+          metricName: incompleteMetric,
+          metricValue: '1',
+          defaultValue: 0,
+        });
+      const outcome = (outcome: 'failed' | 'deferred') =>
         new cloudwatch.Metric({
           namespace: OUTCOME_NAMESPACE,
-          metricName: SWEEP_INCOMPLETE_METRIC,
+          metricName: OUTCOME_METRIC,
+          dimensionsMap: { function: id, outcome },
           statistic: cloudwatch.Stats.SUM,
           period,
-        }),
-        'the scheduled sweep stopped before it reached every log group',
-      ],
-    ];
-    const children = alarms.map(
-      ([id, metric, why]) =>
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: `atrest ${FUNCTION_ID}: ${why}`,
-          metric,
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-    );
-    // Deferred is not a failure (a retry is scheduled): visible in the console, never paging.
-    new cloudwatch.Alarm(this, 'OutcomeDeferred', {
-      alarmDescription: `atrest ${FUNCTION_ID}: a log group was not ready and is waiting for a retry (informational)`,
-      metric: outcome('deferred'),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+      const children = [
+        alarm(scoped('FunctionErrors'), fn.metricErrors({ period }), `atrest ${id}: the function threw`),
+        alarm(
+          scoped('FunctionThrottles'),
+          fn.metricThrottles({ period }),
+          `atrest ${id}: invocations were throttled`,
+        ),
+        ...sharedAlarms(),
+        alarm(
+          scoped('OutcomeFailed'),
+          outcome('failed'),
+          `atrest ${id}: a ${resource} could not be encrypted (outcome failed)`,
+        ),
+        ...(trigger.sweeps
+          ? [
+              alarm(
+                scoped('SweepIncomplete'),
+                new cloudwatch.Metric({
+                  namespace: OUTCOME_NAMESPACE,
+                  metricName: incompleteMetric,
+                  statistic: cloudwatch.Stats.SUM,
+                  period,
+                }),
+                `atrest ${id}: the scheduled sweep stopped before it reached every ${resource}`,
+              ),
+            ]
+          : []),
+      ];
+      // Deferred is not a failure (a retry is scheduled): visible in the console, never paging.
+      alarm(
+        scoped('OutcomeDeferred'),
+        outcome('deferred'),
+        `atrest ${id}: a ${resource} was not ready and is waiting for a retry (informational)`,
+      );
+      const attention = new cloudwatch.CompositeAlarm(this, scoped('Attention'), {
+        alarmDescription: `atrest ${id}: something may be left unencrypted; the child alarm in ALARM says what`,
+        alarmRule: cloudwatch.AlarmRule.anyOf(...children),
+      });
+      attention.addAlarmAction(new SnsAction(topic));
+      return attention;
     });
-    const attention = new cloudwatch.CompositeAlarm(this, 'Attention', {
-      alarmDescription: `atrest ${FUNCTION_ID}: something may be left unencrypted; the child alarm in ALARM says what`,
-      alarmRule: cloudwatch.AlarmRule.anyOf(...children),
-    });
-    attention.addAlarmAction(new SnsAction(topic));
-    return { topic, attention };
+    return { topic, attention: composites[0] as cloudwatch.CompositeAlarm };
   }
 }
 
@@ -486,4 +617,70 @@ function asObject(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new ConfigError([`${where}: expected object`]);
   return value as Record<string, unknown>;
+}
+
+/** Its construct id: its section, capitalised (`logGroupKms` → `LogGroupKms`). */
+function constructIdOf(manifest: FunctionManifest): string {
+  return manifest.section.charAt(0).toUpperCase() + manifest.section.slice(1);
+}
+
+/**
+ * Logical ids of a function's own resources: the first AWS function's keep the stack's original
+ * ids (`Sweep`, `Attention`, …), so its deployed stack does not replace them; every other
+ * function's are prefixed with its construct id.
+ */
+function idsOf(manifest: FunctionManifest): (id: string) => string {
+  return manifest.id === FUNCTION_ID ? (id) => id : (id) => `${constructIdOf(manifest)}${id}`;
+}
+
+function awsSpec(manifest: FunctionManifest): NonNullable<FunctionManifest['aws']> {
+  if (manifest.aws === undefined)
+    throw new ConfigError([
+      `${manifest.id}: its manifest has no \`aws\` deployment facts (event source, resource)`,
+    ]);
+  return manifest.aws;
+}
+
+/** Where its section names its key: its first key parameter's path (`kmsKeyArn`). */
+function keyPathOf(manifest: FunctionManifest): readonly string[] {
+  const path = manifest.keyParameters?.[0]?.path;
+  if (path === undefined)
+    throw new ConfigError([
+      `createKey: ${manifest.id} has no keyParameters, so its key cannot be put in its section`,
+    ]);
+  return path;
+}
+
+/** A copy of `object` with `value` at `path` (objects along it copied, their key order kept). */
+function setIn(
+  object: Record<string, unknown>,
+  path: readonly string[],
+  value: unknown,
+): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined) return object;
+  const inner = (object[head] ?? {}) as Record<string, unknown>;
+  return { ...object, [head]: rest.length === 0 ? value : setIn(inner, rest, value) };
+}
+
+/** The value for one function of a per-function prop: one value serves only a one-function stack. */
+function pick<T extends object>(
+  value: PerFunction<T>,
+  deployed: readonly { manifest: FunctionManifest }[],
+  isOne: (v: PerFunction<T>) => v is T,
+  name: string,
+): (id: string) => T {
+  if (isOne(value)) {
+    if (deployed.length > 1)
+      throw new ConfigError([
+        `${name}: this stack deploys ${deployed.map((d) => d.manifest.id).join(', ')}; pass one per function id`,
+      ]);
+    return () => value;
+  }
+  const byId = value as Readonly<Record<string, T>>;
+  return (id) => {
+    const one = byId[id];
+    if (one === undefined) throw new ConfigError([`${name}.${id}: missing; this stack deploys ${id}`]);
+    return one;
+  };
 }
