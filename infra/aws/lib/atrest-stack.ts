@@ -376,7 +376,7 @@ export class AtrestStack extends Stack {
       const arn = byRegion.get(this.region);
       if (arn === undefined || arnRegion(arn) !== this.region)
         throw new ConfigError([
-          `${where}.byRegion.${this.region}: no key for ${this.region}, where this stack deploys (${keyPathOf(manifest).join('.')} is in ${arnRegion(main.key)}; a KMS key serves only its own region)`,
+          `${where}.byRegion.${this.region}: no key for ${this.region}, where this stack deploys (${manifest.keyParameters?.[0]?.path.join('.') ?? main.field} is in ${arnRegion(main.key)}; a KMS key serves only its own region)`,
         ]);
       return arn;
     }
