@@ -82,6 +82,7 @@ vi.mock('../../functions/registry.ts', async (importOriginal) => {
 const { AtrestStack, AWS_DEPLOYED_IDS, FUNCTION_ID, SWEEP_EVENT } = await import(
   '../../infra/aws/lib/atrest-stack.ts'
 );
+const { OrganizationCentral } = await import('../../infra/aws/lib/organization.ts');
 const { permissions: logGroupKmsPermissions } = await import(
   '../../functions/aws/log-group-kms/permissions.ts'
 );
@@ -258,6 +259,25 @@ describe('the AWS stack deploys every AWS manifest', () => {
         }),
       ),
     ).toEqual([]);
+  });
+
+  it("refuses organization mode over several AWS functions instead of forwarding members' events to the first", () => {
+    const { stack } = synth();
+    expect(
+      () =>
+        new OrganizationCentral(stack, 'Organization', {
+          settings: {
+            organizationId: 'o-abcdefghij',
+            organizationalUnits: ['r-abcd'],
+            memberRoleName: 'atrest-member',
+            regions: ['us-east-1'],
+            homeRegion: 'us-east-1',
+          },
+          permissions: logGroupKmsPermissions,
+        }),
+    ).toThrow(
+      /organization: the AWS organization templates serve one function; this stack deploys aws.log-group-kms, aws.widget-kms, aws.gadget-kms/,
+    );
   });
 
   it('refuses one permission set for several functions, naming them', () => {

@@ -267,6 +267,15 @@ export class OrganizationCentral extends Construct {
     super(stack, id);
     const { settings } = props;
     checkOrganizationSettings(settings);
+    // The bus forwards every member CloudTrail rule's pattern to one function, whose role alone
+    // the member roles trust and which alone may assume them. With a second AWS function its
+    // members' events would reach the wrong function: refused at synth, not misrouted.
+    if (stack.functions.length > 1)
+      throw new ConfigError([
+        `organization: the AWS organization templates serve one function; this stack deploys ${stack.functions
+          .map((f) => f.manifest.id)
+          .join(', ')} (deploy the others without aws.organization, or in their own stack)`,
+      ]);
     this.patterns = cloudTrailPatterns(stack);
 
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: ORG_BUS_NAME });
