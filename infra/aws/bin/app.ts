@@ -27,7 +27,7 @@ import {
   readConfigFile,
   requiredStringFrom,
 } from '../../config-source.ts';
-import { loadPermissions } from '../../permissions.ts';
+import { loadAllPermissions } from '../../permissions.ts';
 import { AtrestStack, AWS_DEPLOYED_IDS, FUNCTION_ID } from '../lib/atrest-stack.ts';
 import { addOrganization } from '../lib/organization-app.ts';
 
@@ -64,8 +64,7 @@ export async function createAwsApp(options: AwsAppOptions = {}): Promise<App> {
   const sweepHours = integerFrom(context, 'sweepHours');
 
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const permissions: Record<string, PermissionSet> = {};
-  for (const id of AWS_DEPLOYED_IDS) permissions[id] = await loadPermissions(id, config);
+  const permissions = Object.fromEntries(await loadAllPermissions(AWS_DEPLOYED_IDS, config));
   const stack = new AtrestStack(app, 'Atrest', {
     config,
     createKey: booleanFrom(context, 'createKey', false),
