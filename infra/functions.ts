@@ -6,8 +6,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '#core/errors';
 import type { Cloud } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
+import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
 import {
   configSection,
   isFunctionId,
@@ -80,4 +82,27 @@ export function functionConfig(id: FunctionId, config: Record<string, unknown>):
     ...(section === undefined ? {} : { [key]: section }),
   };
   return Object.keys(own).length === 0 ? shared : { ...shared, [cloud]: own };
+}
+
+/** Default cap on instances per function: the bench shows the adaptive limiter holds up to a few dozen. */
+const DEFAULT_RESERVED_CONCURRENCY = 20;
+
+/**
+ * The sweep rate a stack passes its functions, validated with the functions' own parser, so a bad
+ * rate fails the synth, not every run.
+ */
+export const deployedSweepRate = (rate: number | undefined): string =>
+  String(sweepRateFrom({ ATREST_SWEEP_RATE: String(rate ?? DEFAULT_SWEEP_RATE) }));
+
+/**
+ * A stack's cap on concurrent instances per function: the default when absent, `null` for none;
+ * 0 or a fraction is a ConfigError (0 would stop every invocation).
+ */
+export function reservedConcurrencyOf(value: number | null | undefined): number | null {
+  const reserved = value === undefined ? DEFAULT_RESERVED_CONCURRENCY : value;
+  if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
+    throw new ConfigError([
+      `reservedConcurrency: expected a whole number of at least 1 (0 would stop every invocation), got ${reserved}`,
+    ]);
+  return reserved;
 }

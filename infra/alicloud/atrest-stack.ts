@@ -36,11 +36,16 @@ import * as ots from '@alicloud/ros-cdk-ots';
 import * as ram from '@alicloud/ros-cdk-ram';
 import { ConfigError } from '#core/errors';
 import { fillResource, type PermissionSet } from '#core/permissions';
-import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
 import { type Config, parseConfig } from '../../functions/config.ts';
 import { manifestOf, manifestsOf } from '../../functions/manifests.ts';
 import { checkEnvironmentSize, type SizedValue } from '../env-size.ts';
-import { type FunctionId, functionConfig, functionSpec } from '../functions.ts';
+import {
+  deployedSweepRate,
+  type FunctionId,
+  functionConfig,
+  functionSpec,
+  reservedConcurrencyOf,
+} from '../functions.ts';
 import { deliveryOf, TrailPath, type TrailSource } from './trail.ts';
 
 export type AlicloudFunctionId = Extract<FunctionId, `alicloud.${string}`>;
@@ -106,8 +111,7 @@ const KEY_PARAMETERS = manifestsOf('alicloud').flatMap(({ section, keyParameters
 
 /** Records live at most `idempotency.ttlSeconds` (max 7 days); the table TTL only clears leftovers. */
 const OTS_TTL_SECONDS = 8 * 86_400;
-/** Default cap on instances per function: the bench shows the adaptive limiter holds up to a few dozen. */
-export const DEFAULT_RESERVED_CONCURRENCY = 20;
+
 /**
  * Words Tablestore refuses in an instance name (instance naming rules: "cannot contain reserved
  * words such as ali, ay, ots, taobao and admin"); checked at synth instead of a failed create.
@@ -195,16 +199,8 @@ export class AtrestAlicloudStack extends ros.Stack {
       throw new ConfigError([`namePrefix: ${JSON.stringify(prefix)} must match ^[a-z][a-z0-9-]{0,14}$`]);
     const config = parseConfig(props.config);
     const ids = props.functions ?? ALICLOUD_FUNCTION_IDS;
-    // Validated here with the functions' own parser, so a bad rate fails the synth, not every invocation.
-    const sweepRate = String(
-      sweepRateFrom({ ATREST_SWEEP_RATE: String(props.sweepRate ?? DEFAULT_SWEEP_RATE) }),
-    );
-    const reserved =
-      props.reservedConcurrency === undefined ? DEFAULT_RESERVED_CONCURRENCY : props.reservedConcurrency;
-    if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
-      throw new ConfigError([
-        `reservedConcurrency: expected a whole number of at least 1 (0 would stop every invocation), got ${reserved}`,
-      ]);
+    const sweepRate = deployedSweepRate(props.sweepRate);
+    const reserved = reservedConcurrencyOf(props.reservedConcurrency);
     const alarmEmail = checkedEmail(props.alarmEmail);
     this.otsInstanceName = checkedOtsInstanceName(
       // At most 16 characters: a long prefix is cut, never a trailing hyphen.

@@ -57,11 +57,10 @@ import type { FunctionManifest } from '#core/manifest';
 import type { FunctionId } from '#core/outcome';
 import type { PermissionSet } from '#core/permissions';
 import { fillResource } from '#core/permissions';
-import { DEFAULT_SWEEP_RATE, sweepRateFrom } from '#core/sweep';
 import { parseConfig } from '../../../functions/config.ts';
 import { manifestsOf } from '../../../functions/manifests.ts';
 import { checkEnvironmentSize } from '../../env-size.ts';
-import { functionConfig } from '../../functions.ts';
+import { deployedSweepRate, functionConfig, reservedConcurrencyOf } from '../../functions.ts';
 import { RemediationFunction } from './remediation-function.ts';
 
 /** The AWS functions, in registry order: the ones this stack can deploy. */
@@ -81,8 +80,7 @@ export const OUTCOME_METRIC = 'Outcome';
 export const SWEEP_EVENT = { atrest: { sweep: true } } as const;
 /** The metric the log group's metric filter counts: one per sweep run that did not finish. */
 export const SWEEP_INCOMPLETE_METRIC = 'SweepIncomplete';
-/** Default reserved concurrency: the bench shows the adaptive limiter holds up to a few dozen instances. */
-export const DEFAULT_RESERVED_CONCURRENCY = 20;
+
 /** Stands in for the created key's ARN while the config is validated at synth. */
 const PLACEHOLDER_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
 
@@ -174,16 +172,8 @@ export class AtrestStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    // Validated here with the function's own parser, so a bad rate fails the synth, not every run.
-    const sweepRate = String(
-      sweepRateFrom({ ATREST_SWEEP_RATE: String(props.sweepRate ?? DEFAULT_SWEEP_RATE) }),
-    );
-    const reserved =
-      props.reservedConcurrency === undefined ? DEFAULT_RESERVED_CONCURRENCY : props.reservedConcurrency;
-    if (reserved !== null && (!Number.isInteger(reserved) || reserved < 1))
-      throw new ConfigError([
-        `reservedConcurrency: expected a whole number of at least 1 (0 would throttle every event), got ${reserved}`,
-      ]);
+    const sweepRate = deployedSweepRate(props.sweepRate);
+    const reserved = reservedConcurrencyOf(props.reservedConcurrency);
 
     const functions = deployed.map(({ manifest, key, configJson }) => {
       const fn = this.deployFunction(manifest, {
